@@ -1,0 +1,130 @@
+//! Orders and fills.
+
+use super::{Money, Price, Quantity};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A trading pair as the venue spells it, e.g. `BTCUSDT`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Symbol(pub String);
+
+impl Symbol {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into().to_ascii_uppercase())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    pub fn opposite(self) -> Self {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+    /// +1 for buys, -1 for sells.
+    pub fn sign(self) -> i64 {
+        match self {
+            Side::Buy => 1,
+            Side::Sell => -1,
+        }
+    }
+}
+
+/// The engine's own order id: monotonic per bot, never reused, the root of the
+/// venue's client order id (so a retry after a crash is idempotent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrderId(pub u64);
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum OrderKind {
+    Market,
+    Limit { price: Price },
+}
+
+/// What the strategy/risk pipeline asks the broker to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderRequest {
+    pub id: OrderId,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub kind: OrderKind,
+    pub quantity: Quantity,
+    /// Why the order exists (signal, stop-loss, flatten on halt, ...).
+    pub reason: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OrderStatus {
+    /// Accepted by the broker, nothing filled yet.
+    New,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    Rejected,
+    /// The remainder will never fill (volume cap at the end of its life, IOC).
+    Expired,
+}
+
+impl OrderStatus {
+    pub fn is_open(self) -> bool {
+        matches!(self, OrderStatus::New | OrderStatus::PartiallyFilled)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Liquidity {
+    Maker,
+    Taker,
+}
+
+/// One execution. `trade_id` is unique per venue and symbol: the ledger refuses
+/// a fill it has already applied, so replays after a crash never double count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fill {
+    pub trade_id: String,
+    pub order_id: OrderId,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub price: Price,
+    pub quantity: Quantity,
+    /// Fee in quote currency.
+    pub fee: Money,
+    pub liquidity: Liquidity,
+    pub time: i64,
+}
+
+impl Fill {
+    pub fn notional(&self) -> Money {
+        self.price * self.quantity
+    }
+}

@@ -1,0 +1,20 @@
+//! Botfleet trading engine: one process trades one account.
+//!
+//! Module map (one idea each):
+//! - `domain`: exact money, prices, quantities, candles, orders, fills
+//! - `market_data`: candle sources (CSV files, synthetic generator)
+//! - `binance`: Binance public market data (REST klines + kline WebSocket)
+//! - `indicators`: incremental technical indicators
+//! - `ledger`: cash, positions, realized/unrealized P&L (exact)
+//! - `execution`: brokers; `paper` simulates fills with fees and slippage
+//! - `performance`: equity curve, drawdown, Sharpe/Sortino, win rate
+//! - `store`: persistence with sqlx (SQLite default, PostgreSQL)
+
+pub mod binance;
+pub mod domain;
+pub mod execution;
+pub mod indicators;
+pub mod ledger;
+pub mod market_data;
+pub mod performance;
+pub mod store;
