@@ -11,7 +11,19 @@ VERSION=v1.20.2
 CACHE="${BOTFLEET_CONTROL_PLANE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/botfleet/control-plane/$VERSION}"
 BIN="$CACHE/bin"
 
-if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/etcd" ]]; then
+# The version stamped into the binaries. In GOPATH mode the packages live under vendor/;
+# /version of kube-apiserver comes from client-go's copy (the aggregator's), --version
+# from component-base's, so both are set.
+LDFLAGS="-s -w"
+for VPKG in k8s.io/kubernetes/vendor/k8s.io/component-base/version \
+            k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version; do
+  LDFLAGS+=" -X $VPKG.gitVersion=$VERSION -X $VPKG.gitMajor=1 -X $VPKG.gitMinor=20 -X $VPKG.gitTreeState=clean"
+done
+# A binary counts only if built with these flags (recorded next to it): clients read
+# the server version, and an older build of this script stamped none.
+built() { [[ -x "$BIN/$1" && "$(cat "$BIN/.$1.ldflags" 2>/dev/null)" == "$LDFLAGS" ]]; }
+
+if built kube-apiserver && built kube-controller-manager && [[ -x "$BIN/etcd" ]]; then
   echo "control plane: cached in $BIN"
   exit 0
 fi
@@ -102,14 +114,12 @@ if [[ ! -s pkg/generated/openapi/zz_generated.openapi.go ]]; then
 fi
 
 # 5. Build the two binaries.
-# In GOPATH mode the version package lives under vendor/.
-VPKG=k8s.io/kubernetes/vendor/k8s.io/component-base/version
-LDFLAGS="-s -w -X $VPKG.gitVersion=$VERSION -X $VPKG.gitMajor=1 -X $VPKG.gitMinor=20 -X $VPKG.gitTreeState=clean"
 for cmd in kube-apiserver kube-controller-manager; do
-  if [[ ! -x "$BIN/$cmd" ]]; then
+  if ! built "$cmd"; then
     log "building $cmd (a cold build takes several minutes)"
     go build -ldflags "$LDFLAGS" -o "$BIN/$cmd.tmp" "./cmd/$cmd"
     mv "$BIN/$cmd.tmp" "$BIN/$cmd"
+    echo "$LDFLAGS" >"$BIN/.$cmd.ldflags"
   fi
 done
 log "ready in $BIN"

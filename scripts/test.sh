@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The one test command (README, CI): from a fresh machine to all checks green.
+#   1. installs what the tests need (control plane, kubectl/helm, PostgreSQL), cached
+#   2. cargo fmt --check, cargo clippy -D warnings
+#   3. every test in the workspace
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { echo "==> $*" >&2; }
+
+step "control plane (etcd, kube-apiserver, kube-controller-manager)"
+./scripts/install-control-plane.sh
+
+step "tools (kubectl, helm)"
+./scripts/install-tools.sh
+
+step "PostgreSQL for the store tests"
+BOTFLEET_TEST_POSTGRES_URL="$(./scripts/start-test-postgres.sh)"
+export BOTFLEET_TEST_POSTGRES_URL
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --workspace --all-targets
+# Doc tests are separate from --all-targets.
+cargo test --workspace --doc
