@@ -1,0 +1,412 @@
+//! CSV candle loader: Binance klines (12 columns) or plain
+//! `timestamp,open,high,low,close,volume`, told apart by the first row.
+//!
+//! Every row is validated (numbers, OHLC consistency, strictly increasing
+//! time) and the first bad row stops the load with an error naming the file,
+//! line and column and saying the fix: a backtest on silently repaired data
+//! would report results for a market that never existed.
+
+use super::MarketDataError;
+use super::series::{CandleSeries, DataOrigin};
+use super::time::{TimeUnit, format_millis, parse_rfc3339_millis};
+use crate::domain::{Candle, Price, Quantity};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// The two accepted CSV layouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CsvFormat {
+    /// Binance kline dump: open time, open, high, low, close, volume, close
+    /// time, quote volume, trades, taker buy base, taker buy quote, ignore.
+    /// Usually no header (a header row, as in Binance futures dumps, is accepted).
+    /// Times in ms or µs, per row.
+    BinanceKline,
+    /// `timestamp,open,high,low,close,volume` (header optional); the timestamp
+    /// in s, ms or µs (by magnitude) or RFC 3339.
+    Plain,
+}
+
+impl CsvFormat {
+    pub fn describe(self) -> &'static str {
+        match self {
+            CsvFormat::BinanceKline => "Binance klines",
+            CsvFormat::Plain => "timestamp,open,high,low,close,volume",
+        }
+    }
+
+    fn columns(self) -> usize {
+        match self {
+            CsvFormat::BinanceKline => BINANCE_COLUMNS.len(),
+            CsvFormat::Plain => PLAIN_COLUMNS.len(),
+        }
+    }
+
+    fn column_name(self, index: usize) -> &'static str {
+        match self {
+            CsvFormat::BinanceKline => BINANCE_COLUMNS[index],
+            CsvFormat::Plain => PLAIN_COLUMNS[index],
+        }
+    }
+}
+
+const BINANCE_COLUMNS: [&str; 12] = [
+    "open time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close time",
+    "quote volume",
+    "trades",
+    "taker buy base volume",
+    "taker buy quote volume",
+    "ignore",
+];
+const PLAIN_COLUMNS: [&str; 6] = ["timestamp", "open", "high", "low", "close", "volume"];
+/// Accepted names for the plain format's first column.
+const TIME_HEADERS: [&str; 7] = [
+    "timestamp",
+    "time",
+    "open_time",
+    "open time",
+    "date",
+    "datetime",
+    "ts",
+];
+
+/// Loads and validates a candle CSV file (format auto-detected).
+pub fn load_csv(path: impl AsRef<Path>) -> Result<CandleSeries, MarketDataError> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|source| MarketDataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (format, candles) = parse_csv(
+        BufReader::with_capacity(1 << 16, file),
+        &path.display().to_string(),
+    )?;
+    Ok(CandleSeries::new(
+        DataOrigin::File {
+            path: path.to_path_buf(),
+            format,
+        },
+        candles,
+    ))
+}
+
+/// Parses candle CSV text from any reader; `name` is used in error messages.
+pub fn parse_csv<R: Read>(
+    reader: R,
+    name: &str,
+) -> Result<(CsvFormat, Vec<Candle>), MarketDataError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(reader);
+    let mut record = csv::StringRecord::new();
+    let mut format: Option<CsvFormat> = None;
+    let mut header: Option<csv::StringRecord> = None;
+    let mut prev: Option<(i64, u64)> = None;
+    let mut candles = Vec::new();
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(name, e)),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if line == 1
+            && let Some(first) = record.get(0)
+            && first.starts_with('\u{feff}')
+        {
+            let fields: Vec<String> = record
+                .iter()
+                .map(|f| f.trim_start_matches('\u{feff}').to_string())
+                .collect();
+            record = csv::StringRecord::from(fields);
+        }
+        let fmt = match format {
+            Some(fmt) => fmt,
+            None => {
+                let fmt = detect_format(name, line, &record)?;
+                format = Some(fmt);
+                if is_header(&record) {
+                    check_header(name, line, fmt, &record)?;
+                    header = Some(record.clone());
+                    continue;
+                }
+                fmt
+            }
+        };
+        if header.as_ref() == Some(&record) {
+            continue; // the header repeated by concatenated dumps
+        }
+        let candle = parse_row(name, line, fmt, &record)?;
+        if let Some((prev_time, prev_line)) = prev
+            && candle.open_time <= prev_time
+        {
+            return Err(MarketDataError::row(
+                name,
+                line,
+                Some(column_label(fmt, 0)),
+                format!(
+                    "time {} is not after the previous row's {} (line {prev_line})",
+                    format_millis(candle.open_time),
+                    format_millis(prev_time)
+                ),
+                "sort the rows by time and remove duplicate rows",
+            ));
+        }
+        prev = Some((candle.open_time, line));
+        candles.push(candle);
+    }
+    match format {
+        Some(fmt) if !candles.is_empty() => Ok((fmt, candles)),
+        _ => Err(MarketDataError::Empty {
+            file: name.to_string(),
+        }),
+    }
+}
+
+fn csv_error(name: &str, e: csv::Error) -> MarketDataError {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => MarketDataError::Io {
+            path: name.into(),
+            source,
+        },
+        csv::ErrorKind::Utf8 { .. } => MarketDataError::row(
+            name,
+            line,
+            None,
+            "the row is not UTF-8 text",
+            "check that the file is a CSV text file, not a zip archive or spreadsheet",
+        ),
+        other => MarketDataError::row(name, line, None, format!("{other:?}"), "repair the row"),
+    }
+}
+
+fn column_label(fmt: CsvFormat, index: usize) -> String {
+    format!("column {} ({})", index + 1, fmt.column_name(index))
+}
+
+/// A row is a header when its first field is neither an integer timestamp nor an RFC 3339 time.
+fn is_header(record: &csv::StringRecord) -> bool {
+    let first = record.get(0).unwrap_or("");
+    first.parse::<i64>().is_err() && parse_rfc3339_millis(first).is_none()
+}
+
+fn detect_format(
+    name: &str,
+    line: u64,
+    record: &csv::StringRecord,
+) -> Result<CsvFormat, MarketDataError> {
+    match record.len() {
+        12 => Ok(CsvFormat::BinanceKline),
+        6 => Ok(CsvFormat::Plain),
+        n => Err(MarketDataError::row(
+            name,
+            line,
+            None,
+            format!("the first row has {n} columns, so the format is unknown"),
+            "use Binance's 12-column kline CSV (open time, open, high, low, close, volume, close time, \
+             quote volume, trades, taker buy base, taker buy quote, ignore) or 6 columns \
+             `timestamp,open,high,low,close,volume`",
+        )),
+    }
+}
+
+fn check_header(
+    name: &str,
+    line: u64,
+    fmt: CsvFormat,
+    record: &csv::StringRecord,
+) -> Result<(), MarketDataError> {
+    let norm = |s: &str| s.trim().to_ascii_lowercase().replace(['_', '-'], " ");
+    let first_ok = match fmt {
+        CsvFormat::Plain => TIME_HEADERS.iter().any(|h| norm(h) == norm(&record[0])),
+        CsvFormat::BinanceKline => true,
+    };
+    let ohlcv_ok = (1..=5).all(|i| norm(&record[i]) == PLAIN_COLUMNS[i]);
+    if first_ok && ohlcv_ok {
+        return Ok(());
+    }
+    let expected = match fmt {
+        CsvFormat::Plain => "timestamp,open,high,low,close,volume".to_string(),
+        CsvFormat::BinanceKline => {
+            "open_time,open,high,low,close,volume,... (12 columns)".to_string()
+        }
+    };
+    Err(MarketDataError::row(
+        name,
+        line,
+        None,
+        format!(
+            "the header `{}` does not match the expected columns",
+            record.iter().collect::<Vec<_>>().join(",")
+        ),
+        format!("use the header `{expected}` with the columns in that order, or no header"),
+    ))
+}
+
+fn parse_row(
+    name: &str,
+    line: u64,
+    fmt: CsvFormat,
+    rec: &csv::StringRecord,
+) -> Result<Candle, MarketDataError> {
+    if rec.len() != fmt.columns() {
+        return Err(MarketDataError::row(
+            name,
+            line,
+            None,
+            format!(
+                "{} columns, but the file is {} with {} columns",
+                rec.len(),
+                fmt.describe(),
+                fmt.columns()
+            ),
+            "repair or remove the row (every row needs the same columns as the first)",
+        ));
+    }
+    let open_time = parse_time(name, line, fmt, 0, &rec[0])?;
+    let price = |i: usize| -> Result<Price, MarketDataError> {
+        let value: Price = rec[i].parse().map_err(|_| {
+            MarketDataError::row(
+                name,
+                line,
+                Some(column_label(fmt, i)),
+                format!("{:?} is not a number", &rec[i]),
+                "write a plain decimal number such as 42000.50",
+            )
+        })?;
+        if value.0 <= rust_decimal::Decimal::ZERO {
+            return Err(MarketDataError::row(
+                name,
+                line,
+                Some(column_label(fmt, i)),
+                format!("price {value} is not positive"),
+                "prices must be greater than 0; repair or remove the row",
+            ));
+        }
+        Ok(value)
+    };
+    let (open, high, low, close) = (price(1)?, price(2)?, price(3)?, price(4)?);
+    let volume: Quantity = rec[5].parse().map_err(|_| {
+        MarketDataError::row(
+            name,
+            line,
+            Some(column_label(fmt, 5)),
+            format!("{:?} is not a number", &rec[5]),
+            "write a plain decimal number such as 12.5",
+        )
+    })?;
+    if volume.is_sign_negative() {
+        return Err(MarketDataError::row(
+            name,
+            line,
+            Some(column_label(fmt, 5)),
+            format!("volume {volume} is negative"),
+            "volume must be 0 or more; repair or remove the row",
+        ));
+    }
+    let column_order_fix = match fmt {
+        CsvFormat::BinanceKline => {
+            "check the columns are open time, open, high, low, close, volume, ...; repair or remove the row"
+        }
+        CsvFormat::Plain => {
+            "check the columns are timestamp,open,high,low,close,volume; repair or remove the row"
+        }
+    };
+    if high < open.max(close) {
+        return Err(MarketDataError::row(
+            name,
+            line,
+            Some(column_label(fmt, 2)),
+            format!("high {high} is below max(open {open}, close {close})"),
+            column_order_fix,
+        ));
+    }
+    if low > open.min(close) {
+        return Err(MarketDataError::row(
+            name,
+            line,
+            Some(column_label(fmt, 3)),
+            format!("low {low} is above min(open {open}, close {close})"),
+            column_order_fix,
+        ));
+    }
+    if fmt == CsvFormat::BinanceKline {
+        let close_time = parse_time(name, line, fmt, 6, &rec[6])?;
+        if close_time < open_time {
+            return Err(MarketDataError::row(
+                name,
+                line,
+                Some(column_label(fmt, 6)),
+                format!(
+                    "close time {} is before open time {}",
+                    format_millis(close_time),
+                    format_millis(open_time)
+                ),
+                column_order_fix,
+            ));
+        }
+    }
+    Ok(Candle {
+        open_time,
+        open,
+        high,
+        low,
+        close,
+        volume,
+    })
+}
+
+/// An integer Unix time in s/ms/µs (by magnitude, per row), or for the plain
+/// format also RFC 3339; returns milliseconds.
+fn parse_time(
+    name: &str,
+    line: u64,
+    fmt: CsvFormat,
+    index: usize,
+    s: &str,
+) -> Result<i64, MarketDataError> {
+    if let Ok(raw) = s.parse::<i64>() {
+        if let Some(unit) = TimeUnit::detect(raw) {
+            return Ok(unit.to_millis(raw));
+        }
+        return Err(MarketDataError::row(
+            name,
+            line,
+            Some(column_label(fmt, index)),
+            format!("{raw} is not a Unix time in seconds, milliseconds or microseconds"),
+            "write the time as Unix milliseconds (e.g. 1704067200000 for 2024-01-01T00:00:00Z)",
+        ));
+    }
+    if fmt == CsvFormat::Plain
+        && let Some(ms) = parse_rfc3339_millis(s)
+    {
+        return Ok(ms);
+    }
+    let fix = match fmt {
+        CsvFormat::Plain => {
+            "write Unix milliseconds (e.g. 1704067200000) or an RFC 3339 time (e.g. 2024-01-01T00:00:00Z)"
+        }
+        CsvFormat::BinanceKline => {
+            "write Unix milliseconds or microseconds as an integer (e.g. 1704067200000)"
+        }
+    };
+    Err(MarketDataError::row(
+        name,
+        line,
+        Some(column_label(fmt, index)),
+        format!("{s:?} is not a time"),
+        fix,
+    ))
+}
