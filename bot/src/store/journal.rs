@@ -1,0 +1,192 @@
+//! Positions, the equity curve, the decision audit log and phase events.
+
+use super::codec::{Dec, PositionRow, json_col, position_from_row};
+use super::error::{Result, db};
+use super::{Decision, EquitySnapshot, PhaseEvent, PositionRecord, Store, dispatch};
+use crate::domain::{Money, Symbol};
+
+pub(super) const SELECT_POSITIONS: &str = "SELECT symbol, quantity, average_price, realized_pnl, updated_at FROM positions ORDER BY symbol";
+pub(super) const SELECT_LAST_EQUITY: &str =
+    "SELECT at, equity, cash FROM equity_snapshots ORDER BY at DESC LIMIT 1";
+pub(super) const SELECT_LAST_PHASE_EVENT: &str =
+    "SELECT from_phase, to_phase, at, reason FROM phase_events ORDER BY id DESC LIMIT 1";
+const INSERT_DECISION: &str =
+    "INSERT INTO decisions (at, symbol, signal, verdict, reason) VALUES ($1, $2, $3, $4, $5)";
+
+impl Store {
+    /// Replaces the positions snapshot with `positions` (flat symbols can be
+    /// left out), in one transaction.
+    pub async fn save_positions(&self, positions: &[PositionRecord]) -> Result<()> {
+        dispatch!(self, |pool, backend| {
+            let mut tx = pool
+                .begin()
+                .await
+                .map_err(db("beginning a positions snapshot"))?;
+            sqlx::query("DELETE FROM positions")
+                .execute(&mut *tx)
+                .await
+                .map_err(db("clearing positions"))?;
+            for p in positions {
+                sqlx::query(
+                    "INSERT INTO positions (symbol, quantity, average_price, realized_pnl, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(p.symbol.as_str())
+                .bind(Dec(p.quantity.0))
+                .bind(Dec(p.average_price.0))
+                .bind(Dec(p.realized_pnl.0))
+                .bind(p.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("recording a position"))?;
+            }
+            tx.commit().await.map_err(db("committing positions"))?;
+        });
+        Ok(())
+    }
+
+    /// The positions snapshot, by symbol.
+    pub async fn positions(&self) -> Result<Vec<PositionRecord>> {
+        let rows: Vec<PositionRow> = dispatch!(self, |pool, backend| {
+            sqlx::query_as(SELECT_POSITIONS)
+                .fetch_all(pool)
+                .await
+                .map_err(db("reading positions"))?
+        });
+        Ok(rows.into_iter().map(position_from_row).collect())
+    }
+
+    /// Adds a point to the equity curve; a point at the same time replaces it.
+    pub async fn record_equity(&self, snapshot: &EquitySnapshot) -> Result<()> {
+        dispatch!(self, |pool, backend| {
+            sqlx::query(
+                "INSERT INTO equity_snapshots (at, equity, cash) VALUES ($1, $2, $3) \
+                 ON CONFLICT (at) DO UPDATE SET equity = excluded.equity, cash = excluded.cash",
+            )
+            .bind(snapshot.at)
+            .bind(Dec(snapshot.equity.0))
+            .bind(Dec(snapshot.cash.0))
+            .execute(pool)
+            .await
+            .map_err(db("recording equity"))?;
+        });
+        Ok(())
+    }
+
+    /// The equity curve from `from` (Unix ms) on, oldest first.
+    pub async fn equity_since(&self, from: i64) -> Result<Vec<EquitySnapshot>> {
+        let rows: Vec<(i64, Dec, Dec)> = dispatch!(self, |pool, backend| {
+            sqlx::query_as(
+                "SELECT at, equity, cash FROM equity_snapshots WHERE at >= $1 ORDER BY at",
+            )
+            .bind(from)
+            .fetch_all(pool)
+            .await
+            .map_err(db("reading the equity curve"))?
+        });
+        Ok(rows.into_iter().map(equity_from_row).collect())
+    }
+
+    /// The latest point of the equity curve.
+    pub async fn last_equity(&self) -> Result<Option<EquitySnapshot>> {
+        let row: Option<(i64, Dec, Dec)> = dispatch!(self, |pool, backend| {
+            sqlx::query_as(SELECT_LAST_EQUITY)
+                .fetch_optional(pool)
+                .await
+                .map_err(db("reading the last equity point"))?
+        });
+        Ok(row.map(equity_from_row))
+    }
+
+    /// Appends one decision to the audit log.
+    pub async fn record_decision(&self, decision: &Decision) -> Result<()> {
+        self.record_decisions(std::slice::from_ref(decision)).await
+    }
+
+    /// Appends decisions in one transaction (one fsync for a whole tick).
+    pub async fn record_decisions(&self, decisions: &[Decision]) -> Result<()> {
+        dispatch!(self, |pool, backend| {
+            let mut tx = pool.begin().await.map_err(db("beginning decisions"))?;
+            for d in decisions {
+                sqlx::query(INSERT_DECISION)
+                    .bind(d.at)
+                    .bind(d.symbol.as_str())
+                    .bind(d.signal.as_str())
+                    .bind(d.verdict.as_str())
+                    .bind(d.reason.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("recording a decision"))?;
+            }
+            tx.commit().await.map_err(db("committing decisions"))?;
+        });
+        Ok(())
+    }
+
+    /// Audit log entries from `from` (Unix ms) on, oldest first, at most `limit`.
+    pub async fn decisions_since(&self, from: i64, limit: u32) -> Result<Vec<Decision>> {
+        let rows: Vec<(i64, String, String, String, String)> = dispatch!(self, |pool, backend| {
+            sqlx::query_as(
+                "SELECT at, symbol, signal, verdict, reason FROM decisions WHERE at >= $1 ORDER BY id LIMIT $2",
+            )
+            .bind(from)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .map_err(db("reading decisions"))?
+        });
+        rows.into_iter()
+            .map(|(at, symbol, signal, verdict, reason)| {
+                Ok(Decision {
+                    at,
+                    symbol: Symbol(symbol),
+                    signal,
+                    verdict,
+                    reason: json_col("decisions", "reason", &reason)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a change of the effective phase.
+    pub async fn record_phase_event(&self, event: &PhaseEvent) -> Result<()> {
+        dispatch!(self, |pool, backend| {
+            sqlx::query("INSERT INTO phase_events (from_phase, to_phase, at, reason) VALUES ($1, $2, $3, $4)")
+                .bind(event.from.as_deref())
+                .bind(event.to.as_str())
+                .bind(event.at)
+                .bind(event.reason.as_str())
+                .execute(pool)
+                .await
+                .map_err(db("recording a phase event"))?;
+        });
+        Ok(())
+    }
+
+    /// Every phase event, oldest first.
+    pub async fn phase_events(&self) -> Result<Vec<PhaseEvent>> {
+        let rows: Vec<(Option<String>, String, i64, String)> = dispatch!(self, |pool, backend| {
+            sqlx::query_as("SELECT from_phase, to_phase, at, reason FROM phase_events ORDER BY id")
+                .fetch_all(pool)
+                .await
+                .map_err(db("reading phase events"))?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(from, to, at, reason)| PhaseEvent {
+                from,
+                to,
+                at,
+                reason,
+            })
+            .collect())
+    }
+}
+
+pub(super) fn equity_from_row((at, equity, cash): (i64, Dec, Dec)) -> EquitySnapshot {
+    EquitySnapshot {
+        at,
+        equity: Money(equity.0),
+        cash: Money(cash.0),
+    }
+}
