@@ -1,0 +1,113 @@
+//! The performance tracker: the whole run plus the current phase window.
+
+use super::curve::EquityCurve;
+use super::metrics::{WindowStats, WindowSummary, approx_f64};
+use crate::domain::{Money, Timeframe};
+use crate::ledger::ClosedTrade;
+use serde::{Deserialize, Serialize};
+
+/// Label of the window that covers the whole run.
+pub const OVERALL: &str = "overall";
+
+/// Tracks the equity curve and every statistic twice: over the whole run
+/// (`overall`) and over the current window (`window`), which
+/// [`Performance::start_window`] restarts when the phase changes. The
+/// operator's gates read the window; the report reads both.
+#[derive(Clone, Debug)]
+pub struct Performance {
+    periods_per_year: f64,
+    prev_equity_f64: f64,
+    overall: WindowStats,
+    window: WindowStats,
+    curve: EquityCurve,
+}
+
+impl Performance {
+    /// Starts tracking at `start_time` with `start_equity`; the first window
+    /// is called `window_label` (the phase, e.g. `Paper`). Returns are
+    /// annualized with `timeframe.periods_per_year()` (365-day year).
+    pub fn new(
+        timeframe: Timeframe,
+        window_label: impl Into<String>,
+        start_time: i64,
+        start_equity: Money,
+        curve: EquityCurve,
+    ) -> Self {
+        Self {
+            periods_per_year: timeframe.periods_per_year(),
+            prev_equity_f64: approx_f64(start_equity),
+            overall: WindowStats::new(OVERALL.to_string(), start_time, start_equity),
+            window: WindowStats::new(window_label.into(), start_time, start_equity),
+            curve,
+        }
+    }
+
+    /// One candle: the account's equity at its close and whether a position
+    /// was open. Pass the candle's open time consistently (it decides the
+    /// UTC day the candle belongs to). O(1), allocation-free (a full curve
+    /// grows its `Vec` amortized).
+    #[inline]
+    pub fn on_candle(&mut self, time: i64, equity: Money, in_position: bool) {
+        let equity_f64 = approx_f64(equity);
+        let ret = (self.prev_equity_f64 > 0.0).then(|| equity_f64 / self.prev_equity_f64 - 1.0);
+        self.prev_equity_f64 = equity_f64;
+        self.overall
+            .update(time, equity, equity_f64, ret, in_position);
+        self.window
+            .update(time, equity, equity_f64, ret, in_position);
+        self.curve.push(time, equity);
+    }
+
+    /// A completed round trip; counted in the window where it closes.
+    pub fn record_trade(&mut self, trade: &ClosedTrade) {
+        self.overall.record_trade(trade.pnl);
+        self.window.record_trade(trade.pnl);
+    }
+
+    /// An order sent (`accepted`) or refused by the broker (an order error).
+    pub fn record_order(&mut self, accepted: bool) {
+        self.overall.record_order(accepted);
+        self.window.record_order(accepted);
+    }
+
+    /// Starts a new window at `time` from the current equity (the phase
+    /// changed). The overall series is untouched.
+    pub fn start_window(&mut self, label: impl Into<String>, time: i64) {
+        self.window = WindowStats::new(label.into(), time, self.overall.equity());
+    }
+
+    pub fn overall(&self) -> &WindowStats {
+        &self.overall
+    }
+
+    pub fn window(&self) -> &WindowStats {
+        &self.window
+    }
+
+    pub fn curve(&self) -> &EquityCurve {
+        &self.curve
+    }
+
+    pub fn periods_per_year(&self) -> f64 {
+        self.periods_per_year
+    }
+
+    pub fn summary(&self) -> PerformanceSummary {
+        PerformanceSummary {
+            periods_per_year: self.periods_per_year,
+            overall: self.overall.summary(self.periods_per_year),
+            window: self.window.summary(self.periods_per_year),
+        }
+    }
+}
+
+/// Overall and current-window figures, serializable (money as decimal
+/// strings). Sharpe/Sortino are annualized from per-candle simple returns,
+/// risk-free 0, with `periodsPerYear` (365-day year).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PerformanceSummary {
+    pub periods_per_year: f64,
+    pub overall: WindowSummary,
+    pub window: WindowSummary,
+}
