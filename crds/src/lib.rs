@@ -1,1 +1,55 @@
-//! placeholder
+//! Rust types of the Botfleet custom resources (group `botfleet.dev`,
+//! version `v1alpha1`), shared by the operator and the engine:
+//!
+//! - [`Strategy`] (`strat`): what to trade on,
+//! - [`RiskPolicy`] (`risk`): limits per phase, tiers, gates, capital, halt action,
+//! - [`TradingBot`] (`tbot`): one bot, its desired phase, and its status.
+//!
+//! Each spec has a `validate()` for the rules the schema cannot express, and
+//! [`Manifests`] reads a multi-document YAML file the way `kubectl apply`
+//! would, so the engine can run the very manifests a user applies.
+
+pub mod amount;
+mod bot_status;
+mod common;
+pub mod crd;
+pub mod gates;
+pub mod limits;
+pub mod manifests;
+pub mod risk_policy;
+pub mod strategy;
+mod strategy_check;
+pub mod tiers;
+pub mod trading_bot;
+pub mod validation;
+mod yaml_docs;
+
+pub use amount::{Amount, Percent, SignedAmount};
+pub use common::{ObjectRef, Phase, SecretKeyRef, SecretRef, Timeframe};
+pub use crd::{crd_files, crds, crds_yaml};
+pub use gates::{GateCriteria, GateMeasurement, Gates};
+pub use limits::{FlashCrashBreaker, Limits, PhaseLimits};
+pub use manifests::{BotBundle, DocumentError, ManifestError, Manifests, SkippedDocument};
+pub use risk_policy::{
+    CapitalPolicy, HaltAction, OnHalt, RiskPolicy, RiskPolicySpec, RiskPolicyStatus, StepUp,
+    SymbolLimits,
+};
+pub use strategy::{
+    BollingerReversion, Committee, CommitteeMember, InlineStrategy, MacdTrend, RsiReversion,
+    SmaCrossover, Strategy, StrategyKind, StrategySpec, StrategyStatus,
+};
+pub use tiers::{RiskTier, base_asset, default_tiers};
+pub use trading_bot::{
+    BotMetrics, BotState, CapitalStatus, EngineSpec, ExchangeSpec, GateCriterionStatus, GateStatus,
+    HaltStatus, PHASE_HISTORY_LIMIT, Persistence, PersistenceBackend, PhaseTransition,
+    PostgresPersistence, Promotion, SqlitePersistence, TradingBot, TradingBotSpec,
+    TradingBotStatus, Venue, condition_types,
+};
+pub use validation::{ValidationError, ValidationErrors};
+
+/// API group of every Botfleet resource.
+pub const GROUP: &str = "botfleet.dev";
+/// API version of every Botfleet resource.
+pub const VERSION: &str = "v1alpha1";
+/// `apiVersion` as written in manifests.
+pub const API_VERSION: &str = "botfleet.dev/v1alpha1";

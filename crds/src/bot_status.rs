@@ -1,0 +1,213 @@
+//! Status of a TradingBot, written by the operator: effective phase, state,
+//! conditions, metrics, the gate table, capital, halt and phase history.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use rust_decimal::RoundingStrategy;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{Amount, SignedAmount};
+use crate::common::{Phase, optional_enum};
+
+/// What the bot is doing right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum BotState {
+    /// The engine is starting or restoring its state.
+    Starting,
+    /// Trading normally.
+    Trading,
+    /// New entries paused (daily loss limit, flash-crash breaker) until the time in status.
+    Paused,
+    /// Halted: no trading until a deliberate resume.
+    Halted,
+    /// The engine is unreachable or unhealthy.
+    Degraded,
+}
+
+/// Condition types written on a TradingBot.
+pub mod condition_types {
+    /// The bot is running as specified.
+    pub const READY: &str = "Ready";
+    /// The engine answers its health and status endpoints.
+    pub const ENGINE_HEALTHY: &str = "EngineHealthy";
+    /// The gate to the next phase is met.
+    pub const GATE_SATISFIED: &str = "GateSatisfied";
+    /// A requested promotion is refused; the message names every unmet criterion.
+    pub const PROMOTION_BLOCKED: &str = "PromotionBlocked";
+    /// The bot is halted; the message gives the reason and halt id.
+    pub const HALTED: &str = "Halted";
+}
+
+/// Most entries kept in `status.phaseHistory` (oldest dropped first).
+pub const PHASE_HISTORY_LIMIT: usize = 20;
+
+/// Status of a TradingBot, written by the operator.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TradingBotStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Effective phase: the phase the engine trades in (spec.phase is the desired one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "optional_enum::<Phase>")]
+    pub phase: Option<Phase>,
+    /// Starting, Trading, Paused, Halted or Degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "optional_enum::<BotState>")]
+    pub state: Option<BotState>,
+    /// Ready, EngineHealthy, GateSatisfied, PromotionBlocked and Halted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// Performance measured since the current phase started (rounded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<BotMetrics>,
+    /// The gate to the next phase, criterion by criterion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateStatus>,
+    /// Capital currently allocated to the bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capital: Option<CapitalStatus>,
+    /// The active halt, if the bot is halted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halt: Option<HaltStatus>,
+    /// Recent phase changes, oldest first (at most 20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub phase_history: Vec<PhaseTransition>,
+}
+
+impl TradingBotStatus {
+    /// Appends a transition, dropping the oldest beyond [`PHASE_HISTORY_LIMIT`].
+    pub fn push_phase_transition(&mut self, transition: PhaseTransition) {
+        self.phase_history.push(transition);
+        let excess = self.phase_history.len().saturating_sub(PHASE_HISTORY_LIMIT);
+        self.phase_history.drain(..excess);
+    }
+
+    /// The condition of `type_`, if present.
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+}
+
+/// Performance in the current phase. Money is exact; ratios are statistics.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BotMetrics {
+    /// Current equity (cash plus open positions at market), quote currency.
+    pub equity: SignedAmount,
+    /// Return since the phase started, %.
+    pub return_pct: f64,
+    /// Current drawdown from the equity peak, %.
+    pub drawdown_pct: f64,
+    /// Largest drawdown from the equity peak in the phase, %.
+    pub max_drawdown_pct: f64,
+    /// Winning trades as % of closed trades (absent before the first closed trade).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub win_rate_pct: Option<f64>,
+    /// Annualized Sharpe ratio (absent until measurable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharpe: Option<f64>,
+    /// Closed trades in the phase.
+    pub trades: u64,
+    /// Positions open now.
+    pub open_positions: u32,
+    /// Profit or loss since the start of the UTC day, quote currency.
+    pub daily_pnl: SignedAmount,
+}
+
+impl BotMetrics {
+    /// A copy rounded half away from zero for status (money to cents,
+    /// statistics to 2 decimals),
+    /// so tiny changes do not rewrite the resource.
+    pub fn rounded(&self) -> Self {
+        let money = |a: SignedAmount| {
+            SignedAmount::new(
+                a.value()
+                    .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
+            )
+        };
+        let stat = |v: f64| (v * 100.0).round() / 100.0;
+        Self {
+            equity: money(self.equity),
+            return_pct: stat(self.return_pct),
+            drawdown_pct: stat(self.drawdown_pct),
+            max_drawdown_pct: stat(self.max_drawdown_pct),
+            win_rate_pct: self.win_rate_pct.map(stat),
+            sharpe: self.sharpe.map(stat),
+            trades: self.trades,
+            open_positions: self.open_positions,
+            daily_pnl: money(self.daily_pnl),
+        }
+    }
+}
+
+/// The gate to the next phase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GateStatus {
+    /// The phase this gate leads to.
+    pub target_phase: Phase,
+    /// True when every criterion is met.
+    pub met: bool,
+    /// Every criterion with its required and measured value.
+    pub criteria: Vec<GateCriterionStatus>,
+}
+
+/// One gate criterion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GateCriterionStatus {
+    /// Criterion name, as in the policy (minTrades, minWinRatePct, ...).
+    pub name: String,
+    /// How measured compares with required: >=, >, < or <=.
+    pub comparison: String,
+    /// Threshold from the RiskPolicy.
+    pub required: f64,
+    /// Value measured in the current phase (absent when not measurable yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<f64>,
+    /// Whether the criterion holds.
+    pub met: bool,
+}
+
+/// Capital allocated to the bot.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CapitalStatus {
+    /// Capital the engine may trade with now, quote currency.
+    pub allocated: Amount,
+    /// Index into the policy's capital schedule (0 = first step); absent outside Scaling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
+}
+
+/// An active halt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HaltStatus {
+    /// Halt id; a resume must name it.
+    pub id: String,
+    /// Why the bot was halted (limit breached, manual kill switch, ...).
+    pub reason: String,
+    /// When the halt happened.
+    pub at: Time,
+}
+
+/// One phase change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseTransition {
+    /// Phase before (absent for the first entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "optional_enum::<Phase>")]
+    pub from: Option<Phase>,
+    /// Phase after.
+    pub to: Phase,
+    /// When it happened.
+    pub at: Time,
+    /// Why (gate met, manual demotion, resume after halt, ...).
+    pub reason: String,
+}

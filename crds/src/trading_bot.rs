@@ -1,0 +1,320 @@
+//! `TradingBot` (short name `tbot`): one bot trading one account, its
+//! desired phase, and the status the operator reports.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::CustomResource;
+use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Amount;
+use crate::common::{ObjectRef, Phase, SecretKeyRef, SecretRef, is_k8s_name};
+use crate::validation::ValidationErrors;
+
+pub use crate::bot_status::{
+    BotMetrics, BotState, CapitalStatus, GateCriterionStatus, GateStatus, HaltStatus,
+    PHASE_HISTORY_LIMIT, PhaseTransition, TradingBotStatus, condition_types,
+};
+
+/// Spec of a TradingBot.
+// Repeated `printcolumn(type_ = ...)` entries look like duplicated attributes to clippy.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "botfleet.dev",
+    version = "v1alpha1",
+    kind = "TradingBot",
+    plural = "tradingbots",
+    namespaced,
+    shortname = "tbot",
+    category = "botfleet",
+    status = "TradingBotStatus",
+    derive = "PartialEq",
+    doc = "A crypto trading bot: a Strategy traded on an exchange account under a RiskPolicy, promoted phase by phase from paper trading to real money.",
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Effective phase"
+    ),
+    printcolumn(
+        name = "Target",
+        type_ = "string",
+        json_path = ".spec.phase",
+        description = "Desired phase"
+    ),
+    printcolumn(name = "State", type_ = "string", json_path = ".status.state"),
+    printcolumn(
+        name = "Equity",
+        type_ = "number",
+        json_path = ".status.metrics.equity"
+    ),
+    printcolumn(
+        name = "Drawdown",
+        type_ = "number",
+        json_path = ".status.metrics.drawdownPct",
+        description = "Drawdown from the equity peak, %"
+    ),
+    printcolumn(
+        name = "Trades",
+        type_ = "integer",
+        json_path = ".status.metrics.trades"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Strategy",
+        type_ = "string",
+        json_path = ".spec.strategyRef.name",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Capital",
+        type_ = "number",
+        json_path = ".status.capital.allocated",
+        priority = 1
+    )
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TradingBotSpec {
+    /// The Strategy (same namespace) whose signals the bot trades.
+    pub strategy_ref: ObjectRef,
+    /// The RiskPolicy (same namespace) whose limits and gates apply.
+    pub risk_policy_ref: ObjectRef,
+    /// Exchange account and symbols.
+    pub exchange: ExchangeSpec,
+    /// Desired phase: Paper, Sandbox, LimitedReal or Scaling. Raising it requests a promotion (one step at a time, only when the gate is met); lowering it demotes at once.
+    #[serde(default)]
+    pub phase: Phase,
+    /// Manual (default): promote only when spec.phase is raised. Automatic: the operator promotes as soon as the gate is met.
+    #[serde(default)]
+    pub promotion: Promotion,
+    /// Capital the bot trades with in Paper, Sandbox and LimitedReal, in quote currency (> 0); in Scaling the policy's capital schedule decides.
+    pub capital: Amount,
+    /// Manual kill switch: true halts the bot (cancel orders or flatten, per the policy) and keeps it halted.
+    #[serde(default)]
+    pub halted: bool,
+    /// Engine container settings.
+    #[serde(default)]
+    pub engine: EngineSpec,
+    /// Where the engine keeps orders, fills, positions and its audit log: sqlite (default) or postgres.
+    #[serde(default)]
+    pub persistence: Persistence,
+}
+
+/// How promotions happen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Promotion {
+    /// Promote only when a person raises spec.phase and the gate is met.
+    #[default]
+    Manual,
+    /// Promote one step as soon as the gate is met.
+    Automatic,
+}
+
+/// The exchange account a bot trades.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExchangeSpec {
+    /// Exchange: binance.
+    #[serde(default)]
+    pub venue: Venue,
+    /// Exchange symbols to trade, upper-case (e.g. BTCUSDT), at least one.
+    #[schemars(length(min = 1), inner(regex(pattern = r"^[A-Z0-9]+$")))]
+    pub symbols: Vec<String>,
+    /// Secret (same namespace) holding the API key and secret; required from Sandbox up. Keys are never written in the TradingBot itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<SecretRef>,
+}
+
+/// Supported exchanges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Venue {
+    /// Binance spot (Sandbox uses the Binance spot test network).
+    #[default]
+    Binance,
+}
+
+/// Engine container settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EngineSpec {
+    /// Engine container image; defaults to the image the operator was installed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// CPU and memory requests and limits of the engine container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+/// Storage of the engine's state: set exactly one of `sqlite` or `postgres`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Persistence {
+    /// SQLite on a persistent volume owned by the bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlite: Option<SqlitePersistence>,
+    /// An external PostgreSQL database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PostgresPersistence>,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        Self {
+            sqlite: Some(SqlitePersistence::default()),
+            postgres: None,
+        }
+    }
+}
+
+/// SQLite settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SqlitePersistence {
+    /// Size of the volume holding the database, e.g. 1Gi.
+    pub storage_size: Quantity,
+}
+
+impl Default for SqlitePersistence {
+    fn default() -> Self {
+        Self {
+            storage_size: Quantity("1Gi".into()),
+        }
+    }
+}
+
+/// PostgreSQL settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PostgresPersistence {
+    /// Secret key holding the connection URL (postgres://user:password@host/db).
+    pub url_secret_ref: SecretKeyRef,
+}
+
+/// The selected persistence backend, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PersistenceBackend<'a> {
+    /// SQLite on a volume.
+    Sqlite(&'a SqlitePersistence),
+    /// External PostgreSQL.
+    Postgres(&'a PostgresPersistence),
+}
+
+impl Persistence {
+    /// The backend, or `None` unless exactly one is set.
+    pub fn backend(&self) -> Option<PersistenceBackend<'_>> {
+        match (&self.sqlite, &self.postgres) {
+            (Some(s), None) => Some(PersistenceBackend::Sqlite(s)),
+            (None, Some(p)) => Some(PersistenceBackend::Postgres(p)),
+            _ => None,
+        }
+    }
+}
+
+impl TradingBotSpec {
+    /// Every problem the schema cannot catch, with paths like `spec.exchange.symbols[0]`.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errs = ValidationErrors::new();
+        for (field, r) in [
+            ("strategyRef", &self.strategy_ref),
+            ("riskPolicyRef", &self.risk_policy_ref),
+        ] {
+            errs.check(is_k8s_name(&r.name), format!("spec.{field}.name"), || {
+                format!(
+                    "`{}` is not a valid resource name (lower-case letters, digits, `-`, `.`)",
+                    r.name
+                )
+            });
+        }
+        let symbols = &self.exchange.symbols;
+        errs.check(!symbols.is_empty(), "spec.exchange.symbols", || {
+            "list at least one symbol, e.g. [BTCUSDT]".into()
+        });
+        let mut seen = BTreeSet::new();
+        for (i, s) in symbols.iter().enumerate() {
+            let valid = !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            errs.check(valid, format!("spec.exchange.symbols[{i}]"), || {
+                format!(
+                    "`{s}` must be an exchange symbol in upper case without separators, e.g. {}",
+                    suggest_symbol(s)
+                )
+            });
+            errs.check(
+                seen.insert(s.as_str()),
+                format!("spec.exchange.symbols[{i}]"),
+                || format!("`{s}` is listed twice; remove the duplicate"),
+            );
+        }
+        match &self.exchange.credentials_secret_ref {
+            None => errs.check(self.phase == Phase::Paper, "spec.exchange.credentialsSecretRef", || {
+                format!(
+                    "{} sends orders to the exchange and needs API keys: create a Secret with them and name it here",
+                    self.phase
+                )
+            }),
+            Some(r) => errs.check(is_k8s_name(&r.name), "spec.exchange.credentialsSecretRef.name", || {
+                format!("`{}` is not a valid Secret name", r.name)
+            }),
+        }
+        errs.check(self.capital.value() > Decimal::ZERO, "spec.capital", || {
+            "must be above 0 (the quote-currency amount the bot trades with)".into()
+        });
+        if let Some(image) = &self.engine.image {
+            errs.check(!image.trim().is_empty(), "spec.engine.image", || {
+                "must not be empty; remove the field to use the default image".into()
+            });
+        }
+        match (&self.persistence.sqlite, &self.persistence.postgres) {
+            (Some(s), None) => errs.check(
+                !s.storage_size.0.trim().is_empty(),
+                "spec.persistence.sqlite.storageSize",
+                || "set a volume size such as 1Gi".into(),
+            ),
+            (None, Some(p)) => {
+                let r = &p.url_secret_ref;
+                errs.check(
+                    is_k8s_name(&r.name),
+                    "spec.persistence.postgres.urlSecretRef.name",
+                    || format!("`{}` is not a valid Secret name", r.name),
+                );
+                errs.check(
+                    !r.key.trim().is_empty(),
+                    "spec.persistence.postgres.urlSecretRef.key",
+                    || "name the key in the Secret that holds the URL, e.g. url".into(),
+                );
+            }
+            (None, None) => errs.add(
+                "spec.persistence",
+                "set sqlite (e.g. `sqlite: {}`) or postgres",
+            ),
+            (Some(_), Some(_)) => errs.add(
+                "spec.persistence.postgres",
+                "set either sqlite or postgres, not both",
+            ),
+        }
+        errs.into_result()
+    }
+}
+
+fn suggest_symbol(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if cleaned.is_empty() {
+        "BTCUSDT".into()
+    } else {
+        cleaned
+    }
+}

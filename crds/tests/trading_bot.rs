@@ -1,0 +1,265 @@
+//! TradingBot: defaults, validation, YAML round trip with status.
+
+use botfleet_crds::{
+    Amount, BotMetrics, BotState, CapitalStatus, ExchangeSpec, GateCriteria, GateMeasurement,
+    GateStatus, HaltStatus, ObjectRef, PHASE_HISTORY_LIMIT, Persistence, PersistenceBackend, Phase,
+    PhaseTransition, PostgresPersistence, Promotion, SecretKeyRef, SecretRef, SignedAmount,
+    TradingBot, TradingBotSpec, TradingBotStatus, Venue, condition_types,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use rust_decimal_macros::dec;
+
+fn time(s: &str) -> Time {
+    Time(s.parse::<Timestamp>().unwrap())
+}
+
+const MINIMAL: &str = r#"
+strategyRef: {name: sma-crossover}
+riskPolicyRef: {name: seed}
+exchange:
+  symbols: [BTCUSDT]
+capital: 1000
+"#;
+
+fn minimal() -> TradingBotSpec {
+    serde_yaml::from_str(MINIMAL).unwrap()
+}
+
+#[test]
+fn defaults() {
+    let spec = minimal();
+    assert_eq!(spec.phase, Phase::Paper);
+    assert_eq!(spec.promotion, Promotion::Manual);
+    assert!(!spec.halted);
+    assert_eq!(spec.exchange.venue, Venue::Binance);
+    assert_eq!(spec.engine.image, None);
+    match spec.persistence.backend() {
+        Some(PersistenceBackend::Sqlite(s)) => assert_eq!(s.storage_size.0, "1Gi"),
+        other => panic!("expected sqlite, got {other:?}"),
+    }
+    assert_eq!(spec.validate(), Ok(()));
+}
+
+#[test]
+fn capital_is_exact() {
+    let spec: TradingBotSpec =
+        serde_yaml::from_str(&MINIMAL.replace("capital: 1000", "capital: 1000.1")).unwrap();
+    assert_eq!(spec.capital.value(), dec!(1000.1));
+    let err =
+        serde_yaml::from_str::<TradingBotSpec>(&MINIMAL.replace("capital: 1000", "capital: -5"))
+            .unwrap_err();
+    assert!(err.to_string().contains("must be ≥ 0"), "{err}");
+}
+
+#[test]
+fn every_problem_at_once() {
+    let spec = TradingBotSpec {
+        strategy_ref: ObjectRef::new("Bad_Name"),
+        exchange: ExchangeSpec {
+            venue: Venue::Binance,
+            symbols: vec!["btc/usdt".into(), "ETHUSDT".into(), "ETHUSDT".into()],
+            credentials_secret_ref: None,
+        },
+        phase: Phase::Sandbox,
+        capital: Amount::ZERO,
+        persistence: Persistence {
+            sqlite: None,
+            postgres: None,
+        },
+        ..minimal()
+    };
+    let errs = spec.validate().unwrap_err();
+    for path in [
+        "spec.strategyRef.name",
+        "spec.exchange.symbols[0]",
+        "spec.exchange.symbols[2]",
+        "spec.exchange.credentialsSecretRef",
+        "spec.capital",
+        "spec.persistence",
+    ] {
+        assert!(errs.has_path(path), "missing {path} in {errs}");
+    }
+    let text = errs.to_string();
+    assert!(text.starts_with("6 problems:"), "{text}");
+    assert!(text.contains("e.g. BTCUSDT"), "{text}");
+    assert!(
+        text.contains("Sandbox sends orders to the exchange"),
+        "{text}"
+    );
+}
+
+#[test]
+fn symbols_must_not_be_empty() {
+    let mut spec = minimal();
+    spec.exchange.symbols.clear();
+    assert!(
+        spec.validate()
+            .unwrap_err()
+            .has_path("spec.exchange.symbols")
+    );
+}
+
+#[test]
+fn persistence_is_one_of() {
+    let mut spec = minimal();
+    let pg = PostgresPersistence {
+        url_secret_ref: SecretKeyRef {
+            name: "db".into(),
+            key: "".into(),
+        },
+    };
+    spec.persistence.postgres = Some(pg.clone());
+    assert!(
+        spec.validate()
+            .unwrap_err()
+            .has_path("spec.persistence.postgres")
+    );
+    spec.persistence.sqlite = None;
+    assert!(
+        spec.validate()
+            .unwrap_err()
+            .has_path("spec.persistence.postgres.urlSecretRef.key")
+    );
+    spec.persistence.postgres = Some(PostgresPersistence {
+        url_secret_ref: SecretKeyRef {
+            name: "db".into(),
+            key: "url".into(),
+        },
+    });
+    assert_eq!(spec.validate(), Ok(()));
+    // An explicit postgres block does not pick up the sqlite default.
+    let parsed: TradingBotSpec = serde_yaml::from_str(&format!(
+        "{MINIMAL}persistence:\n  postgres: {{urlSecretRef: {{name: db, key: url}}}}\n"
+    ))
+    .unwrap();
+    assert!(matches!(
+        parsed.persistence.backend(),
+        Some(PersistenceBackend::Postgres(_))
+    ));
+}
+
+#[test]
+fn unknown_field_rejected() {
+    let yaml = MINIMAL.replace("symbols: [BTCUSDT]", "symbols: [BTCUSDT]\n  apiKey: oops");
+    let err = serde_yaml::from_str::<TradingBotSpec>(&yaml)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field `apiKey`"), "{err}");
+}
+
+#[test]
+fn yaml_round_trip_with_status() {
+    let mut bot = TradingBot::new(
+        "btc-sma",
+        TradingBotSpec {
+            phase: Phase::LimitedReal,
+            promotion: Promotion::Automatic,
+            exchange: ExchangeSpec {
+                venue: Venue::Binance,
+                symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+                credentials_secret_ref: Some(SecretRef {
+                    name: "binance-keys".into(),
+                }),
+            },
+            ..minimal()
+        },
+    );
+    let gate = GateCriteria::seed(30).evaluate(&GateMeasurement {
+        days_in_phase: 3.5,
+        trades: 12,
+        ..Default::default()
+    });
+    bot.status = Some(TradingBotStatus {
+        observed_generation: Some(3),
+        phase: Some(Phase::Sandbox),
+        state: Some(BotState::Trading),
+        conditions: vec![Condition {
+            type_: condition_types::PROMOTION_BLOCKED.into(),
+            status: "True".into(),
+            reason: "GateNotMet".into(),
+            message: "minTrades: 12 < 100".into(),
+            observed_generation: Some(3),
+            last_transition_time: time("2026-01-02T03:04:05Z"),
+        }],
+        metrics: Some(BotMetrics {
+            equity: SignedAmount::new(dec!(1012.37)),
+            return_pct: 1.24,
+            drawdown_pct: 0.5,
+            max_drawdown_pct: 2.1,
+            win_rate_pct: Some(58.33),
+            sharpe: None,
+            trades: 12,
+            open_positions: 1,
+            daily_pnl: SignedAmount::new(dec!(-3.1)),
+        }),
+        gate: Some(GateStatus {
+            target_phase: Phase::LimitedReal,
+            met: false,
+            criteria: gate,
+        }),
+        capital: Some(CapitalStatus {
+            allocated: Amount::from(1000),
+            step: None,
+        }),
+        halt: Some(HaltStatus {
+            id: "h-1".into(),
+            reason: "manual".into(),
+            at: time("2026-01-03T00:00:00Z"),
+        }),
+        phase_history: vec![PhaseTransition {
+            from: Some(Phase::Paper),
+            to: Phase::Sandbox,
+            at: time("2026-01-01T00:00:00Z"),
+            reason: "gate met".into(),
+        }],
+    });
+    let yaml = serde_yaml::to_string(&bot).unwrap();
+    assert!(yaml.contains("equity: 1012.37"), "{yaml}");
+    assert!(yaml.contains("dailyPnl: -3.1"), "{yaml}");
+    let back: TradingBot = serde_yaml::from_str(&yaml).unwrap();
+    assert_eq!(back, bot);
+    assert_eq!(
+        back.status
+            .unwrap()
+            .condition("PromotionBlocked")
+            .unwrap()
+            .reason,
+        "GateNotMet"
+    );
+}
+
+#[test]
+fn phase_history_is_bounded() {
+    let mut status = TradingBotStatus::default();
+    for i in 0..(PHASE_HISTORY_LIMIT + 5) {
+        status.push_phase_transition(PhaseTransition {
+            from: None,
+            to: Phase::Paper,
+            at: time("2026-01-01T00:00:00Z"),
+            reason: format!("#{i}"),
+        });
+    }
+    assert_eq!(status.phase_history.len(), PHASE_HISTORY_LIMIT);
+    assert_eq!(status.phase_history[0].reason, "#5");
+    assert_eq!(
+        status.phase_history.last().unwrap().reason,
+        format!("#{}", PHASE_HISTORY_LIMIT + 4)
+    );
+}
+
+#[test]
+fn metrics_are_rounded_for_status() {
+    let m = BotMetrics {
+        equity: SignedAmount::new(dec!(1012.3749)),
+        return_pct: 1.23456,
+        sharpe: Some(1.5049),
+        daily_pnl: SignedAmount::new(dec!(-0.005)),
+        ..Default::default()
+    }
+    .rounded();
+    assert_eq!(m.equity.value(), dec!(1012.37));
+    assert_eq!(m.return_pct, 1.23);
+    assert_eq!(m.sharpe, Some(1.5));
+    assert_eq!(m.daily_pnl.value(), dec!(-0.01));
+}
