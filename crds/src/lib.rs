@@ -13,6 +13,7 @@ pub mod amount;
 mod bot_status;
 mod common;
 pub mod crd;
+pub mod engine_api;
 pub mod gates;
 pub mod limits;
 pub mod manifests;
