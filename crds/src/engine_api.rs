@@ -24,6 +24,26 @@ pub const CANCEL_ALL_PATH: &str = "/v1/cancel-all";
 /// Current version of the `/status` document.
 pub const ENGINE_STATUS_API_VERSION: &str = "botfleet.dev/engine-status/v1";
 
+/// Statistics that can be undefined (a Sharpe ratio of one trade, a profit
+/// factor without losses) are NaN or infinite in Rust; JSON has no such
+/// numbers, so they travel as `null` and come back as NaN. A reader must
+/// treat a non-finite statistic as "not measurable yet".
+mod stat {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            serializer.serialize_f64(*value)
+        } else {
+            serializer.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+    }
+}
+
 /// `GET /status`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,14 +104,21 @@ pub struct WindowMetrics {
     pub start_equity: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
     pub equity: Decimal,
+    #[serde(with = "stat")]
     pub return_pct: f64,
+    #[serde(with = "stat")]
     pub drawdown_pct: f64,
+    #[serde(with = "stat")]
     pub max_drawdown_pct: f64,
     pub trades: u64,
     pub wins: u64,
+    #[serde(with = "stat")]
     pub win_rate_pct: f64,
+    #[serde(with = "stat")]
     pub sharpe: f64,
+    #[serde(with = "stat")]
     pub sortino: f64,
+    #[serde(with = "stat")]
     pub profit_factor: f64,
     #[serde(with = "rust_decimal::serde::str")]
     pub daily_pnl: Decimal,
@@ -214,6 +241,19 @@ mod tests {
         assert_eq!(json["halt"]["id"], "h-1");
         let back: EngineStatus = serde_json::from_value(json).unwrap();
         assert_eq!(back, example());
+    }
+
+    #[test]
+    fn undefined_statistics_travel_as_null() {
+        let mut status = example();
+        status.window.sharpe = f64::NAN;
+        status.window.profit_factor = f64::INFINITY;
+        let json = serde_json::to_value(&status).unwrap();
+        assert!(json["window"]["sharpe"].is_null());
+        assert!(json["window"]["profitFactor"].is_null());
+        let back: EngineStatus = serde_json::from_value(json).unwrap();
+        assert!(back.window.sharpe.is_nan() && back.window.profit_factor.is_nan());
+        assert_eq!(back.window.sortino, 2.1);
     }
 
     #[test]
