@@ -13,4 +13,4 @@ control-plane:
 
 # Regenerate the CRD YAML committed under charts/botfleet/crds/.
 crds:
-	cargo run -q -p botfleet-crds --bin crdgen > /dev/null
+	cargo run -q -p botfleet-crds --bin crdgen -- --out-dir charts/botfleet/crds

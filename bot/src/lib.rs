@@ -9,12 +9,18 @@
 //! - `execution`: brokers; `paper` simulates fills with fees and slippage
 //! - `performance`: equity curve, drawdown, Sharpe/Sortino, win rate
 //! - `store`: persistence with sqlx (SQLite default, PostgreSQL)
+//! - `config`: the manifests (Strategy, RiskPolicy, TradingBot) resolved for one bot
+//! - `report`: the backtest report (terminal table, JSON, self-contained HTML)
+//! - `strategy`: the Strategy kinds and committee: candles in, signals with reasons out
 
 pub mod binance;
+pub mod config;
 pub mod domain;
 pub mod execution;
 pub mod indicators;
 pub mod ledger;
 pub mod market_data;
 pub mod performance;
+pub mod report;
 pub mod store;
+pub mod strategy;

@@ -1,0 +1,124 @@
+//! The engine's configuration: the very manifests a user applies (Strategy,
+//! RiskPolicy, TradingBot, as one multi-document YAML), resolved for one bot.
+//! The operator renders the same format into a ConfigMap, with the effective
+//! phase in `spec.phase` and the allocated capital in `spec.capital` — one
+//! format, one parser (`botfleet_crds::Manifests`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use botfleet_crds::{Manifests, Phase, RiskPolicySpec, StrategyKind, StrategySpec, TradingBotSpec};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{Money, Symbol, Timeframe};
+
+/// Why a configuration could not be loaded. Display names the file and field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: {source}", path.display())]
+    Manifests {
+        path: PathBuf,
+        #[source]
+        source: botfleet_crds::ManifestError,
+    },
+    #[error("{}: {message}", path.display())]
+    Unusable { path: PathBuf, message: String },
+}
+
+/// One bot, resolved: everything the engine needs to trade it.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub bot: String,
+    pub strategy_name: String,
+    pub strategy: StrategySpec,
+    /// Every Strategy in the file by name, for committee members given by reference.
+    pub strategies: BTreeMap<String, StrategySpec>,
+    pub risk_policy_name: String,
+    pub risk_policy: RiskPolicySpec,
+    pub bot_spec: TradingBotSpec,
+    /// The phase the engine trades in (the manifest's `spec.phase`).
+    pub phase: Phase,
+    pub capital: Money,
+    pub symbols: Vec<Symbol>,
+    pub timeframe: Timeframe,
+    /// SHA-256 (hex) of the file's bytes: the operator compares it with what it rendered.
+    pub config_hash: String,
+}
+
+impl EngineConfig {
+    /// Reads, parses and validates `path`, then picks the bot named `bot`
+    /// (or the only bot in the file).
+    pub fn load(path: &Path, bot: Option<&str>) -> Result<Self, ConfigError> {
+        let bytes = std::fs::read(path).map_err(|e| ConfigError::Manifests {
+            path: path.to_path_buf(),
+            source: botfleet_crds::ManifestError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        })?;
+        let text = String::from_utf8(bytes.clone()).map_err(|e| ConfigError::Unusable {
+            path: path.to_path_buf(),
+            message: format!("not UTF-8 text ({e}); save the manifests as UTF-8 YAML"),
+        })?;
+        let wrap = |source| ConfigError::Manifests {
+            path: path.to_path_buf(),
+            source,
+        };
+        let manifests = Manifests::from_yaml(&text).map_err(wrap)?;
+        manifests
+            .validate()
+            .map_err(|e| wrap(botfleet_crds::ManifestError::Invalid(e)))?;
+        Self::from_manifests(&manifests, bot, &bytes).map_err(|message| ConfigError::Unusable {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Resolves a bot from already parsed and validated manifests.
+    pub fn from_manifests(m: &Manifests, bot: Option<&str>, raw: &[u8]) -> Result<Self, String> {
+        let bundle = m.bundle(bot).map_err(|e| e.to_string())?;
+        let name = bundle.bot.metadata.name.clone().unwrap_or_default();
+        let spec = bundle.bot.spec.clone();
+        let timeframe = convert_timeframe(bundle.strategy.spec.timeframe);
+        if let Some(StrategyKind::Committee(_)) = bundle.strategy.spec.kind() {
+            // Members by reference must be in the file (Manifests::validate checked it).
+        }
+        let strategies = m
+            .strategies
+            .iter()
+            .map(|s| (s.metadata.name.clone().unwrap_or_default(), s.spec.clone()))
+            .collect();
+        Ok(Self {
+            bot: name,
+            strategy_name: bundle.strategy.metadata.name.clone().unwrap_or_default(),
+            strategy: bundle.strategy.spec.clone(),
+            strategies,
+            risk_policy_name: bundle.risk_policy.metadata.name.clone().unwrap_or_default(),
+            risk_policy: bundle.risk_policy.spec.clone(),
+            phase: spec.phase,
+            capital: Money::new(spec.capital.value()),
+            symbols: spec.exchange.symbols.iter().map(Symbol::new).collect(),
+            timeframe,
+            config_hash: hex(&Sha256::digest(raw)),
+            bot_spec: spec,
+        })
+    }
+}
+
+/// The resource's timeframe as the engine's domain type.
+pub fn convert_timeframe(t: botfleet_crds::Timeframe) -> Timeframe {
+    use botfleet_crds::Timeframe as T;
+    match t {
+        T::M1 => Timeframe::M1,
+        T::M5 => Timeframe::M5,
+        T::M15 => Timeframe::M15,
+        T::H1 => Timeframe::H1,
+        T::H4 => Timeframe::H4,
+        T::D1 => Timeframe::D1,
+    }
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

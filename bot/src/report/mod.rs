@@ -1,0 +1,161 @@
+//! The backtest report: one serializable [`BacktestReport`] written three ways —
+//! a terminal summary table, `report.json`, and a self-contained `report.html`
+//! (inline SVG charts, no scripts, no network).
+//!
+//! Files are written to a temporary name and renamed, so a failed run never
+//! leaves a half-written report behind.
+
+mod html;
+mod table;
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Money;
+use crate::ledger::{BalancesSnapshot, ClosedTrade};
+use crate::performance::PerformanceSummary;
+
+pub use html::render_html;
+pub use table::render_summary_table;
+
+/// Points kept for charts; the full curve can hold millions.
+pub const CHART_POINTS: usize = 2_000;
+
+/// Everything a backtest produced, in the order a reader wants it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BacktestReport {
+    /// `botfleet.dev/backtest-report/v1`.
+    pub api_version: String,
+    pub bot: String,
+    pub strategy: String,
+    pub risk_policy: String,
+    pub phase: String,
+    pub symbols: Vec<String>,
+    /// Where the candles came from; says "synthetic" for generated data.
+    pub data: String,
+    pub synthetic_data: bool,
+    pub timeframe: String,
+    pub candles: u64,
+    /// Unix ms of the first and last candle.
+    pub from: i64,
+    pub to: i64,
+    /// SHA-256 of the input manifests and data, so two reports can be compared.
+    pub input_hash: String,
+    pub capital: Money,
+    pub balances: BalancesSnapshot,
+    pub performance: PerformanceSummary,
+    pub risk: RiskSummary,
+    pub trades: Vec<ClosedTrade>,
+    /// Downsampled to at most [`CHART_POINTS`] points: (time ms, equity).
+    pub equity_curve: Vec<(i64, Money)>,
+    /// Same times as `equity_curve`: drawdown % from the running peak.
+    pub drawdown_curve: Vec<(i64, f64)>,
+}
+
+/// What the risk engine did during the run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RiskSummary {
+    /// Entries refused, by the RiskPolicy field that refused them.
+    pub refusals: Vec<LimitCount>,
+    /// Exits forced by a stop (stop-loss, take-profit, trailing stop), by kind.
+    pub forced_exits: Vec<LimitCount>,
+    /// Pauses (daily loss, flash crash).
+    pub pauses: Vec<LimitCount>,
+    /// The halt that ended trading, if one tripped: `{limit, message, at}`.
+    pub halt: Option<HaltRecord>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitCount {
+    pub limit: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HaltRecord {
+    pub reason: String,
+    pub at: i64,
+}
+
+pub const REPORT_API_VERSION: &str = "botfleet.dev/backtest-report/v1";
+
+impl BacktestReport {
+    /// Writes `report.json` and `report.html` into `dir` (created if missing).
+    pub fn write_files(
+        &self,
+        dir: &Path,
+    ) -> std::io::Result<(std::path::PathBuf, std::path::PathBuf)> {
+        std::fs::create_dir_all(dir)?;
+        let json_path = dir.join("report.json");
+        let html_path = dir.join("report.html");
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        write_atomically(&json_path, &json)?;
+        write_atomically(&html_path, render_html(self).as_bytes())?;
+        Ok((json_path, html_path))
+    }
+}
+
+/// Writes to `<path>.tmp`, syncs, then renames over `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Keeps at most `max` evenly spaced points, always including the last.
+pub fn downsample<T: Copy>(points: &[T], max: usize) -> Vec<T> {
+    if points.len() <= max || max < 2 {
+        return points.to_vec();
+    }
+    let step = (points.len() - 1) as f64 / (max - 1) as f64;
+    (0..max)
+        .map(|i| points[((i as f64 * step).round() as usize).min(points.len() - 1)])
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsample_keeps_ends_and_bound() {
+        let v: Vec<u32> = (0..10_000).collect();
+        let d = downsample(&v, 100);
+        assert_eq!(d.len(), 100);
+        assert_eq!(d[0], 0);
+        assert_eq!(*d.last().unwrap(), 9_999);
+        assert!(d.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(downsample(&v[..5], 100), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.json");
+        write_atomically(&p, b"{}").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"{}");
+        assert!(!dir.path().join("x.json.tmp").exists());
+        // A directory in the way makes the rename fail: no temp file remains.
+        let blocked = dir.path().join("blocked");
+        std::fs::create_dir(&blocked).unwrap();
+        std::fs::write(blocked.join("inner"), b"x").unwrap();
+        assert!(write_atomically(&blocked, b"{}").is_err());
+        assert!(!dir.path().join("blocked.tmp").exists());
+    }
+}
