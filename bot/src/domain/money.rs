@@ -11,7 +11,19 @@ use std::str::FromStr;
 macro_rules! decimal_newtype {
     ($name:ident, $what:literal) => {
         #[doc = concat!("An exact ", $what, " (a `rust_decimal::Decimal`, serialized as a string).")]
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            Default,
+            PartialEq,
+            Eq,
+            PartialOrd,
+            Ord,
+            Hash,
+            Serialize,
+            Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(#[serde(with = "rust_decimal::serde::str")] pub Decimal);
 
@@ -74,7 +86,9 @@ macro_rules! decimal_newtype {
         impl FromStr for $name {
             type Err = rust_decimal::Error;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Decimal::from_str_exact(s.trim()).or_else(|_| Decimal::from_scientific(s.trim())).map(Self)
+                Decimal::from_str_exact(s.trim())
+                    .or_else(|_| Decimal::from_scientific(s.trim()))
+                    .map(Self)
             }
         }
 
