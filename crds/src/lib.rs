@@ -18,6 +18,7 @@ pub mod gates;
 pub mod limits;
 pub mod manifests;
 pub mod risk_policy;
+pub mod sizing;
 pub mod strategy;
 mod strategy_check;
 pub mod tiers;
@@ -35,6 +36,7 @@ pub use risk_policy::{
     CapitalPolicy, HaltAction, OnHalt, RiskPolicy, RiskPolicySpec, RiskPolicyStatus, StepUp,
     SymbolLimits,
 };
+pub use sizing::{AtrSizing, FixedFraction, KellySizing, Sizing};
 pub use strategy::{
     BollingerReversion, Committee, CommitteeMember, InlineStrategy, MacdTrend, RsiReversion,
     SmaCrossover, Strategy, StrategyKind, StrategySpec, StrategyStatus,

@@ -12,6 +12,7 @@ use crate::amount::{Amount, Percent};
 use crate::common::Phase;
 use crate::gates::Gates;
 use crate::limits::{Limits, PhaseLimits};
+use crate::sizing::Sizing;
 use crate::tiers::{RiskTier, check_tiers, default_tiers, tier_for};
 use crate::validation::ValidationErrors;
 
@@ -72,6 +73,8 @@ pub struct RiskPolicySpec {
     pub limits: Limits,
     /// Per-symbol overrides by risk tier; a symbol's tier is found by its base asset (BTCUSDT → BTC).
     pub tiers: Vec<RiskTier>,
+    /// Position sizing (exactly one of fixedFraction, atr, kelly); the phase's caps still bound every entry. Default: fixedFraction 100 %, so the caps decide.
+    pub sizing: Sizing,
     /// Promotion gates: what a bot must show in its current phase to move one step up.
     pub gates: Gates,
     /// Capital schedule of the Scaling phase.
@@ -85,6 +88,7 @@ impl Default for RiskPolicySpec {
         Self {
             limits: Limits::default(),
             tiers: default_tiers(),
+            sizing: Sizing::default(),
             gates: Gates::default(),
             capital: CapitalPolicy::default(),
             on_halt: OnHalt::default(),
@@ -286,6 +290,7 @@ impl RiskPolicySpec {
         let mut errs = ValidationErrors::new();
         self.limits.check("spec.limits", &mut errs);
         check_tiers(&self.tiers, "spec.tiers", &mut errs);
+        self.sizing.check("spec.sizing", &mut errs);
         self.gates.check("spec.gates", &mut errs);
         self.capital.check("spec.capital", &mut errs);
         errs.check(self.on_halt.resume_phase != Phase::Scaling, "spec.onHalt.resumePhase", || {
