@@ -1,0 +1,58 @@
+//! The operator's one error type. `kind()` labels the error metric.
+
+/// Everything a reconcile can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A Kubernetes API call failed.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The engine did not answer or answered badly.
+    #[error("engine {endpoint}: {message}")]
+    Engine {
+        /// The endpoint called (`/status`, `/v1/halt`, ...).
+        endpoint: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The finalizer could not finish yet (it retries until its deadline).
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    /// Serializing a child object or the engine config failed.
+    #[error("serialization: {0}")]
+    Serialization(String),
+    /// The operator's own configuration is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The object lacks something every stored object has (name, namespace, uid).
+    #[error("object is missing {0}")]
+    MissingField(&'static str),
+}
+
+impl Error {
+    /// Short label for the `kind` of the error counter.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::Engine { .. } => "engine",
+            Error::Finalizer(_) => "finalizer",
+            Error::Serialization(_) => "serialization",
+            Error::Config(_) => "config",
+            Error::MissingField(_) => "missing_field",
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Serialization(e.to_string())
+    }
+}
+
+impl From<serde_yaml::Error> for Error {
+    fn from(e: serde_yaml::Error) -> Self {
+        Error::Serialization(e.to_string())
+    }
+}
+
+/// Result with the operator's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

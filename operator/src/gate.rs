@@ -1,0 +1,291 @@
+//! The phase state machine, pure: from the desired phase (`spec.phase`), the
+//! effective phase (`status.phase`), the promotion mode and the metrics the
+//! engine measured in the effective phase, decide the next effective phase.
+//!
+//! - A new bot starts in Paper, whatever it asks for.
+//! - Demotion (desired below effective) is immediate, even while halted.
+//! - Promotion moves one step, only when every criterion of that step's gate
+//!   is met by metrics of the current phase. With `Manual` promotion the
+//!   user raises `spec.phase` one step at a time; asking for more is a skip
+//!   and is refused. With `Automatic`, `spec.phase` is the ceiling and the
+//!   operator climbs towards it one gate at a time.
+//! - Nothing is promoted while the bot is halted.
+
+use botfleet_crds::engine_api::WindowMetrics;
+use botfleet_crds::{
+    GateCriteria, GateCriterionStatus, GateMeasurement, GateStatus, Gates, Phase, Promotion,
+};
+
+/// Inputs of one evaluation.
+#[derive(Clone, Debug)]
+pub struct GateInput<'a> {
+    /// `spec.phase`.
+    pub desired: Phase,
+    /// `status.phase` (`None` for a bot never reconciled).
+    pub effective: Option<Phase>,
+    /// `spec.promotion`.
+    pub promotion: Promotion,
+    /// The RiskPolicy's gates.
+    pub gates: &'a Gates,
+    /// Metrics of the effective phase, or why there are none.
+    pub measurement: Result<GateMeasurement, String>,
+    /// The bot is halted (latched).
+    pub halted: bool,
+}
+
+/// What kind of phase change happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// First phase of a new bot.
+    Initial,
+    /// One step up, after the gate was met.
+    Promoted,
+    /// Down to the desired phase.
+    Demoted,
+}
+
+/// One phase change, for `phaseHistory` and the Event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PhaseChange {
+    /// Phase before (`None` for a new bot).
+    pub from: Option<Phase>,
+    /// Phase after.
+    pub to: Phase,
+    /// Kind of change.
+    pub kind: ChangeKind,
+    /// Human-readable reason.
+    pub reason: String,
+}
+
+/// Why a requested promotion does not happen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Blocked {
+    /// Condition reason (`GateNotMet`, `SkipRefused`, `MetricsUnavailable`, `Halted`).
+    pub reason: &'static str,
+    /// Condition message naming every unmet criterion with its numbers.
+    pub message: String,
+}
+
+/// The result of one evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GateOutcome {
+    /// The effective phase after this evaluation.
+    pub effective: Phase,
+    /// The change made, if any.
+    pub change: Option<PhaseChange>,
+    /// The gate out of the effective phase (`None` in Scaling).
+    pub gate: Option<GateStatus>,
+    /// Set when a promotion is requested but refused.
+    pub blocked: Option<Blocked>,
+}
+
+/// Builds the gate measurement from an engine window. Undefined statistics
+/// (NaN, ∞, no trades yet) become "not measurable" rather than numbers.
+pub fn measurement(window: &WindowMetrics, days_in_phase: f64) -> Result<GateMeasurement, String> {
+    let finite = |v: f64| v.is_finite().then_some(v);
+    if !window.return_pct.is_finite() || !window.max_drawdown_pct.is_finite() {
+        return Err("the engine reports an undefined return or drawdown".into());
+    }
+    Ok(GateMeasurement {
+        days_in_phase: if days_in_phase.is_finite() {
+            days_in_phase.max(0.0)
+        } else {
+            0.0
+        },
+        trades: window.trades,
+        win_rate_pct: (window.trades > 0)
+            .then_some(window.win_rate_pct)
+            .and_then(finite),
+        sharpe: finite(window.sharpe),
+        max_drawdown_pct: window.max_drawdown_pct,
+        return_pct: window.return_pct,
+        error_rate_pct: (window.orders > 0)
+            .then(|| window.order_errors as f64 / window.orders as f64 * 100.0),
+    })
+}
+
+/// Evaluates `criteria`; values are rounded for status (days down to whole
+/// days, which is exact for `minDays`; the rest to 2 decimals) so the status
+/// only changes when a number meaningfully does.
+pub fn evaluate(
+    criteria: &GateCriteria,
+    measurement: &Result<GateMeasurement, String>,
+) -> Vec<GateCriterionStatus> {
+    match measurement {
+        Ok(m) => {
+            let m = GateMeasurement {
+                days_in_phase: m.days_in_phase.floor(),
+                ..m.clone()
+            };
+            let round = |v: f64| (v * 100.0).round() / 100.0;
+            criteria
+                .evaluate(&m)
+                .into_iter()
+                .map(|mut c| {
+                    c.measured = c.measured.filter(|v| v.is_finite()).map(round);
+                    c
+                })
+                .collect()
+        }
+        Err(_) => criteria
+            .evaluate(&GateMeasurement::default())
+            .into_iter()
+            .map(|c| GateCriterionStatus {
+                measured: None,
+                met: false,
+                ..c
+            })
+            .collect(),
+    }
+}
+
+/// "minTrades 40 (needs >= 100)" for every unmet criterion.
+pub fn unmet_summary(criteria: &[GateCriterionStatus]) -> String {
+    criteria
+        .iter()
+        .filter(|c| !c.met)
+        .map(|c| match c.measured {
+            Some(m) => format!(
+                "{} {} (needs {} {})",
+                c.name,
+                number(m),
+                c.comparison,
+                number(c.required)
+            ),
+            None => format!(
+                "{} not measurable yet (needs {} {})",
+                c.name,
+                c.comparison,
+                number(c.required)
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn number(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn gate_status(target: Phase, criteria: Vec<GateCriterionStatus>) -> GateStatus {
+    GateStatus {
+        target_phase: target,
+        met: !criteria.is_empty() && criteria.iter().all(|c| c.met),
+        criteria,
+    }
+}
+
+/// One step of the state machine.
+pub fn decide(input: &GateInput<'_>) -> GateOutcome {
+    let Some(current) = input.effective else {
+        // A new bot always starts on paper; a higher spec.phase is then a request.
+        return GateOutcome {
+            effective: Phase::Paper,
+            change: Some(PhaseChange {
+                from: None,
+                to: Phase::Paper,
+                kind: ChangeKind::Initial,
+                reason: "new bot: every bot starts in Paper".into(),
+            }),
+            gate: input
+                .gates
+                .out_of(Phase::Paper)
+                .map(|c| gate_status(Phase::Sandbox, evaluate(c, &Err(String::new())))),
+            blocked: None,
+        };
+    };
+    if input.desired < current {
+        let to = input.desired;
+        return GateOutcome {
+            effective: to,
+            change: Some(PhaseChange {
+                from: Some(current),
+                to,
+                kind: ChangeKind::Demoted,
+                reason: format!("spec.phase lowered to {to}: demotion is immediate"),
+            }),
+            gate: input
+                .gates
+                .out_of(to)
+                .zip(to.next())
+                .map(|(c, next)| gate_status(next, evaluate(c, &Err(String::new())))),
+            blocked: None,
+        };
+    }
+    let (Some(target), Some(criteria)) = (current.next(), input.gates.out_of(current)) else {
+        return GateOutcome {
+            effective: current,
+            change: None,
+            gate: None,
+            blocked: None,
+        };
+    };
+    let gate = gate_status(target, evaluate(criteria, &input.measurement));
+    let stay = |blocked: Option<Blocked>| GateOutcome {
+        effective: current,
+        change: None,
+        gate: Some(gate.clone()),
+        blocked,
+    };
+    if input.desired == current {
+        return stay(None);
+    }
+    if input.halted {
+        return stay(Some(Blocked {
+            reason: "Halted",
+            message: format!(
+                "promotion to {target} waits: the bot is halted; resume it first (it returns in the policy's resume phase)"
+            ),
+        }));
+    }
+    if input.promotion == Promotion::Manual && input.desired > target {
+        return stay(Some(Blocked {
+            reason: "SkipRefused",
+            message: format!(
+                "spec.phase asks for {} but the bot is in {current}: promotions go one step at a time; set spec.phase to {target} first",
+                input.desired
+            ),
+        }));
+    }
+    if let Err(why) = &input.measurement {
+        return stay(Some(Blocked {
+            reason: "MetricsUnavailable",
+            message: format!(
+                "promotion to {target} waits for metrics measured in {current}: {why}"
+            ),
+        }));
+    }
+    if !gate.met {
+        return stay(Some(Blocked {
+            reason: "GateNotMet",
+            message: format!(
+                "promotion to {target} refused, gate {current}→{target} not met: {}",
+                unmet_summary(&gate.criteria)
+            ),
+        }));
+    }
+    let how = match input.promotion {
+        Promotion::Manual => "requested by spec.phase",
+        Promotion::Automatic => "automatic promotion",
+    };
+    GateOutcome {
+        effective: target,
+        change: Some(PhaseChange {
+            from: Some(current),
+            to: target,
+            kind: ChangeKind::Promoted,
+            reason: format!("gate {current}→{target} met ({how})"),
+        }),
+        gate: input
+            .gates
+            .out_of(target)
+            .zip(target.next())
+            .map(|(c, next)| gate_status(next, evaluate(c, &Err(String::new())))),
+        blocked: None,
+    }
+}
+
+#[cfg(test)]
+#[path = "gate_tests.rs"]
+mod tests;

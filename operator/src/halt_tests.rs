@@ -1,0 +1,207 @@
+use super::*;
+use botfleet_crds::engine_api::{ENGINE_STATUS_API_VERSION, EngineState, HaltInfo};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+fn window() -> WindowMetrics {
+    WindowMetrics {
+        start_equity: Decimal::from(1000),
+        equity: Decimal::from(990),
+        return_pct: -1.0,
+        drawdown_pct: 2.0,
+        max_drawdown_pct: 3.0,
+        trades: 10,
+        wins: 5,
+        win_rate_pct: 50.0,
+        sharpe: 0.5,
+        sortino: 0.5,
+        profit_factor: 1.0,
+        daily_pnl: Decimal::ZERO,
+        losing_days_in_a_row: 1,
+        orders: 20,
+        order_errors: 0,
+    }
+}
+
+fn engine(w: WindowMetrics, halt: Option<HaltInfo>) -> EngineStatus {
+    EngineStatus {
+        api_version: ENGINE_STATUS_API_VERSION.into(),
+        bot: "b".into(),
+        phase: Phase::Paper,
+        state: EngineState::Trading,
+        config_hash: String::new(),
+        engine_started_at: String::new(),
+        phase_started_at: String::new(),
+        halt,
+        pause: None,
+        window: w,
+        open_positions: vec![],
+        open_orders: 0,
+        limits_hit: vec![],
+    }
+}
+
+fn latched(id: &str) -> HaltStatus {
+    HaltStatus {
+        id: id.into(),
+        reason: "x".into(),
+        at: Time(Timestamp::UNIX_EPOCH),
+    }
+}
+
+fn paper() -> PhaseLimits {
+    PhaseLimits::paper_default()
+}
+
+#[test]
+fn each_halting_limit_is_detected_at_its_boundary() {
+    let limits = PhaseLimits::limited_real_default(); // dd 10 %, total 10 % / 500, 3 days
+    assert_eq!(breach(&window(), &limits, Phase::LimitedReal), None);
+
+    let mut dd = window();
+    dd.drawdown_pct = 10.0;
+    let msg = breach(&dd, &limits, Phase::LimitedReal).unwrap();
+    assert!(
+        msg.contains("limits.limitedReal.maxDrawdownPct = 10"),
+        "{msg}"
+    );
+    dd.drawdown_pct = 9.99;
+    assert_eq!(breach(&dd, &limits, Phase::LimitedReal), None);
+
+    let mut loss = window();
+    loss.equity = Decimal::from(900); // 10 % of 1000
+    let msg = breach(&loss, &limits, Phase::LimitedReal).unwrap();
+    assert!(
+        msg.contains("total loss 100 (10 %)") && msg.contains("maxTotalLossPct"),
+        "{msg}"
+    );
+
+    let mut big = window();
+    big.start_equity = Decimal::from(10_000);
+    big.equity = Decimal::from(9_500); // 5 %, but the absolute cap is 500
+    let msg = breach(&big, &limits, Phase::LimitedReal).unwrap();
+    assert!(msg.contains("maxTotalLoss = 500"), "{msg}");
+
+    let mut days = window();
+    days.losing_days_in_a_row = 3;
+    let msg = breach(&days, &limits, Phase::LimitedReal).unwrap();
+    assert!(msg.contains("3 losing days in a row"), "{msg}");
+}
+
+#[test]
+fn undefined_drawdown_is_not_a_breach_and_gains_are_not_losses() {
+    let mut w = window();
+    w.drawdown_pct = f64::NAN;
+    w.equity = Decimal::from(2000);
+    assert_eq!(breach(&w, &paper(), Phase::Paper), None);
+}
+
+#[test]
+fn breach_engine_halt_and_kill_switch_halt_a_running_bot() {
+    let mut bad = window();
+    bad.drawdown_pct = 50.0;
+    let e = engine(bad, None);
+    let limits = paper();
+    let d = decide(&HaltInput {
+        manual: false,
+        latched: None,
+        resume_annotation: None,
+        engine: Some(&e),
+        engine_limits: Some(&limits),
+    });
+    assert!(
+        matches!(
+            d,
+            HaltDecision::Halt {
+                source: HaltSource::Breach,
+                ..
+            }
+        ),
+        "{d:?}"
+    );
+
+    let halted = engine(
+        window(),
+        Some(HaltInfo {
+            id: "e-1".into(),
+            reason: "daily loss".into(),
+            at: String::new(),
+        }),
+    );
+    let d = decide(&HaltInput {
+        manual: false,
+        latched: None,
+        resume_annotation: None,
+        engine: Some(&halted),
+        engine_limits: Some(&limits),
+    });
+    assert_eq!(
+        d,
+        HaltDecision::Halt {
+            source: HaltSource::Engine,
+            reason: "engine halted itself: daily loss".into(),
+            engine_id: Some("e-1".into())
+        }
+    );
+    // ... unless that halt was already resumed (the annotation names it).
+    let d = decide(&HaltInput {
+        manual: false,
+        latched: None,
+        resume_annotation: Some("e-1"),
+        engine: Some(&halted),
+        engine_limits: Some(&limits),
+    });
+    assert_eq!(d, HaltDecision::Running);
+
+    let d = decide(&HaltInput {
+        manual: true,
+        latched: None,
+        resume_annotation: None,
+        engine: None,
+        engine_limits: None,
+    });
+    assert!(matches!(
+        d,
+        HaltDecision::Halt {
+            source: HaltSource::Manual,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn only_the_current_halt_id_resumes_and_never_with_the_switch_on() {
+    let h = latched("h-2");
+    let input = |annotation: Option<&'static str>, manual: bool| HaltInput {
+        manual,
+        latched: Some(&h),
+        resume_annotation: annotation,
+        engine: None,
+        engine_limits: None,
+    };
+    // The latch holds even though the engine is gone and nothing is breached.
+    assert_eq!(
+        decide(&input(None, false)),
+        HaltDecision::Stay { note: None }
+    );
+    assert_eq!(
+        decide(&input(Some("h-1"), false)),
+        HaltDecision::Stay { note: None }
+    );
+    assert_eq!(
+        decide(&input(Some("h-2"), false)),
+        HaltDecision::Resume {
+            halt_id: "h-2".into()
+        }
+    );
+    match decide(&input(Some("h-2"), true)) {
+        HaltDecision::Stay { note: Some(n) } => assert!(n.contains("spec.halted")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn halt_ids_are_unique_and_readable() {
+    assert_eq!(new_halt_id(1700, "ab-12-cd-34"), "h-1700-ab12cd");
+    assert_ne!(new_halt_id(1, "u"), new_halt_id(2, "u"));
+}

@@ -1,0 +1,205 @@
+use super::*;
+use botfleet_crds::Manifests;
+
+const FILES: [&str; 5] = [
+    "strategy-committee.yaml",
+    "strategy-sma-crossover.yaml",
+    "strategy-macd-trend.yaml",
+    "risk-policy-seed.yaml",
+    "trading-bot.yaml",
+];
+
+fn manifests() -> Manifests {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/examples/");
+    let text: Vec<String> = FILES
+        .iter()
+        .map(|f| std::fs::read_to_string(format!("{dir}{f}")).unwrap())
+        .collect();
+    let mut m = Manifests::from_yaml(&text.join("\n---\n")).unwrap();
+    let bot = &mut m.trading_bots[0];
+    bot.metadata.namespace = Some("team-a".into());
+    bot.metadata.uid = Some("uid-1".into());
+    bot.spec.strategy_ref.name = "committee".into();
+    m
+}
+
+fn inputs(m: &Manifests, phase: Phase, capital: u32, halted: bool) -> EngineInputs<'_> {
+    EngineInputs {
+        bot: &m.trading_bots[0],
+        strategy: m.strategy("committee").unwrap(),
+        members: vec![
+            m.strategy("sma-crossover").unwrap(),
+            m.strategy("macd-trend").unwrap(),
+        ],
+        policy: &m.risk_policies[0],
+        phase,
+        capital: Amount::from(capital),
+        halted,
+    }
+}
+
+const SETTINGS: WorkloadSettings<'static> = WorkloadSettings {
+    default_image: "ghcr.io/botfleet/bot:test",
+    engine_port: 8080,
+};
+
+#[test]
+fn the_engine_config_is_what_the_engine_parser_reads() {
+    let m = manifests();
+    let rendered = engine_config(&inputs(&m, Phase::Sandbox, 10_000, false)).unwrap();
+    let back = Manifests::from_yaml(&rendered.yaml).unwrap();
+    back.validate().unwrap();
+    let bundle = back.bundle(Some("btc-sma")).unwrap();
+    assert_eq!(
+        bundle.bot.spec.phase,
+        Phase::Sandbox,
+        "the effective phase, not spec.phase"
+    );
+    assert_eq!(bundle.bot.spec.capital, Amount::from(10_000));
+    assert_eq!(bundle.strategy.metadata.name.as_deref(), Some("committee"));
+    assert_eq!(back.strategies.len(), 3, "committee members travel with it");
+    assert_eq!(bundle.risk_policy.spec, m.risk_policies[0].spec);
+    assert_eq!(rendered.hash.len(), 64);
+}
+
+#[test]
+fn the_hash_changes_exactly_when_the_config_does() {
+    let m = manifests();
+    let a = engine_config(&inputs(&m, Phase::Paper, 5000, false)).unwrap();
+    assert_eq!(
+        a,
+        engine_config(&inputs(&m, Phase::Paper, 5000, false)).unwrap()
+    );
+    let halted = engine_config(&inputs(&m, Phase::Paper, 0, true)).unwrap();
+    assert_ne!(a.hash, halted.hash);
+    let parsed = Manifests::from_yaml(&halted.yaml).unwrap();
+    assert!(
+        parsed.trading_bots[0].spec.halted,
+        "a restarted engine stays halted"
+    );
+    assert_eq!(parsed.trading_bots[0].spec.capital, Amount::from(5000));
+    assert_ne!(
+        a.hash,
+        engine_config(&inputs(&m, Phase::Sandbox, 5000, false))
+            .unwrap()
+            .hash
+    );
+}
+
+#[test]
+fn every_child_is_owned_by_the_bot_and_labelled() {
+    let m = manifests();
+    let bot = &m.trading_bots[0];
+    let cfg = engine_config(&inputs(&m, Phase::Paper, 5000, false)).unwrap();
+    let metas = [
+        config_map(bot, &cfg).unwrap().metadata,
+        service_account(bot).unwrap().metadata,
+        service(bot, &SETTINGS).unwrap().metadata,
+        token_secret(bot, "t").unwrap().metadata,
+        stateful_set(bot, &cfg, &SETTINGS).unwrap().metadata,
+    ];
+    let names: Vec<_> = metas.iter().map(|m| m.name.clone().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "btc-sma-config",
+            "btc-sma",
+            "btc-sma",
+            "btc-sma-engine-token",
+            "btc-sma"
+        ]
+    );
+    for meta in metas {
+        assert_eq!(meta.namespace.as_deref(), Some("team-a"));
+        let owner = &meta.owner_references.unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str()),
+            ("TradingBot", "uid-1")
+        );
+        assert_eq!(owner.controller, Some(true));
+        assert_eq!(meta.labels.unwrap()[BOT_LABEL], "btc-sma");
+    }
+}
+
+#[test]
+fn config_map_and_secret_contents() {
+    let m = manifests();
+    let bot = &m.trading_bots[0];
+    let cfg = engine_config(&inputs(&m, Phase::Paper, 5000, false)).unwrap();
+    let cm = config_map(bot, &cfg).unwrap();
+    assert_eq!(cm.data.unwrap()[CONFIG_KEY], cfg.yaml);
+    let secret = token_secret(bot, "abc").unwrap();
+    assert_eq!(secret.data.unwrap()["token"].0, b"abc");
+    let sa = service_account(bot).unwrap();
+    assert_eq!(sa.automount_service_account_token, Some(false));
+    let svc = service(bot, &SETTINGS).unwrap().spec.unwrap();
+    assert_eq!(svc.ports.unwrap()[0].port, 8080);
+    assert_eq!(svc.selector.unwrap().len(), 2);
+}
+
+#[test]
+fn stateful_set_runs_one_engine_with_sqlite_or_postgres() {
+    let mut m = manifests();
+    let cfg = engine_config(&inputs(&m, Phase::Paper, 5000, false)).unwrap();
+    let sts = stateful_set(&m.trading_bots[0], &cfg, &SETTINGS).unwrap();
+    let spec = sts.spec.unwrap();
+    assert_eq!(spec.replicas, Some(1));
+    let template = spec.template;
+    assert_eq!(
+        template.metadata.unwrap().annotations.unwrap()[CONFIG_HASH_ANNOTATION],
+        cfg.hash
+    );
+    let pod = template.spec.unwrap();
+    assert_eq!(pod.service_account_name.as_deref(), Some("btc-sma"));
+    let c = &pod.containers[0];
+    assert_eq!(c.image.as_deref(), Some("ghcr.io/botfleet/bot:test"));
+    let env: Vec<_> = c
+        .env
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert!(env.contains(&"BOTFLEET_ENGINE_TOKEN") && env.contains(&"BOTFLEET_EXCHANGE_API_KEY"));
+    assert_eq!(c.resources, m.trading_bots[0].spec.engine.resources);
+    let claims = spec.volume_claim_templates.unwrap();
+    let storage = &claims[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .resources
+        .as_ref()
+        .unwrap()
+        .requests
+        .as_ref()
+        .unwrap()["storage"];
+    assert_eq!(storage.0, "1Gi");
+
+    // PostgreSQL: no volume, the URL from the user's Secret, and the bot's own image.
+    let bot = &mut m.trading_bots[0];
+    bot.spec.persistence = serde_json::from_value(serde_json::json!(
+        {"postgres": {"urlSecretRef": {"name": "pg", "key": "url"}}}
+    ))
+    .unwrap();
+    bot.spec.engine.image = Some("my/engine:1".into());
+    let sts = stateful_set(bot, &cfg, &SETTINGS).unwrap().spec.unwrap();
+    assert!(sts.volume_claim_templates.is_none());
+    let c = &sts.template.spec.unwrap().containers[0];
+    assert_eq!(c.image.as_deref(), Some("my/engine:1"));
+    let url = c
+        .env
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|e| e.name == "BOTFLEET_DATABASE_URL")
+        .unwrap();
+    let key = url
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!((key.name.as_str(), key.key.as_str()), ("pg", "url"));
+    assert_eq!(c.volume_mounts.as_ref().unwrap().len(), 1, "config only");
+}
