@@ -8,26 +8,28 @@
 //! [`run`] starts the whole controller (with leader election).
 
 pub mod capital;
+pub mod children;
 pub mod config;
-// pub mod controller;
+pub mod controller;
 pub mod engine_client;
 pub mod error;
-// pub mod finalizer;
+pub mod finalizer;
 pub mod gate;
 pub mod halt;
-// pub mod http;
-// pub mod leader;
-// pub mod metrics;
-// pub mod reconcile;
+pub mod http;
+pub mod leader;
+pub mod metrics;
+pub mod reconcile;
+pub mod resolve;
 pub mod render;
-// pub mod status;
-// pub mod telemetry;
+pub mod status;
+pub mod telemetry;
 pub mod token;
 
 pub use config::OperatorConfig;
-// pub use controller::run;
+pub use controller::run;
 pub use error::{Error, Result};
-// pub use metrics::Metrics;
+pub use metrics::Metrics;
 
 /// The field manager of every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "botfleet-operator";

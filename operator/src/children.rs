@@ -1,0 +1,117 @@
+//! Server-side apply of a bot's children with the operator's one field
+//! manager. Applies are skipped while nothing changed (a fingerprint per
+//! bot), except after a restart, when the engine pod is gone, or once per
+//! resync interval — so 1000 idle bots cost no writes.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use botfleet_crds::TradingBot;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::FIELD_MANAGER;
+use crate::error::Result;
+use crate::render::{self, EngineInputs, RenderedConfig, WorkloadSettings};
+
+/// Remembers what was applied for each bot (by UID).
+#[derive(Default)]
+pub struct AppliedCache {
+    entries: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl AppliedCache {
+    fn needs(&self, uid: &str, fingerprint: &str, resync: Duration) -> bool {
+        let entries = self.entries.lock().expect("cache lock");
+        entries
+            .get(uid)
+            .is_none_or(|(f, at)| f != fingerprint || at.elapsed() >= resync)
+    }
+
+    fn record(&self, uid: &str, fingerprint: String) {
+        self.entries
+            .lock()
+            .expect("cache lock")
+            .insert(uid.into(), (fingerprint, Instant::now()));
+    }
+
+    /// Forgets a bot (deleted, or its children must be re-applied).
+    pub fn forget(&self, uid: &str) {
+        self.entries.lock().expect("cache lock").remove(uid);
+    }
+}
+
+async fn apply<K>(client: &Client, ns: &str, object: &K) -> Result<()>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let name = object.name_any();
+    let mut value = serde_json::to_value(object)?;
+    // Server-side apply needs apiVersion and kind in the body.
+    let dt = K::DynamicType::default();
+    value["apiVersion"] = K::api_version(&dt).into();
+    value["kind"] = K::kind(&dt).into();
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&value),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Applies the ConfigMap, ServiceAccount, Service, token Secret and
+/// StatefulSet of `inputs.bot` when needed. Returns true when it wrote.
+#[allow(clippy::too_many_arguments)]
+pub async fn ensure(
+    client: &Client,
+    cache: &AppliedCache,
+    inputs: &EngineInputs<'_>,
+    config: &RenderedConfig,
+    settings: &WorkloadSettings<'_>,
+    token: &str,
+    pod_exists: bool,
+    resync: Duration,
+) -> Result<bool> {
+    let bot: &TradingBot = inputs.bot;
+    let ns = bot.namespace().unwrap_or_default();
+    let uid = bot.uid().unwrap_or_default();
+    let cm = render::config_map(bot, config)?;
+    let sa = render::service_account(bot)?;
+    let svc = render::service(bot, settings)?;
+    let secret = render::token_secret(bot, token)?;
+    let sts = render::stateful_set(bot, config, settings)?;
+    let mut hasher = Sha256::new();
+    for part in [
+        serde_json::to_vec(&cm)?,
+        serde_json::to_vec(&sa)?,
+        serde_json::to_vec(&svc)?,
+        serde_json::to_vec(&sts)?,
+        token.as_bytes().to_vec(),
+    ] {
+        hasher.update(&part);
+    }
+    let fingerprint = hex::encode(hasher.finalize());
+    if pod_exists && !cache.needs(&uid, &fingerprint, resync) {
+        return Ok(false);
+    }
+    // The config and the token first, so a new pod finds both.
+    apply(client, &ns, &cm).await?;
+    apply(client, &ns, &secret).await?;
+    apply(client, &ns, &sa).await?;
+    apply(client, &ns, &svc).await?;
+    apply(client, &ns, &sts).await?;
+    cache.record(&uid, fingerprint);
+    Ok(true)
+}
+

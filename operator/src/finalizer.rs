@@ -1,0 +1,102 @@
+//! What happens when a TradingBot is deleted: before Kubernetes may remove
+//! the bot (and garbage-collect its engine), the operator halts the engine
+//! and cancels its open orders. It waits at most the finalizer timeout
+//! (counted from the deletion request) for the engine to confirm, then
+//! releases the bot either way, with an Event saying what happened.
+
+use std::sync::Arc;
+
+use botfleet_crds::engine_api::HaltRequest;
+use botfleet_crds::{HaltAction, TradingBot};
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use tracing::info;
+
+use crate::error::{Error, Result};
+use crate::halt::new_halt_id;
+use crate::reconcile::Context;
+
+/// Stops the engine of a deleted bot, then lets the bot go.
+pub async fn cleanup(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
+    let ns = bot.namespace().unwrap_or_default();
+    let name = bot.name_any();
+    let uid = bot.uid().unwrap_or_default();
+    let now = Timestamp::now();
+    let deleted_at = bot
+        .meta()
+        .deletion_timestamp
+        .as_ref()
+        .map_or(now, |t| t.0);
+    let waited = now.duration_since(deleted_at).unsigned_abs();
+    let flatten = ctx
+        .policies
+        .get(&ObjectRef::new(&bot.spec.risk_policy_ref.name).within(&ns))
+        .is_some_and(|p| p.spec.on_halt.action == HaltAction::Flatten);
+    let result: std::result::Result<String, String> = match ctx.engine_address(&bot) {
+        None if !pod_exists(ctx, &bot) => Ok("no engine pod was running; nothing to stop".into()),
+        None => Err("the engine pod has no IP".into()),
+        Some(at) => {
+            let token = ctx.config.token_key.derive(&uid);
+            let halt_id = bot
+                .status
+                .as_ref()
+                .and_then(|s| s.halt.as_ref())
+                .map_or_else(|| new_halt_id(now.as_millisecond(), &uid), |h| h.id.clone());
+            let request = HaltRequest {
+                reason: "TradingBot deleted".into(),
+                flatten,
+                halt_id: Some(halt_id.clone()),
+            };
+            match ctx.engine.halt(at, &token, &request).await {
+                Err(e) => Err(e.to_string()),
+                Ok(()) => match ctx.engine.cancel_all(at, &token).await {
+                    Err(e) => Err(e.to_string()),
+                    Ok(()) => Ok(format!(
+                        "engine halted (halt id {halt_id}{}) and open orders cancelled",
+                        if flatten { ", positions flattened" } else { "" }
+                    )),
+                },
+            }
+        }
+    };
+    match result {
+        Ok(what) => {
+            ctx.event(&bot, EventType::Normal, "EngineStopped", format!("{what}; releasing the bot"))
+                .await;
+            info!(bot = %name, "{what}; finalizer released");
+        }
+        Err(e) if waited < ctx.config.finalizer_timeout => {
+            return Err(Error::Finalizer(format!(
+                "waiting for the engine to confirm its shutdown ({}s of {}s): {e}",
+                waited.as_secs(),
+                ctx.config.finalizer_timeout.as_secs()
+            )));
+        }
+        Err(e) => {
+            ctx.event(
+                &bot,
+                EventType::Warning,
+                "EngineNotStopped",
+                format!(
+                    "the engine did not confirm a halt within {}s (last error: {e}); releasing the bot anyway: check the exchange account for open orders and positions",
+                    ctx.config.finalizer_timeout.as_secs()
+                ),
+            )
+            .await;
+        }
+    }
+    ctx.metrics.remove_bot(&ns, &name);
+    ctx.applied.forget(&uid);
+    ctx.failures.lock().expect("failures lock").remove(&uid);
+    Ok(Action::await_change())
+}
+
+fn pod_exists(ctx: &Context, bot: &TradingBot) -> bool {
+    let ns = bot.namespace().unwrap_or_default();
+    ctx.pods
+        .get(&ObjectRef::new(&format!("{}-0", bot.name_any())).within(&ns))
+        .is_some()
+}

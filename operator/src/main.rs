@@ -1,0 +1,138 @@
+//! `botfleet-operator`: the controller process. Flags (each also an
+//! environment variable) set the engine defaults, the timings and leader
+//! election; `/metrics`, `/healthz` and `/readyz` are served on
+//! `--metrics-addr`. SIGTERM/SIGINT stop it gracefully: in-flight
+//! reconciles finish and the Lease is released.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use botfleet_operator::config::{LeaderElection, parse_duration};
+use botfleet_operator::token::TokenKey;
+use botfleet_operator::{Metrics, OperatorConfig, http, telemetry};
+use clap::Parser;
+use tokio::sync::watch;
+
+#[derive(Debug, Parser)]
+#[command(name = "botfleet-operator", version, about = "Runs TradingBots as Kubernetes resources")]
+struct Flags {
+    /// Engine image for bots that do not set spec.engine.image.
+    #[arg(long, env = "BOTFLEET_ENGINE_IMAGE", default_value = concat!("ghcr.io/botfleet/botfleet-bot:", env!("CARGO_PKG_VERSION")))]
+    engine_image: String,
+    /// Port the engines serve /status and the control endpoints on.
+    #[arg(long, env = "BOTFLEET_ENGINE_PORT", default_value_t = 8080)]
+    engine_port: u16,
+    /// File with the key the per-bot engine tokens are derived from (≥ 32 bytes).
+    #[arg(long, env = "BOTFLEET_TOKEN_KEY_FILE", default_value = "/etc/botfleet/token-key/key")]
+    token_key_file: PathBuf,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "BOTFLEET_NAMESPACE")]
+    namespace: Option<String>,
+    /// How often each bot is reconciled and its engine polled.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    poll_interval: Duration,
+    /// Requeue delay after a failed reconcile.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    error_requeue: Duration,
+    /// Timeout of each engine HTTP call.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    engine_timeout: Duration,
+    /// Failed polls in a row before EngineHealthy turns False.
+    #[arg(long, default_value_t = 3)]
+    engine_failure_threshold: u32,
+    /// Re-apply unchanged children at least this often.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    resync_interval: Duration,
+    /// How long deletion waits for the engine to confirm its halt.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    finalizer_timeout: Duration,
+    /// Length of a gate/capital "day"; only shorten it for demos and tests.
+    #[arg(long, default_value = "24h", value_parser = parse_duration, hide = true)]
+    day_length: Duration,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "BOTFLEET_METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    metrics_addr: SocketAddr,
+    /// Elect a leader with a Lease (run several replicas safely).
+    #[arg(long, env = "BOTFLEET_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// Name of the leader Lease.
+    #[arg(long, default_value = "botfleet-operator")]
+    lease_name: String,
+    /// Namespace of the leader Lease (default: the pod's namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "botfleet-system")]
+    lease_namespace: String,
+    /// Lease duration.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    lease_duration: Duration,
+    /// Renew this long before the Lease expires.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    lease_renew_before: Duration,
+    /// This replica's name (Events, Lease holder).
+    #[arg(long, env = "POD_NAME", default_value = "botfleet-operator")]
+    instance: String,
+    /// Log as JSON lines.
+    #[arg(long, env = "BOTFLEET_LOG_JSON")]
+    log_json: bool,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    telemetry::init(flags.log_json);
+    let token_key = TokenKey::from_file(&flags.token_key_file)?;
+    let mut config = OperatorConfig::new(token_key, flags.engine_image);
+    config.engine_port = flags.engine_port;
+    config.namespace = flags.namespace;
+    config.poll_interval = flags.poll_interval;
+    config.error_requeue = flags.error_requeue;
+    config.engine_timeout = flags.engine_timeout;
+    config.engine_failure_threshold = flags.engine_failure_threshold;
+    config.resync_interval = flags.resync_interval;
+    config.finalizer_timeout = flags.finalizer_timeout;
+    config.day = flags.day_length;
+    config.instance = flags.instance.clone();
+    if flags.leader_elect {
+        config.leader_election = Some(LeaderElection {
+            lease_name: flags.lease_name,
+            lease_namespace: flags.lease_namespace,
+            identity: flags.instance,
+            lease_duration: flags.lease_duration,
+            renew_before: flags.lease_renew_before,
+        });
+    }
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+    let metrics = Arc::new(Metrics::new());
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = tx.send(true);
+    });
+    let wait = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let server = tokio::spawn(http::serve(flags.metrics_addr, metrics.clone(), wait(rx.clone())));
+    botfleet_operator::run(client, config, metrics, wait(rx)).await?;
+    server.await??;
+    Ok(())
+}
