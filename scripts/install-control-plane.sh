@@ -19,9 +19,11 @@ for VPKG in k8s.io/kubernetes/vendor/k8s.io/component-base/version \
             k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version; do
   LDFLAGS+=" -X $VPKG.gitVersion=$VERSION -X $VPKG.gitMajor=1 -X $VPKG.gitMinor=20 -X $VPKG.gitTreeState=clean"
 done
-# A binary counts only if built with these flags (recorded next to it): clients read
-# the server version, and an older build of this script stamped none.
-built() { [[ -x "$BIN/$1" && "$(cat "$BIN/.$1.ldflags" 2>/dev/null)" == "$LDFLAGS" ]]; }
+# A binary counts only if built with these flags (recorded next to it, and not
+# replaced since): clients read the server version, and older builds stamped none.
+built() {
+  [[ -x "$BIN/$1" && "$(cat "$BIN/.$1.ldflags" 2>/dev/null)" == "$LDFLAGS" && ! "$BIN/$1" -nt "$BIN/.$1.ldflags" ]]
+}
 
 if built kube-apiserver && built kube-controller-manager && [[ -x "$BIN/etcd" ]]; then
   echo "control plane: cached in $BIN"

@@ -1,1 +1,6 @@
-//! placeholder
+//! End-to-end harness of Botfleet: a real local Kubernetes control plane
+//! ([`control_plane::ControlPlane`]) and the tools the tests drive ([`tools`]).
+//! The end-to-end tests themselves live in `tests/tests/`.
+
+pub mod control_plane;
+pub mod tools;
