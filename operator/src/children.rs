@@ -114,4 +114,3 @@ pub async fn ensure(
     cache.record(&uid, fingerprint);
     Ok(true)
 }
-

@@ -39,6 +39,7 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    crate::install_crypto_provider();
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -74,7 +75,9 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, wc)).default_backoff().touched_objects();
+    let stream = reflector::reflector(writer, watcher(api, wc))
+        .default_backoff()
+        .touched_objects();
     let task = tokio::spawn(async move {
         stream.for_each(|_| futures::future::ready(())).await;
     });
@@ -89,9 +92,14 @@ pub async fn run_controller(
     stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let ns = config.namespace.clone();
-    let (pods, pods_task) = cache::<Pod>(api(&client, &ns), watcher::Config::default().labels(MANAGED));
-    let (strategies, strategies_task) = cache::<Strategy>(api(&client, &ns), watcher::Config::default());
-    let (policies, policies_task) = cache::<RiskPolicy>(api(&client, &ns), watcher::Config::default());
+    let (pods, pods_task) = cache::<Pod>(
+        api(&client, &ns),
+        watcher::Config::default().labels(MANAGED),
+    );
+    let (strategies, strategies_task) =
+        cache::<Strategy>(api(&client, &ns), watcher::Config::default());
+    let (policies, policies_task) =
+        cache::<RiskPolicy>(api(&client, &ns), watcher::Config::default());
     let tasks = [pods_task, strategies_task, policies_task];
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -133,25 +141,39 @@ pub async fn run_controller(
     let bots2 = bots.clone();
     info!(namespace = ?ns, "controller starting");
     controller
-        .owns(api::<StatefulSet>(&client, &ns), watcher::Config::default().labels(MANAGED))
-        .owns(api::<ConfigMap>(&client, &ns), watcher::Config::default().labels(MANAGED))
-        .watches(api::<Strategy>(&client, &ns), watcher::Config::default(), move |s| {
-            let (ns, name) = (s.namespace(), s.name_any());
-            bots.state()
-                .into_iter()
-                .filter(|b| b.namespace() == ns && uses_strategy(b, &name, &strategies))
-                .map(|b| ObjectRef::from_obj(&*b))
-                .collect::<Vec<_>>()
-        })
-        .watches(api::<RiskPolicy>(&client, &ns), watcher::Config::default(), move |p| {
-            let (ns, name) = (p.namespace(), p.name_any());
-            bots2
-                .state()
-                .into_iter()
-                .filter(|b| b.namespace() == ns && b.spec.risk_policy_ref.name == name)
-                .map(|b| ObjectRef::from_obj(&*b))
-                .collect::<Vec<_>>()
-        })
+        .owns(
+            api::<StatefulSet>(&client, &ns),
+            watcher::Config::default().labels(MANAGED),
+        )
+        .owns(
+            api::<ConfigMap>(&client, &ns),
+            watcher::Config::default().labels(MANAGED),
+        )
+        .watches(
+            api::<Strategy>(&client, &ns),
+            watcher::Config::default(),
+            move |s| {
+                let (ns, name) = (s.namespace(), s.name_any());
+                bots.state()
+                    .into_iter()
+                    .filter(|b| b.namespace() == ns && uses_strategy(b, &name, &strategies))
+                    .map(|b| ObjectRef::from_obj(&*b))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            api::<RiskPolicy>(&client, &ns),
+            watcher::Config::default(),
+            move |p| {
+                let (ns, name) = (p.namespace(), p.name_any());
+                bots2
+                    .state()
+                    .into_iter()
+                    .filter(|b| b.namespace() == ns && b.spec.risk_policy_ref.name == name)
+                    .map(|b| ObjectRef::from_obj(&*b))
+                    .collect::<Vec<_>>()
+            },
+        )
         .graceful_shutdown_on(stopped(stop))
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|result| {
@@ -178,7 +200,12 @@ pub fn bot_state(state: EngineState) -> BotState {
 }
 
 /// Sets the per-bot gauges from the status just written.
-pub fn export_bot_metrics(ctx: &Context, bot: &TradingBot, status: &TradingBotStatus, policy: &RiskPolicySpec) {
+pub fn export_bot_metrics(
+    ctx: &Context,
+    bot: &TradingBot,
+    status: &TradingBotStatus,
+    policy: &RiskPolicySpec,
+) {
     let phase = status.phase.unwrap_or_default();
     let gate = status.gate.as_ref();
     let view = BotView {
@@ -188,12 +215,16 @@ pub fn export_bot_metrics(ctx: &Context, bot: &TradingBot, status: &TradingBotSt
         equity: status.metrics.as_ref().map(|m| m.equity.to_f64()),
         drawdown_pct: status.metrics.as_ref().map(|m| m.drawdown_pct),
         drawdown_limit_pct: policy.limits_for(phase).max_drawdown_pct.to_f64(),
-        capital: status.capital.as_ref().map_or(0.0, |c| c.allocated.to_f64()),
+        capital: status
+            .capital
+            .as_ref()
+            .map_or(0.0, |c| c.allocated.to_f64()),
         halted: status.halt.is_some(),
         gate_met: gate.map_or(0, |g| g.criteria.iter().filter(|c| c.met).count()),
         gate_total: gate.map_or(0, |g| g.criteria.len()),
     };
-    ctx.metrics.set_bot(&bot.namespace().unwrap_or_default(), &bot.name_any(), &view);
+    ctx.metrics
+        .set_bot(&bot.namespace().unwrap_or_default(), &bot.name_any(), &view);
 }
 
 impl From<kube_lease_manager::LeaseManagerError> for Error {

@@ -25,11 +25,7 @@ pub async fn cleanup(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     let name = bot.name_any();
     let uid = bot.uid().unwrap_or_default();
     let now = Timestamp::now();
-    let deleted_at = bot
-        .meta()
-        .deletion_timestamp
-        .as_ref()
-        .map_or(now, |t| t.0);
+    let deleted_at = bot.meta().deletion_timestamp.as_ref().map_or(now, |t| t.0);
     let waited = now.duration_since(deleted_at).unsigned_abs();
     let flatten = ctx
         .policies
@@ -64,8 +60,13 @@ pub async fn cleanup(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     };
     match result {
         Ok(what) => {
-            ctx.event(&bot, EventType::Normal, "EngineStopped", format!("{what}; releasing the bot"))
-                .await;
+            ctx.event(
+                &bot,
+                EventType::Normal,
+                "EngineStopped",
+                format!("{what}; releasing the bot"),
+            )
+            .await;
             info!(bot = %name, "{what}; finalizer released");
         }
         Err(e) if waited < ctx.config.finalizer_timeout => {

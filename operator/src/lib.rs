@@ -20,8 +20,8 @@ pub mod http;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
-pub mod resolve;
 pub mod render;
+pub mod resolve;
 pub mod status;
 pub mod telemetry;
 pub mod token;
@@ -30,6 +30,13 @@ pub use config::OperatorConfig;
 pub use controller::run;
 pub use error::{Error, Result};
 pub use metrics::Metrics;
+
+/// Selects rustls' ring provider for the whole process. Both ring (kube)
+/// and aws-lc-rs (reqwest) may be compiled in, and rustls then refuses to
+/// guess; call this before creating any client. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// The field manager of every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "botfleet-operator";

@@ -17,7 +17,11 @@ use clap::Parser;
 use tokio::sync::watch;
 
 #[derive(Debug, Parser)]
-#[command(name = "botfleet-operator", version, about = "Runs TradingBots as Kubernetes resources")]
+#[command(
+    name = "botfleet-operator",
+    version,
+    about = "Runs TradingBots as Kubernetes resources"
+)]
 struct Flags {
     /// Engine image for bots that do not set spec.engine.image.
     #[arg(long, env = "BOTFLEET_ENGINE_IMAGE", default_value = concat!("ghcr.io/botfleet/botfleet-bot:", env!("CARGO_PKG_VERSION")))]
@@ -26,7 +30,11 @@ struct Flags {
     #[arg(long, env = "BOTFLEET_ENGINE_PORT", default_value_t = 8080)]
     engine_port: u16,
     /// File with the key the per-bot engine tokens are derived from (≥ 32 bytes).
-    #[arg(long, env = "BOTFLEET_TOKEN_KEY_FILE", default_value = "/etc/botfleet/token-key/key")]
+    #[arg(
+        long,
+        env = "BOTFLEET_TOKEN_KEY_FILE",
+        default_value = "/etc/botfleet/token-key/key"
+    )]
     token_key_file: PathBuf,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "BOTFLEET_NAMESPACE")]
@@ -96,6 +104,7 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
+    botfleet_operator::install_crypto_provider();
     telemetry::init(flags.log_json);
     let token_key = TokenKey::from_file(&flags.token_key_file)?;
     let mut config = OperatorConfig::new(token_key, flags.engine_image);
@@ -131,7 +140,11 @@ async fn main() -> anyhow::Result<()> {
     let wait = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let server = tokio::spawn(http::serve(flags.metrics_addr, metrics.clone(), wait(rx.clone())));
+    let server = tokio::spawn(http::serve(
+        flags.metrics_addr,
+        metrics.clone(),
+        wait(rx.clone()),
+    ));
     botfleet_operator::run(client, config, metrics, wait(rx)).await?;
     server.await??;
     Ok(())

@@ -59,13 +59,17 @@ const STATES: [BotState; 5] = [
 
 fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
     let g = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry.register(Box::new(g.clone())).expect("unique metric");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("unique metric");
     g
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry.register(Box::new(c.clone())).expect("unique metric");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("unique metric");
     c
 }
 
@@ -81,7 +85,8 @@ impl Metrics {
         let r = Registry::new();
         let reconciles = IntCounter::new("botfleet_operator_reconciles_total", "Reconciles run")
             .expect("valid metric");
-        r.register(Box::new(reconciles.clone())).expect("unique metric");
+        r.register(Box::new(reconciles.clone()))
+            .expect("unique metric");
         let leader = IntGauge::new(
             "botfleet_operator_leader",
             "1 while this replica holds the leader Lease",
@@ -93,11 +98,14 @@ impl Metrics {
                 "botfleet_operator_reconcile_duration_seconds",
                 "Duration of one reconcile",
             )
-            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
             &[],
         )
         .expect("valid metric");
-        r.register(Box::new(reconcile_duration.clone())).expect("unique metric");
+        r.register(Box::new(reconcile_duration.clone()))
+            .expect("unique metric");
         Self {
             reconciles,
             reconcile_errors: counter(
@@ -114,16 +122,51 @@ impl Metrics {
                 "Engine /status polls that failed",
                 &BOT,
             ),
-            bot_phase: gauge(&r, "botfleet_bot_phase", "Effective phase: 0 Paper, 1 Sandbox, 2 LimitedReal, 3 Scaling", &BOT),
-            bot_desired_phase: gauge(&r, "botfleet_bot_desired_phase", "Desired phase (spec.phase), same scale", &BOT),
-            bot_state: gauge(&r, "botfleet_bot_state", "1 for the bot's current state", &["namespace", "bot", "state"]),
+            bot_phase: gauge(
+                &r,
+                "botfleet_bot_phase",
+                "Effective phase: 0 Paper, 1 Sandbox, 2 LimitedReal, 3 Scaling",
+                &BOT,
+            ),
+            bot_desired_phase: gauge(
+                &r,
+                "botfleet_bot_desired_phase",
+                "Desired phase (spec.phase), same scale",
+                &BOT,
+            ),
+            bot_state: gauge(
+                &r,
+                "botfleet_bot_state",
+                "1 for the bot's current state",
+                &["namespace", "bot", "state"],
+            ),
             bot_equity: gauge(&r, "botfleet_bot_equity", "Equity in quote currency", &BOT),
-            bot_drawdown: gauge(&r, "botfleet_bot_drawdown_percent", "Drawdown from the equity peak, %", &BOT),
-            bot_drawdown_limit: gauge(&r, "botfleet_bot_drawdown_limit_percent", "Drawdown that halts the bot, %", &BOT),
+            bot_drawdown: gauge(
+                &r,
+                "botfleet_bot_drawdown_percent",
+                "Drawdown from the equity peak, %",
+                &BOT,
+            ),
+            bot_drawdown_limit: gauge(
+                &r,
+                "botfleet_bot_drawdown_limit_percent",
+                "Drawdown that halts the bot, %",
+                &BOT,
+            ),
             bot_capital: gauge(&r, "botfleet_bot_capital", "Capital allocated", &BOT),
             bot_halted: gauge(&r, "botfleet_bot_halted", "1 while the bot is halted", &BOT),
-            bot_gate_met: gauge(&r, "botfleet_bot_gate_criteria_met", "Criteria of the next gate that are met", &BOT),
-            bot_gate_total: gauge(&r, "botfleet_bot_gate_criteria", "Criteria of the next gate", &BOT),
+            bot_gate_met: gauge(
+                &r,
+                "botfleet_bot_gate_criteria_met",
+                "Criteria of the next gate that are met",
+                &BOT,
+            ),
+            bot_gate_total: gauge(
+                &r,
+                "botfleet_bot_gate_criteria",
+                "Criteria of the next gate",
+                &BOT,
+            ),
             bot_promotions: counter(&r, "botfleet_bot_promotions_total", "Promotions", &BOT),
             bot_halts: counter(&r, "botfleet_bot_halts_total", "Halts", &BOT),
             bot_capital_steps: counter(
@@ -155,7 +198,9 @@ impl Metrics {
         let l = [ns, bot];
         let phase = |p: Phase| Phase::ALL.iter().position(|x| *x == p).unwrap_or(0) as f64;
         self.bot_phase.with_label_values(&l).set(phase(view.phase));
-        self.bot_desired_phase.with_label_values(&l).set(phase(view.desired));
+        self.bot_desired_phase
+            .with_label_values(&l)
+            .set(phase(view.desired));
         for s in STATES {
             let name = format!("{s:?}");
             self.bot_state
@@ -164,11 +209,19 @@ impl Metrics {
         }
         set_opt(&self.bot_equity.with_label_values(&l), view.equity);
         set_opt(&self.bot_drawdown.with_label_values(&l), view.drawdown_pct);
-        self.bot_drawdown_limit.with_label_values(&l).set(view.drawdown_limit_pct);
+        self.bot_drawdown_limit
+            .with_label_values(&l)
+            .set(view.drawdown_limit_pct);
         self.bot_capital.with_label_values(&l).set(view.capital);
-        self.bot_halted.with_label_values(&l).set(f64::from(u8::from(view.halted)));
-        self.bot_gate_met.with_label_values(&l).set(view.gate_met as f64);
-        self.bot_gate_total.with_label_values(&l).set(view.gate_total as f64);
+        self.bot_halted
+            .with_label_values(&l)
+            .set(f64::from(u8::from(view.halted)));
+        self.bot_gate_met
+            .with_label_values(&l)
+            .set(view.gate_met as f64);
+        self.bot_gate_total
+            .with_label_values(&l)
+            .set(view.gate_total as f64);
     }
 
     /// Drops every per-bot series of a deleted bot.
@@ -188,9 +241,15 @@ impl Metrics {
             let _ = g.remove_label_values(&l);
         }
         for s in STATES {
-            let _ = self.bot_state.remove_label_values(&[ns, bot, &format!("{s:?}")]);
+            let _ = self
+                .bot_state
+                .remove_label_values(&[ns, bot, &format!("{s:?}")]);
         }
-        for c in [&self.bot_promotions, &self.bot_halts, &self.engine_poll_failures] {
+        for c in [
+            &self.bot_promotions,
+            &self.bot_halts,
+            &self.engine_poll_failures,
+        ] {
             let _ = c.remove_label_values(&l);
         }
         for d in ["up", "down"] {
@@ -246,7 +305,10 @@ mod tests {
         };
         m.set_bot("ns", "b", &view);
         let text = m.render();
-        assert!(text.contains(r#"botfleet_bot_phase{bot="b",namespace="ns"} 2"#), "{text}");
+        assert!(
+            text.contains(r#"botfleet_bot_phase{bot="b",namespace="ns"} 2"#),
+            "{text}"
+        );
         assert!(text.contains(r#"botfleet_bot_state{bot="b",namespace="ns",state="Halted"} 1"#));
         assert!(text.contains(r#"botfleet_bot_halted{bot="b",namespace="ns"} 1"#));
         m.remove_bot("ns", "b");

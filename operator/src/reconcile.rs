@@ -102,10 +102,17 @@ impl Context {
 
 /// Entry point of the controller: the finalizer wraps apply and cleanup.
 pub async fn reconcile(bot: Arc<TradingBot>, ctx: Arc<Context>) -> Result<Action> {
-    let span = tracing::info_span!("reconcile", bot = %bot.name_any(), namespace = ?bot.namespace());
-    let _timer = ctx.metrics.reconcile_duration.with_label_values(&[] as &[&str]).start_timer();
+    let span =
+        tracing::info_span!("reconcile", bot = %bot.name_any(), namespace = ?bot.namespace());
+    let _timer = ctx
+        .metrics
+        .reconcile_duration
+        .with_label_values(&[] as &[&str])
+        .start_timer();
     ctx.metrics.reconciles.inc();
-    let ns = bot.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    let ns = bot
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<TradingBot> = Api::namespaced(ctx.client.clone(), &ns);
     let result = tracing::Instrument::instrument(
         finalizer(&api, FINALIZER, bot, |event| async {
@@ -129,7 +136,10 @@ pub async fn reconcile(bot: Arc<TradingBot>, ctx: Arc<Context>) -> Result<Action
 /// Requeue policy after an error: log, count, retry soon.
 pub fn error_policy(bot: Arc<TradingBot>, error: &Error, ctx: Arc<Context>) -> Action {
     warn!(bot = %bot.name_any(), error = %error, "reconcile failed");
-    ctx.metrics.reconcile_errors.with_label_values(&[error.kind()]).inc();
+    ctx.metrics
+        .reconcile_errors
+        .with_label_values(&[error.kind()])
+        .inc();
     Action::requeue(ctx.config.error_requeue)
 }
 
@@ -153,7 +163,12 @@ async fn observe(bot: &TradingBot, ctx: &Context) -> EngineView {
     match result {
         Ok(s) => {
             *count = 0;
-            EngineView { status: Some(s), error: None, failures: 0, address }
+            EngineView {
+                status: Some(s),
+                error: None,
+                failures: 0,
+                address,
+            }
         }
         Err(e) => {
             if address.is_some() {
@@ -163,32 +178,52 @@ async fn observe(bot: &TradingBot, ctx: &Context) -> EngineView {
                     .with_label_values(&[&bot.namespace().unwrap_or_default(), &bot.name_any()])
                     .inc();
             }
-            EngineView { status: None, error: Some(e), failures: *count, address }
+            EngineView {
+                status: None,
+                error: Some(e),
+                failures: *count,
+                address,
+            }
         }
     }
 }
 
-async fn not_ready(bot: &TradingBot, api: &Api<TradingBot>, ctx: &Context, p: Problem) -> Result<Action> {
+async fn not_ready(
+    bot: &TradingBot,
+    api: &Api<TradingBot>,
+    ctx: &Context,
+    p: Problem,
+) -> Result<Action> {
     let old = bot.status.clone().unwrap_or_default();
     let mut new = old.clone();
     new.observed_generation = bot.metadata.generation;
     set_condition(
         &mut new.conditions,
-        Cond { type_: ct::READY, status: "False", reason: p.reason, message: p.message.clone() },
+        Cond {
+            type_: ct::READY,
+            status: "False",
+            reason: p.reason,
+            message: p.message.clone(),
+        },
         bot.metadata.generation,
         Timestamp::now(),
     );
-    let was = old.condition(ct::READY).map(|c| (c.status.clone(), c.reason.clone()));
+    let was = old
+        .condition(ct::READY)
+        .map(|c| (c.status.clone(), c.reason.clone()));
     if status::write(api, &bot.name_any(), &old, &new).await?
         && was != Some(("False".into(), p.reason.into()))
     {
-        ctx.event(bot, EventType::Warning, p.reason, p.message).await;
+        ctx.event(bot, EventType::Warning, p.reason, p.message)
+            .await;
     }
     Ok(Action::requeue(ctx.config.poll_interval))
 }
 
 async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
-    let ns = bot.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    let ns = bot
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<TradingBot> = Api::namespaced(ctx.client.clone(), &ns);
     // Read the bot fresh: the cache may not hold this operator's last status
     // write yet, and deciding on a stale status would repeat a transition.
@@ -210,7 +245,10 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     let annotation = bot.annotations().get(RESUME_ANNOTATION).map(String::as_str);
 
     // Halts.
-    let matched = engine.status.as_ref().filter(|e| Some(e.phase) == old.phase);
+    let matched = engine
+        .status
+        .as_ref()
+        .filter(|e| Some(e.phase) == old.phase);
     let decision = halt::decide(&HaltInput {
         manual: bot.spec.halted,
         latched: old.halt.as_ref(),
@@ -234,11 +272,19 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
             }
         }
         HaltDecision::Stay { note } => stay_note = note.clone(),
-        HaltDecision::Halt { source, reason, engine_id } => {
+        HaltDecision::Halt {
+            source,
+            reason,
+            engine_id,
+        } => {
             let id = engine_id
                 .clone()
                 .unwrap_or_else(|| halt::new_halt_id(now.as_millisecond(), &uid));
-            let h = HaltStatus { id, reason: reason.clone(), at: Time(now) };
+            let h = HaltStatus {
+                id,
+                reason: reason.clone(),
+                at: Time(now),
+            };
             halt_status = Some(h.clone());
             new_halt = Some((*source, h));
         }
@@ -256,9 +302,15 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     // halt, or one it missed), before anything else: money first.
     if let (Some(h), Some(a)) = (&halt_status, engine.address)
         && engine.status.as_ref().is_none_or(|e| e.halt.is_none())
-        && new_halt.as_ref().is_none_or(|(s, _)| *s != HaltSource::Engine)
+        && new_halt
+            .as_ref()
+            .is_none_or(|(s, _)| *s != HaltSource::Engine)
     {
-        let request = HaltRequest { reason: h.reason.clone(), flatten, halt_id: Some(h.id.clone()) };
+        let request = HaltRequest {
+            reason: h.reason.clone(),
+            flatten,
+            halt_id: Some(h.id.clone()),
+        };
         if let Err(e) = ctx.engine.halt(a, &token, &request).await {
             warn!(bot = %name, error = %e, "could not tell the engine to halt; retrying next poll");
         }
@@ -268,7 +320,10 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     let mut history: Vec<PhaseTransition> = Vec::new();
     let mut base = old.phase;
     if let Some(id) = &resumed {
-        let to = policy.on_halt.resume_phase.min(old.phase.unwrap_or(Phase::Paper));
+        let to = policy
+            .on_halt
+            .resume_phase
+            .min(old.phase.unwrap_or(Phase::Paper));
         history.push(PhaseTransition {
             from: old.phase,
             to,
@@ -284,7 +339,10 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
                 let elapsed = now.duration_since(start).unsigned_abs();
                 gate::measurement(&e.window, ctx.config.days(elapsed))
             }
-            Err(_) => Err(format!("the engine reports an unreadable phaseStartedAt `{}`", e.phase_started_at)),
+            Err(_) => Err(format!(
+                "the engine reports an unreadable phaseStartedAt `{}`",
+                e.phase_started_at
+            )),
         },
         Some(e) => Err(format!(
             "the engine still trades in {} (it restarts with the new config)",
@@ -301,19 +359,29 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
         halted: halt_status.is_some(),
     });
     if let Some(c) = &outcome.change {
-        history.push(PhaseTransition { from: c.from, to: c.to, at: Time(now), reason: c.reason.clone() });
+        history.push(PhaseTransition {
+            from: c.from,
+            to: c.to,
+            at: Time(now),
+            reason: c.reason.clone(),
+        });
     }
     let effective = outcome.effective;
 
     // Capital.
     let period_text = bot.annotations().get(CAPITAL_PERIOD_ANNOTATION).cloned();
-    let continuing_scaling = old.phase == Some(Phase::Scaling) && effective == Phase::Scaling && resumed.is_none();
+    let continuing_scaling =
+        old.phase == Some(Phase::Scaling) && effective == Phase::Scaling && resumed.is_none();
     let cap = capital::decide(&CapitalInput {
         effective,
         halted: halt_status.is_some(),
         spec_capital: bot.spec.capital,
         policy: &policy.capital,
-        step: if continuing_scaling { old.capital.as_ref().and_then(|c| c.step) } else { None },
+        step: if continuing_scaling {
+            old.capital.as_ref().and_then(|c| c.step)
+        } else {
+            None
+        },
         period: CapitalPeriod::parse(period_text.as_deref()),
         window: engine
             .status
@@ -336,7 +404,10 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
             None => old.metrics.clone(),
         },
         gate: outcome.gate.clone(),
-        capital: Some(botfleet_crds::CapitalStatus { allocated: cap.allocated, step: cap.step }),
+        capital: Some(botfleet_crds::CapitalStatus {
+            allocated: cap.allocated,
+            step: cap.step,
+        }),
         halt: halt_status.clone(),
         phase_history: old.phase_history.clone(),
     };
@@ -344,7 +415,8 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
         new.push_phase_transition(t);
     }
     let threshold = ctx.config.engine_failure_threshold;
-    let unhealthy = engine.status.is_none() && engine.address.is_some() && engine.failures >= threshold;
+    let unhealthy =
+        engine.status.is_none() && engine.address.is_some() && engine.failures >= threshold;
     new.state = Some(match (&halt_status, &engine.status) {
         (Some(_), _) => botfleet_crds::BotState::Halted,
         (None, Some(e)) => crate::controller::bot_state(e.state),
@@ -355,35 +427,90 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     let mut set = |c: Cond<'_>| set_condition(&mut new.conditions, c, generation, now);
     let (eh_status, eh_reason, eh_message) = match (&engine.status, engine.address) {
         (Some(_), _) => ("True", "StatusOK", "the engine answers /status".to_string()),
-        (None, None) => ("Unknown", "NoPodIP", "waiting for the engine pod to get an IP".to_string()),
-        (None, Some(_)) if unhealthy => ("False", "PollFailed", format!(
-            "{} polls in a row failed, last: {}", engine.failures, engine.error.clone().unwrap_or_default()
-        )),
-        (None, Some(_)) => ("Unknown", "PollFailing", format!(
-            "{} of {threshold} polls failed, last: {}", engine.failures, engine.error.clone().unwrap_or_default()
-        )),
+        (None, None) => (
+            "Unknown",
+            "NoPodIP",
+            "waiting for the engine pod to get an IP".to_string(),
+        ),
+        (None, Some(_)) if unhealthy => (
+            "False",
+            "PollFailed",
+            format!(
+                "{} polls in a row failed, last: {}",
+                engine.failures,
+                engine.error.clone().unwrap_or_default()
+            ),
+        ),
+        (None, Some(_)) => (
+            "Unknown",
+            "PollFailing",
+            format!(
+                "{} of {threshold} polls failed, last: {}",
+                engine.failures,
+                engine.error.clone().unwrap_or_default()
+            ),
+        ),
     };
-    set(Cond { type_: ct::ENGINE_HEALTHY, status: eh_status, reason: eh_reason, message: eh_message });
+    set(Cond {
+        type_: ct::ENGINE_HEALTHY,
+        status: eh_status,
+        reason: eh_reason,
+        message: eh_message,
+    });
     let (ready, ready_reason, ready_message) = if let Some(h) = &halt_status {
         (false, "Halted", format!("halted: {}", h.reason))
     } else if eh_status == "True" {
         (true, "Trading", format!("the engine runs in {effective}"))
     } else {
-        (false, "EngineNotHealthy", "the workload is applied; the engine is not answering yet".to_string())
+        (
+            false,
+            "EngineNotHealthy",
+            "the workload is applied; the engine is not answering yet".to_string(),
+        )
     };
-    set(Cond { type_: ct::READY, status: bool_status(ready), reason: ready_reason, message: ready_message });
+    set(Cond {
+        type_: ct::READY,
+        status: bool_status(ready),
+        reason: ready_reason,
+        message: ready_message,
+    });
     match &outcome.gate {
-        Some(g) if g.met => set(Cond { type_: ct::GATE_SATISFIED, status: "True", reason: "GateMet",
-            message: format!("every criterion of the gate to {} is met", g.target_phase) }),
-        Some(g) => set(Cond { type_: ct::GATE_SATISFIED, status: "False", reason: "GateNotMet",
-            message: format!("gate to {}: {}", g.target_phase, gate::unmet_summary(&g.criteria)) }),
-        None => set(Cond { type_: ct::GATE_SATISFIED, status: "False", reason: "NoFurtherPhase",
-            message: format!("{effective} is the last phase") }),
+        Some(g) if g.met => set(Cond {
+            type_: ct::GATE_SATISFIED,
+            status: "True",
+            reason: "GateMet",
+            message: format!("every criterion of the gate to {} is met", g.target_phase),
+        }),
+        Some(g) => set(Cond {
+            type_: ct::GATE_SATISFIED,
+            status: "False",
+            reason: "GateNotMet",
+            message: format!(
+                "gate to {}: {}",
+                g.target_phase,
+                gate::unmet_summary(&g.criteria)
+            ),
+        }),
+        None => set(Cond {
+            type_: ct::GATE_SATISFIED,
+            status: "False",
+            reason: "NoFurtherPhase",
+            message: format!("{effective} is the last phase"),
+        }),
     }
     match &outcome.blocked {
-        Some(b) => set(Cond { type_: ct::PROMOTION_BLOCKED, status: "True", reason: b.reason, message: b.message.clone() }),
-        None => set(Cond { type_: ct::PROMOTION_BLOCKED, status: "False", reason: "NotBlocked",
-            message: "no promotion is pending".into() }),
+        Some(b) => set(Cond {
+            type_: ct::PROMOTION_BLOCKED,
+            status: "True",
+            reason: b.reason,
+            message: b.message.clone(),
+        }),
+        None => set(Cond {
+            type_: ct::PROMOTION_BLOCKED,
+            status: "False",
+            reason: "NotBlocked",
+            message: "no promotion is pending".into(),
+        }),
     }
     match (&halt_status, &new_halt) {
         (Some(h), _) => {
@@ -391,7 +518,9 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
                 Some((HaltSource::Manual, _)) => "ManualKillSwitch",
                 Some((HaltSource::Engine, _)) => "EngineHalted",
                 Some((HaltSource::Breach, _)) => "LimitBreached",
-                None => old.condition(ct::HALTED).map_or("Halted", |c| leak_reason(&c.reason)),
+                None => old
+                    .condition(ct::HALTED)
+                    .map_or("Halted", |c| leak_reason(&c.reason)),
             };
             let mut message = format!(
                 "{}; halt id {}; to resume, annotate the bot with {RESUME_ANNOTATION}={} (it returns in {})",
@@ -401,10 +530,19 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
                 message.push_str("; ");
                 message.push_str(n);
             }
-            set(Cond { type_: ct::HALTED, status: "True", reason, message });
+            set(Cond {
+                type_: ct::HALTED,
+                status: "True",
+                reason,
+                message,
+            });
         }
-        (None, _) => set(Cond { type_: ct::HALTED, status: "False", reason: "NotHalted",
-            message: "the bot is not halted".into() }),
+        (None, _) => set(Cond {
+            type_: ct::HALTED,
+            status: "False",
+            reason: "NotHalted",
+            message: "the bot is not halted".into(),
+        }),
     }
     status::write(&api, &name, &old, &new).await?;
 
@@ -414,7 +552,8 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
         && (period_text.is_some() || cap.period != CapitalPeriod::default())
     {
         let patch = serde_json::json!({"metadata": {"annotations": {CAPITAL_PERIOD_ANNOTATION: period_value}}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
     }
 
     // Children.
@@ -429,22 +568,52 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
         halted: halt_status.is_some(),
     };
     let rendered = render::engine_config(&inputs)?;
-    let settings = WorkloadSettings { default_image: &ctx.config.engine_image, engine_port: ctx.config.engine_port };
-    children::ensure(&ctx.client, &ctx.applied, &inputs, &rendered, &settings, &token,
-        ctx.pod_exists(&bot), ctx.config.resync_interval).await?;
+    let settings = WorkloadSettings {
+        default_image: &ctx.config.engine_image,
+        engine_port: ctx.config.engine_port,
+    };
+    children::ensure(
+        &ctx.client,
+        &ctx.applied,
+        &inputs,
+        &rendered,
+        &settings,
+        &token,
+        ctx.pod_exists(&bot),
+        ctx.config.resync_interval,
+    )
+    .await?;
 
     // Events and counters, now that the transitions are committed.
     let labels = [ns.as_str(), name.as_str()];
     if let Some((source, h)) = &new_halt {
         ctx.metrics.bot_halts.with_label_values(&labels).inc();
         info!(bot = %name, halt = %h.id, ?source, "halted");
-        ctx.event(&bot, EventType::Warning, "Halted", format!(
-            "{} (halt id {}); engine told to {}; capital cut to 0",
-            h.reason, h.id, if flatten { "cancel orders and flatten" } else { "cancel orders" }
-        )).await;
+        ctx.event(
+            &bot,
+            EventType::Warning,
+            "Halted",
+            format!(
+                "{} (halt id {}); engine told to {}; capital cut to 0",
+                h.reason,
+                h.id,
+                if flatten {
+                    "cancel orders and flatten"
+                } else {
+                    "cancel orders"
+                }
+            ),
+        )
+        .await;
     }
     if let Some(id) = &resumed {
-        ctx.event(&bot, EventType::Normal, "Resumed", format!("halt {id} lifted; back in {effective}")).await;
+        ctx.event(
+            &bot,
+            EventType::Normal,
+            "Resumed",
+            format!("halt {id} lifted; back in {effective}"),
+        )
+        .await;
     }
     if let Some(c) = &outcome.change {
         let (reason, type_) = match c.kind {
@@ -456,19 +625,46 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
             ctx.metrics.bot_promotions.with_label_values(&labels).inc();
         }
         let from = c.from.map_or("-".to_string(), |p| p.to_string());
-        ctx.event(&bot, type_, reason, format!("{from} → {}: {}", c.to, c.reason)).await;
+        ctx.event(
+            &bot,
+            type_,
+            reason,
+            format!("{from} → {}: {}", c.to, c.reason),
+        )
+        .await;
     }
     if let Some(s) = &cap.change {
         let direction = if s.to > s.from { "up" } else { "down" };
-        ctx.metrics.bot_capital_steps.with_label_values(&[&ns, &name, direction]).inc();
-        let reason = if s.to > s.from { "CapitalSteppedUp" } else { "CapitalSteppedDown" };
-        ctx.event(&bot, EventType::Normal, reason, format!("step {} → {}: {}", s.from, s.to, s.reason)).await;
+        ctx.metrics
+            .bot_capital_steps
+            .with_label_values(&[&ns, &name, direction])
+            .inc();
+        let reason = if s.to > s.from {
+            "CapitalSteppedUp"
+        } else {
+            "CapitalSteppedDown"
+        };
+        ctx.event(
+            &bot,
+            EventType::Normal,
+            reason,
+            format!("step {} → {}: {}", s.from, s.to, s.reason),
+        )
+        .await;
     }
-    let blocked_before = old.condition(ct::PROMOTION_BLOCKED).map(|c| (c.status.clone(), c.reason.clone()));
+    let blocked_before = old
+        .condition(ct::PROMOTION_BLOCKED)
+        .map(|c| (c.status.clone(), c.reason.clone()));
     if let Some(b) = &outcome.blocked
         && blocked_before != Some(("True".into(), b.reason.into()))
     {
-        ctx.event(&bot, EventType::Warning, "PromotionBlocked", b.message.clone()).await;
+        ctx.event(
+            &bot,
+            EventType::Warning,
+            "PromotionBlocked",
+            b.message.clone(),
+        )
+        .await;
     }
     crate::controller::export_bot_metrics(ctx, &bot, &new, policy);
     Ok(Action::requeue(ctx.config.poll_interval))

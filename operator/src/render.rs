@@ -189,6 +189,8 @@ pub fn service(bot: &TradingBot, settings: &WorkloadSettings<'_>) -> Result<Serv
             ports: Some(vec![ServicePort {
                 name: Some("http".into()),
                 port: i32::from(settings.engine_port),
+                // Server-side apply on 1.20 needs the list-map key spelled out.
+                protocol: Some("TCP".into()),
                 target_port: Some(IntOrString::String("http".into())),
                 ..Default::default()
             }]),
@@ -339,6 +341,7 @@ pub fn stateful_set(
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
             container_port: i32::from(settings.engine_port),
+            protocol: Some("TCP".into()),
             ..Default::default()
         }]),
         env: Some(env),

@@ -37,7 +37,10 @@ pub fn resolve(
 ) -> Result<Resolved, Problem> {
     let ns = bot.namespace().unwrap_or_default();
     if let Err(e) = bot.spec.validate() {
-        return Err(problem("InvalidSpec", format!("the TradingBot is invalid: {e}")));
+        return Err(problem(
+            "InvalidSpec",
+            format!("the TradingBot is invalid: {e}"),
+        ));
     }
     let find_strategy = |name: &str| strategies.get(&ObjectRef::new(name).within(&ns));
     let name = &bot.spec.strategy_ref.name;
@@ -48,7 +51,10 @@ pub fn resolve(
         )
     })?;
     if let Err(e) = strategy.spec.validate() {
-        return Err(problem("StrategyInvalid", format!("Strategy `{name}` is invalid: {e}")));
+        return Err(problem(
+            "StrategyInvalid",
+            format!("Strategy `{name}` is invalid: {e}"),
+        ));
     }
     let mut members = Vec::new();
     if let Some(StrategyKind::Committee(c)) = strategy.spec.kind() {
@@ -58,13 +64,19 @@ pub fn resolve(
             let member = find_strategy(&r.name).ok_or_else(|| {
                 problem(
                     "StrategyNotFound",
-                    format!("{path}: Strategy `{}` does not exist in namespace `{ns}`", r.name),
+                    format!(
+                        "{path}: Strategy `{}` does not exist in namespace `{ns}`",
+                        r.name
+                    ),
                 )
             })?;
             if member.spec.committee.is_some() {
                 return Err(problem(
                     "StrategyInvalid",
-                    format!("{path}: `{}` is a committee; members must be single strategies", r.name),
+                    format!(
+                        "{path}: `{}` is a committee; members must be single strategies",
+                        r.name
+                    ),
                 ));
             }
             if member.spec.timeframe != strategy.spec.timeframe {
@@ -77,7 +89,10 @@ pub fn resolve(
                 ));
             }
             if let Err(e) = member.spec.validate() {
-                return Err(problem("StrategyInvalid", format!("Strategy `{}` is invalid: {e}", r.name)));
+                return Err(problem(
+                    "StrategyInvalid",
+                    format!("Strategy `{}` is invalid: {e}", r.name),
+                ));
             }
             members.push(member);
         }
@@ -92,7 +107,10 @@ pub fn resolve(
             )
         })?;
     if let Err(e) = policy.spec.validate() {
-        return Err(problem("RiskPolicyInvalid", format!("RiskPolicy `{name}` is invalid: {e}")));
+        return Err(problem(
+            "RiskPolicyInvalid",
+            format!("RiskPolicy `{name}` is invalid: {e}"),
+        ));
     }
     Ok(Resolved {
         strategy,

@@ -123,7 +123,13 @@ mod tests {
         set_condition(&mut conditions, c("False", "b"), Some(2), t1);
         assert_eq!(conditions.len(), 1);
         assert_eq!(conditions[0].last_transition_time, Time(t0));
-        assert_eq!((conditions[0].message.as_str(), conditions[0].observed_generation), ("b", Some(2)));
+        assert_eq!(
+            (
+                conditions[0].message.as_str(),
+                conditions[0].observed_generation
+            ),
+            ("b", Some(2))
+        );
         set_condition(&mut conditions, c("True", "c"), Some(2), t1);
         assert_eq!(conditions[0].last_transition_time, Time(t1));
     }
