@@ -129,7 +129,7 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
         sts_now.metadata.generation, sts_generation,
         "the StatefulSet spec is left alone"
     );
-    assert_eq!(w.events("alpha", "Created").await.unwrap().len(), 1);
+    assert_eq!(w.wait_events("alpha", "Created").await.unwrap().len(), 1);
 
     // A real change of the engine's numbers is written (rounded).
     engine.update(|s| s.window.equity = "1234.5678".parse().unwrap());
@@ -184,7 +184,13 @@ async fn missing_references_change_no_workload_until_they_exist() {
         sts.get_opt("lost").await.unwrap().is_none(),
         "no workload without a strategy"
     );
-    assert_eq!(w.events("lost", "StrategyNotFound").await.unwrap().len(), 1);
+    assert_eq!(
+        w.wait_events("lost", "StrategyNotFound")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // An invalid policy is reported with its field.
     w.strategy("sma").await.unwrap();
@@ -297,7 +303,7 @@ async fn deleting_a_bot_halts_its_engine_and_cancels_orders_first() {
     assert_eq!(halts[0].body["flatten"], true);
     assert_eq!(halts[0].body["reason"], "TradingBot deleted");
     assert_eq!(engine.calls("/v1/cancel-all").len(), 1);
-    let events = w.events("doomed", "EngineStopped").await.unwrap();
+    let events = w.wait_events("doomed", "EngineStopped").await.unwrap();
     assert_eq!(events.len(), 1);
     assert!(
         events[0]
@@ -329,7 +335,7 @@ async fn deleting_a_bot_halts_its_engine_and_cancels_orders_first() {
     )
     .await
     .unwrap();
-    let events = w.events("dark", "EngineNotStopped").await.unwrap();
+    let events = w.wait_events("dark", "EngineNotStopped").await.unwrap();
     assert!(
         events[0]
             .note

@@ -366,6 +366,16 @@ impl World {
             .collect())
     }
 
+    /// Waits until at least one Event about `name` with `reason` exists
+    /// (Events follow the status write that commits a transition).
+    pub async fn wait_events(&self, name: &str, reason: &str) -> Result<Vec<Event>> {
+        eventually(&format!("an Event {reason} about {name}"), WAIT, || async {
+            Ok(!self.events(name, reason).await?.is_empty())
+        })
+        .await?;
+        self.events(name, reason).await
+    }
+
     /// Waits until `operator` has run `n` more reconciles (time passing
     /// without assuming how long it takes).
     pub async fn let_reconcile(&self, operator: &Operator, n: u64) -> Result<()> {
