@@ -50,7 +50,8 @@ fn criterion<'a>(rows: &'a [GateCriterionStatus], name: &str) -> &'a GateCriteri
 fn every_criterion_blocks_on_its_own() {
     let criteria = GateCriteria::seed(14);
     assert!(evaluate(&criteria, &Ok(good())).iter().all(|c| c.met));
-    let cases: Vec<(&str, Box<dyn Fn(&mut GateMeasurement)>)> = vec![
+    type Spoil = Box<dyn Fn(&mut GateMeasurement)>;
+    let cases: Vec<(&str, Spoil)> = vec![
         ("minDays", Box::new(|m| m.days_in_phase = 13.9)),
         ("minTrades", Box::new(|m| m.trades = 99)),
         ("minWinRatePct", Box::new(|m| m.win_rate_pct = Some(55.0))),
