@@ -8,7 +8,8 @@ pub const DAY_MS: i64 = 86_400_000;
 
 /// Statistics of one window (the whole run, or one phase), updated in O(1)
 /// per candle with no allocation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct WindowStats {
     label: String,
     start_time: i64,

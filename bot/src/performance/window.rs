@@ -13,7 +13,11 @@ pub const OVERALL: &str = "overall";
 /// (`overall`) and over the current window (`window`), which
 /// [`Performance::start_window`] restarts when the phase changes. The
 /// operator's gates read the window; the report reads both.
-#[derive(Clone, Debug)]
+///
+/// Serializable so a live bot persists it and resumes its statistics after a
+/// restart (enable serde_json's `float_roundtrip` so floats come back exact).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Performance {
     periods_per_year: f64,
     prev_equity_f64: f64,

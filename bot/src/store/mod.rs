@@ -21,6 +21,11 @@
 //!   and the [`EngineState`] (next order id, halt latch, pause, phase start,
 //!   last candle).
 //!
+//! - **One step, one transaction.** [`Store::commit_step`] stores everything an
+//!   engine step produced (candles, orders, fills, status changes, audit
+//!   records, equity, positions, engine state) atomically, so after a crash the
+//!   store holds the state before or after a step, never half of one.
+//!
 //! Both backends share the SQL text (`$1` placeholders work in both) and the
 //! Rust code: `dispatch!` compiles each method body once per pool type.
 //! Migrations live in `bot/migrations/{sqlite,postgres}` and run on open.
@@ -31,14 +36,18 @@ mod journal;
 mod open;
 mod orders;
 mod state;
+mod step;
 #[doc(hidden)]
 pub mod testing;
+mod tx;
 mod types;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::{Result, StoreError};
+pub use open::redact;
+pub use step::{Step, StepReport, StepWrite, StoredCandle};
 pub use types::{
     Backend, Decision, EngineState, EquitySnapshot, HaltLatch, OrderRecord, Pause, PhaseEvent,
     PositionRecord, Recorded, Restored, StoreConfig,

@@ -9,6 +9,7 @@ use super::journal::{
     SELECT_LAST_EQUITY, SELECT_LAST_PHASE_EVENT, SELECT_POSITIONS, equity_from_row,
 };
 use super::orders::{SELECT_FILLS_SINCE, SELECT_OPEN_ORDERS};
+use super::tx::{TxOps, UPSERT_STATE};
 use super::{Backend, EngineState, PhaseEvent, Restored, Store, dispatch};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -24,8 +25,6 @@ const LAST_CANDLE_TIME: &str = "last_candle_time";
 
 const SELECT_STATE: &str = "SELECT key, value FROM engine_state";
 const SELECT_MAX_ORDER_ID: &str = "SELECT MAX(id) FROM orders";
-const UPSERT_STATE: &str = "INSERT INTO engine_state (key, value, updated_at) VALUES ($1, $2, $3) \
-     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -54,32 +53,12 @@ impl Store {
     /// Saves every field of `state` in one transaction; a `None` field removes
     /// its key. Other keys (see [`Store::put_value`]) are left alone.
     pub async fn save_state(&self, state: &EngineState) -> Result<()> {
-        let entries: [(&str, Option<Value>); 6] = [
-            (NEXT_ORDER_ID, Some(Value::from(state.next_order_id))),
-            (HALT, to_json(HALT, state.halt.as_ref())?),
-            (PAUSE, to_json(PAUSE, state.pause.as_ref())?),
-            (PHASE, state.phase.clone().map(Value::from)),
-            (PHASE_STARTED_AT, state.phase_started_at.map(Value::from)),
-            (LAST_CANDLE_TIME, state.last_candle_time.map(Value::from)),
-        ];
+        let entries = state_entries(state)?;
         let at = now_ms();
         dispatch!(self, |pool, backend| {
             let mut tx = pool.begin().await.map_err(db("beginning a state save"))?;
             for (key, value) in &entries {
-                match value {
-                    Some(value) => sqlx::query(UPSERT_STATE)
-                        .bind(*key)
-                        .bind(value.to_string())
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("saving engine state"))?,
-                    None => sqlx::query("DELETE FROM engine_state WHERE key = $1")
-                        .bind(*key)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("clearing engine state"))?,
-                };
+                tx.put_state(key, value.as_deref(), at).await?;
             }
             tx.commit().await.map_err(db("committing engine state"))?;
         });
@@ -218,6 +197,22 @@ fn state_from_rows(rows: Vec<(String, String)>, max_order_id: Option<i64>) -> Re
         phase_started_at: field(&values, PHASE_STARTED_AT)?,
         last_candle_time: field(&values, LAST_CANDLE_TIME)?,
     })
+}
+
+/// Every key of `state` as JSON text; `None` removes the key.
+pub(super) fn state_entries(state: &EngineState) -> Result<Vec<(&'static str, Option<String>)>> {
+    let entries: [(&str, Option<Value>); 6] = [
+        (NEXT_ORDER_ID, Some(Value::from(state.next_order_id))),
+        (HALT, to_json(HALT, state.halt.as_ref())?),
+        (PAUSE, to_json(PAUSE, state.pause.as_ref())?),
+        (PHASE, state.phase.clone().map(Value::from)),
+        (PHASE_STARTED_AT, state.phase_started_at.map(Value::from)),
+        (LAST_CANDLE_TIME, state.last_candle_time.map(Value::from)),
+    ];
+    Ok(entries
+        .into_iter()
+        .map(|(k, v)| (k, v.map(|v| v.to_string())))
+        .collect())
 }
 
 fn to_json<T: Serialize>(key: &str, value: Option<&T>) -> Result<Option<Value>> {

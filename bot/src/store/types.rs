@@ -16,18 +16,27 @@ pub enum StoreConfig {
 }
 
 impl StoreConfig {
-    /// `postgres://…` / `postgresql://…` is a PostgreSQL URL; `sqlite://PATH` or a
-    /// bare path is a SQLite file.
+    /// `postgres://…` / `postgresql://…` is a PostgreSQL URL; `sqlite://PATH`,
+    /// `sqlite:PATH` or a bare path is a SQLite file. A SQLite URL's query
+    /// (`sqlite:///data/bot.db?mode=rwc`, as the operator renders it) is
+    /// dropped: the store always creates the file if missing.
     pub fn parse(location: &str) -> Self {
         let location = location.trim();
         if location.starts_with("postgres://") || location.starts_with("postgresql://") {
             StoreConfig::Postgres {
                 url: location.to_string(),
             }
-        } else {
-            let path = location.strip_prefix("sqlite://").unwrap_or(location);
+        } else if let Some(url) = location
+            .strip_prefix("sqlite://")
+            .or_else(|| location.strip_prefix("sqlite:"))
+        {
+            let path = url.split_once('?').map_or(url, |(path, _)| path);
             StoreConfig::Sqlite {
                 path: PathBuf::from(path),
+            }
+        } else {
+            StoreConfig::Sqlite {
+                path: PathBuf::from(location),
             }
         }
     }

@@ -307,6 +307,16 @@ impl PaperBroker {
             .collect()
     }
 
+    /// Forgets the orders that left the book (their fills are in the ledger
+    /// and, live, in the store). A long-running bot calls it once each step is
+    /// persisted, so memory and the persisted broker stay bounded; afterwards
+    /// [`Self::order`] of a forgotten order is `None`. Returns how many.
+    pub fn forget_closed(&mut self) -> usize {
+        let n = self.closed.len();
+        self.closed.clear();
+        n
+    }
+
     /// The order with this id, open or not.
     pub fn order(&self, id: OrderId) -> Option<&OrderState> {
         self.find(id).map(|o| &o.state)

@@ -5,6 +5,7 @@
 mod orders_fills;
 mod records;
 mod restore_lock;
+mod step;
 
 use super::testing::{TestDatabase, postgres_url};
 use super::{OpenOptions, Store, StoreConfig, StoreError};
@@ -164,6 +165,18 @@ fn config_parses_urls_and_paths() {
         StoreConfig::parse("sqlite:///data/bot.db"),
         StoreConfig::Sqlite {
             path: "/data/bot.db".into()
+        }
+    );
+    assert_eq!(
+        StoreConfig::parse("sqlite:///var/lib/botfleet/bot.db?mode=rwc"),
+        StoreConfig::Sqlite {
+            path: "/var/lib/botfleet/bot.db".into()
+        }
+    );
+    assert_eq!(
+        StoreConfig::parse("sqlite:bot.db"),
+        StoreConfig::Sqlite {
+            path: "bot.db".into()
         }
     );
     assert_eq!(
