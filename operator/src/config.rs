@@ -42,6 +42,8 @@ pub struct OperatorConfig {
     /// Length of a "day" for gates (`minDays`) and capital intervals.
     /// 86400 in production; tests shorten it.
     pub day: Duration,
+    /// Most reconciles running at once.
+    pub concurrency: u16,
     /// Children are re-applied at least this often even when unchanged
     /// (repairs edits and deletions made behind the operator's back).
     pub resync_interval: Duration,
@@ -66,6 +68,7 @@ impl OperatorConfig {
             engine_timeout: Duration::from_secs(2),
             engine_failure_threshold: 3,
             day: Duration::from_secs(86_400),
+            concurrency: 32,
             resync_interval: Duration::from_secs(300),
             finalizer_timeout: Duration::from_secs(30),
             leader_election: None,

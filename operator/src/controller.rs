@@ -10,21 +10,26 @@ use botfleet_crds::engine_api::EngineState;
 use botfleet_crds::{BotState, RiskPolicy, RiskPolicySpec, Strategy, TradingBot, TradingBotStatus};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 use tracing::{debug, info};
 
 use crate::children::AppliedCache;
 use crate::config::OperatorConfig;
+use crate::context::Context;
 use crate::engine_client::EngineClient;
 use crate::error::{Error, Result};
 use crate::metrics::{BotView, Metrics};
-use crate::reconcile::{self, Context};
+use crate::reconcile;
 use crate::resolve::uses_strategy;
 use crate::{FIELD_MANAGER, leader};
 
@@ -64,7 +69,11 @@ where
     }
 }
 
-fn cache<K>(api: Api<K>, wc: watcher::Config) -> (Store<K>, tokio::task::JoinHandle<()>)
+fn cache<K>(
+    api: Api<K>,
+    wc: watcher::Config,
+    slim: fn(&mut K),
+) -> (Store<K>, tokio::task::JoinHandle<()>)
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -75,13 +84,46 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, wc))
-        .default_backoff()
+    let stream = reflector::reflector(writer, watcher(api, wc).default_backoff().modify(slim))
         .touched_objects();
     let task = tokio::spawn(async move {
         stream.for_each(|_| futures::future::ready(())).await;
     });
     (store, task)
+}
+
+/// Drops what the caches never read (managed fields) to keep memory flat.
+fn slim<K: kube::Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
+/// Engine pods: only labels and the IP are read.
+fn slim_pod(pod: &mut Pod) {
+    pod.metadata.managed_fields = None;
+    pod.metadata.annotations = None;
+    pod.spec = None;
+    if let Some(status) = pod.status.as_mut() {
+        *status = PodStatus {
+            pod_ip: status.pod_ip.take(),
+            ..Default::default()
+        };
+    }
+}
+
+/// What re-triggers a bot: a spec change (generation), annotations (the
+/// resume annotation), finalizers and deletion. Not its status: the
+/// operator's own status writes must not re-trigger it.
+fn bot_trigger(bot: &TradingBot) -> Option<u64> {
+    let mut h = DefaultHasher::new();
+    bot.metadata.generation.hash(&mut h);
+    bot.metadata.annotations.hash(&mut h);
+    bot.metadata.finalizers.hash(&mut h);
+    bot.metadata
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut h);
+    Some(h.finish())
 }
 
 /// Runs the controller until `stop` turns true.
@@ -95,11 +137,12 @@ pub async fn run_controller(
     let (pods, pods_task) = cache::<Pod>(
         api(&client, &ns),
         watcher::Config::default().labels(MANAGED),
+        slim_pod,
     );
     let (strategies, strategies_task) =
-        cache::<Strategy>(api(&client, &ns), watcher::Config::default());
+        cache::<Strategy>(api(&client, &ns), watcher::Config::default(), slim);
     let (policies, policies_task) =
-        cache::<RiskPolicy>(api(&client, &ns), watcher::Config::default());
+        cache::<RiskPolicy>(api(&client, &ns), watcher::Config::default(), slim);
     let tasks = [pods_task, strategies_task, policies_task];
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -136,19 +179,30 @@ pub async fn run_controller(
         failures: Default::default(),
         applied: AppliedCache::default(),
     });
-    let controller = Controller::new(api::<TradingBot>(&client, &ns), watcher::Config::default());
-    let bots = controller.store();
+    let (bots, bot_writer) = reflector::store();
+    let bot_stream = reflector::reflector(
+        bot_writer,
+        watcher(api::<TradingBot>(&client, &ns), watcher::Config::default())
+            .default_backoff()
+            .modify(slim::<TradingBot>),
+    )
+    .applied_objects()
+    .predicate_filter(bot_trigger, Default::default());
+    let controller = Controller::for_stream(bot_stream, bots.clone())
+        .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency));
+    // Children trigger their bot only when their spec changes (generation),
+    // read as metadata only.
+    let statefulsets = watcher(
+        api::<PartialObjectMeta<StatefulSet>>(&client, &ns),
+        watcher::Config::default().labels(MANAGED),
+    )
+    .default_backoff()
+    .touched_objects()
+    .predicate_filter(predicates::generation, Default::default());
     let bots2 = bots.clone();
     info!(namespace = ?ns, "controller starting");
     controller
-        .owns(
-            api::<StatefulSet>(&client, &ns),
-            watcher::Config::default().labels(MANAGED),
-        )
-        .owns(
-            api::<ConfigMap>(&client, &ns),
-            watcher::Config::default().labels(MANAGED),
-        )
+        .owns_stream(statefulsets)
         .watches(
             api::<Strategy>(&client, &ns),
             watcher::Config::default(),

@@ -15,9 +15,9 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tracing::info;
 
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::halt::new_halt_id;
-use crate::reconcile::Context;
 
 /// Stops the engine of a deleted bot, then lets the bot go.
 pub async fn cleanup(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
@@ -32,7 +32,7 @@ pub async fn cleanup(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
         .get(&ObjectRef::new(&bot.spec.risk_policy_ref.name).within(&ns))
         .is_some_and(|p| p.spec.on_halt.action == HaltAction::Flatten);
     let result: std::result::Result<String, String> = match ctx.engine_address(&bot) {
-        None if !pod_exists(ctx, &bot) => Ok("no engine pod was running; nothing to stop".into()),
+        None if !ctx.pod_exists(&bot) => Ok("no engine pod was running; nothing to stop".into()),
         None => Err("the engine pod has no IP".into()),
         Some(at) => {
             let token = ctx.config.token_key.derive(&uid);
@@ -93,11 +93,4 @@ pub async fn cleanup(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     ctx.applied.forget(&uid);
     ctx.failures.lock().expect("failures lock").remove(&uid);
     Ok(Action::await_change())
-}
-
-fn pod_exists(ctx: &Context, bot: &TradingBot) -> bool {
-    let ns = bot.namespace().unwrap_or_default();
-    ctx.pods
-        .get(&ObjectRef::new(&format!("{}-0", bot.name_any())).within(&ns))
-        .is_some()
 }

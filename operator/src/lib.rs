@@ -7,9 +7,12 @@
 //! builds the child objects; [`reconcile`] ties them to the cluster;
 //! [`run`] starts the whole controller (with leader election).
 
+pub mod announce;
 pub mod capital;
 pub mod children;
+pub mod conditions;
 pub mod config;
+pub mod context;
 pub mod controller;
 pub mod engine_client;
 pub mod error;

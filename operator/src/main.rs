@@ -51,6 +51,9 @@ struct Flags {
     /// Failed polls in a row before EngineHealthy turns False.
     #[arg(long, default_value_t = 3)]
     engine_failure_threshold: u32,
+    /// Most reconciles running at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: u16,
     /// Re-apply unchanged children at least this often.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     resync_interval: Duration,
@@ -115,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
     config.engine_timeout = flags.engine_timeout;
     config.engine_failure_threshold = flags.engine_failure_threshold;
     config.resync_interval = flags.resync_interval;
+    config.concurrency = flags.concurrency;
     config.finalizer_timeout = flags.finalizer_timeout;
     config.day = flags.day_length;
     config.instance = flags.instance.clone();

@@ -4,101 +4,32 @@
 //! transitions — in that order, so the status write commits a transition
 //! before anything announces it and a restart never repeats one.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use botfleet_crds::engine_api::{EngineStatus, HaltRequest};
+use botfleet_crds::engine_api::HaltRequest;
 use botfleet_crds::{
-    HaltAction, HaltStatus, Phase, PhaseTransition, RiskPolicy, Strategy, TradingBot,
-    TradingBotStatus, condition_types as ct,
+    HaltAction, HaltStatus, Phase, PhaseTransition, Strategy, TradingBot, condition_types as ct,
 };
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client, Resource, ResourceExt};
-use tracing::{info, warn};
+use kube::{Api, Resource, ResourceExt};
+use tracing::warn;
 
 use crate::capital::{self, CapitalInput, CapitalPeriod};
-use crate::children::{self, AppliedCache};
-use crate::config::OperatorConfig;
-use crate::engine_client::{EngineAddress, EngineClient};
+use crate::children;
+use crate::context::{Context, EngineView, observe};
 use crate::error::{Error, Result};
-use crate::gate::{self, ChangeKind, GateInput};
+use crate::gate::{self, GateInput};
 use crate::halt::{self, HaltDecision, HaltInput, HaltSource};
-use crate::metrics::Metrics;
 use crate::render::{self, EngineInputs, WorkloadSettings};
 use crate::resolve::{self, Problem};
-use crate::status::{self, Cond, bool_status, set_condition};
-use crate::{BOT_LABEL, CAPITAL_PERIOD_ANNOTATION, FINALIZER, RESUME_ANNOTATION};
-
-/// Shared state of the controller.
-pub struct Context {
-    /// API client (the operator's identity).
-    pub client: Client,
-    /// Settings.
-    pub config: OperatorConfig,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// Event publisher.
-    pub recorder: Recorder,
-    /// Engine HTTP client.
-    pub engine: EngineClient,
-    /// Engine pods (for their IPs).
-    pub pods: Store<Pod>,
-    /// Strategies.
-    pub strategies: Store<Strategy>,
-    /// RiskPolicies.
-    pub policies: Store<RiskPolicy>,
-    /// Consecutive failed polls per bot UID.
-    pub failures: Mutex<HashMap<String, u32>>,
-    /// What was applied per bot.
-    pub applied: AppliedCache,
-}
-
-impl Context {
-    /// The engine address of `bot`: its pod's IP and the engine port.
-    pub fn engine_address(&self, bot: &TradingBot) -> Option<EngineAddress> {
-        let ns = bot.namespace()?;
-        let pod = self
-            .pods
-            .get(&ObjectRef::new(&format!("{}-0", bot.name_any())).within(&ns))?;
-        if pod.labels().get(BOT_LABEL) != Some(&bot.name_any()) {
-            return None;
-        }
-        let ip: IpAddr = pod.status.as_ref()?.pod_ip.as_ref()?.parse().ok()?;
-        Some(EngineAddress {
-            ip,
-            port: self.config.engine_port,
-        })
-    }
-
-    fn pod_exists(&self, bot: &TradingBot) -> bool {
-        let ns = bot.namespace().unwrap_or_default();
-        self.pods
-            .get(&ObjectRef::new(&format!("{}-0", bot.name_any())).within(&ns))
-            .is_some()
-    }
-
-    /// Publishes an Event about `bot` (failures are logged, not fatal).
-    pub async fn event(&self, bot: &TradingBot, type_: EventType, reason: &str, note: String) {
-        let event = Event {
-            type_,
-            reason: reason.into(),
-            note: Some(note.chars().take(1000).collect()),
-            action: reason.into(),
-            secondary: None,
-        };
-        if let Err(e) = self.recorder.publish(&event, &bot.object_ref(&())).await {
-            warn!(bot = %bot.name_any(), error = %e, "could not publish an Event");
-        }
-    }
-}
+use crate::status::{self, Cond, set_condition};
+use crate::{CAPITAL_PERIOD_ANNOTATION, FINALIZER, RESUME_ANNOTATION};
+use crate::{announce, conditions};
 
 /// Entry point of the controller: the finalizer wraps apply and cleanup.
 pub async fn reconcile(bot: Arc<TradingBot>, ctx: Arc<Context>) -> Result<Action> {
@@ -143,49 +74,26 @@ pub fn error_policy(bot: Arc<TradingBot>, error: &Error, ctx: Arc<Context>) -> A
     Action::requeue(ctx.config.error_requeue)
 }
 
-/// What happened to the engine this reconcile.
-struct EngineView {
-    status: Option<EngineStatus>,
-    error: Option<String>,
-    failures: u32,
-    address: Option<EngineAddress>,
-}
-
-async fn observe(bot: &TradingBot, ctx: &Context) -> EngineView {
-    let uid = bot.uid().unwrap_or_default();
-    let address = ctx.engine_address(bot);
-    let result = match address {
-        Some(a) => ctx.engine.status(a).await.map_err(|e| e.to_string()),
-        None => Err("the engine pod has no IP yet".into()),
-    };
-    let mut failures = ctx.failures.lock().expect("failures lock");
-    let count = failures.entry(uid).or_default();
-    match result {
-        Ok(s) => {
-            *count = 0;
-            EngineView {
-                status: Some(s),
-                error: None,
-                failures: 0,
-                address,
-            }
-        }
-        Err(e) => {
-            if address.is_some() {
-                *count += 1;
-                ctx.metrics
-                    .engine_poll_failures
-                    .with_label_values(&[&bot.namespace().unwrap_or_default(), &bot.name_any()])
-                    .inc();
-            }
-            EngineView {
-                status: None,
-                error: Some(e),
-                failures: *count,
-                address,
-            }
-        }
-    }
+/// Everything one reconcile decided, for the status and the Events.
+pub struct Decisions {
+    /// What the engine reported.
+    pub engine: EngineView,
+    /// The halt latch after this reconcile.
+    pub halt_status: Option<HaltStatus>,
+    /// A halt latched by this reconcile.
+    pub new_halt: Option<(HaltSource, HaltStatus)>,
+    /// The halt id lifted by this reconcile.
+    pub resumed: Option<String>,
+    /// Why a resume annotation did nothing.
+    pub stay_note: Option<String>,
+    /// The phase decision.
+    pub outcome: gate::GateOutcome,
+    /// The capital decision.
+    pub cap: capital::CapitalOutcome,
+    /// Phase changes made.
+    pub history: Vec<PhaseTransition>,
+    /// The policy flattens on halt.
+    pub flatten: bool,
 }
 
 async fn not_ready(
@@ -393,160 +301,29 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     });
 
     // Status.
-    let mut new = TradingBotStatus {
-        observed_generation: bot.metadata.generation,
-        phase: Some(effective),
-        state: None,
-        conditions: old.conditions.clone(),
-        metrics: match &engine.status {
-            Some(e) if e.phase == effective && resumed.is_none() => Some(status::bot_metrics(e)),
-            Some(_) => None,
-            None => old.metrics.clone(),
-        },
-        gate: outcome.gate.clone(),
-        capital: Some(botfleet_crds::CapitalStatus {
-            allocated: cap.allocated,
-            step: cap.step,
-        }),
-        halt: halt_status.clone(),
-        phase_history: old.phase_history.clone(),
+    let decisions = Decisions {
+        engine,
+        halt_status,
+        new_halt,
+        resumed,
+        stay_note,
+        outcome,
+        cap,
+        history,
+        flatten,
     };
-    for t in history.iter().cloned() {
-        new.push_phase_transition(t);
-    }
-    let threshold = ctx.config.engine_failure_threshold;
-    let unhealthy =
-        engine.status.is_none() && engine.address.is_some() && engine.failures >= threshold;
-    new.state = Some(match (&halt_status, &engine.status) {
-        (Some(_), _) => botfleet_crds::BotState::Halted,
-        (None, Some(e)) => crate::controller::bot_state(e.state),
-        (None, None) if unhealthy => botfleet_crds::BotState::Degraded,
-        (None, None) => botfleet_crds::BotState::Starting,
-    });
-    let generation = bot.metadata.generation;
-    let mut set = |c: Cond<'_>| set_condition(&mut new.conditions, c, generation, now);
-    let (eh_status, eh_reason, eh_message) = match (&engine.status, engine.address) {
-        (Some(_), _) => ("True", "StatusOK", "the engine answers /status".to_string()),
-        (None, None) => (
-            "Unknown",
-            "NoPodIP",
-            "waiting for the engine pod to get an IP".to_string(),
-        ),
-        (None, Some(_)) if unhealthy => (
-            "False",
-            "PollFailed",
-            format!(
-                "{} polls in a row failed, last: {}",
-                engine.failures,
-                engine.error.clone().unwrap_or_default()
-            ),
-        ),
-        (None, Some(_)) => (
-            "Unknown",
-            "PollFailing",
-            format!(
-                "{} of {threshold} polls failed, last: {}",
-                engine.failures,
-                engine.error.clone().unwrap_or_default()
-            ),
-        ),
-    };
-    set(Cond {
-        type_: ct::ENGINE_HEALTHY,
-        status: eh_status,
-        reason: eh_reason,
-        message: eh_message,
-    });
-    let (ready, ready_reason, ready_message) = if let Some(h) = &halt_status {
-        (false, "Halted", format!("halted: {}", h.reason))
-    } else if eh_status == "True" {
-        (true, "Trading", format!("the engine runs in {effective}"))
-    } else {
-        (
-            false,
-            "EngineNotHealthy",
-            "the workload is applied; the engine is not answering yet".to_string(),
-        )
-    };
-    set(Cond {
-        type_: ct::READY,
-        status: bool_status(ready),
-        reason: ready_reason,
-        message: ready_message,
-    });
-    match &outcome.gate {
-        Some(g) if g.met => set(Cond {
-            type_: ct::GATE_SATISFIED,
-            status: "True",
-            reason: "GateMet",
-            message: format!("every criterion of the gate to {} is met", g.target_phase),
-        }),
-        Some(g) => set(Cond {
-            type_: ct::GATE_SATISFIED,
-            status: "False",
-            reason: "GateNotMet",
-            message: format!(
-                "gate to {}: {}",
-                g.target_phase,
-                gate::unmet_summary(&g.criteria)
-            ),
-        }),
-        None => set(Cond {
-            type_: ct::GATE_SATISFIED,
-            status: "False",
-            reason: "NoFurtherPhase",
-            message: format!("{effective} is the last phase"),
-        }),
-    }
-    match &outcome.blocked {
-        Some(b) => set(Cond {
-            type_: ct::PROMOTION_BLOCKED,
-            status: "True",
-            reason: b.reason,
-            message: b.message.clone(),
-        }),
-        None => set(Cond {
-            type_: ct::PROMOTION_BLOCKED,
-            status: "False",
-            reason: "NotBlocked",
-            message: "no promotion is pending".into(),
-        }),
-    }
-    match (&halt_status, &new_halt) {
-        (Some(h), _) => {
-            let reason = match &new_halt {
-                Some((HaltSource::Manual, _)) => "ManualKillSwitch",
-                Some((HaltSource::Engine, _)) => "EngineHalted",
-                Some((HaltSource::Breach, _)) => "LimitBreached",
-                None => old
-                    .condition(ct::HALTED)
-                    .map_or("Halted", |c| leak_reason(&c.reason)),
-            };
-            let mut message = format!(
-                "{}; halt id {}; to resume, annotate the bot with {RESUME_ANNOTATION}={} (it returns in {})",
-                h.reason, h.id, h.id, policy.on_halt.resume_phase
-            );
-            if let Some(n) = &stay_note {
-                message.push_str("; ");
-                message.push_str(n);
-            }
-            set(Cond {
-                type_: ct::HALTED,
-                status: "True",
-                reason,
-                message,
-            });
-        }
-        (None, _) => set(Cond {
-            type_: ct::HALTED,
-            status: "False",
-            reason: "NotHalted",
-            message: "the bot is not halted".into(),
-        }),
-    }
+    let new = conditions::build(
+        &bot,
+        &old,
+        &decisions,
+        policy,
+        ctx.config.engine_failure_threshold,
+        now,
+    );
     status::write(&api, &name, &old, &new).await?;
 
     // Capital interval bookkeeping (rarely changes).
+    let cap = &decisions.cap;
     let period_value = cap.period.to_annotation();
     if period_text.as_deref() != Some(period_value.as_str())
         && (period_text.is_some() || cap.period != CapitalPeriod::default())
@@ -565,7 +342,7 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
         policy: &resolved.policy,
         phase: effective,
         capital: cap.allocated,
-        halted: halt_status.is_some(),
+        halted: decisions.halt_status.is_some(),
     };
     let rendered = render::engine_config(&inputs)?;
     let settings = WorkloadSettings {
@@ -585,97 +362,7 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     .await?;
 
     // Events and counters, now that the transitions are committed.
-    let labels = [ns.as_str(), name.as_str()];
-    if let Some((source, h)) = &new_halt {
-        ctx.metrics.bot_halts.with_label_values(&labels).inc();
-        info!(bot = %name, halt = %h.id, ?source, "halted");
-        ctx.event(
-            &bot,
-            EventType::Warning,
-            "Halted",
-            format!(
-                "{} (halt id {}); engine told to {}; capital cut to 0",
-                h.reason,
-                h.id,
-                if flatten {
-                    "cancel orders and flatten"
-                } else {
-                    "cancel orders"
-                }
-            ),
-        )
-        .await;
-    }
-    if let Some(id) = &resumed {
-        ctx.event(
-            &bot,
-            EventType::Normal,
-            "Resumed",
-            format!("halt {id} lifted; back in {effective}"),
-        )
-        .await;
-    }
-    if let Some(c) = &outcome.change {
-        let (reason, type_) = match c.kind {
-            ChangeKind::Initial => ("Created", EventType::Normal),
-            ChangeKind::Promoted => ("Promoted", EventType::Normal),
-            ChangeKind::Demoted => ("Demoted", EventType::Normal),
-        };
-        if c.kind == ChangeKind::Promoted {
-            ctx.metrics.bot_promotions.with_label_values(&labels).inc();
-        }
-        let from = c.from.map_or("-".to_string(), |p| p.to_string());
-        ctx.event(
-            &bot,
-            type_,
-            reason,
-            format!("{from} → {}: {}", c.to, c.reason),
-        )
-        .await;
-    }
-    if let Some(s) = &cap.change {
-        let direction = if s.to > s.from { "up" } else { "down" };
-        ctx.metrics
-            .bot_capital_steps
-            .with_label_values(&[&ns, &name, direction])
-            .inc();
-        let reason = if s.to > s.from {
-            "CapitalSteppedUp"
-        } else {
-            "CapitalSteppedDown"
-        };
-        ctx.event(
-            &bot,
-            EventType::Normal,
-            reason,
-            format!("step {} → {}: {}", s.from, s.to, s.reason),
-        )
-        .await;
-    }
-    let blocked_before = old
-        .condition(ct::PROMOTION_BLOCKED)
-        .map(|c| (c.status.clone(), c.reason.clone()));
-    if let Some(b) = &outcome.blocked
-        && blocked_before != Some(("True".into(), b.reason.into()))
-    {
-        ctx.event(
-            &bot,
-            EventType::Warning,
-            "PromotionBlocked",
-            b.message.clone(),
-        )
-        .await;
-    }
+    announce::announce(ctx, &bot, &old, &decisions).await;
     crate::controller::export_bot_metrics(ctx, &bot, &new, policy);
     Ok(Action::requeue(ctx.config.poll_interval))
-}
-
-/// Condition reasons are one of a few static strings; map a stored one back.
-fn leak_reason(reason: &str) -> &'static str {
-    match reason {
-        "ManualKillSwitch" => "ManualKillSwitch",
-        "EngineHalted" => "EngineHalted",
-        "LimitBreached" => "LimitBreached",
-        _ => "Halted",
-    }
 }

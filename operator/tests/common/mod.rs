@@ -33,7 +33,9 @@ const KEY: &[u8] = b"test-key-0123456789abcdef0123456789abcdef";
 /// The control plane of this test binary, with the operator's identity.
 pub async fn cp() -> &'static ControlPlane {
     botfleet_operator::install_crypto_provider();
-    botfleet_operator::telemetry::init(false);
+    if std::env::var_os("RUST_LOG").is_some() {
+        botfleet_operator::telemetry::init(false);
+    }
     ControlPlane::shared_with(|b| {
         b.with_token(OPERATOR_TOKEN, OPERATOR_USER, ["system:serviceaccounts"])
     })

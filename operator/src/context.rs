@@ -1,0 +1,133 @@
+//! The controller's shared state (clients, caches, settings) and the poll of
+//! one engine's `/status`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use botfleet_crds::engine_api::EngineStatus;
+use botfleet_crds::{RiskPolicy, Strategy, TradingBot};
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Client, Resource, ResourceExt};
+use tracing::warn;
+
+use crate::BOT_LABEL;
+use crate::children::AppliedCache;
+use crate::config::OperatorConfig;
+use crate::engine_client::{EngineAddress, EngineClient};
+use crate::metrics::Metrics;
+
+/// Shared state of the controller.
+pub struct Context {
+    /// API client (the operator's identity).
+    pub client: Client,
+    /// Settings.
+    pub config: OperatorConfig,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Event publisher.
+    pub recorder: Recorder,
+    /// Engine HTTP client.
+    pub engine: EngineClient,
+    /// Engine pods (for their IPs).
+    pub pods: Store<Pod>,
+    /// Strategies.
+    pub strategies: Store<Strategy>,
+    /// RiskPolicies.
+    pub policies: Store<RiskPolicy>,
+    /// Consecutive failed polls per bot UID.
+    pub failures: Mutex<HashMap<String, u32>>,
+    /// What was applied per bot.
+    pub applied: AppliedCache,
+}
+
+impl Context {
+    /// The engine address of `bot`: its pod's IP and the engine port.
+    pub fn engine_address(&self, bot: &TradingBot) -> Option<EngineAddress> {
+        let ns = bot.namespace()?;
+        let pod = self
+            .pods
+            .get(&ObjectRef::new(&format!("{}-0", bot.name_any())).within(&ns))?;
+        if pod.labels().get(BOT_LABEL) != Some(&bot.name_any()) {
+            return None;
+        }
+        let ip: IpAddr = pod.status.as_ref()?.pod_ip.as_ref()?.parse().ok()?;
+        Some(EngineAddress {
+            ip,
+            port: self.config.engine_port,
+        })
+    }
+
+    /// True when the engine pod (`<bot>-0`) exists.
+    pub fn pod_exists(&self, bot: &TradingBot) -> bool {
+        let ns = bot.namespace().unwrap_or_default();
+        self.pods
+            .get(&ObjectRef::new(&format!("{}-0", bot.name_any())).within(&ns))
+            .is_some()
+    }
+
+    /// Publishes an Event about `bot` (failures are logged, not fatal).
+    pub async fn event(&self, bot: &TradingBot, type_: EventType, reason: &str, note: String) {
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note.chars().take(1000).collect()),
+            action: reason.into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &bot.object_ref(&())).await {
+            warn!(bot = %bot.name_any(), error = %e, "could not publish an Event");
+        }
+    }
+}
+
+/// What happened to the engine this reconcile.
+pub struct EngineView {
+    /// See the type.
+    pub status: Option<EngineStatus>,
+    /// See the type.
+    pub error: Option<String>,
+    /// See the type.
+    pub failures: u32,
+    /// See the type.
+    pub address: Option<EngineAddress>,
+}
+
+pub async fn observe(bot: &TradingBot, ctx: &Context) -> EngineView {
+    let uid = bot.uid().unwrap_or_default();
+    let address = ctx.engine_address(bot);
+    let result = match address {
+        Some(a) => ctx.engine.status(a).await.map_err(|e| e.to_string()),
+        None => Err("the engine pod has no IP yet".into()),
+    };
+    let mut failures = ctx.failures.lock().expect("failures lock");
+    let count = failures.entry(uid).or_default();
+    match result {
+        Ok(s) => {
+            *count = 0;
+            EngineView {
+                status: Some(s),
+                error: None,
+                failures: 0,
+                address,
+            }
+        }
+        Err(e) => {
+            if address.is_some() {
+                *count += 1;
+                ctx.metrics
+                    .engine_poll_failures
+                    .with_label_values(&[&bot.namespace().unwrap_or_default(), &bot.name_any()])
+                    .inc();
+            }
+            EngineView {
+                status: None,
+                error: Some(e),
+                failures: *count,
+                address,
+            }
+        }
+    }
+}
