@@ -22,5 +22,6 @@ pub mod ledger;
 pub mod market_data;
 pub mod performance;
 pub mod report;
+pub mod risk;
 pub mod store;
 pub mod strategy;
