@@ -1,0 +1,297 @@
+//! `run`'s command line, and where its secrets come from.
+//!
+//! Secrets (the control token, a PostgreSQL URL with a password) are read
+//! from a file or the environment, never echoed: the token is kept only as
+//! its SHA-256 digest, and the store URL is logged through `store::redact`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::backtest::DataArg;
+use crate::binance::{BINANCE_API_URL, BINANCE_WS_URL};
+use crate::execution::PaperConfig;
+use crate::market_data::parse_time_arg;
+use crate::store::StoreConfig;
+
+/// Env var holding the control endpoints' bearer token.
+pub const TOKEN_ENV: &str = "BOTFLEET_CONTROL_TOKEN";
+/// The same, under the name the operator's StatefulSet sets.
+pub const OPERATOR_TOKEN_ENV: &str = "BOTFLEET_ENGINE_TOKEN";
+/// Env var holding the store URL (a PostgreSQL URL from a Secret).
+pub const STORE_ENV: &str = "BOTFLEET_STORE_URL";
+/// The same, under the name the operator's StatefulSet sets.
+pub const OPERATOR_STORE_ENV: &str = "BOTFLEET_DATABASE_URL";
+/// The SQLite file under `--data-dir` when no store is named.
+pub const DEFAULT_DB_FILE: &str = "bot.db";
+
+/// Arguments of `run`. Not `Debug`: `--store` may hold a password.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The rendered config (the same multi-document YAML as `backtest -f`).
+    #[arg(long, short = 'f', visible_alias = "file")]
+    pub config: PathBuf,
+    /// The TradingBot to run when the file holds several.
+    #[arg(long, env = "BOTFLEET_BOT")]
+    pub bot: Option<String>,
+    /// Address of the HTTP server (/status, /metrics, /healthz, /readyz, /v1/*).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// The store: a SQLite file (PATH or sqlite://PATH) or a postgres:// URL.
+    /// Default: $BOTFLEET_STORE_URL, else $BOTFLEET_DATABASE_URL, else
+    /// DATA_DIR/bot.db. Prefer the env var for a URL with a password.
+    #[arg(long, value_name = "URL|PATH")]
+    pub store: Option<String>,
+    /// Directory of the default SQLite store.
+    #[arg(long, default_value = "/var/lib/botfleet")]
+    pub data_dir: PathBuf,
+    /// File holding the bearer token of the control endpoints (else
+    /// $BOTFLEET_CONTROL_TOKEN or $BOTFLEET_ENGINE_TOKEN).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Serve the control endpoints without a token. Local use only.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// Where candles come from.
+    #[arg(long, value_enum, default_value_t = FeedKind::Binance)]
+    pub feed: FeedKind,
+    /// Candles to replay (`--feed replay`): a Binance kline CSV or
+    /// `timestamp,open,high,low,close,volume`; `SYMBOL=FILE` per symbol.
+    #[arg(long = "data", value_name = "[SYMBOL=]FILE")]
+    pub data: Vec<DataArg>,
+    /// Replay speed: N times real time (candle time / N), or `max`.
+    #[arg(long, default_value = "1")]
+    pub speed: Speed,
+    /// First candle to replay (2024-01-31, RFC 3339 or Unix time).
+    #[arg(long, value_parser = parse_time)]
+    pub from: Option<i64>,
+    /// Replay candles strictly before this time.
+    #[arg(long, value_parser = parse_time)]
+    pub to: Option<i64>,
+    /// Seed of `--feed synthetic`.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Candles per symbol of `--feed synthetic`.
+    #[arg(long, default_value_t = 8_760)]
+    pub candles: usize,
+    /// Binance REST base URL of `--feed binance` (public market data).
+    #[arg(long, default_value = BINANCE_API_URL)]
+    pub binance_rest_url: String,
+    /// Binance WebSocket base URL of `--feed binance`.
+    #[arg(long, default_value = BINANCE_WS_URL)]
+    pub binance_ws_url: String,
+    /// Taker fee of the simulated fills, in basis points.
+    #[arg(long, default_value = "10")]
+    pub taker_fee_bps: rust_decimal::Decimal,
+    /// Maker fee of the simulated fills, in basis points.
+    #[arg(long, default_value = "10")]
+    pub maker_fee_bps: rust_decimal::Decimal,
+    /// Slippage of market orders, in basis points.
+    #[arg(long, default_value = "5")]
+    pub slippage_bps: rust_decimal::Decimal,
+    /// Log as JSON lines (for log collectors) instead of text.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+/// Candle sources of `run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FeedKind {
+    /// Live Binance klines (REST warm-up and backfill, kline WebSocket).
+    Binance,
+    /// A CSV file (`--data`), paced by `--speed`.
+    Replay,
+    /// Seeded synthetic candles (labelled synthetic), paced by `--speed`.
+    Synthetic,
+}
+
+/// `--speed`: how fast a replay goes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Speed {
+    /// As fast as the engine and the store allow.
+    Max,
+    /// Candle time divided by this (1 = real time).
+    Times(f64),
+}
+
+impl std::str::FromStr for Speed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Speed::Max);
+        }
+        match s.parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 => Ok(Speed::Times(x)),
+            _ => Err(format!(
+                "`{s}` is not a speed: give a positive factor (1 = real time, 60 = a minute per second) or `max`"
+            )),
+        }
+    }
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    parse_time_arg(s).map_err(|e| e.to_string())
+}
+
+/// The control token, kept as its SHA-256 digest so it cannot be logged or
+/// echoed by accident; checked in constant time.
+#[derive(Clone)]
+pub struct Token {
+    digest: [u8; 32],
+}
+
+impl Token {
+    pub fn new(secret: &str) -> Self {
+        Self {
+            digest: Sha256::digest(secret.as_bytes()).into(),
+        }
+    }
+
+    /// Whether `given` is the token. Both sides are hashed first, so the
+    /// comparison takes the same time whatever `given` is (length included).
+    pub fn verify(&self, given: &str) -> bool {
+        let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        self.digest.ct_eq(&given).into()
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+/// Who may call the control endpoints.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    Bearer(Token),
+    /// `--insecure-no-auth`: anyone who reaches the port.
+    Disabled,
+}
+
+impl RunArgs {
+    /// The control token from `--token-file`, or the environment; without
+    /// one, only an explicit `--insecure-no-auth` lets the engine start.
+    pub fn auth(&self) -> anyhow::Result<Auth> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let secret = match &self.token_file {
+            Some(path) => Some(read_token_file(path)?),
+            None => env(TOKEN_ENV).or_else(|| env(OPERATOR_TOKEN_ENV)),
+        };
+        match secret {
+            Some(secret) => {
+                let secret = secret.trim();
+                if secret.is_empty() {
+                    bail!("the control token is empty: put the token in the file or the variable");
+                }
+                if self.insecure_no_auth {
+                    tracing::warn!("--insecure-no-auth is ignored: a control token is configured");
+                }
+                Ok(Auth::Bearer(Token::new(secret)))
+            }
+            None if self.insecure_no_auth => Ok(Auth::Disabled),
+            None => bail!(
+                "no control token: give --token-file PATH or set {TOKEN_ENV} (the bearer token of \
+                 /v1/halt, /v1/resume and /v1/cancel-all); for local use only, --insecure-no-auth \
+                 serves them without one"
+            ),
+        }
+    }
+
+    /// `--store`, else the env vars, else the SQLite file under `--data-dir`.
+    pub fn store(&self) -> StoreConfig {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        match self
+            .store
+            .clone()
+            .or_else(|| env(STORE_ENV))
+            .or_else(|| env(OPERATOR_STORE_ENV))
+        {
+            Some(location) => StoreConfig::parse(&location),
+            None => StoreConfig::Sqlite {
+                path: self.data_dir.join(DEFAULT_DB_FILE),
+            },
+        }
+    }
+
+    /// The simulated fills' fees and slippage.
+    pub fn paper(&self) -> anyhow::Result<PaperConfig> {
+        let paper = PaperConfig {
+            taker_fee_bps: self.taker_fee_bps,
+            maker_fee_bps: self.maker_fee_bps,
+            slippage_bps: self.slippage_bps,
+            ..PaperConfig::default()
+        };
+        paper.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(paper)
+    }
+
+    /// Flags that only make sense with another feed are refused, so a typo
+    /// never silently trades on the wrong data.
+    pub fn check_feed(&self) -> anyhow::Result<()> {
+        match self.feed {
+            FeedKind::Replay if self.data.is_empty() => {
+                bail!("--feed replay needs --data FILE (or SYMBOL=FILE per symbol)")
+            }
+            FeedKind::Binance | FeedKind::Synthetic if !self.data.is_empty() => bail!(
+                "--data is for --feed replay; with --feed {} it would be ignored",
+                self.feed_name()
+            ),
+            FeedKind::Binance if self.from.is_some() || self.to.is_some() => {
+                bail!("--from/--to select replayed candles; the live feed starts now")
+            }
+            FeedKind::Synthetic if self.candles == 0 => {
+                bail!("--candles must be at least 1")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn feed_name(&self) -> &'static str {
+        match self.feed {
+            FeedKind::Binance => "binance",
+            FeedKind::Replay => "replay",
+            FeedKind::Synthetic => "synthetic",
+        }
+    }
+}
+
+fn read_token_file(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "reading the control token from --token-file {}",
+            path.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speed_parses_factors_and_max() {
+        assert_eq!("max".parse::<Speed>(), Ok(Speed::Max));
+        assert_eq!("MAX".parse::<Speed>(), Ok(Speed::Max));
+        assert_eq!("60".parse::<Speed>(), Ok(Speed::Times(60.0)));
+        assert_eq!("0.5".parse::<Speed>(), Ok(Speed::Times(0.5)));
+        for bad in ["0", "-1", "fast", "inf", "NaN"] {
+            let err = bad.parse::<Speed>().unwrap_err();
+            assert!(err.contains("positive factor"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_token_is_checked_exactly_and_never_shown() {
+        let token = Token::new("s3cret-token");
+        assert!(token.verify("s3cret-token"));
+        for wrong in ["", "s3cret-toke", "s3cret-token ", "S3CRET-TOKEN", "x"] {
+            assert!(!token.verify(wrong), "{wrong:?}");
+        }
+        assert_eq!(format!("{token:?}"), "Token(***)");
+        assert!(!format!("{:?}", Auth::Bearer(token)).contains("s3cret"));
+    }
+}

@@ -1,0 +1,147 @@
+//! `/metrics`: the engine's Prometheus series, each labelled `bot`.
+//!
+//! Gauges mirror `/status` (window figures, measured since the phase
+//! started, so they survive restarts); `_total` counters count what this
+//! process did since it started.
+
+use botfleet_crds::engine_api::{EngineState, EngineStatus};
+use prometheus::{
+    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+use rust_decimal::prelude::ToPrimitive;
+
+/// Every series `run` exports.
+pub struct Metrics {
+    registry: Registry,
+    pub equity: Gauge,
+    pub return_pct: Gauge,
+    pub drawdown_pct: Gauge,
+    pub max_drawdown_pct: Gauge,
+    pub trades: IntGauge,
+    pub orders: IntGauge,
+    pub order_errors: IntGauge,
+    pub open_positions: IntGauge,
+    pub open_orders: IntGauge,
+    pub halted: IntGauge,
+    pub paused: IntGauge,
+    pub ready: IntGauge,
+    pub degraded: IntGauge,
+    pub candles_processed: IntCounter,
+    pub last_candle_time: Gauge,
+    pub feed_reconnects: IntCounter,
+    pub feed_finished: IntGauge,
+    pub store_commit_errors: IntCounter,
+    pub control_requests: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new(bot: &str) -> anyhow::Result<Self> {
+        let labels = [("bot".to_string(), bot.to_string())].into_iter().collect();
+        let registry = Registry::new_custom(Some("botfleet_engine".into()), Some(labels))?;
+        let gauge = |name: &str, help: &str| -> anyhow::Result<Gauge> {
+            let g = Gauge::with_opts(Opts::new(name, help))?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let int_gauge = |name: &str, help: &str| -> anyhow::Result<IntGauge> {
+            let g = IntGauge::with_opts(Opts::new(name, help))?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let counter = |name: &str, help: &str| -> anyhow::Result<IntCounter> {
+            let c = IntCounter::with_opts(Opts::new(name, help))?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let control_requests = IntCounterVec::new(
+            Opts::new(
+                "control_requests_total",
+                "Control requests by action and outcome (ok, conflict, unauthorized, invalid, unavailable).",
+            ),
+            &["action", "outcome"],
+        )?;
+        registry.register(Box::new(control_requests.clone()))?;
+        Ok(Self {
+            equity: gauge(
+                "equity",
+                "Account equity (cash + marked positions), quote currency.",
+            )?,
+            return_pct: gauge("return_pct", "Return since the phase started, in %.")?,
+            drawdown_pct: gauge(
+                "drawdown_pct",
+                "Drawdown from the phase's equity peak, in %.",
+            )?,
+            max_drawdown_pct: gauge("max_drawdown_pct", "Largest drawdown in the phase, in %.")?,
+            trades: int_gauge("trades", "Round trips closed in the phase.")?,
+            orders: int_gauge("orders", "Orders sent in the phase.")?,
+            order_errors: int_gauge("order_errors", "Orders the broker refused in the phase.")?,
+            open_positions: int_gauge("open_positions", "Positions open.")?,
+            open_orders: int_gauge("open_orders", "Orders open on the broker.")?,
+            halted: int_gauge("halted", "1 while the halt latch is set.")?,
+            paused: int_gauge(
+                "paused",
+                "1 while new entries are paused (daily loss, flash crash).",
+            )?,
+            ready: int_gauge("ready", "1 once restored and the feed delivers.")?,
+            degraded: int_gauge(
+                "degraded",
+                "1 while the store refuses writes or the live feed is silent.",
+            )?,
+            candles_processed: counter(
+                "candles_processed_total",
+                "Candles traded on by this process (warm-up history excluded).",
+            )?,
+            last_candle_time: gauge(
+                "last_candle_time_seconds",
+                "Open time of the last candle processed, Unix seconds.",
+            )?,
+            feed_reconnects: counter(
+                "feed_reconnects_total",
+                "Reconnects of the live market data feed.",
+            )?,
+            feed_finished: int_gauge(
+                "feed_finished",
+                "1 once a replay has delivered its last candle.",
+            )?,
+            store_commit_errors: counter(
+                "store_commit_errors_total",
+                "Steps the store refused (each is retried until it succeeds).",
+            )?,
+            control_requests,
+            registry,
+        })
+    }
+
+    /// Copies the `/status` figures into the gauges.
+    pub fn observe(&self, s: &EngineStatus) {
+        let f = |d: rust_decimal::Decimal| d.to_f64().unwrap_or(f64::NAN);
+        self.equity.set(f(s.window.equity));
+        self.return_pct.set(s.window.return_pct);
+        self.drawdown_pct.set(s.window.drawdown_pct);
+        self.max_drawdown_pct.set(s.window.max_drawdown_pct);
+        self.trades.set(s.window.trades as i64);
+        self.orders.set(s.window.orders as i64);
+        self.order_errors.set(s.window.order_errors as i64);
+        self.open_positions.set(s.open_positions.len() as i64);
+        self.open_orders.set(i64::from(s.open_orders));
+        self.halted.set(i64::from(s.halt.is_some()));
+        self.paused.set(i64::from(s.pause.is_some()));
+        self.degraded
+            .set(i64::from(s.state == EngineState::Degraded));
+    }
+
+    /// The feed's reconnect count so far (the counter only moves forward).
+    pub fn set_feed_reconnects(&self, total: u64) {
+        let seen = self.feed_reconnects.get();
+        if total > seen {
+            self.feed_reconnects.inc_by(total - seen);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> anyhow::Result<String> {
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        Ok(String::from_utf8(out)?)
+    }
+}

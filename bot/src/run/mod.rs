@@ -1,0 +1,290 @@
+//! `botfleet-bot run`: the live mode. One process trades one bot: candles
+//! from a feed (live Binance klines, a replayed CSV, or synthetic data) go
+//! through the same [`Engine`] a backtest uses; every step is stored in one
+//! transaction; `/status`, `/metrics`, `/healthz`, `/readyz` and the
+//! authenticated control endpoints are served over HTTP.
+//!
+//! - [`args`]: flags, the control token, the store location;
+//! - [`feed`]: candle sources;
+//! - [`state`]: restore from the store and the phase window;
+//! - [`persist`]: engine events → one store step;
+//! - [`trader`]: the trading loop;
+//! - [`control`]: halt / resume / cancel-all;
+//! - [`http`], [`status`], [`metrics`]: what the operator and Prometheus read.
+//!
+//! Only the Paper phase trades: Sandbox, LimitedReal and Scaling need a real
+//! venue (the Binance adapter, issue 6), so the engine refuses to start in
+//! them rather than paper-trade under a real phase's name.
+//! How to run it: `docs/engine.md`.
+
+pub mod args;
+pub mod control;
+pub mod feed;
+pub mod http;
+pub mod metrics;
+pub mod persist;
+pub mod state;
+pub mod status;
+pub mod trader;
+
+pub use args::RunArgs;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use botfleet_crds::Phase;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::EngineConfig;
+use crate::engine::{Engine, EventMode};
+use crate::execution::PaperConfig;
+use crate::performance::EquityCurve;
+use crate::store::{Store, StoreConfig, redact};
+use args::Auth;
+use feed::Feed;
+use http::Shared;
+use state::Persisted;
+use trader::Trader;
+
+/// Entry point of `run`.
+pub fn main(args: RunArgs) -> anyhow::Result<()> {
+    init_logging(args.log_json);
+    let cfg = EngineConfig::load(&args.config, args.bot.as_deref())?;
+    refuse_real_phases(&cfg)?;
+    args.check_feed()?;
+    let auth = args.auth()?;
+    let store = args.store();
+    let paper = args.paper()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(args, cfg, auth, store, paper))
+}
+
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Only Paper trades today. A real phase must never be paper-traded under
+/// its name, and must never reach a real venue from this engine.
+pub fn refuse_real_phases(cfg: &EngineConfig) -> anyhow::Result<()> {
+    if cfg.phase == Phase::Paper {
+        return Ok(());
+    }
+    bail!(
+        "TradingBot `{}` is in phase {}: this engine trades the Paper phase only. Real venues \
+         (the Binance spot test network for Sandbox, real orders for LimitedReal and Scaling) \
+         arrive with the Binance adapter (issue 6); until then the engine refuses to start \
+         rather than paper-trade under the {} phase's name. Run it with spec.phase: Paper.",
+        cfg.bot,
+        cfg.phase.as_str(),
+        cfg.phase.as_str()
+    )
+}
+
+async fn run(
+    args: RunArgs,
+    cfg: EngineConfig,
+    auth: Auth,
+    store_config: StoreConfig,
+    paper: PaperConfig,
+) -> anyhow::Result<()> {
+    let started_at = chrono::Utc::now().timestamp_millis();
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone())?;
+
+    // HTTP first: /healthz answers while the store is opened and restored.
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on --listen {}", args.listen))?;
+    let local = listener.local_addr()?;
+    let (requests_tx, requests) = mpsc::channel(16);
+    if matches!(auth, Auth::Disabled) {
+        tracing::warn!(
+            "--insecure-no-auth: the control endpoints accept anyone who reaches the port"
+        );
+    }
+    let shared = Arc::new(Shared {
+        status: RwLock::new(None),
+        ready: AtomicBool::new(false),
+        not_ready_reason: RwLock::new("restoring from the store".into()),
+        metrics: metrics::Metrics::new(&cfg.bot)?,
+        control: requests_tx,
+        auth,
+    });
+    let http_stop = CancellationToken::new();
+    let server = axum::serve(listener, http::router(shared.clone()))
+        .with_graceful_shutdown(http_stop.clone().cancelled_owned());
+    let http_task = tokio::spawn(async move { server.await });
+    tracing::info!(addr = %local, "serving /status, /metrics, /healthz, /readyz and /v1/* on http://{local}");
+    tracing::info!(bot = %cfg.bot, phase = cfg.phase.as_str(), config_hash = %cfg.config_hash, "engine starting");
+
+    let result = trade(
+        &args,
+        cfg,
+        paper,
+        store_config,
+        shared,
+        requests,
+        shutdown,
+        started_at,
+    )
+    .await;
+    http_stop.cancel();
+    let _ = http_task.await;
+    match &result {
+        Ok(()) => tracing::info!("engine stopped cleanly"),
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "engine stopped"),
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn trade(
+    args: &RunArgs,
+    cfg: EngineConfig,
+    paper: PaperConfig,
+    store_config: StoreConfig,
+    shared: Arc<Shared>,
+    requests: mpsc::Receiver<control::Request>,
+    shutdown: CancellationToken,
+    started_at: i64,
+) -> anyhow::Result<()> {
+    let target = match &store_config {
+        StoreConfig::Sqlite { path } => format!("SQLite {}", path.display()),
+        StoreConfig::Postgres { url } => format!("PostgreSQL {}", redact(url)),
+    };
+    tracing::info!(store = %target, "opening the store");
+    let store = tokio::select! {
+        s = Store::open(&store_config) => s?,
+        _ = shutdown.cancelled() => return Ok(()),
+    };
+    let persisted = Persisted::load(&store).await?;
+    let warmup = Engine::new(
+        cfg.clone(),
+        paper.clone(),
+        EquityCurve::bounded(0),
+        0,
+        EventMode::CountOnly,
+    )?
+    .warmup_candles();
+    let resume = persisted.resume_from(&cfg, (warmup * 3).max(100));
+    let fresh = persisted.is_fresh();
+    let feed = Feed::spawn(args, &cfg, &resume, shutdown.child_token())?;
+    tracing::info!(feed = %feed.label, fresh, "market data");
+    let live = feed.live;
+    let tf = cfg.timeframe.millis();
+    let started = state::start(cfg, paper, persisted, feed.start_time, |engine| {
+        let next = engine.last_time() + tf;
+        if live {
+            chrono::Utc::now().timestamp_millis().max(next)
+        } else {
+            next
+        }
+    })?;
+    let mut engine = started.engine;
+    let mut setup = started.setup;
+    let clock = if started.restored {
+        engine.last_time() + tf
+    } else {
+        feed.start_time
+    };
+    if started.restored {
+        tracing::info!(
+            equity = %engine.equity(),
+            open_orders = engine.open_order_count(),
+            trades = engine.ledger().closed_trades().len(),
+            halted = engine.risk().halted().is_some(),
+            "restored from the store"
+        );
+    }
+    if engine.config().bot_spec.halted && engine.risk().halted().is_none() {
+        let now = if live {
+            chrono::Utc::now().timestamp_millis().max(clock)
+        } else {
+            clock
+        };
+        let halt = engine.halt(
+            now,
+            "spec.halted is true in the config (manual kill switch)",
+            false,
+        );
+        setup.events(engine.drain_events(), now);
+        setup.control(
+            now,
+            "halt",
+            serde_json::json!({"haltId": halt.id, "reason": halt.reason}),
+        );
+        tracing::warn!(halt = %halt.id, "spec.halted is true: halted before trading");
+    }
+    let last_seen = resume.last.clone();
+    let mut trader = Trader {
+        engine,
+        store,
+        shared: shared.clone(),
+        feed: feed.status.clone(),
+        live,
+        last_seen,
+        clock,
+        started_at,
+        shutdown: shutdown.clone(),
+        store_failing: false,
+        last_delivery: Instant::now(),
+        ready: false,
+    };
+    trader.engine.forget_closed_orders();
+    let step = setup.finish(
+        &trader.engine,
+        trader.now(),
+        resume.last.iter().flatten().max().copied(),
+    )?;
+    trader.commit(step).await?;
+    shared.set_ready(false, "waiting for the first candle from the feed");
+    trader.publish();
+
+    let (rx, feed_task) = feed.into_parts();
+    let outcome = trader.run(rx, requests).await;
+    shutdown.cancel();
+    feed_task.join().await;
+    match outcome {
+        Ok(store) => {
+            store.close().await;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn spawn_signal_handler(shutdown: CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = name,
+            "stopping: finishing the current step, then closing the store"
+        );
+        shutdown.cancel();
+    });
+    Ok(())
+}

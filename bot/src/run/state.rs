@@ -1,0 +1,168 @@
+//! Restart: read what the store holds, and build the engine from it — fresh
+//! on an empty store, restored otherwise (see `engine::snapshot` for how the
+//! state comes back exactly). Also the phase window: a config whose phase
+//! differs from the stored one starts a new window, recorded as a phase event.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use super::feed::ResumeFrom;
+use super::persist::{CONFIG_HASH_KEY, SNAPSHOT_KEY, StepBuilder};
+use crate::config::EngineConfig;
+use crate::domain::Fill;
+use crate::engine::{Engine, EngineSnapshot, EventMode};
+use crate::execution::PaperConfig;
+use crate::performance::EquityCurve;
+use crate::store::{EngineState, OrderRecord, PhaseEvent, Store, StoredCandle};
+
+/// What the store holds for the bot, read before the feed starts.
+pub struct Persisted {
+    pub snapshot: Option<EngineSnapshot>,
+    pub fills: Vec<Fill>,
+    pub candles: Vec<StoredCandle>,
+    pub state: EngineState,
+    pub open_orders: Vec<OrderRecord>,
+    pub config_hash: Option<String>,
+}
+
+impl Persisted {
+    pub async fn load(store: &Store) -> anyhow::Result<Persisted> {
+        let restored = store.restore().await?;
+        let snapshot = store
+            .get_value::<EngineSnapshot>(SNAPSHOT_KEY)
+            .await
+            .context("reading the engine snapshot")?;
+        let candles = store.candles().await?;
+        let config_hash = store.get_value::<String>(CONFIG_HASH_KEY).await?;
+        Ok(Persisted {
+            snapshot,
+            fills: restored.fills,
+            candles,
+            state: restored.state,
+            open_orders: restored.open_orders,
+            config_hash,
+        })
+    }
+
+    /// Where the feed starts: after the last stored candle of each symbol.
+    pub fn resume_from(&self, cfg: &EngineConfig, warmup: usize) -> ResumeFrom {
+        let last = cfg
+            .symbols
+            .iter()
+            .map(|s| {
+                self.candles
+                    .iter()
+                    .filter(|c| c.symbol == *s)
+                    .map(|c| c.candle.open_time)
+                    .max()
+            })
+            .collect();
+        ResumeFrom { last, warmup }
+    }
+
+    pub fn is_fresh(&self) -> bool {
+        self.snapshot.is_none()
+    }
+}
+
+/// The engine to trade with, and what its start adds to the store.
+pub struct Started {
+    pub engine: Engine,
+    pub setup: StepBuilder,
+    pub restored: bool,
+}
+
+/// Builds the engine: fresh at `start_time`, or restored from `persisted`
+/// with its clock at `restart_now` for a phase change.
+pub fn start(
+    cfg: EngineConfig,
+    paper: PaperConfig,
+    persisted: Persisted,
+    start_time: i64,
+    restart_now: impl FnOnce(&Engine) -> i64,
+) -> anyhow::Result<Started> {
+    let mut setup = StepBuilder::new();
+    setup.positions_changed();
+    let phase = cfg.phase.as_str().to_string();
+    let Some(snapshot) = persisted.snapshot else {
+        if !persisted.fills.is_empty() || !persisted.open_orders.is_empty() {
+            bail!(
+                "the store holds {} fills and {} open orders but no engine snapshot: it was not \
+                 written by `botfleet-bot run`; give this bot a store of its own",
+                persisted.fills.len(),
+                persisted.open_orders.len()
+            );
+        }
+        let engine = Engine::new(
+            cfg,
+            paper,
+            EquityCurve::bounded(0),
+            start_time,
+            EventMode::Record,
+        )?;
+        setup.phase_event(PhaseEvent {
+            from: persisted.state.phase.clone(),
+            to: phase,
+            at: start_time,
+            reason: "first start of the engine on this store".into(),
+        });
+        return Ok(Started {
+            engine,
+            setup,
+            restored: false,
+        });
+    };
+    if snapshot.broker.config() != &paper {
+        tracing::info!(
+            "the store's paper broker keeps its fees and slippage; --taker-fee-bps, --maker-fee-bps \
+             and --slippage-bps apply to a new store only"
+        );
+    }
+    let new_hash = cfg.config_hash.clone();
+    let history = persisted
+        .candles
+        .iter()
+        .map(|c| (c.symbol.clone(), c.candle));
+    let mut engine = Engine::restore(cfg, snapshot, &persisted.fills, history)?;
+    check_open_orders(&engine, &persisted.open_orders)?;
+    let now = restart_now(&engine);
+    if let Some(old) = persisted.config_hash.filter(|h| *h != new_hash) {
+        tracing::info!(old = %old, new = %new_hash, "the config changed since the last run");
+        setup.control(now, "config-changed", json!({"from": old, "to": new_hash}));
+    }
+    if persisted.state.phase.as_deref() != Some(phase.as_str()) {
+        engine.start_phase(now)?;
+        let from = persisted.state.phase.clone();
+        tracing::info!(from = ?from, to = %phase, "the config's phase differs from the stored one: a new phase window starts");
+        setup.phase_event(PhaseEvent {
+            from: from.clone(),
+            to: phase.clone(),
+            at: now,
+            reason: format!(
+                "the config's phase is {phase}, the store's was {}: a new phase window starts",
+                from.as_deref().unwrap_or("none")
+            ),
+        });
+    }
+    Ok(Started {
+        engine,
+        setup,
+        restored: true,
+    })
+}
+
+/// The broker's open orders (from the snapshot) must be the store's open
+/// orders: both are written by the same transaction.
+fn check_open_orders(engine: &Engine, stored: &[OrderRecord]) -> anyhow::Result<()> {
+    let broker: BTreeSet<u64> = engine.broker().open_orders().map(|o| o.id.0).collect();
+    let store: BTreeSet<u64> = stored.iter().map(|o| o.id.0).collect();
+    if broker != store {
+        bail!(
+            "the store's open orders {store:?} are not the paper broker's {broker:?}: the store is \
+             inconsistent; not trading on it"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,425 @@
+//! `botfleet-bot run` as a subprocess: the `/status` contract, `/metrics`,
+//! the probes, the control endpoints and their token, the refusal of real
+//! phases.
+
+mod run_support;
+
+use botfleet_bot::config::EngineConfig;
+use botfleet_bot::domain::{Candle, OrderStatus, Side};
+use botfleet_bot::engine::{Engine as CoreEngine, EngineEvent, EventMode};
+use botfleet_bot::execution::PaperConfig;
+use botfleet_bot::ledger::Ledger;
+use botfleet_bot::performance::EquityCurve;
+use botfleet_crds::Phase;
+use botfleet_crds::engine_api::{ENGINE_STATUS_API_VERSION, EngineState};
+use run_support::*;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const SERIES: [&str; 17] = [
+    "botfleet_engine_equity",
+    "botfleet_engine_return_pct",
+    "botfleet_engine_drawdown_pct",
+    "botfleet_engine_max_drawdown_pct",
+    "botfleet_engine_trades",
+    "botfleet_engine_orders",
+    "botfleet_engine_order_errors",
+    "botfleet_engine_open_positions",
+    "botfleet_engine_open_orders",
+    "botfleet_engine_halted",
+    "botfleet_engine_paused",
+    "botfleet_engine_ready",
+    "botfleet_engine_candles_processed_total",
+    "botfleet_engine_last_candle_time_seconds",
+    "botfleet_engine_feed_reconnects_total",
+    "botfleet_engine_feed_finished",
+    "botfleet_engine_store_commit_errors_total",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_metrics_follow_the_contract() {
+    let ws = Workspace::new("Paper");
+    let candles = synthetic(3_000, 7);
+    let data = ws.write_data(&candles);
+    let engine = Engine::start(&ws, &ws.replay_args(&data, "max"), &[]);
+    assert_eq!(engine.get("/healthz").await.0, 200);
+    engine.wait_stored(candles.last().unwrap().open_time).await;
+    assert_eq!(engine.get("/readyz").await, (200, "ready\n".to_string()));
+
+    let (code, raw) = engine.get("/status").await;
+    assert_eq!(code, 200);
+    let json: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        json["window"]["startEquity"], "10000",
+        "money is a decimal string"
+    );
+    assert!(json["window"]["equity"].is_string() && json["window"]["dailyPnl"].is_string());
+    assert!(json["window"]["trades"].is_u64() && json["window"]["returnPct"].is_number());
+    let status = engine.status().await;
+    assert_eq!(status.api_version, ENGINE_STATUS_API_VERSION);
+    assert_eq!(status.bot, "quickstart");
+    assert_eq!(status.phase, Phase::Paper);
+    assert_eq!(status.state, EngineState::Trading);
+    let file = std::fs::read(ws.config()).unwrap();
+    let hash: String = Sha256::digest(&file)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(status.config_hash, hash);
+    assert_eq!(
+        status.phase_started_at, "2024-01-01T00:00:00.000Z",
+        "the first replayed candle"
+    );
+    chrono::DateTime::parse_from_rfc3339(&status.engine_started_at).unwrap();
+    assert_eq!(status.halt, None);
+    assert!(status.window.trades > 0 && status.window.wins <= status.window.trades);
+    assert!(status.window.orders >= 2 * status.window.trades);
+
+    let (m, text) = engine.metrics().await;
+    for name in SERIES {
+        assert!(m.contains_key(name), "{name} missing from\n{text}");
+    }
+    assert!(text.contains(r#"bot="quickstart""#), "{text}");
+    assert_eq!(m["botfleet_engine_candles_processed_total"], 3_000.0);
+    assert_eq!(m["botfleet_engine_trades"], status.window.trades as f64);
+    assert_eq!(m["botfleet_engine_orders"], status.window.orders as f64);
+    assert_eq!(m["botfleet_engine_halted"], 0.0);
+    assert_eq!(m["botfleet_engine_ready"], 1.0);
+    let equity: f64 = status.window.equity.to_string().parse().unwrap();
+    assert!((m["botfleet_engine_equity"] - equity).abs() < 1e-6);
+
+    assert!(engine.terminate().success());
+    let c = contents(&ws.sqlite()).await;
+    assert_consistent(&c);
+    // /status says what the store holds.
+    let mut ledger = Ledger::new(botfleet_bot::domain::Money::from(CAPITAL)).unwrap();
+    for f in &c.fills {
+        let _ = ledger.apply_fill(f).unwrap();
+    }
+    assert_eq!(ledger.closed_trades().len() as u64, status.window.trades);
+    assert_eq!(c.orders.len() as u64, status.window.orders);
+    assert_eq!(
+        c.equity.last().unwrap().equity.value(),
+        status.window.equity
+    );
+    assert_eq!(c.candles, 3_000);
+    assert_eq!(c.phase_events.len(), 1);
+    assert_eq!(c.phase_events[0].to, "Paper");
+}
+
+/// Candles ending on the one where the bot submits a buy: the replay stops
+/// with that order open (it would fill on the next candle).
+fn candles_ending_with_an_open_order() -> Vec<Candle> {
+    let candles = synthetic(3_000, 7);
+    let text = manifests("Paper");
+    let m = botfleet_crds::Manifests::from_yaml(&text).unwrap();
+    let cfg = EngineConfig::from_manifests(&m, None, text.as_bytes()).unwrap();
+    let mut engine = CoreEngine::new(
+        cfg,
+        PaperConfig::default(),
+        EquityCurve::bounded(0),
+        candles[0].open_time,
+        EventMode::Record,
+    )
+    .unwrap();
+    for (i, c) in candles.iter().enumerate() {
+        engine.on_candle(0, c).unwrap();
+        let buys = engine
+            .drain_events()
+            .into_iter()
+            .any(|e| matches!(e, EngineEvent::OrderSubmitted { order } if order.side == Side::Buy));
+        if buys && engine.ledger().closed_trades().len() >= 2 {
+            return candles[..=i].to_vec();
+        }
+    }
+    panic!("the data never buys");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_needs_the_token_and_halt_resume_cancel_work() {
+    let ws = Workspace::new("Paper");
+    let candles = candles_ending_with_an_open_order();
+    let data = ws.write_data(&candles);
+    let engine = Engine::start(&ws, &ws.replay_args(&data, "max"), &[]);
+    engine.wait_stored(candles.last().unwrap().open_time).await;
+    let before = engine.status().await;
+    assert_eq!(before.open_orders, 1, "the last candle's buy is open");
+    assert_eq!(before.state, EngineState::Trading);
+
+    // No token, a wrong token: 401, and nothing sent is echoed.
+    let halt = json!({"reason": "test halt", "haltId": "h-op-1"});
+    let (code, body) = engine.post("/v1/halt", None, halt.clone()).await;
+    assert_eq!(code, 401, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing bearer token")
+    );
+    let wrong = "not-the-token-8d1e";
+    let (code, body) = engine.post("/v1/halt", Some(wrong), halt.clone()).await;
+    assert_eq!(code, 401, "{body}");
+    assert!(!body.to_string().contains(wrong) && !body.to_string().contains(TOKEN));
+    for path in ["/v1/resume", "/v1/cancel-all"] {
+        let (code, _) = engine.post(path, Some(wrong), json!({"haltId": "x"})).await;
+        assert_eq!(code, 401, "{path}");
+    }
+    assert_eq!(
+        engine.status().await.open_orders,
+        1,
+        "refused calls change nothing"
+    );
+
+    // A bad body is a 400 that names the field.
+    let (code, body) = engine
+        .post("/v1/halt", Some(TOKEN), json!({"reason": " "}))
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("reason"));
+
+    // Halt: the open order is canceled, the operator's id is adopted.
+    let (code, body) = engine.post("/v1/halt", Some(TOKEN), halt.clone()).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["haltId"], "h-op-1");
+    assert_eq!(body["canceledOrders"], 1);
+    let halted = engine.status().await;
+    assert_eq!(halted.state, EngineState::Halted);
+    assert_eq!(halted.open_orders, 0);
+    let h = halted.halt.clone().expect("halt info");
+    assert_eq!((h.id.as_str(), h.reason.as_str()), ("h-op-1", "test halt"));
+    assert!(halted.limits_hit.iter().any(|l| l.limit == "halted"));
+    // Halting again keeps the halt and its id.
+    let (code, body) = engine
+        .post(
+            "/v1/halt",
+            Some(TOKEN),
+            json!({"reason": "again", "haltId": "h-op-2"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        (body["haltId"].as_str(), body["alreadyHalted"].as_bool()),
+        (Some("h-op-1"), Some(true))
+    );
+
+    // A stale id is refused with the reason; the right one resumes.
+    let (code, body) = engine
+        .post("/v1/resume", Some(TOKEN), json!({"haltId": "h-op-0"}))
+        .await;
+    assert_eq!(code, 409, "{body}");
+    let reason = body["error"].as_str().unwrap();
+    assert!(
+        reason.contains("h-op-0") && reason.contains("h-op-1"),
+        "{reason}"
+    );
+    assert_eq!(engine.status().await.state, EngineState::Halted);
+    let (code, body) = engine
+        .post("/v1/resume", Some(TOKEN), json!({"haltId": "h-op-1"}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let resumed = engine.status().await;
+    assert_eq!((resumed.state, resumed.halt), (EngineState::Trading, None));
+    // A resume starts a new phase window at the engine's clock (the replay
+    // ended: the open time of the candle after the last).
+    let now = candles.last().unwrap().open_time + 3_600_000;
+    assert_eq!(
+        resumed.phase_started_at,
+        botfleet_bot::run::status::rfc3339(now)
+    );
+    assert_eq!(body["phaseStartedAt"], resumed.phase_started_at.as_str());
+    assert_eq!(resumed.window.trades, 0);
+    assert_eq!(resumed.window.start_equity, halted.window.equity);
+    assert!(halted.window.trades >= 2);
+    let (code, body) = engine
+        .post("/v1/resume", Some(TOKEN), json!({"haltId": "h-op-1"}))
+        .await;
+    assert_eq!(code, 409, "nothing to resume: {body}");
+
+    let (code, body) = engine.post("/v1/cancel-all", Some(TOKEN), json!({})).await;
+    assert_eq!((code, body), (200, json!({"canceledOrders": 0})));
+
+    let (_, text) = engine.metrics().await;
+    assert!(
+        text.contains(r#"botfleet_engine_control_requests_total{action="halt",outcome="unauthorized",bot="quickstart"} 2"#),
+        "{text}"
+    );
+    let (_, status_text) = engine.get("/status").await;
+    for exposed in [text.as_str(), status_text.as_str(), &engine.log_text()] {
+        assert!(!exposed.contains(TOKEN), "the token leaked");
+        assert!(!exposed.contains(wrong), "a sent token leaked");
+    }
+    assert!(engine.terminate().success());
+
+    // All of it is in the store.
+    let c = contents(&ws.sqlite()).await;
+    assert_consistent(&c);
+    let last = c.orders.last().unwrap();
+    assert_eq!((last.side, last.status), (Side::Buy, OrderStatus::Canceled));
+    let control: Vec<&str> = c
+        .decisions
+        .iter()
+        .filter(|d| d.signal == "control")
+        .map(|d| d.verdict.as_str())
+        .collect();
+    assert_eq!(control, ["halt", "halt", "resume", "cancel-all"]);
+    let resumed_event = c.phase_events.last().unwrap();
+    assert_eq!(resumed_event.to, "Paper");
+    assert!(
+        resumed_event.reason.contains("h-op-1"),
+        "{}",
+        resumed_event.reason
+    );
+}
+
+/// Candles ending with a position held and no order open.
+fn candles_ending_in_a_position() -> Vec<Candle> {
+    let candles = synthetic(3_000, 7);
+    let text = manifests("Paper");
+    let m = botfleet_crds::Manifests::from_yaml(&text).unwrap();
+    let cfg = EngineConfig::from_manifests(&m, None, text.as_bytes()).unwrap();
+    let mut engine = CoreEngine::new(
+        cfg,
+        PaperConfig::default(),
+        EquityCurve::bounded(0),
+        candles[0].open_time,
+        EventMode::Record,
+    )
+    .unwrap();
+    for (i, c) in candles.iter().enumerate() {
+        engine.on_candle(0, c).unwrap();
+        engine.drain_events();
+        if engine.ledger().has_position() && engine.open_order_count() == 0 && i > 500 {
+            return candles[..=i].to_vec();
+        }
+    }
+    panic!("the data never holds a position");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn halt_with_flatten_sells_the_positions() {
+    let ws = Workspace::new("Paper");
+    let candles = candles_ending_in_a_position();
+    let data = ws.write_data(&candles);
+    let engine = Engine::start(&ws, &ws.replay_args(&data, "max"), &[]);
+    engine.wait_stored(candles.last().unwrap().open_time).await;
+    let before = engine.status().await;
+    assert_eq!((before.open_positions.len(), before.open_orders), (1, 0));
+    let held = before.open_positions[0].quantity;
+
+    let (code, body) = engine
+        .post(
+            "/v1/halt",
+            Some(TOKEN),
+            json!({"reason": "flatten it", "flatten": true}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        (
+            body["flattenOrders"].as_u64(),
+            body["canceledOrders"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+    let id = body["haltId"].as_str().unwrap().to_string();
+    assert!(
+        id.starts_with("halt-"),
+        "the engine names a halt sent without an id: {id}"
+    );
+    let halted = engine.status().await;
+    assert_eq!(halted.state, EngineState::Halted);
+    assert_eq!(halted.open_orders, 1, "the sell waits for the next candle");
+    assert_eq!(halted.halt.unwrap().id, id);
+    assert!(engine.terminate().success());
+
+    let c = contents(&ws.sqlite()).await;
+    assert_consistent(&c);
+    let sell = c.orders.last().unwrap();
+    assert_eq!(
+        (sell.side, sell.status, sell.quantity.value()),
+        (Side::Sell, OrderStatus::New, held)
+    );
+    assert!(sell.reason.contains("flatten"), "{}", sell.reason);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_comes_from_a_file_or_the_environment_and_is_required() {
+    let ws = Workspace::new("Paper");
+    let synthetic_args = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["--feed", "synthetic", "--speed", "max", "--candles", "100"]
+            .map(String::from)
+            .to_vec();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    // No token and no --insecure-no-auth: refuses to start, says how.
+    let (status, log) = run_to_exit(&ws, &synthetic_args(&[]), &[]);
+    assert!(!status.success());
+    assert!(
+        log.contains("--token-file") && log.contains("BOTFLEET_CONTROL_TOKEN"),
+        "{log}"
+    );
+    assert!(
+        !ws.db().exists(),
+        "nothing is opened before the token is settled"
+    );
+
+    let env_token = "env-token-77c2";
+    let engine = Engine::start(
+        &ws,
+        &synthetic_args(&[]),
+        &[("BOTFLEET_CONTROL_TOKEN", env_token)],
+    );
+    let (code, _) = engine.post("/v1/cancel-all", Some(TOKEN), json!({})).await;
+    assert_eq!(code, 401, "only the env token counts");
+    let (code, body) = engine
+        .post("/v1/cancel-all", Some(env_token), json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(!engine.log_text().contains(env_token));
+    assert!(engine.terminate().success());
+
+    // The operator's variable name works too.
+    let engine = Engine::start(
+        &ws,
+        &synthetic_args(&[]),
+        &[("BOTFLEET_ENGINE_TOKEN", env_token)],
+    );
+    let (code, body) = engine
+        .post("/v1/cancel-all", Some(env_token), json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(engine.terminate().success());
+
+    let engine = Engine::start(&ws, &synthetic_args(&["--insecure-no-auth"]), &[]);
+    let (code, body) = engine.post("/v1/cancel-all", None, json!({})).await;
+    assert_eq!(code, 200, "--insecure-no-auth: {body}");
+    assert!(engine.log_text().contains("--insecure-no-auth"));
+    assert!(engine.terminate().success());
+}
+
+#[test]
+fn real_phases_refuse_to_start() {
+    for phase in ["Sandbox", "LimitedReal", "Scaling"] {
+        let ws = Workspace::new(phase);
+        let args: Vec<String> = [
+            "--feed",
+            "synthetic",
+            "--speed",
+            "max",
+            "--token-file",
+            &ws.path("token").display().to_string(),
+        ]
+        .map(String::from)
+        .to_vec();
+        let (status, log) = run_to_exit(&ws, &args, &[]);
+        assert!(!status.success(), "{phase} must not start");
+        assert!(
+            log.contains(&format!("is in phase {phase}"))
+                && log.contains("Paper phase only")
+                && log.contains("issue 6"),
+            "{phase}: {log}"
+        );
+        assert!(!ws.db().exists(), "{phase}: no store is touched");
+    }
+}
