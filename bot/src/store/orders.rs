@@ -1,6 +1,8 @@
 //! Orders and fills: the part of the store a lost or doubled write would cost money.
 
-use super::codec::{FillRow, OrderRow, fill_cols, fill_from_row, order_cols, order_from_row, order_id_col};
+use super::codec::{
+    FillRow, OrderRow, fill_cols, fill_from_row, order_cols, order_from_row, order_id_col,
+};
 use super::error::{Result, StoreError, db};
 use super::tx::{SELECT_ORDER, TxOps};
 use super::{OrderRecord, Recorded, Store, dispatch};

@@ -19,7 +19,8 @@ use crate::domain::{Candle, Fill, OrderId, OrderRequest, OrderStatus, Symbol};
 const INSERT_ORDER: &str = "INSERT INTO orders (id, client_order_id, symbol, side, kind, limit_price, quantity, \
      filled_quantity, status, reason, status_reason, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'new', $9, NULL, $10, $10) ON CONFLICT DO NOTHING";
-pub(super) const SELECT_ORDER: &str = concat!("SELECT ", order_cols!(), " FROM orders WHERE id = $1");
+pub(super) const SELECT_ORDER: &str =
+    concat!("SELECT ", order_cols!(), " FROM orders WHERE id = $1");
 /// First statement of every order-changing transaction: it write-locks the row
 /// (PostgreSQL) or the database (SQLite) before anything is read, so two writers
 /// never both read the old filled quantity.

@@ -3,8 +3,8 @@
 use super::{Target, client_id, fill, m, market, on_both_backends, p, q};
 use crate::domain::{Candle, OrderStatus, Side, Symbol};
 use crate::store::{
-    Decision, EngineState, EquitySnapshot, HaltLatch, PhaseEvent, PositionRecord, Step,
-    StepReport, StepWrite, StoreError,
+    Decision, EngineState, EquitySnapshot, HaltLatch, PhaseEvent, PositionRecord, Step, StepReport,
+    StepWrite, StoreError,
 };
 use serde_json::json;
 
@@ -137,12 +137,23 @@ async fn a_step_stores_everything_in_order(target: Target) {
     let r2 = store.commit_step(&second).await.unwrap();
     assert_eq!(r2.fills, 2);
 
-    let buy = store.order(crate::domain::OrderId(1)).await.unwrap().unwrap();
+    let buy = store
+        .order(crate::domain::OrderId(1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(buy.status, OrderStatus::Filled);
     assert_eq!(buy.filled_quantity, q("0.3"));
-    let rejected = store.order(crate::domain::OrderId(2)).await.unwrap().unwrap();
+    let rejected = store
+        .order(crate::domain::OrderId(2))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rejected.status, OrderStatus::Rejected);
-    assert_eq!(rejected.status_reason.as_deref(), Some("insufficient position"));
+    assert_eq!(
+        rejected.status_reason.as_deref(),
+        Some("insufficient position")
+    );
     assert_eq!(store.fills().await.unwrap().len(), 2);
     assert_eq!(store.decisions_since(0, 10).await.unwrap().len(), 1);
     assert_eq!(store.phase_events().await.unwrap().len(), 1);
@@ -150,7 +161,10 @@ async fn a_step_stores_everything_in_order(target: Target) {
     assert_eq!(store.positions().await.unwrap()[0].quantity, q("0.3"));
     let state = store.load_state().await.unwrap();
     assert_eq!(state.last_candle_time, Some(2_000));
-    assert_eq!(state.halt.as_ref().map(|h| h.id.as_str()), Some("halt-2000-1"));
+    assert_eq!(
+        state.halt.as_ref().map(|h| h.id.as_str()),
+        Some("halt-2000-1")
+    );
     let snapshot: serde_json::Value = store.get_value("engine_snapshot").await.unwrap().unwrap();
     assert_eq!(snapshot, json!({"candles": 2}));
     assert_eq!(store.candles().await.unwrap().len(), 2);
@@ -165,14 +179,22 @@ async fn a_failing_step_stores_nothing(target: Target) {
     // the two good fills, equity, positions, state and snapshot before it
     // must all be rolled back.
     let stray = market(9, "BTCUSDT", Side::Buy, "1");
-    second
-        .writes
-        .push(StepWrite::Fill(fill("paper-9-1", &stray, "1", "100", "0.1")));
+    second.writes.push(StepWrite::Fill(fill(
+        "paper-9-1",
+        &stray,
+        "1",
+        "100",
+        "0.1",
+    )));
     let err = store.commit_step(&second).await.unwrap_err();
     assert!(matches!(err, StoreError::UnknownOrder(_)), "{err}");
 
     assert!(store.fills().await.unwrap().is_empty());
-    let buy = store.order(crate::domain::OrderId(1)).await.unwrap().unwrap();
+    let buy = store
+        .order(crate::domain::OrderId(1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(buy.status, OrderStatus::New);
     assert_eq!(buy.filled_quantity, q("0"));
     assert_eq!(store.candles().await.unwrap().len(), 1);
