@@ -423,3 +423,50 @@ fn real_phases_refuse_to_start() {
         assert!(!ws.db().exists(), "{phase}: no store is touched");
     }
 }
+
+#[test]
+fn bad_flags_are_refused_with_the_fix() {
+    let ws = Workspace::new("Paper");
+    let token = ws.path("token").display().to_string();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--feed", "replay"], "--feed replay needs --data"),
+        (
+            &["--feed", "synthetic", "--data", "x.csv"],
+            "--data is for --feed replay",
+        ),
+        (
+            &["--feed", "binance", "--from", "2024-01-01"],
+            "--from/--to select replayed candles",
+        ),
+        (
+            &["--feed", "replay", "--speed", "fast", "--data", "x.csv"],
+            "not a speed",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.extend(["--token-file".to_string(), token.clone()]);
+        let (status, log) = run_to_exit(&ws, &all, &[]);
+        assert!(!status.success(), "{args:?}");
+        assert!(log.contains(message), "{args:?}: {log}");
+    }
+    let missing = ws.path("missing.csv").display().to_string();
+    let args: Vec<String> = [
+        "--feed",
+        "replay",
+        "--speed",
+        "max",
+        "--data",
+        &missing,
+        "--token-file",
+        &token,
+    ]
+    .map(String::from)
+    .to_vec();
+    let (status, log) = run_to_exit(&ws, &args, &[]);
+    assert!(!status.success());
+    assert!(
+        log.contains("missing.csv"),
+        "the missing file is named: {log}"
+    );
+}

@@ -159,3 +159,21 @@ async fn a_different_phase_in_the_store_starts_a_new_window() {
     assert_eq!(after.window.trades, closed_after);
     assert!(ledger.closed_trades().len() as u64 > after.window.trades);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_engine_on_the_same_store_is_refused() {
+    let candles = synthetic(300, 3);
+    let ws = Workspace::new("Paper");
+    let data = ws.write_data(&candles);
+    let engine = Engine::start(&ws, &ws.replay_args(&data, "max"), &[]);
+    engine.wait_stored(candles.last().unwrap().open_time).await;
+
+    // Never two engines on one account: the second waits for the lock, then gives up.
+    let (status, log) = run_to_exit(&ws, &ws.replay_args(&data, "max"), &[]);
+    assert!(!status.success());
+    assert!(log.contains("in use by another engine"), "{log}");
+
+    assert_eq!(engine.status().await.state, EngineState::Trading);
+    assert!(engine.terminate().success());
+    assert_consistent(&contents(&ws.sqlite()).await);
+}
