@@ -13,9 +13,11 @@
 //! - `report`: the backtest report (terminal table, JSON, self-contained HTML)
 //! - `strategy`: the Strategy kinds and committee: candles in, signals with reasons out
 
+pub mod backtest;
 pub mod binance;
 pub mod config;
 pub mod domain;
+pub mod engine;
 pub mod execution;
 pub mod indicators;
 pub mod ledger;
@@ -23,5 +25,6 @@ pub mod market_data;
 pub mod performance;
 pub mod report;
 pub mod risk;
+pub mod run;
 pub mod store;
 pub mod strategy;

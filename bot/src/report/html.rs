@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::BacktestReport;
+use super::{BacktestReport, money};
 use crate::market_data::format_millis;
 
 /// Trades listed in the page; the JSON report always has all of them.
@@ -115,11 +115,15 @@ pub fn render_html(r: &BacktestReport) -> String {
                 r.timeframe
             ),
         ),
-        ("Capital", r.capital.to_string()),
-        ("Final equity", o.equity.to_string()),
+        ("Capital", money(r.capital)),
+        ("Final equity", money(o.equity)),
         (
             "Net P&L",
-            format!("{} (fees {})", o.net_pnl, r.balances.fees_paid),
+            format!(
+                "{} (fees {})",
+                money(o.net_pnl),
+                money(r.balances.fees_paid)
+            ),
         ),
         ("Return", format!("{:.2} %", o.return_pct)),
         ("Max drawdown", format!("{:.2} %", o.max_drawdown_pct)),

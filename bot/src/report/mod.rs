@@ -118,6 +118,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Money for people: 2 decimals (the JSON report keeps every digit).
+pub fn money(m: Money) -> String {
+    format!("{:.2}", m.round_dp(2).value())
+}
+
 /// Keeps at most `max` evenly spaced points, always including the last.
 pub fn downsample<T: Copy>(points: &[T], max: usize) -> Vec<T> {
     if points.len() <= max || max < 2 {

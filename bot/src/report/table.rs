@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::BacktestReport;
+use super::{BacktestReport, money};
 use crate::market_data::format_millis;
 
 fn opt(v: Option<f64>, dp: usize) -> String {
@@ -31,11 +31,15 @@ pub fn render_summary_table(r: &BacktestReport) -> String {
                 r.timeframe
             ),
         ),
-        ("capital", format!("{}", r.capital)),
-        ("final equity", format!("{}", o.equity)),
+        ("capital", money(r.capital)),
+        ("final equity", money(o.equity)),
         (
             "net P&L",
-            format!("{} (fees {})", o.net_pnl, r.balances.fees_paid),
+            format!(
+                "{} (fees {})",
+                money(o.net_pnl),
+                money(r.balances.fees_paid)
+            ),
         ),
         ("return", format!("{:.2} %", o.return_pct)),
         ("max drawdown", format!("{:.2} %", o.max_drawdown_pct)),

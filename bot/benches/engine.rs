@@ -1,0 +1,224 @@
+//! Engine benchmarks; prints a table (`cargo bench -p botfleet-bot --bench engine`).
+//!
+//! 1. Backtest throughput: 1M one-minute synthetic candles through the full
+//!    engine (SMA crossover, paper fills with fees and slippage, every risk
+//!    check on), candles per second on one core.
+//! 2. Candle-to-order latency: the time of each `Engine::on_candle` call,
+//!    p50/p99 over every candle, and over the candles that sent an order.
+//! 3. Idle paper bot RSS: `botfleet-bot run` on a slow synthetic feed, read
+//!    from /proc after it settles (needs the release binary; skipped if absent).
+
+use std::time::{Duration, Instant};
+
+use botfleet_bot::backtest::{self, BacktestOptions};
+use botfleet_bot::config::EngineConfig;
+use botfleet_bot::domain::{Symbol, Timeframe};
+use botfleet_bot::engine::{Engine, EventMode};
+use botfleet_bot::market_data::{CandleSeries, SyntheticConfig, generate};
+use botfleet_bot::performance::EquityCurve;
+
+const CANDLES: usize = 1_000_000;
+
+const MANIFESTS: &str = r#"
+apiVersion: botfleet.dev/v1alpha1
+kind: Strategy
+metadata: {name: bench-sma}
+spec:
+  timeframe: 1m
+  smaCrossover: {fast: 10, slow: 30}
+---
+apiVersion: botfleet.dev/v1alpha1
+kind: RiskPolicy
+metadata: {name: bench}
+spec:
+  limits:
+    paper:
+      maxPositionPct: 25
+      stopLossPct: 2
+      takeProfitPct: 4
+      trailingStopPct: 3
+      maxDrawdownPct: 100
+      maxTotalLossPct: 100
+      maxLosingDaysInRow: 1000
+      maxTradesPerDay: 1000
+      symbolCooldownMinutes: 5
+---
+apiVersion: botfleet.dev/v1alpha1
+kind: TradingBot
+metadata: {name: bench}
+spec:
+  strategyRef: {name: bench-sma}
+  riskPolicyRef: {name: bench}
+  exchange: {venue: binance, symbols: [BTCUSDT]}
+  phase: Paper
+  capital: 10000
+"#;
+
+fn config() -> EngineConfig {
+    let m = botfleet_crds::Manifests::from_yaml(MANIFESTS).expect("bench manifests parse");
+    m.validate().expect("bench manifests are valid");
+    EngineConfig::from_manifests(&m, None, MANIFESTS.as_bytes()).expect("bench bot resolves")
+}
+
+fn data() -> CandleSeries {
+    generate(&SyntheticConfig::for_timeframe(7, CANDLES, Timeframe::M1)).expect("synthetic data")
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let cfg = config();
+    let series = data();
+    println!(
+        "botfleet-bot engine benchmarks ({} candles, 1m, SMA 10/30, fees+slippage, all risk checks)",
+        CANDLES
+    );
+    println!("{:<44} {:>16}", "measure", "value");
+
+    // 1. Throughput: best of 5 full backtests (report building excluded).
+    let mut best = Duration::MAX;
+    let mut trades = 0;
+    for _ in 0..5 {
+        let input = vec![(Symbol::new("BTCUSDT"), series.clone())];
+        let t = Instant::now();
+        let report =
+            backtest::run(&cfg, input, &BacktestOptions::default()).expect("backtest runs");
+        best = best.min(t.elapsed());
+        trades = report.performance.overall.trades;
+    }
+    let rate = CANDLES as f64 / best.as_secs_f64();
+    println!(
+        "{:<44} {:>16}",
+        "backtest throughput (candles/s, best of 5)",
+        format!("{:.2} M", rate / 1e6)
+    );
+    println!(
+        "{:<44} {:>16}",
+        "  (includes report: curve downsampling)",
+        format!("{trades} trades")
+    );
+
+    // 1b. The engine loop alone, no report.
+    let mut engine = Engine::new(
+        cfg.clone(),
+        Default::default(),
+        EquityCurve::bounded(2_000),
+        0,
+        EventMode::CountOnly,
+    )
+    .expect("engine builds");
+    let t = Instant::now();
+    for c in &series.candles {
+        engine.on_candle(0, c).expect("step");
+    }
+    let loop_rate = CANDLES as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "{:<44} {:>16}",
+        "engine loop only (candles/s)",
+        format!("{:.2} M", loop_rate / 1e6)
+    );
+
+    // 2. Latency per candle.
+    let mut engine = Engine::new(
+        cfg.clone(),
+        Default::default(),
+        EquityCurve::bounded(2_000),
+        0,
+        EventMode::CountOnly,
+    )
+    .expect("engine builds");
+    let mut all = Vec::with_capacity(CANDLES);
+    let mut with_order = Vec::new();
+    for c in &series.candles {
+        let before = engine.counters().orders;
+        let t = Instant::now();
+        engine.on_candle(0, c).expect("step");
+        let ns = t.elapsed().as_nanos() as u64;
+        all.push(ns);
+        if engine.counters().orders > before {
+            with_order.push(ns);
+        }
+    }
+    all.sort_unstable();
+    with_order.sort_unstable();
+    println!(
+        "{:<44} {:>16}",
+        "on_candle latency p50 / p99 (all, ns)",
+        format!("{} / {}", percentile(&all, 0.5), percentile(&all, 0.99))
+    );
+    println!(
+        "{:<44} {:>16}",
+        format!(
+            "candle-to-order p50 / p99 ({} orders, ns)",
+            with_order.len()
+        ),
+        format!(
+            "{} / {}",
+            percentile(&with_order, 0.5),
+            percentile(&with_order, 0.99)
+        )
+    );
+
+    // 3. Idle paper bot RSS.
+    match idle_rss_kib() {
+        Ok(kib) => println!(
+            "{:<44} {:>16}",
+            "idle paper bot RSS",
+            format!("{:.1} MB", kib as f64 / 1024.0)
+        ),
+        Err(e) => println!(
+            "{:<44} {:>16}",
+            "idle paper bot RSS",
+            format!("skipped: {e}")
+        ),
+    }
+}
+
+/// Starts the release binary as a paper bot on a slow synthetic feed and reads VmRSS.
+fn idle_rss_kib() -> Result<u64, String> {
+    let bin =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/botfleet-bot");
+    if !bin.exists() {
+        return Err("build `cargo build --release -p botfleet-bot` first".into());
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let manifests = dir.path().join("bot.yaml");
+    std::fs::write(&manifests, MANIFESTS).map_err(|e| e.to_string())?;
+    let mut child = std::process::Command::new(bin)
+        .args(["run", "--config"])
+        .arg(&manifests)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--feed",
+            "synthetic",
+            "--speed",
+            "1",
+            "--insecure-no-auth",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_secs(3));
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).map_err(|e| e.to_string());
+    let _ = child.kill();
+    let _ = child.wait();
+    let status = status?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or("no VmRSS (did the bot exit? check its flags)")?;
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| "unreadable VmRSS".to_string())
+}

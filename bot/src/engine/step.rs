@@ -1,0 +1,307 @@
+//! [`Engine::on_candle`] and the control operations (halt, resume, cancel-all).
+
+use rust_decimal::Decimal;
+
+use super::{Engine, EngineError, EngineEvent, EventMode};
+use crate::domain::{Candle, OrderKind, OrderRequest, Quantity, Side, Symbol};
+use crate::execution::OrderState;
+use crate::indicators::{Hlc, Indicator};
+use crate::risk::{ExitOrder, Halt, ResumeError, RiskAction, RiskActions, Verdict};
+use crate::store::Decision;
+use crate::strategy::{Decision as StrategyDecision, Signal};
+use botfleet_crds::HaltAction;
+
+impl Engine {
+    /// One closed candle of the symbol at `index` ([`Engine::symbol_index`]).
+    /// Candles of a symbol must come in time order.
+    pub fn on_candle(&mut self, index: usize, candle: &Candle) -> Result<(), EngineError> {
+        let symbol = self.markets[index].symbol.clone();
+        let now = candle.open_time;
+        self.last_time = now;
+
+        // 1. Fills of orders placed on earlier candles.
+        let mut report = std::mem::take(&mut self.report);
+        self.broker.on_candle(&symbol, candle, &mut report);
+        for fill in report.fills.drain(..) {
+            self.apply_fill(fill)?;
+        }
+        for id in report.closed.drain(..) {
+            if let Some(order) = self.broker.order(id).cloned() {
+                self.order_closed(order);
+            }
+        }
+        self.report = report;
+
+        // 2-4. Mark, risk, equity.
+        self.ledger.mark(&symbol, candle.close);
+        let actions = self.risk.on_candle(&symbol, candle, &self.ledger);
+        if !actions.is_empty() {
+            self.apply_risk_actions(actions);
+        }
+        self.perf
+            .on_candle(now, self.ledger.equity(), self.ledger.has_position());
+
+        // 5. Strategy (always fed) and entries/exits.
+        let market = &mut self.markets[index];
+        if let Some(atr) = market.atr.as_mut() {
+            market.atr_value = atr.update(Hlc::from(candle));
+        }
+        let decision = market.strategy.on_candle(candle);
+        if decision.signal == Signal::Hold || self.risk.halted().is_some() {
+            return Ok(());
+        }
+        self.counters.signals += 1;
+        match decision.signal {
+            Signal::Buy => self.enter(index, candle, &decision),
+            Signal::Sell => self.exit_on_signal(&symbol, now, &decision),
+            Signal::Hold => {}
+        }
+        Ok(())
+    }
+
+    fn apply_fill(&mut self, fill: crate::domain::Fill) -> Result<(), EngineError> {
+        let outcome = self.ledger.apply_fill(&fill)?;
+        if let Some(trade) = outcome.closed_trade() {
+            self.perf.record_trade(trade);
+            self.risk.on_trade_closed(trade);
+        }
+        if self.mode == EventMode::Record {
+            self.events.push(EngineEvent::Fill(fill));
+        }
+        Ok(())
+    }
+
+    fn order_closed(&mut self, order: OrderState) {
+        if order.side == Side::Sell && order.remaining() > Quantity::ZERO {
+            // An exit that did not complete: the stops may fire again.
+            self.risk.exit_failed(&order.symbol);
+        }
+        if self.mode == EventMode::Record {
+            self.events.push(EngineEvent::OrderClosed {
+                id: order.id,
+                symbol: order.symbol.clone(),
+                status: order.status,
+                reason: order.note.clone().unwrap_or_default(),
+            });
+        }
+    }
+
+    fn has_open_order(&self, symbol: &Symbol) -> bool {
+        self.broker.open_orders().any(|o| o.symbol == *symbol)
+    }
+
+    fn enter(&mut self, index: usize, candle: &Candle, decision: &StrategyDecision) {
+        let symbol = self.markets[index].symbol.clone();
+        let now = candle.open_time;
+        let holding = self.ledger.position(&symbol).is_some_and(|p| !p.is_flat());
+        if holding || self.has_open_order(&symbol) {
+            // Already long (or about to be): Buy means "be long", nothing to add.
+            return;
+        }
+        let atr = self.markets[index].atr_value;
+        let verdict = self
+            .risk
+            .check_entry(now, &symbol, candle.close, &self.ledger, atr);
+        match &verdict {
+            Verdict::Approve(a) => {
+                let reason = format!("{} ({})", decision.reason, a.sizing.explanation);
+                self.submit(symbol.clone(), Side::Buy, a.quantity, now, reason);
+            }
+            Verdict::Refuse(r) => {
+                *self.counters.refusals.entry(r.limit.as_str()).or_default() += 1;
+            }
+        }
+        self.audit(now, &symbol, decision, &verdict);
+    }
+
+    fn exit_on_signal(&mut self, symbol: &Symbol, now: i64, decision: &StrategyDecision) {
+        let held = self
+            .ledger
+            .position(symbol)
+            .map_or(Quantity::ZERO, |p| p.quantity());
+        let quantity = self.risk.exit_quantity(symbol, held, &self.ledger);
+        if quantity.is_zero() || self.has_open_sell(symbol) {
+            return;
+        }
+        self.submit(
+            symbol.clone(),
+            Side::Sell,
+            quantity,
+            now,
+            decision.reason.to_string(),
+        );
+        if self.mode == EventMode::Record {
+            self.events.push(EngineEvent::Decision(Decision {
+                at: now,
+                symbol: symbol.clone(),
+                signal: decision.signal.as_str().to_string(),
+                verdict: "exit".to_string(),
+                reason: serde_json::json!({ "strategy": decision.reason.to_string() }),
+            }));
+        }
+    }
+
+    fn has_open_sell(&self, symbol: &Symbol) -> bool {
+        self.broker
+            .open_orders()
+            .any(|o| o.symbol == *symbol && o.side == Side::Sell)
+    }
+
+    fn audit(&mut self, now: i64, symbol: &Symbol, decision: &StrategyDecision, verdict: &Verdict) {
+        if self.mode != EventMode::Record {
+            return;
+        }
+        let (word, risk) = match verdict {
+            Verdict::Approve(a) => ("accepted", serde_json::to_value(a).unwrap_or_default()),
+            Verdict::Refuse(r) => ("refused", serde_json::to_value(r).unwrap_or_default()),
+        };
+        self.events.push(EngineEvent::Decision(Decision {
+            at: now,
+            symbol: symbol.clone(),
+            signal: decision.signal.as_str().to_string(),
+            verdict: word.to_string(),
+            reason: serde_json::json!({
+                "strategy": decision.reason.to_string(),
+                "confidence": decision.confidence,
+                "risk": risk,
+            }),
+        }));
+    }
+
+    /// Sends a market order to the broker; a refusal is counted and logged.
+    fn submit(&mut self, symbol: Symbol, side: Side, quantity: Quantity, now: i64, reason: String) {
+        let order = OrderRequest {
+            id: self.allocate_order_id(),
+            symbol,
+            side,
+            kind: OrderKind::Market,
+            quantity,
+            reason,
+            created_at: now,
+        };
+        self.counters.orders += 1;
+        match self.broker.submit(order.clone()) {
+            Ok(_) => {
+                self.perf.record_order(true);
+                if self.mode == EventMode::Record {
+                    self.events.push(EngineEvent::OrderSubmitted { order });
+                }
+            }
+            Err(rejection) => {
+                self.perf.record_order(false);
+                self.counters.order_errors += 1;
+                if side == Side::Sell {
+                    self.risk.exit_failed(&order.symbol);
+                }
+                if self.mode == EventMode::Record {
+                    self.events.push(EngineEvent::OrderRejected {
+                        order,
+                        reason: rejection.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn apply_risk_actions(&mut self, actions: RiskActions) {
+        for action in actions {
+            match &action {
+                RiskAction::Exit(exit) => {
+                    *self
+                        .counters
+                        .forced_exits
+                        .entry(exit.reason.limit().as_str())
+                        .or_default() += 1;
+                    self.send_exit(exit);
+                }
+                RiskAction::Pause(p) => {
+                    *self.counters.pauses.entry(p.limit.as_str()).or_default() += 1;
+                }
+                RiskAction::Halt(h) => {
+                    let h = h.clone();
+                    if self.mode == EventMode::Record {
+                        self.events.push(EngineEvent::Risk(action.clone()));
+                    }
+                    self.on_halt(h);
+                    continue;
+                }
+            }
+            if self.mode == EventMode::Record {
+                self.events.push(EngineEvent::Risk(action));
+            }
+        }
+    }
+
+    fn send_exit(&mut self, exit: &ExitOrder) {
+        if self.has_open_sell(&exit.symbol) {
+            return;
+        }
+        let quantity = self
+            .risk
+            .exit_quantity(&exit.symbol, exit.quantity, &self.ledger);
+        if quantity > Quantity::ZERO {
+            self.submit(
+                exit.symbol.clone(),
+                Side::Sell,
+                quantity,
+                exit.at,
+                exit.message.clone(),
+            );
+        }
+    }
+
+    /// A halt latched (by a limit or by hand): cancel every open order, and
+    /// with `onHalt.action: flatten` close every position. Done once per halt.
+    fn on_halt(&mut self, halt: Halt) {
+        if self.handled_halt.as_deref() == Some(halt.id.as_str()) {
+            return;
+        }
+        self.handled_halt = Some(halt.id.clone());
+        self.cancel_all();
+        if halt.action == HaltAction::Flatten {
+            for exit in self.risk.flatten(halt.at, &self.ledger) {
+                *self
+                    .counters
+                    .forced_exits
+                    .entry(exit.reason.limit().as_str())
+                    .or_default() += 1;
+                self.send_exit(&exit);
+            }
+        }
+        self.counters.halts.push(halt);
+    }
+
+    /// Manual halt (kill switch, `POST /v1/halt`). `flatten` overrides the
+    /// policy's action for this halt. Returns the latch (the existing one if
+    /// already halted).
+    pub fn halt(&mut self, now: i64, reason: &str, flatten: bool) -> Halt {
+        let mut halt = self.risk.halt(now, reason);
+        if flatten {
+            halt.action = HaltAction::Flatten;
+        }
+        self.on_halt(halt.clone());
+        halt
+    }
+
+    /// Clears the halt latch if `halt_id` is the current halt's id.
+    pub fn resume(&mut self, halt_id: &str) -> Result<Halt, ResumeError> {
+        let halt = self.risk.resume(halt_id)?;
+        self.handled_halt = None;
+        Ok(halt)
+    }
+
+    /// Cancels every open order; returns how many.
+    pub fn cancel_all(&mut self) -> usize {
+        let canceled = self.broker.cancel_all(None);
+        let n = canceled.len();
+        for order in canceled {
+            self.order_closed(order);
+        }
+        n
+    }
+
+    /// Cash a flattening would leave, for messages.
+    pub fn free_cash(&self) -> Decimal {
+        self.ledger.cash().value()
+    }
+}
