@@ -190,14 +190,15 @@ async fn trade(
     tracing::info!(feed = %feed.label, fresh, "market data");
     let live = feed.live;
     let tf = cfg.timeframe.millis();
-    let started = state::start(cfg, paper, persisted, feed.start_time, |engine| {
+    let started = state::start(&store, cfg, paper, persisted, feed.start_time, |engine| {
         let next = engine.last_time() + tf;
         if live {
             chrono::Utc::now().timestamp_millis().max(next)
         } else {
             next
         }
-    })?;
+    })
+    .await?;
     let mut engine = started.engine;
     let mut setup = started.setup;
     let clock = if started.restored {

@@ -11,17 +11,18 @@ use serde_json::json;
 use super::feed::ResumeFrom;
 use super::persist::{CONFIG_HASH_KEY, SNAPSHOT_KEY, StepBuilder};
 use crate::config::EngineConfig;
-use crate::domain::Fill;
+use crate::domain::{Fill, Symbol};
 use crate::engine::{Engine, EngineSnapshot, EventMode};
 use crate::execution::PaperConfig;
 use crate::performance::EquityCurve;
-use crate::store::{EngineState, OrderRecord, PhaseEvent, Store, StoredCandle};
+use crate::store::{EngineState, OrderRecord, PhaseEvent, Store};
 
 /// What the store holds for the bot, read before the feed starts.
 pub struct Persisted {
     pub snapshot: Option<EngineSnapshot>,
     pub fills: Vec<Fill>,
-    pub candles: Vec<StoredCandle>,
+    /// Open time of the newest stored candle per symbol.
+    pub last_times: Vec<(Symbol, i64)>,
     pub state: EngineState,
     pub open_orders: Vec<OrderRecord>,
     pub config_hash: Option<String>,
@@ -34,12 +35,12 @@ impl Persisted {
             .get_value::<EngineSnapshot>(SNAPSHOT_KEY)
             .await
             .context("reading the engine snapshot")?;
-        let candles = store.candles().await?;
+        let last_times = store.last_candle_times().await?;
         let config_hash = store.get_value::<String>(CONFIG_HASH_KEY).await?;
         Ok(Persisted {
             snapshot,
             fills: restored.fills,
-            candles,
+            last_times,
             state: restored.state,
             open_orders: restored.open_orders,
             config_hash,
@@ -52,11 +53,10 @@ impl Persisted {
             .symbols
             .iter()
             .map(|s| {
-                self.candles
+                self.last_times
                     .iter()
-                    .filter(|c| c.symbol == *s)
-                    .map(|c| c.candle.open_time)
-                    .max()
+                    .find(|(symbol, _)| symbol == s)
+                    .map(|(_, t)| *t)
             })
             .collect();
         ResumeFrom { last, warmup }
@@ -75,8 +75,10 @@ pub struct Started {
 }
 
 /// Builds the engine: fresh at `start_time`, or restored from `persisted`
-/// with its clock at `restart_now` for a phase change.
-pub fn start(
+/// (its strategies re-warmed on the store's candles, streamed) with its
+/// clock at `restart_now` for a phase change.
+pub async fn start(
+    store: &Store,
     cfg: EngineConfig,
     paper: PaperConfig,
     persisted: Persisted,
@@ -121,11 +123,14 @@ pub fn start(
         );
     }
     let new_hash = cfg.config_hash.clone();
-    let history = persisted
-        .candles
-        .iter()
-        .map(|c| (c.symbol.clone(), c.candle));
-    let mut engine = Engine::restore(cfg, snapshot, &persisted.fills, history)?;
+    let mut engine = Engine::restore(cfg, snapshot, &persisted.fills, std::iter::empty())?;
+    store
+        .for_each_candle(|c| {
+            if let Some(index) = engine.symbol_index(&c.symbol) {
+                engine.warm(index, &c.candle);
+            }
+        })
+        .await?;
     check_open_orders(&engine, &persisted.open_orders)?;
     let now = restart_now(&engine);
     if let Some(old) = persisted.config_hash.filter(|h| *h != new_hash) {

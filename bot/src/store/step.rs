@@ -156,29 +156,53 @@ impl Store {
 
     /// Every stored candle, oldest first (ties by symbol).
     pub async fn candles(&self) -> Result<Vec<StoredCandle>> {
-        let rows: Vec<CandleRow> = dispatch!(self, |pool, backend| {
+        let mut all = Vec::new();
+        self.for_each_candle(|c| all.push(c)).await?;
+        Ok(all)
+    }
+
+    /// Streams every stored candle, oldest first (ties by symbol), into `f`
+    /// without holding them all in memory (a restart re-warms its strategies
+    /// on a year of one-minute candles this way).
+    pub async fn for_each_candle(&self, mut f: impl FnMut(StoredCandle)) -> Result<()> {
+        use futures::TryStreamExt;
+        dispatch!(self, |pool, backend| {
+            let mut rows = sqlx::query_as::<_, CandleRow>(SELECT_CANDLES).fetch(pool);
+            while let Some(row) = rows.try_next().await.map_err(db("reading candles"))? {
+                f(candle_from_row(row));
+            }
+        });
+        Ok(())
+    }
+
+    /// Open time of the newest stored candle of each symbol.
+    pub async fn last_candle_times(&self) -> Result<Vec<(Symbol, i64)>> {
+        let rows: Vec<(String, i64)> = dispatch!(self, |pool, backend| {
             sqlx::query_as(
-                "SELECT symbol, open_time, open, high, low, close, volume, warmup FROM candles \
-                 ORDER BY open_time, symbol",
+                "SELECT symbol, MAX(open_time) FROM candles GROUP BY symbol ORDER BY symbol",
             )
             .fetch_all(pool)
             .await
-            .map_err(db("reading candles"))?
+            .map_err(db("reading the last candle times"))?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(symbol, open_time, o, h, l, c, v, warmup)| StoredCandle {
-                symbol: Symbol(symbol),
-                candle: Candle {
-                    open_time,
-                    open: Price(o.0),
-                    high: Price(h.0),
-                    low: Price(l.0),
-                    close: Price(c.0),
-                    volume: Quantity(v.0),
-                },
-                warmup,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|(s, t)| (Symbol(s), t)).collect())
+    }
+}
+
+const SELECT_CANDLES: &str = "SELECT symbol, open_time, open, high, low, close, volume, warmup \
+     FROM candles ORDER BY open_time, symbol";
+
+fn candle_from_row((symbol, open_time, o, h, l, c, v, warmup): CandleRow) -> StoredCandle {
+    StoredCandle {
+        symbol: Symbol(symbol),
+        candle: Candle {
+            open_time,
+            open: Price(o.0),
+            high: Price(h.0),
+            low: Price(l.0),
+            close: Price(c.0),
+            volume: Quantity(v.0),
+        },
+        warmup,
     }
 }

@@ -272,5 +272,13 @@ async fn candles_round_trip_exactly(target: Target) {
     assert_eq!(got[1].candle, candle(5_000, "64000.12345678"));
     assert_eq!(got[2].candle.close.to_string(), "0.00000001");
     assert_eq!(got[2].candle.low.to_string(), "99.00000001");
+    let last = store.last_candle_times().await.unwrap();
+    assert_eq!(
+        last,
+        vec![
+            (Symbol::new("BTCUSDT"), 5_000),
+            (Symbol::new("ETHUSDT"), 5_000)
+        ]
+    );
     store.close().await;
 }
