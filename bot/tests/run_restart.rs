@@ -177,3 +177,66 @@ async fn a_second_engine_on_the_same_store_is_refused() {
     assert!(engine.terminate().success());
     assert_consistent(&contents(&ws.sqlite()).await);
 }
+
+/// The store refuses writes for a while (a trigger makes every candle insert
+/// fail): the engine reports Degraded, keeps the step and retries, takes no
+/// new candle meanwhile, and once the store takes writes again it goes on
+/// exactly as an undisturbed run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_refuses_writes_degrades_and_loses_nothing() {
+    use sqlx::Connection;
+    let candles = synthetic(3_000, 19);
+    let reference = reference_run(&candles).await;
+    let ws = Workspace::new("Paper");
+    let data = ws.write_data(&candles);
+    let engine = Engine::start(&ws, &ws.replay_args(&data, PACED), &[]);
+    let early = hours(candles[300].open_time);
+    engine
+        .wait_metrics("candle 300", |m| {
+            m["botfleet_engine_last_candle_time_seconds"] >= early
+        })
+        .await;
+
+    let url = format!("sqlite://{}", ws.db().display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_candles BEFORE INSERT ON candles \
+         BEGIN SELECT RAISE(ABORT, 'test: the store refuses writes'); END",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    engine
+        .wait_metrics("a refused step", |m| {
+            m["botfleet_engine_store_commit_errors_total"] >= 2.0
+                && m["botfleet_engine_degraded"] == 1.0
+        })
+        .await;
+    let degraded = engine.status().await;
+    assert_eq!(degraded.state, EngineState::Degraded);
+    let (m, _) = engine.metrics().await;
+    let stuck_at = m["botfleet_engine_last_candle_time_seconds"];
+    engine
+        .wait_metrics("more retries", |m| {
+            m["botfleet_engine_store_commit_errors_total"] >= 4.0
+        })
+        .await;
+    let (m, _) = engine.metrics().await;
+    assert_eq!(
+        m["botfleet_engine_last_candle_time_seconds"], stuck_at,
+        "no candle is taken while the step is not stored"
+    );
+
+    sqlx::query("DROP TRIGGER refuse_candles")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    engine.wait_stored(candles.last().unwrap().open_time).await;
+    assert_eq!(engine.status().await.state, EngineState::Trading);
+    assert!(engine.log_text().contains("the store accepts writes again"));
+    assert!(engine.terminate().success());
+    let done = contents(&ws.sqlite()).await;
+    assert_consistent(&done);
+    assert_same_trading(&done, &reference);
+}
