@@ -124,7 +124,7 @@ async fn main() -> Result<()> {
     let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let mut operator = Command::new(env!("CARGO_BIN_EXE_botfleet-operator"))
+    let operator = Command::new(env!("CARGO_BIN_EXE_botfleet-operator"))
         .env("KUBECONFIG", cp.write_kubeconfig(TOKEN)?)
         .env("RUST_LOG", "error")
         .args([
@@ -139,7 +139,16 @@ async fn main() -> Result<()> {
         .stdout(Stdio::null())
         .spawn()
         .context("starting botfleet-operator")?;
+    /// Kills the operator on every exit path, errors included.
+    struct Guard(std::process::Child);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let pid = operator.id();
+    let _operator = Guard(operator);
     let scrape = || async move {
         reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
             .await?
@@ -202,8 +211,6 @@ async fn main() -> Result<()> {
     let text = scrape().await?;
     peak_rss = peak_rss.max(rss_kib(pid, "VmRSS:"));
     let hwm = rss_kib(pid, "VmHWM:");
-    let _ = operator.kill();
-    let _ = operator.wait();
 
     println!("| metric | value |");
     println!("|---|---|");

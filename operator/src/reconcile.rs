@@ -116,6 +116,47 @@ async fn not_ready(
         bot.metadata.generation,
         Timestamp::now(),
     );
+    // The kill switch works even when the references do not resolve.
+    let kill = bot.spec.halted && old.halt.is_none();
+    if kill {
+        let uid = bot.uid().unwrap_or_default();
+        let now = Timestamp::now();
+        let h = HaltStatus {
+            id: halt::new_halt_id(now.as_millisecond(), &uid),
+            reason: "manual kill switch: spec.halted is true".into(),
+            at: Time(now),
+        };
+        if let Some(a) = ctx.engine_address(bot) {
+            let request = HaltRequest {
+                reason: h.reason.clone(),
+                flatten: false,
+                halt_id: Some(h.id.clone()),
+            };
+            let token = ctx.config.token_key.derive(&uid);
+            if let Err(e) = ctx.engine.halt(a, &token, &request).await {
+                warn!(bot = %bot.name_any(), error = %e, "could not tell the engine to halt");
+            }
+        }
+        set_condition(
+            &mut new.conditions,
+            Cond {
+                type_: ct::HALTED,
+                status: "True",
+                reason: "ManualKillSwitch",
+                message: format!(
+                    "{}; halt id {}; to resume, annotate the bot with {}={}",
+                    h.reason,
+                    h.id,
+                    crate::RESUME_ANNOTATION,
+                    h.id
+                ),
+            },
+            bot.metadata.generation,
+            now,
+        );
+        new.halt = Some(h);
+        new.state = Some(botfleet_crds::BotState::Halted);
+    }
     let was = old
         .condition(ct::READY)
         .map(|c| (c.status.clone(), c.reason.clone()));

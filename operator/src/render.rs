@@ -180,11 +180,15 @@ pub fn service_account(bot: &TradingBot) -> Result<ServiceAccount> {
     })
 }
 
-/// Service in front of the engine's HTTP port (metrics and status).
+/// Headless Service in front of the engine's HTTP port (metrics and
+/// status): the StatefulSet's governing service. Headless, because nothing
+/// needs a virtual IP (the operator talks to the pod IP) and a fleet must
+/// not exhaust the cluster's service range.
 pub fn service(bot: &TradingBot, settings: &WorkloadSettings<'_>) -> Result<Service> {
     Ok(Service {
         metadata: meta(bot, bot.name_any())?,
         spec: Some(ServiceSpec {
+            cluster_ip: Some("None".into()),
             selector: Some(selector(bot)),
             ports: Some(vec![ServicePort {
                 name: Some("http".into()),

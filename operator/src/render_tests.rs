@@ -134,6 +134,11 @@ fn config_map_and_secret_contents() {
     assert_eq!(sa.automount_service_account_token, Some(false));
     let svc = service(bot, &SETTINGS).unwrap().spec.unwrap();
     assert_eq!(svc.ports.unwrap()[0].port, 8080);
+    assert_eq!(
+        svc.cluster_ip.as_deref(),
+        Some("None"),
+        "headless: no service IP per bot"
+    );
     assert_eq!(svc.selector.unwrap().len(), 2);
 }
 

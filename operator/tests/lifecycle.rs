@@ -345,3 +345,39 @@ async fn deleting_a_bot_halts_its_engine_and_cancels_orders_first() {
     );
     op.stop().await;
 }
+
+#[tokio::test]
+async fn the_kill_switch_works_even_when_the_policy_is_gone() {
+    let w = World::new("kill-orphan").await.unwrap();
+    let op = w.start_operator(w.config());
+    w.strategy("sma").await.unwrap();
+    w.policy("seed", json!({})).await.unwrap();
+    let engine = w.bot("orphan", "seed", json!({})).await.unwrap();
+    w.wait_bot("orphan", "trading", |b| condition_is(b, ct::READY, "True"))
+        .await
+        .unwrap();
+    Api::<botfleet_crds::RiskPolicy>::namespaced(w.admin.clone(), &w.ns)
+        .delete("seed", &DeleteParams::default())
+        .await
+        .unwrap();
+    w.wait_bot("orphan", "policy missing", |b| {
+        condition(b, ct::READY).is_some_and(|c| c.reason == "RiskPolicyNotFound")
+    })
+    .await
+    .unwrap();
+    w.patch_spec("orphan", json!({"halted": true}))
+        .await
+        .unwrap();
+    let bot = w
+        .wait_bot("orphan", "halted", |b| condition_is(b, ct::HALTED, "True"))
+        .await
+        .unwrap();
+    let id = bot.status.unwrap().halt.unwrap().id;
+    eventually("the engine is told", WAIT, || async {
+        Ok(!engine.calls("/v1/halt").is_empty())
+    })
+    .await
+    .unwrap();
+    assert_eq!(engine.calls("/v1/halt")[0].body["haltId"], id.as_str());
+    op.stop().await;
+}
