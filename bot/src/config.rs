@@ -15,11 +15,12 @@ use crate::domain::{Money, Symbol, Timeframe};
 /// Why a configuration could not be loaded. Display names the file and field.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: {source}", path.display())]
+    // The manifest error is part of the message, not a `source`, so `{:#}`
+    // does not print it twice.
+    #[error("{}: {error}", path.display())]
     Manifests {
         path: PathBuf,
-        #[source]
-        source: botfleet_crds::ManifestError,
+        error: botfleet_crds::ManifestError,
     },
     #[error("{}: {message}", path.display())]
     Unusable { path: PathBuf, message: String },
@@ -49,20 +50,17 @@ impl EngineConfig {
     /// Reads, parses and validates `path`, then picks the bot named `bot`
     /// (or the only bot in the file).
     pub fn load(path: &Path, bot: Option<&str>) -> Result<Self, ConfigError> {
-        let bytes = std::fs::read(path).map_err(|e| ConfigError::Manifests {
+        let bytes = std::fs::read(path).map_err(|e| ConfigError::Unusable {
             path: path.to_path_buf(),
-            source: botfleet_crds::ManifestError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            },
+            message: format!("cannot read the manifests ({e}); check the path given with -f"),
         })?;
         let text = String::from_utf8(bytes.clone()).map_err(|e| ConfigError::Unusable {
             path: path.to_path_buf(),
             message: format!("not UTF-8 text ({e}); save the manifests as UTF-8 YAML"),
         })?;
-        let wrap = |source| ConfigError::Manifests {
+        let wrap = |error| ConfigError::Manifests {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let manifests = Manifests::from_yaml(&text).map_err(wrap)?;
         manifests

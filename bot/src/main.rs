@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 use botfleet_bot::backtest::{self, BacktestOptions, DataArg, DataSelection};
 use botfleet_bot::config::EngineConfig;
+use botfleet_bot::domain::Timeframe;
 use botfleet_bot::market_data::parse_time_arg;
 
 #[derive(Parser)]
@@ -32,6 +33,27 @@ enum Command {
     Backtest(BacktestArgs),
     /// Trade: paper now (live or replayed data), with the HTTP endpoints the operator polls.
     Run(botfleet_bot::run::RunArgs),
+    /// Write seeded synthetic candles as a Binance kline CSV (for trying things out).
+    Synth(SynthArgs),
+}
+
+#[derive(clap::Args)]
+struct SynthArgs {
+    /// Output file.
+    #[arg(short = 'o', long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 2_160)]
+    candles: usize,
+    /// 1m, 5m, 15m, 1h, 4h or 1d.
+    #[arg(long, default_value = "1h", value_parser = parse_timeframe)]
+    timeframe: Timeframe,
+}
+
+fn parse_timeframe(s: &str) -> Result<Timeframe, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("`{s}` is not a timeframe; use 1m, 5m, 15m, 1h, 4h or 1d"))
 }
 
 #[derive(clap::Args)]
@@ -84,6 +106,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Backtest(args) => run_backtest(args),
         Command::Run(args) => botfleet_bot::run::main(args),
+        Command::Synth(args) => run_synth(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,5 +143,14 @@ fn run_backtest(args: BacktestArgs) -> anyhow::Result<()> {
     let (json, html) = report.write_files(&args.out)?;
     print!("{}", botfleet_bot::report::render_summary_table(&report));
     println!("report: {} and {}", json.display(), html.display());
+    Ok(())
+}
+
+fn run_synth(args: SynthArgs) -> anyhow::Result<()> {
+    use botfleet_bot::market_data::{SyntheticConfig, TimeUnit, generate, write_binance_csv_file};
+    let config = SyntheticConfig::for_timeframe(args.seed, args.candles, args.timeframe);
+    let series = generate(&config)?;
+    write_binance_csv_file(&args.out, &series.candles, args.timeframe, TimeUnit::Millis)?;
+    println!("wrote {} ({})", args.out.display(), series.label());
     Ok(())
 }

@@ -15,13 +15,14 @@ impl Engine {
     /// One closed candle of the symbol at `index` ([`Engine::symbol_index`]).
     /// Candles of a symbol must come in time order.
     pub fn on_candle(&mut self, index: usize, candle: &Candle) -> Result<(), EngineError> {
-        let symbol = self.markets[index].symbol.clone();
         let now = candle.open_time;
         self.last_time = now;
 
-        // 1. Fills of orders placed on earlier candles.
+        // 1. Fills of orders placed on earlier candles. (The symbol is
+        // borrowed field by field: cloning it per candle costs an allocation.)
         let mut report = std::mem::take(&mut self.report);
-        self.broker.on_candle(&symbol, candle, &mut report);
+        self.broker
+            .on_candle(&self.markets[index].symbol, candle, &mut report);
         for fill in report.fills.drain(..) {
             self.apply_fill(fill)?;
         }
@@ -33,8 +34,9 @@ impl Engine {
         self.report = report;
 
         // 2-4. Mark, risk, equity.
-        self.ledger.mark(&symbol, candle.close);
-        let actions = self.risk.on_candle(&symbol, candle, &self.ledger);
+        let symbol = &self.markets[index].symbol;
+        self.ledger.mark(symbol, candle.close);
+        let actions = self.risk.on_candle(symbol, candle, &self.ledger);
         if !actions.is_empty() {
             self.apply_risk_actions(actions);
         }
@@ -53,7 +55,10 @@ impl Engine {
         self.counters.signals += 1;
         match decision.signal {
             Signal::Buy => self.enter(index, candle, &decision),
-            Signal::Sell => self.exit_on_signal(&symbol, now, &decision),
+            Signal::Sell => {
+                let symbol = self.markets[index].symbol.clone();
+                self.exit_on_signal(&symbol, now, &decision)
+            }
             Signal::Hold => {}
         }
         Ok(())

@@ -1,0 +1,214 @@
+//! The `backtest` command as a user runs it: the real binary, real files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use botfleet_bot::report::BacktestReport;
+use rust_decimal::Decimal;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn backtest(args: &[&str], out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_botfleet-bot"))
+        .current_dir(repo())
+        .arg("backtest")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .output()
+        .expect("the binary runs")
+}
+
+fn read_report(out: &Path) -> BacktestReport {
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json written"))
+        .expect("report.json parses")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn quickstart_writes_a_consistent_report() {
+    let out = tempfile::tempdir().unwrap();
+    let o = backtest(&["-f", "manifests/examples/quickstart.yaml"], out.path());
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("Backtest of quickstart"), "{stdout}");
+    assert!(
+        stdout.contains("synthetic"),
+        "synthetic data must say so: {stdout}"
+    );
+
+    let r = read_report(out.path());
+    assert!(r.synthetic_data);
+    assert_eq!(r.candles, 8_760);
+    assert!(r.performance.overall.trades > 0, "the quickstart trades");
+    assert_eq!(r.trades.len() as u64, r.performance.overall.trades);
+
+    // The books balance exactly: equity = cash + positions, and equity − capital
+    // = net P&L = realized − fees + unrealized.
+    let b = &r.balances;
+    assert_eq!(b.equity, b.cash + b.positions_value);
+    assert_eq!(b.equity - r.capital, b.net_pnl);
+    assert_eq!(b.net_pnl, b.realized_pnl - b.fees_paid + b.unrealized_pnl);
+    if b.open_positions == 0 {
+        // Flat: every cent of P&L is in the closed trades (each net of its fees).
+        let trades: Decimal = r.trades.iter().map(|t| t.pnl.value()).sum();
+        assert_eq!(trades, b.net_pnl.value());
+    }
+
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("polyline"),
+        "charts are inline SVG"
+    );
+    assert!(
+        html.contains("Synthetic data"),
+        "the page warns about synthetic data"
+    );
+    assert!(!html.contains("<script"), "self-contained, no scripts");
+}
+
+#[test]
+fn same_input_same_report() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [&a, &b] {
+        let o = backtest(
+            &[
+                "-f",
+                "manifests/examples/quickstart.yaml",
+                "--data",
+                "manifests/examples/data/btcusdt-1h-synthetic.csv",
+            ],
+            dir.path(),
+        );
+        assert!(o.status.success(), "stderr: {}", stderr(&o));
+    }
+    let read = |d: &tempfile::TempDir, f: &str| std::fs::read(d.path().join(f)).unwrap();
+    assert_eq!(read(&a, "report.json"), read(&b, "report.json"));
+    assert_eq!(read(&a, "report.html"), read(&b, "report.html"));
+    let r = read_report(a.path());
+    assert!(
+        !r.synthetic_data,
+        "a CSV file is not labelled synthetic by the engine"
+    );
+    assert!(r.data.contains("btcusdt-1h-synthetic.csv"));
+}
+
+#[test]
+fn from_to_restricts_the_replay() {
+    let out = tempfile::tempdir().unwrap();
+    let o = backtest(
+        &[
+            "-f",
+            "manifests/examples/quickstart.yaml",
+            "--data",
+            "manifests/examples/data/btcusdt-1h-synthetic.csv",
+            "--from",
+            "2024-02-01",
+            "--to",
+            "2024-02-02",
+        ],
+        out.path(),
+    );
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let r = read_report(out.path());
+    assert_eq!(r.candles, 24);
+    assert_eq!(r.from, 1_706_745_600_000);
+}
+
+/// Every bad input: non-zero exit, a message naming the place, no report files.
+fn assert_refused(args: &[&str], expect: &[&str]) {
+    let out = tempfile::tempdir().unwrap();
+    let o = backtest(args, out.path());
+    let err = stderr(&o);
+    assert!(!o.status.success(), "must fail: {args:?}");
+    for e in expect {
+        assert!(err.contains(e), "error should mention `{e}`: {err}");
+    }
+    assert!(
+        !out.path().join("report.json").exists(),
+        "no report on failure"
+    );
+    assert!(
+        !out.path().join("report.html").exists(),
+        "no report on failure"
+    );
+}
+
+#[test]
+fn malformed_csv_row_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("bad.csv");
+    let good =
+        std::fs::read_to_string(repo().join("manifests/examples/data/btcusdt-1h-synthetic.csv"))
+            .unwrap();
+    let mut lines: Vec<String> = good.lines().take(50).map(str::to_string).collect();
+    let mut cols: Vec<&str> = lines[41].split(',').collect();
+    cols[2] = "not-a-price";
+    lines[41] = cols.join(",");
+    std::fs::write(&csv, lines.join("\n")).unwrap();
+    assert_refused(
+        &[
+            "-f",
+            "manifests/examples/quickstart.yaml",
+            "--data",
+            csv.to_str().unwrap(),
+        ],
+        &["bad.csv", ":42", "not-a-price"],
+    );
+}
+
+#[test]
+fn unknown_field_and_impossible_limits_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = std::fs::read_to_string(repo().join("manifests/examples/quickstart.yaml")).unwrap();
+    let unknown = dir.path().join("unknown.yaml");
+    std::fs::write(
+        &unknown,
+        qs.replace("  capital: 10000", "  capital: 10000\n  leverage: 5"),
+    )
+    .unwrap();
+    assert_refused(
+        &["-f", unknown.to_str().unwrap()],
+        &["unknown.yaml", "leverage"],
+    );
+
+    let impossible = dir.path().join("impossible.yaml");
+    std::fs::write(&impossible, qs.replace("fast: 10", "fast: 50")).unwrap();
+    assert_refused(
+        &["-f", impossible.to_str().unwrap()],
+        &["impossible.yaml", "smaCrossover.fast"],
+    );
+}
+
+#[test]
+fn missing_files_are_named() {
+    assert_refused(&["-f", "no/such/bot.yaml"], &["no/such/bot.yaml"]);
+    assert_refused(
+        &[
+            "-f",
+            "manifests/examples/quickstart.yaml",
+            "--data",
+            "no/such/data.csv",
+        ],
+        &["no/such/data.csv"],
+    );
+}
+
+#[test]
+fn data_for_a_symbol_the_bot_does_not_trade_is_refused() {
+    assert_refused(
+        &[
+            "-f",
+            "manifests/examples/quickstart.yaml",
+            "--data",
+            "ETHUSDT=manifests/examples/data/btcusdt-1h-synthetic.csv",
+        ],
+        &["ETHUSDT", "BTCUSDT"],
+    );
+}
