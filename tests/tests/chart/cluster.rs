@@ -1,0 +1,150 @@
+//! The chart on the real control plane (Kubernetes 1.20, CRDs installed by the
+//! fixture): every rendered object passes a server-side dry run, and a real
+//! `helm install` gives the operator's identity the rights to do its job — and none
+//! to read Secrets.
+
+use botfleet_tests::control_plane::ControlPlane;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
+use serde_json::json;
+
+use crate::{chart_dir, helm, run, template};
+
+async fn cp() -> &'static ControlPlane {
+    ControlPlane::shared().await
+}
+
+#[tokio::test]
+async fn the_rendered_chart_passes_a_server_side_dry_run() {
+    let cp = cp().await;
+    let ns = cp.namespace("chart-dry-run").await.unwrap();
+    // Everything but the Prometheus Operator's kinds (1.20 here has no such CRDs).
+    let manifest = template(
+        &ns,
+        &[
+            "--set",
+            "networkPolicy.enabled=true,operator.replicas=2,grafanaDashboard.enabled=true",
+        ],
+    );
+    let mut apply = cp.kubectl().unwrap();
+    apply.args([
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--field-manager=botfleet-chart-test",
+        "-f",
+        "-",
+    ]);
+    let out = run(apply, Some(&manifest));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for object in [
+        "deployment.apps/botfleet-operator",
+        "serviceaccount/botfleet-operator",
+        "clusterrole.rbac.authorization.k8s.io/botfleet-operator",
+        "clusterrolebinding.rbac.authorization.k8s.io/botfleet-operator",
+        "service/botfleet-operator",
+        "secret/botfleet-token-key",
+        "configmap/botfleet-dashboard",
+        "networkpolicy.networking.k8s.io/botfleet-operator",
+    ] {
+        assert!(
+            text.contains(&format!("{object} serverside-applied (server dry run)")),
+            "{object} not applied:\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn helm_install_binds_the_operator_to_its_role_without_secret_reads() {
+    let cp = cp().await;
+    let ns = cp.namespace("chart-install").await.unwrap();
+    let release = ns.clone();
+    let mut install = helm();
+    install
+        .arg("install")
+        .arg(&release)
+        .arg(chart_dir())
+        .args(["--namespace", &ns])
+        .arg(format!("--kubeconfig={}", cp.kubeconfig().display()));
+    let out = run(install, None);
+    let notes = String::from_utf8_lossy(&out.stdout);
+    assert!(notes.contains("kubectl get tbot"), "NOTES.txt: {notes}");
+
+    // The identity the operator's pod runs as.
+    let sa = format!("{release}-botfleet-operator");
+    let token = cp.service_account_token(&ns, &sa).await.unwrap();
+    let operator = cp.client_for_token(&token).await.unwrap();
+
+    // It can do its job: watch bots everywhere, write an engine-token Secret…
+    let bots = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("botfleet.dev", "v1alpha1", "TradingBot"),
+        "tradingbots",
+    );
+    let all_bots: Api<DynamicObject> = Api::all_with(operator.clone(), &bots);
+    all_bots.list(&ListParams::default()).await.unwrap();
+    let secrets: Api<Secret> = Api::namespaced(operator.clone(), &ns);
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "some-bot-engine-token"},
+        "stringData": {"token": "t"}
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+
+    // …and is refused reading any Secret, its own included.
+    let forbidden = |r: kube::Result<_>, what: &str| match r {
+        Err(kube::Error::Api(s)) if s.code == 403 => {}
+        other => panic!("{what}: expected 403 Forbidden, got {other:?}"),
+    };
+    forbidden(
+        secrets.get("some-bot-engine-token").await.map(|_| ()),
+        "get secret",
+    );
+    forbidden(
+        secrets.list(&ListParams::default()).await.map(|_| ()),
+        "list secrets",
+    );
+    forbidden(
+        Api::<Secret>::all(operator.clone())
+            .list(&ListParams::default())
+            .await
+            .map(|_| ()),
+        "list secrets in all namespaces",
+    );
+
+    // The rest of the role, as kubectl sees it.
+    let kubeconfig = cp.write_kubeconfig(&token).unwrap();
+    for (verb, resource, expected) in [
+        ("watch", "tradingbots.botfleet.dev", "yes"),
+        ("patch", "tradingbots.botfleet.dev", "yes"),
+        ("create", "statefulsets.apps", "yes"),
+        ("patch", "configmaps", "yes"),
+        ("create", "events.events.k8s.io", "yes"),
+        ("update", "leases.coordination.k8s.io", "yes"),
+        ("watch", "secrets", "no"),
+        ("delete", "tradingbots.botfleet.dev", "no"),
+        ("create", "strategies.botfleet.dev", "no"),
+        ("delete", "pods", "no"),
+    ] {
+        let mut can_i = cp.kubectl_with(&kubeconfig).unwrap();
+        can_i.args(["auth", "can-i", verb, resource, "-A"]);
+        let out = can_i.output().unwrap();
+        let answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(answer, expected, "can-i {verb} {resource}");
+    }
+
+    // Uninstalling keeps the token key (every engine token derives from it).
+    let mut uninstall = helm();
+    uninstall
+        .args(["uninstall", &release, "--namespace", &ns])
+        .arg(format!("--kubeconfig={}", cp.kubeconfig().display()));
+    run(uninstall, None);
+    let admin: Api<Secret> = Api::namespaced(cp.client().await.unwrap(), &ns);
+    let key = admin
+        .get(&format!("{release}-botfleet-token-key"))
+        .await
+        .unwrap();
+    assert!(key.data.unwrap()["key"].0.len() >= 32);
+}
