@@ -77,7 +77,7 @@ impl EngineConfig {
         let bundle = m.bundle(bot).map_err(|e| e.to_string())?;
         let name = bundle.bot.metadata.name.clone().unwrap_or_default();
         let spec = bundle.bot.spec.clone();
-        let timeframe = convert_timeframe(bundle.strategy.spec.timeframe);
+        let timeframe = bundle.strategy.spec.timeframe;
         if let Some(StrategyKind::Committee(_)) = bundle.strategy.spec.kind() {
             // Members by reference must be in the file (Manifests::validate checked it).
         }
@@ -100,19 +100,6 @@ impl EngineConfig {
             config_hash: hex(&Sha256::digest(raw)),
             bot_spec: spec,
         })
-    }
-}
-
-/// The resource's timeframe as the engine's domain type.
-pub fn convert_timeframe(t: botfleet_crds::Timeframe) -> Timeframe {
-    use botfleet_crds::Timeframe as T;
-    match t {
-        T::M1 => Timeframe::M1,
-        T::M5 => Timeframe::M5,
-        T::M15 => Timeframe::M15,
-        T::H1 => Timeframe::H1,
-        T::H4 => Timeframe::H4,
-        T::D1 => Timeframe::D1,
     }
 }
 

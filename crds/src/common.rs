@@ -169,6 +169,17 @@ impl Timeframe {
         }
     }
 
+    /// Length of one candle in milliseconds.
+    pub fn millis(self) -> i64 {
+        i64::from(self.minutes()) * 60_000
+    }
+
+    /// Candles in a 365-day year (crypto trades every day), for annualizing
+    /// per-candle returns.
+    pub fn periods_per_year(self) -> f64 {
+        365.0 * 1440.0 / f64::from(self.minutes())
+    }
+
     /// Length of one candle in minutes.
     pub fn minutes(self) -> u32 {
         match self {
