@@ -1,5 +1,6 @@
 //! Binance public market data: REST klines and the kline WebSocket stream,
-//! combined into a gap-free live candle feed.
+//! combined into a gap-free live candle feed; and [`spot`], the signed
+//! trading client (a [`crate::execution::Venue`]).
 //!
 //! - [`klines`]: the `GET /api/v3/klines` row format, parsed exactly.
 //! - [`market_client`]: the REST client (pagination, `Retry-After`, errors
@@ -17,6 +18,7 @@ pub mod kline_stream;
 pub mod klines;
 pub mod live_feed;
 pub mod market_client;
+pub mod spot;
 pub mod wire;
 
 #[cfg(test)]

@@ -38,4 +38,24 @@ pub enum Rejection {
     NoMarketPrice { id: OrderId, symbol: Symbol },
     #[error("order {id}: an order with this id already exists; order ids are never reused")]
     DuplicateOrderId { id: OrderId },
+    #[error(
+        "order {id}: quantity {quantity} {symbol}, rounded down to the venue's lot step, is below \
+         the minimum {min_quantity}; raise the quantity"
+    )]
+    BelowMinQuantity {
+        id: OrderId,
+        symbol: Symbol,
+        quantity: Quantity,
+        min_quantity: Quantity,
+    },
+    #[error(
+        "order {id}: notional {notional} of {symbol} is below the venue's minimum {min_notional}; \
+         raise the quantity"
+    )]
+    BelowMinNotional {
+        id: OrderId,
+        symbol: Symbol,
+        notional: Money,
+        min_notional: Money,
+    },
 }

@@ -1,0 +1,665 @@
+//! The signed REST client and its [`Venue`] implementation.
+//!
+//! Every signed request carries `timestamp` (local clock + the offset to
+//! `GET /api/v3/time`) and `recvWindow`, all parameters in the query string,
+//! signed last; the key travels in `X-MBX-APIKEY`. Faults:
+//! - 429/418: wait `Retry-After` (refused past the policy's maximum) and
+//!   resend — a rate-limited request was not executed;
+//! - `X-MBX-USED-WEIGHT-1M` at the configured limit: wait for the next
+//!   minute before sending more;
+//! - `-1021` (timestamp outside recvWindow): resync the clock, resend;
+//! - 5xx, timeouts, connection errors: lookups and cancels retry with
+//!   backoff; a submit whose fate is unknown is first looked up by its client
+//!   order id and resent only if the venue does not have it, so a timeout
+//!   never creates a duplicate.
+//!
+//! Errors carry the venue's code and message, never the key, the secret, the
+//! signature or the signed URL.
+
+use super::credentials::SpotCredentials;
+use super::endpoint::SpotEndpoint;
+use super::filters::apply_filters;
+use super::parse;
+use super::sign::{ClientOrderIds, sign_query};
+use crate::binance::RetryPolicy;
+use crate::binance::market_client::retry_after;
+use crate::binance::wire::{ApiErrorBody, WireError, excerpt};
+use crate::domain::{Fill, OrderId, OrderKind, OrderRequest, OrderStatus, Price, Symbol};
+use crate::execution::{OrderState, SymbolRules, Venue, VenueBalances, VenueError};
+use botfleet_crds::Phase;
+use reqwest::{Method, StatusCode, Url};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Binance error codes the client acts on.
+pub mod codes {
+    /// Timestamp outside `recvWindow`: resync the clock.
+    pub const TIMESTAMP_OUTSIDE_RECV_WINDOW: i64 = -1021;
+    /// A filter failed (lot size, tick, notional).
+    pub const FILTER_FAILURE: i64 = -1013;
+    /// New order rejected (insufficient balance, duplicate client id, ...).
+    pub const NEW_ORDER_REJECTED: i64 = -2010;
+    /// Cancel rejected (unknown or no longer open order).
+    pub const CANCEL_REJECTED: i64 = -2011;
+    /// Order does not exist.
+    pub const NO_SUCH_ORDER: i64 = -2013;
+}
+
+/// Tunables of the client.
+#[derive(Clone, Debug)]
+pub struct SpotOptions {
+    /// Per-request timeout; a submit that exceeds it is looked up before any resend.
+    pub timeout: Duration,
+    /// `recvWindow` sent with every signed request, ms (Binance's maximum is 60000).
+    pub recv_window_ms: u64,
+    pub retry: RetryPolicy,
+    /// Request weight per minute at which the client waits for the next
+    /// minute (Binance's spot limit is 6000; keep headroom).
+    pub weight_limit_1m: u32,
+}
+
+impl Default for SpotOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            recv_window_ms: 5000,
+            retry: RetryPolicy::default(),
+            weight_limit_1m: 5000,
+        }
+    }
+}
+
+/// A Binance spot account, one bot's orders on it.
+pub struct SpotClient {
+    http: reqwest::Client,
+    base: Url,
+    phase: Phase,
+    creds: SpotCredentials,
+    ids: ClientOrderIds,
+    opts: SpotOptions,
+    /// Server time − local time, ms; `None` until the first sync.
+    time_offset_ms: Option<i64>,
+    used_weight_1m: Option<u32>,
+    rules: BTreeMap<Symbol, SymbolRules>,
+    reference_prices: BTreeMap<Symbol, Price>,
+}
+
+impl std::fmt::Debug for SpotClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpotClient")
+            .field("base", &self.base.as_str())
+            .field("phase", &self.phase)
+            .field("credentials", &self.creds)
+            .field("prefix", &self.ids.prefix())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which calls may be repeated blindly after an unknown outcome.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Reads and cancels: repeating changes nothing.
+    Idempotent,
+    /// Submits: the caller looks the order up first.
+    LookUpFirst,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn invalid(e: WireError) -> VenueError {
+    VenueError::InvalidResponse {
+        message: e.to_string(),
+    }
+}
+
+impl SpotClient {
+    /// A client for `endpoint` (which already refused Paper, and live hosts in
+    /// Sandbox). `bot` names the bot; its client order ids are `<bot>-<id>`.
+    pub fn new(
+        endpoint: SpotEndpoint,
+        creds: SpotCredentials,
+        bot: &str,
+        opts: SpotOptions,
+    ) -> Result<Self, VenueError> {
+        let http = reqwest::Client::builder()
+            .timeout(opts.timeout)
+            .build()
+            .map_err(|e| VenueError::Unavailable {
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(Self {
+            http,
+            base: endpoint.url().clone(),
+            phase: endpoint.phase(),
+            creds,
+            ids: ClientOrderIds::new(bot),
+            opts,
+            time_offset_ms: None,
+            used_weight_1m: None,
+            rules: BTreeMap::new(),
+            reference_prices: BTreeMap::new(),
+        })
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn client_order_ids(&self) -> &ClientOrderIds {
+        &self.ids
+    }
+
+    /// The last `X-MBX-USED-WEIGHT-1M` the venue reported.
+    pub fn used_weight_1m(&self) -> Option<u32> {
+        self.used_weight_1m
+    }
+
+    /// Server time − local time, once synced.
+    pub fn time_offset_ms(&self) -> Option<i64> {
+        self.time_offset_ms
+    }
+
+    /// The last price of `symbol`, used to check a market order's notional
+    /// against the minimum before sending it.
+    pub fn set_reference_price(&mut self, symbol: &Symbol, price: Price) {
+        self.reference_prices.insert(symbol.clone(), price);
+    }
+
+    /// Measures the offset to the venue's clock (`GET /api/v3/time`).
+    pub async fn sync_time(&mut self) -> Result<i64, VenueError> {
+        let before = now_ms();
+        let body = self
+            .call(
+                Method::GET,
+                "/api/v3/time",
+                Vec::new(),
+                false,
+                Repeat::Idempotent,
+            )
+            .await?;
+        let after = now_ms();
+        let server = parse::parse_server_time(&body).map_err(invalid)?;
+        let offset = server - (before + after) / 2;
+        self.time_offset_ms = Some(offset);
+        Ok(offset)
+    }
+
+    /// Loads (and caches) the filters of `symbol`.
+    pub async fn rules_for(&mut self, symbol: &Symbol) -> Result<SymbolRules, VenueError> {
+        if let Some(r) = self.rules.get(symbol) {
+            return Ok(r.clone());
+        }
+        let params = vec![("symbol", symbol.as_str().to_string())];
+        let body = self
+            .call(
+                Method::GET,
+                "/api/v3/exchangeInfo",
+                params,
+                false,
+                Repeat::Idempotent,
+            )
+            .await?;
+        let rules = parse::parse_symbol_rules(&body, symbol).map_err(invalid)?;
+        self.rules.insert(symbol.clone(), rules.clone());
+        Ok(rules)
+    }
+
+    /// One request with retries per `repeat`; the body of a 2xx answer.
+    async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        params: Vec<(&str, String)>,
+        signed: bool,
+        repeat: Repeat,
+    ) -> Result<String, VenueError> {
+        let policy = self.opts.retry.clone();
+        let mut backoff = policy.initial_backoff;
+        let mut resynced = false;
+        let mut attempt = 1;
+        loop {
+            self.respect_weight_limit(&policy).await?;
+            if signed && self.time_offset_ms.is_none() {
+                self.sync_time_once().await?;
+            }
+            let result = self.send_once(method.clone(), path, &params, signed).await;
+            let last = attempt >= policy.max_attempts;
+            let wait = match result {
+                Ok(body) => return Ok(body),
+                Err(VenueError::Exchange { code, .. })
+                    if code == codes::TIMESTAMP_OUTSIDE_RECV_WINDOW && signed && !resynced =>
+                {
+                    resynced = true;
+                    self.sync_time_once().await?;
+                    continue;
+                }
+                Err(VenueError::RateLimited { retry_after }) => match retry_after {
+                    Some(a) if a > policy.max_retry_after => {
+                        return Err(VenueError::RateLimited { retry_after });
+                    }
+                    _ if last => return Err(VenueError::RateLimited { retry_after }),
+                    Some(a) => a,
+                    None => backoff,
+                },
+                Err(e @ VenueError::Unavailable { .. }) => {
+                    if repeat == Repeat::LookUpFirst || last {
+                        return Err(e);
+                    }
+                    backoff
+                }
+                Err(e) => return Err(e),
+            };
+            tracing::warn!(
+                path,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "Binance request failed; retrying"
+            );
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(policy.max_backoff);
+            attempt += 1;
+        }
+    }
+
+    /// `GET /api/v3/time` through [`Self::send_once`] (no recursion into `call`).
+    async fn sync_time_once(&mut self) -> Result<(), VenueError> {
+        let before = now_ms();
+        let body = self
+            .send_once(Method::GET, "/api/v3/time", &[], false)
+            .await?;
+        let after = now_ms();
+        let server = parse::parse_server_time(&body).map_err(invalid)?;
+        self.time_offset_ms = Some(server - (before + after) / 2);
+        Ok(())
+    }
+
+    /// Waits for the next minute when the reported weight reached the limit.
+    async fn respect_weight_limit(&mut self, policy: &RetryPolicy) -> Result<(), VenueError> {
+        let Some(used) = self.used_weight_1m else {
+            return Ok(());
+        };
+        if used < self.opts.weight_limit_1m {
+            return Ok(());
+        }
+        let server_now = now_ms() + self.time_offset_ms.unwrap_or(0);
+        let wait = Duration::from_millis((60_000 - server_now.rem_euclid(60_000)) as u64 + 50);
+        if wait > policy.max_retry_after {
+            return Err(VenueError::RateLimited {
+                retry_after: Some(wait),
+            });
+        }
+        tracing::warn!(
+            used,
+            wait_ms = wait.as_millis() as u64,
+            "request weight at the limit; waiting for the next minute"
+        );
+        tokio::time::sleep(wait).await;
+        self.used_weight_1m = None;
+        Ok(())
+    }
+
+    /// One HTTP exchange, errors classified.
+    async fn send_once(
+        &mut self,
+        method: Method,
+        path: &str,
+        params: &[(&str, String)],
+        signed: bool,
+    ) -> Result<String, VenueError> {
+        let mut url = self.base.clone();
+        url.set_path(&format!("{}{path}", self.base.path().trim_end_matches('/')));
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in params {
+                q.append_pair(k, v);
+            }
+            if signed {
+                let ts = now_ms() + self.time_offset_ms.unwrap_or(0);
+                q.append_pair("recvWindow", &self.opts.recv_window_ms.to_string());
+                q.append_pair("timestamp", &ts.to_string());
+            }
+        }
+        if signed {
+            // The signature covers exactly the query string as sent.
+            let sig = sign_query(self.creds.secret(), url.query().unwrap_or(""));
+            url.query_pairs_mut().append_pair("signature", &sig);
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        let mut req = self.http.request(method, url);
+        if signed {
+            req = req.header("X-MBX-APIKEY", self.creds.api_key());
+        }
+        let resp = req.send().await.map_err(|e| transport_error(path, &e))?;
+        if let Some(w) = resp
+            .headers()
+            .get("x-mbx-used-weight-1m")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            self.used_weight_1m = Some(w);
+        }
+        let status = resp.status();
+        let after = retry_after(resp.headers());
+        let body = resp.text().await.map_err(|e| transport_error(path, &e))?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status.as_u16() == 418 {
+            return Err(VenueError::RateLimited { retry_after: after });
+        }
+        let api = ApiErrorBody::parse(&body);
+        if status.is_server_error() {
+            let detail =
+                api.map_or_else(|| excerpt(&body), |a| format!("code {}: {}", a.code, a.msg));
+            return Err(VenueError::Unavailable {
+                message: format!("{path}: HTTP {status}: {detail}"),
+            });
+        }
+        match api {
+            Some(ApiErrorBody { code, msg }) => Err(VenueError::Exchange { code, message: msg }),
+            None => Err(VenueError::InvalidResponse {
+                message: format!("{path}: HTTP {status}: {}", excerpt(&body)),
+            }),
+        }
+    }
+
+    async fn submit_order(&mut self, order: &OrderRequest) -> Result<OrderState, VenueError> {
+        let rules = self.rules_for(&order.symbol).await?;
+        let order = apply_filters(
+            order,
+            &rules,
+            self.reference_prices.get(&order.symbol).copied(),
+        )?;
+        let mut params = vec![
+            ("symbol", order.symbol.as_str().to_string()),
+            (
+                "side",
+                match order.side {
+                    crate::domain::Side::Buy => "BUY",
+                    crate::domain::Side::Sell => "SELL",
+                }
+                .to_string(),
+            ),
+        ];
+        match order.kind {
+            OrderKind::Market => params.push(("type", "MARKET".into())),
+            OrderKind::Limit { price } => {
+                params.push(("type", "LIMIT".into()));
+                params.push(("timeInForce", "GTC".into()));
+                params.push(("price", price.to_string()));
+            }
+        }
+        params.push(("quantity", order.quantity.to_string()));
+        params.push(("newClientOrderId", self.ids.client_id(order.id)));
+        params.push(("newOrderRespType", "FULL".into()));
+        let attempts = self.opts.retry.max_attempts;
+        let mut backoff = self.opts.retry.initial_backoff;
+        let mut last_error = None;
+        for _ in 0..attempts {
+            match self
+                .call(
+                    Method::POST,
+                    "/api/v3/order",
+                    params.clone(),
+                    true,
+                    Repeat::LookUpFirst,
+                )
+                .await
+            {
+                Ok(body) => {
+                    let (state, _, _) =
+                        parse::parse_order_body(&body, &self.ids, Some(&rules)).map_err(invalid)?;
+                    return Ok(state);
+                }
+                Err(e) if e.is_fate_unknown() => {
+                    tracing::warn!(order = %order.id, error = %e, "submit outcome unknown; looking the order up");
+                    match self.lookup(&order.symbol, order.id).await {
+                        Ok(Some(state)) => return Ok(state),
+                        Ok(None) => {}
+                        // Still unknown: the caller must not resubmit blindly.
+                        Err(_) => return Err(e),
+                    }
+                    last_error = Some(e);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.opts.retry.max_backoff);
+                }
+                Err(VenueError::Exchange { code, message })
+                    if code == codes::NEW_ORDER_REJECTED && message.contains("Duplicate") =>
+                {
+                    // An earlier attempt did get through.
+                    if let Some(state) = self.lookup(&order.symbol, order.id).await? {
+                        return Ok(state);
+                    }
+                    return Err(VenueError::Exchange { code, message });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_error.unwrap_or(VenueError::Unavailable {
+            message: "submit: no attempt made".into(),
+        }))
+    }
+
+    /// `GET /api/v3/order` by client order id: the state and the venue's id.
+    async fn lookup_with_id(
+        &mut self,
+        symbol: &Symbol,
+        id: OrderId,
+    ) -> Result<Option<(OrderState, i64)>, VenueError> {
+        let params = vec![
+            ("symbol", symbol.as_str().to_string()),
+            ("origClientOrderId", self.ids.client_id(id)),
+        ];
+        match self
+            .call(
+                Method::GET,
+                "/api/v3/order",
+                params,
+                true,
+                Repeat::Idempotent,
+            )
+            .await
+        {
+            Ok(body) => {
+                let rules = self.rules.get(symbol).cloned();
+                let (state, venue_id, _) =
+                    parse::parse_order_body(&body, &self.ids, rules.as_ref()).map_err(invalid)?;
+                Ok(Some((state, venue_id)))
+            }
+            Err(VenueError::Exchange { code, .. }) if code == codes::NO_SUCH_ORDER => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The order with its fees (from its trades when anything filled).
+    async fn lookup(
+        &mut self,
+        symbol: &Symbol,
+        id: OrderId,
+    ) -> Result<Option<OrderState>, VenueError> {
+        let Some((mut state, venue_id)) = self.lookup_with_id(symbol, id).await? else {
+            return Ok(None);
+        };
+        if !state.filled_quantity.is_zero() {
+            let fills = self.trades(symbol, id, venue_id).await?;
+            state.fees = fills.iter().map(|f| f.fee).sum();
+        }
+        Ok(Some(state))
+    }
+
+    async fn trades(
+        &mut self,
+        symbol: &Symbol,
+        id: OrderId,
+        venue_id: i64,
+    ) -> Result<Vec<Fill>, VenueError> {
+        let params = vec![
+            ("symbol", symbol.as_str().to_string()),
+            ("orderId", venue_id.to_string()),
+        ];
+        let body = self
+            .call(
+                Method::GET,
+                "/api/v3/myTrades",
+                params,
+                true,
+                Repeat::Idempotent,
+            )
+            .await?;
+        let rules = self.rules.get(symbol).cloned();
+        parse::parse_my_trades(&body, id, rules.as_ref()).map_err(invalid)
+    }
+
+    async fn cancel_order(
+        &mut self,
+        symbol: &Symbol,
+        id: OrderId,
+    ) -> Result<OrderState, VenueError> {
+        let params = vec![
+            ("symbol", symbol.as_str().to_string()),
+            ("origClientOrderId", self.ids.client_id(id)),
+        ];
+        match self
+            .call(
+                Method::DELETE,
+                "/api/v3/order",
+                params,
+                true,
+                Repeat::Idempotent,
+            )
+            .await
+        {
+            Ok(body) => {
+                let rules = self.rules.get(symbol).cloned();
+                let (mut state, venue_id, _) =
+                    parse::parse_order_body(&body, &self.ids, rules.as_ref()).map_err(invalid)?;
+                if !state.filled_quantity.is_zero() {
+                    state.fees = self
+                        .trades(symbol, id, venue_id)
+                        .await?
+                        .iter()
+                        .map(|f| f.fee)
+                        .sum();
+                }
+                Ok(state)
+            }
+            // Unknown, or no longer open (a fill won the race, or an earlier
+            // attempt of this cancel went through): ask what it is now.
+            Err(VenueError::Exchange { code, message })
+                if code == codes::CANCEL_REJECTED || code == codes::NO_SUCH_ORDER =>
+            {
+                match self.lookup(symbol, id).await? {
+                    None => Err(VenueError::UnknownOrder { id }),
+                    Some(state) if state.status == OrderStatus::Canceled => Ok(state),
+                    Some(state) if !state.is_open() => Err(VenueError::NotOpen {
+                        id,
+                        status: state.status,
+                    }),
+                    Some(_) => Err(VenueError::Exchange { code, message }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A transport failure without the URL (it holds the signature).
+fn transport_error(path: &str, e: &reqwest::Error) -> VenueError {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "response body interrupted"
+    } else {
+        "request failed"
+    };
+    VenueError::Unavailable {
+        message: format!("{path}: {what}"),
+    }
+}
+
+impl Venue for SpotClient {
+    fn name(&self) -> &str {
+        "binance"
+    }
+
+    async fn submit(&mut self, order: &OrderRequest) -> Result<OrderState, VenueError> {
+        self.submit_order(order).await
+    }
+
+    async fn cancel(&mut self, symbol: &Symbol, id: OrderId) -> Result<OrderState, VenueError> {
+        self.cancel_order(symbol, id).await
+    }
+
+    async fn order(
+        &mut self,
+        symbol: &Symbol,
+        id: OrderId,
+    ) -> Result<Option<OrderState>, VenueError> {
+        self.lookup(symbol, id).await
+    }
+
+    async fn open_orders(
+        &mut self,
+        symbol: Option<&Symbol>,
+    ) -> Result<Vec<OrderState>, VenueError> {
+        let params = symbol
+            .map(|s| vec![("symbol", s.as_str().to_string())])
+            .unwrap_or_default();
+        let body = self
+            .call(
+                Method::GET,
+                "/api/v3/openOrders",
+                params,
+                true,
+                Repeat::Idempotent,
+            )
+            .await?;
+        let mut orders = parse::parse_open_orders(&body, &self.ids).map_err(invalid)?;
+        for state in &mut orders {
+            if !state.filled_quantity.is_zero()
+                && let Some(full) = self.lookup(&state.symbol.clone(), state.id).await?
+            {
+                state.fees = full.fees;
+            }
+        }
+        Ok(orders)
+    }
+
+    async fn fills(&mut self, symbol: &Symbol, id: OrderId) -> Result<Vec<Fill>, VenueError> {
+        let Some((_, venue_id)) = self.lookup_with_id(symbol, id).await? else {
+            return Err(VenueError::UnknownOrder { id });
+        };
+        self.trades(symbol, id, venue_id).await
+    }
+
+    async fn balances(&mut self) -> Result<VenueBalances, VenueError> {
+        let body = self
+            .call(
+                Method::GET,
+                "/api/v3/account",
+                Vec::new(),
+                true,
+                Repeat::Idempotent,
+            )
+            .await?;
+        let rules: Vec<SymbolRules> = self.rules.values().cloned().collect();
+        parse::parse_account(&body, &rules).map_err(invalid)
+    }
+
+    async fn symbol_rules(&mut self, symbol: &Symbol) -> Result<Option<SymbolRules>, VenueError> {
+        self.rules_for(symbol).await.map(Some)
+    }
+}
