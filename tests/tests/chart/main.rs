@@ -5,6 +5,7 @@
 //! control plane (server-side dry run, then helm install and the operator's RBAC).
 
 mod cluster;
+mod images;
 mod metrics;
 mod monitoring;
 mod render;
