@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{BacktestReport, money};
+use super::BacktestReport;
 use crate::market_data::format_millis;
 
 /// Trades listed in the page; the JSON report always has all of them.
@@ -76,7 +76,6 @@ fn line_chart(points: &[(i64, f64)], title: &str, color: &str, invert: bool) -> 
 
 /// Renders the whole page.
 pub fn render_html(r: &BacktestReport) -> String {
-    let o = &r.performance.overall;
     let mut h = String::with_capacity(64 * 1024);
     let _ = write!(
         h,
@@ -97,63 +96,7 @@ pub fn render_html(r: &BacktestReport) -> String {
             esc(&r.data)
         );
     }
-    let rows: [(&str, String); 14] = [
-        ("Strategy", r.strategy.clone()),
-        (
-            "Risk policy",
-            format!("{} (phase {} limits)", r.risk_policy, r.phase),
-        ),
-        ("Symbols", r.symbols.join(", ")),
-        ("Data", r.data.clone()),
-        (
-            "Period",
-            format!(
-                "{} → {} ({} candles, {})",
-                format_millis(r.from),
-                format_millis(r.to),
-                r.candles,
-                r.timeframe
-            ),
-        ),
-        ("Capital", money(r.capital)),
-        ("Final equity", money(o.equity)),
-        (
-            "Net P&L",
-            format!(
-                "{} (fees {})",
-                money(o.net_pnl),
-                money(r.balances.fees_paid)
-            ),
-        ),
-        ("Return", format!("{:.2} %", o.return_pct)),
-        ("Max drawdown", format!("{:.2} %", o.max_drawdown_pct)),
-        (
-            "Sharpe / Sortino",
-            format!(
-                "{} / {}",
-                o.sharpe.map_or("n/a".into(), |v| format!("{v:.2}")),
-                o.sortino.map_or("n/a".into(), |v| format!("{v:.2}"))
-            ),
-        ),
-        (
-            "Trades",
-            format!("{} ({} won, {} lost)", o.trades, o.wins, o.losses),
-        ),
-        (
-            "Win rate / profit factor",
-            format!(
-                "{} / {}",
-                o.win_rate_pct.map_or("n/a".into(), |v| format!("{v:.1} %")),
-                o.profit_factor.map_or("n/a".into(), |v| format!("{v:.2}"))
-            ),
-        ),
-        (
-            "Halted",
-            r.risk.halt.as_ref().map_or("no".into(), |x| {
-                format!("{}: {}", format_millis(x.at), x.reason)
-            }),
-        ),
-    ];
+    let rows = super::table::summary_rows(r);
     h.push_str("<h2>Summary</h2><table>");
     for (k, v) in rows {
         let _ = write!(h, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(&v));

@@ -18,7 +18,7 @@ use crate::ledger::{BalancesSnapshot, ClosedTrade};
 use crate::performance::PerformanceSummary;
 
 pub use html::render_html;
-pub use table::render_summary_table;
+pub use table::{render_summary_table, summary_rows};
 
 /// Points kept for charts; the full curve can hold millions.
 pub const CHART_POINTS: usize = 2_000;

@@ -9,10 +9,22 @@ fn opt(v: Option<f64>, dp: usize) -> String {
     v.map_or_else(|| "n/a".to_string(), |x| format!("{x:.dp$}"))
 }
 
-/// A two-column table: the run, then overall results, then risk.
-pub fn render_summary_table(r: &BacktestReport) -> String {
+/// The summary rows shared by the terminal table and the HTML page: the run,
+/// then overall results, then risk.
+pub fn summary_rows(r: &BacktestReport) -> Vec<(&'static str, String)> {
     let o = &r.performance.overall;
-    let mut rows: Vec<(&str, String)> = vec![
+    let counts = |c: &[super::LimitCount]| {
+        c.iter()
+            .map(|c| format!("{} {}", c.limit, c.count))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let refusals: u64 = r.risk.refusals.iter().map(|c| c.count).sum();
+    let mut refused = refusals.to_string();
+    if !r.risk.refusals.is_empty() {
+        let _ = write!(refused, " ({})", counts(&r.risk.refusals));
+    }
+    let mut rows = vec![
         ("bot", r.bot.clone()),
         ("strategy", r.strategy.clone()),
         (
@@ -59,36 +71,13 @@ pub fn render_summary_table(r: &BacktestReport) -> String {
         ("profit factor", opt(o.profit_factor, 2)),
         ("exposure", format!("{:.1} %", o.exposure_pct)),
         ("open positions", r.balances.open_positions.to_string()),
+        ("entries refused", refused),
     ];
-    let refusals: u64 = r.risk.refusals.iter().map(|c| c.count).sum();
-    let mut refused = format!("{refusals}");
-    if !r.risk.refusals.is_empty() {
-        let parts: Vec<String> = r
-            .risk
-            .refusals
-            .iter()
-            .map(|c| format!("{} {}", c.limit, c.count))
-            .collect();
-        let _ = write!(refused, " ({})", parts.join(", "));
-    }
-    rows.push(("entries refused", refused));
     if !r.risk.forced_exits.is_empty() {
-        let parts: Vec<String> = r
-            .risk
-            .forced_exits
-            .iter()
-            .map(|c| format!("{} {}", c.limit, c.count))
-            .collect();
-        rows.push(("stops hit", parts.join(", ")));
+        rows.push(("stops hit", counts(&r.risk.forced_exits)));
     }
     if !r.risk.pauses.is_empty() {
-        let parts: Vec<String> = r
-            .risk
-            .pauses
-            .iter()
-            .map(|c| format!("{} {}", c.limit, c.count))
-            .collect();
-        rows.push(("pauses", parts.join(", ")));
+        rows.push(("pauses", counts(&r.risk.pauses)));
     }
     rows.push((
         "halted",
@@ -97,7 +86,12 @@ pub fn render_summary_table(r: &BacktestReport) -> String {
             |h| format!("at {}: {}", format_millis(h.at), h.reason),
         ),
     ));
+    rows
+}
 
+/// The summary as a two-column terminal table.
+pub fn render_summary_table(r: &BacktestReport) -> String {
+    let rows = summary_rows(r);
     let width = rows
         .iter()
         .map(|(k, _)| k.chars().count())
