@@ -4,7 +4,9 @@
 //! to read Secrets.
 
 use botfleet_tests::control_plane::ControlPlane;
-use k8s_openapi::api::core::v1::Secret;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
 use serde_json::json;
 
@@ -69,6 +71,25 @@ async fn helm_install_binds_the_operator_to_its_role_without_secret_reads() {
     let out = run(install, None);
     let notes = String::from_utf8_lossy(&out.stdout);
     assert!(notes.contains("kubectl get tbot"), "NOTES.txt: {notes}");
+
+    // The controllers turn the Deployment into a Pod: its restricted spec is admitted
+    // (there is no kubelet here, so it stays Pending).
+    let pods: Api<Pod> = Api::namespaced(cp.client().await.unwrap(), &ns);
+    let selector = ListParams::default().labels("app.kubernetes.io/name=botfleet-operator");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pod = loop {
+        if let Some(pod) = pods.list(&selector).await.unwrap().items.pop() {
+            break pod;
+        }
+        assert!(Instant::now() < deadline, "no operator Pod after 30 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let spec = pod.spec.unwrap();
+    assert_eq!(
+        spec.service_account_name.as_deref(),
+        Some(format!("{release}-botfleet-operator").as_str())
+    );
+    assert_eq!(spec.security_context.unwrap().run_as_non_root, Some(true));
 
     // The identity the operator's pod runs as.
     let sa = format!("{release}-botfleet-operator");
