@@ -72,3 +72,42 @@ fn the_chart_and_the_operator_default_to_the_same_engine_image() {
     );
     assert_eq!(tag, env!("CARGO_PKG_VERSION"));
 }
+
+/// The long flags of the operator's `struct Flags` (clap derives `--field-name`).
+fn operator_flags() -> Vec<String> {
+    let main = std::fs::read_to_string(repo().join("operator/src/main.rs")).unwrap();
+    let start = main
+        .find("struct Flags {")
+        .expect("struct Flags in operator/src/main.rs");
+    let body = &main[start..start + main[start..].find("\n}").unwrap()];
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("//") && !l.starts_with("#["))
+        .filter_map(|l| l.split_once(':').map(|(field, _)| field.trim()))
+        .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .map(|f| format!("--{}", f.replace('_', "-")))
+        .collect()
+}
+
+#[test]
+fn every_flag_the_chart_passes_is_one_the_operator_has() {
+    let flags = operator_flags();
+    assert!(flags.contains(&"--engine-image".to_string()), "{flags:?}");
+    assert!(flags.len() >= 20, "{flags:?}");
+    let docs = crate::documents(&template(
+        "botfleet",
+        &["--set", "operator.watchNamespace=bots,operator.replicas=2"],
+    ));
+    let deploy = crate::one(&docs, "Deployment");
+    let args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_sequence()
+        .unwrap();
+    for arg in args {
+        let arg = arg.as_str().unwrap();
+        let flag = arg.split('=').next().unwrap();
+        assert!(
+            flags.iter().any(|f| f == flag),
+            "the chart passes `{arg}`, but operator/src/main.rs has no {flag} (it has {flags:?})"
+        );
+    }
+}
