@@ -106,6 +106,7 @@ impl ControlPlaneBuilder {
 
     /// Starts the control plane and waits until it is ready.
     pub async fn start(self) -> Result<ControlPlane> {
+        install_crypto_provider();
         ControlPlane::start(self).await
     }
 }
@@ -222,6 +223,7 @@ impl ControlPlane {
     }
 
     async fn config_for_token(&self, token: &str) -> Result<kube::Config> {
+        install_crypto_provider();
         let identity = self.identity_for_token(token);
         let yaml = self.kubeconfig_yaml(&identity, "default")?;
         let kubeconfig = Kubeconfig::from_yaml(&yaml)?;
@@ -375,4 +377,11 @@ impl Drop for ControlPlane {
 /// aborted or killed run leaves its directory; every start also does this).
 pub fn remove_stale_run_dirs() -> Vec<PathBuf> {
     process::remove_stale_run_dirs(&launch::run_base_dir())
+}
+
+/// Selects rustls' process-wide crypto provider. A test binary that links both
+/// kube (ring) and reqwest (aws-lc-rs) has two, and rustls then refuses to pick
+/// one on its own; the first caller wins, later calls change nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
