@@ -346,6 +346,72 @@ async fn a_skewed_venue_clock_is_synced() {
 }
 
 #[tokio::test]
+async fn a_clock_jump_is_resynced_on_the_timestamp_error() {
+    let (sim, mut client) = setup(SimConfig::btcusdt(KEY, SECRET)).await;
+    sim.set_clock_skew(20_000);
+    client.balances().await.unwrap();
+    let offset = client.time_offset_ms().unwrap();
+    assert!((19_000..=21_000).contains(&offset), "{offset}");
+    let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+    assert!(
+        statuses.contains(&400),
+        "the first attempt got -1021: {statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unresolvable_submit_reports_unknown_fate_and_is_found_later() {
+    let (sim, mut client) = setup(SimConfig::btcusdt(KEY, SECRET)).await;
+    // The response is lost, and every lookup afterwards fails too.
+    sim.set_faults(Faults {
+        dropped_submits: 1,
+        failed_lookups: 100,
+        ..Faults::default()
+    });
+    let result = client
+        .submit(&order(40, Side::Buy, limit("40000"), "0.01"))
+        .await;
+    let err = result.unwrap_err();
+    assert!(err.is_fate_unknown(), "{err:?}");
+    assert_eq!(posts(&sim), 1, "never resent while its fate is unknown");
+    sim.set_faults(Faults::default());
+    let found = client.order(&btc(), OrderId(40)).await.unwrap().unwrap();
+    assert_eq!(found.status, OrderStatus::New);
+    // It fills meanwhile; resubmitting the same engine order (Binance would
+    // accept the client id again now that the first order is closed) does not
+    // place a second one.
+    sim.candle("BTCUSDT", d("39000"), d("41000"), d("40500"));
+    let state = client
+        .submit(&order(40, Side::Buy, limit("40000"), "0.01"))
+        .await
+        .unwrap();
+    assert_eq!(state.status, OrderStatus::Filled);
+    assert_eq!(sim.orders().len(), 1);
+    assert_eq!(posts(&sim), 1);
+}
+
+#[tokio::test]
+async fn a_cancel_racing_a_fill_reports_the_fill() {
+    let (sim, mut client) = setup(SimConfig::btcusdt(KEY, SECRET)).await;
+    client
+        .submit(&order(50, Side::Sell, limit("50500"), "0.02"))
+        .await
+        .unwrap();
+    sim.candle("BTCUSDT", d("50000"), d("50600"), d("50550"));
+    assert_eq!(
+        client.cancel(&btc(), OrderId(50)).await,
+        Err(VenueError::NotOpen {
+            id: OrderId(50),
+            status: OrderStatus::Filled
+        })
+    );
+    let fills = client.fills(&btc(), OrderId(50)).await.unwrap();
+    assert_eq!(fills.len(), 1);
+    assert_eq!(fills[0].price, Price::new(d("50500")));
+    assert_eq!(fills[0].side, Side::Sell);
+}
+
+#[tokio::test]
 async fn sandbox_never_reaches_the_live_api() {
     assert!(SpotEndpoint::with_url(Phase::Sandbox, "https://api.binance.com").is_err());
     assert!(SpotEndpoint::for_phase(Phase::Paper).is_err());

@@ -75,6 +75,8 @@ pub struct Faults {
     pub banned: bool,
     /// The next N requests answer 503 without being executed.
     pub server_errors: u32,
+    /// The next N order lookups (`GET /api/v3/order`) answer 503.
+    pub failed_lookups: u32,
     /// The next N order placements are executed, then answered after this delay.
     pub slow_submits: u32,
     pub submit_delay: Duration,
@@ -160,6 +162,11 @@ impl ExchangeSim {
     /// Changes the faults injected into the next requests.
     pub fn set_faults(&self, faults: Faults) {
         self.lock().faults = faults;
+    }
+
+    /// Moves the simulator's clock relative to the local one.
+    pub fn set_clock_skew(&self, skew_ms: i64) {
+        self.lock().config.clock_skew_ms = skew_ms;
     }
 
     /// Caps the quantity one order fills per match (partial fills).

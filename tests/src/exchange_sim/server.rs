@@ -116,8 +116,14 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
                 .insert("retry-after", HeaderValue::from(retry));
             record(&mut st, &method, &path, &query, resp.status().as_u16());
             return resp;
-        } else if st.faults.server_errors > 0 {
-            st.faults.server_errors -= 1;
+        } else if st.faults.server_errors > 0
+            || (st.faults.failed_lookups > 0 && method == Method::GET && path == "/api/v3/order")
+        {
+            if st.faults.server_errors > 0 {
+                st.faults.server_errors -= 1;
+            } else {
+                st.faults.failed_lookups -= 1;
+            }
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 -1001,

@@ -28,7 +28,7 @@ use crate::domain::{Fill, OrderId, OrderKind, OrderRequest, OrderStatus, Price, 
 use crate::execution::{OrderState, SymbolRules, Venue, VenueBalances, VenueError};
 use botfleet_crds::Phase;
 use reqwest::{Method, StatusCode, Url};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Binance error codes the client acts on.
@@ -81,6 +81,10 @@ pub struct SpotClient {
     time_offset_ms: Option<i64>,
     used_weight_1m: Option<u32>,
     rules: BTreeMap<Symbol, SymbolRules>,
+    /// Orders whose submit ended with an unknown fate: looked up before any
+    /// new attempt (the venue accepts a reused client id once the first
+    /// order is no longer open, so a blind resend could duplicate it).
+    uncertain: BTreeSet<OrderId>,
     reference_prices: BTreeMap<Symbol, Price>,
 }
 
@@ -142,6 +146,7 @@ impl SpotClient {
             time_offset_ms: None,
             used_weight_1m: None,
             rules: BTreeMap::new(),
+            uncertain: BTreeSet::new(),
             reference_prices: BTreeMap::new(),
         })
     }
@@ -375,6 +380,21 @@ impl SpotClient {
     }
 
     async fn submit_order(&mut self, order: &OrderRequest) -> Result<OrderState, VenueError> {
+        if self.uncertain.contains(&order.id) {
+            if let Some(state) = self.lookup(&order.symbol, order.id).await? {
+                self.uncertain.remove(&order.id);
+                return Ok(state);
+            }
+            self.uncertain.remove(&order.id);
+        }
+        let result = self.submit_new(order).await;
+        if matches!(&result, Err(e) if e.is_fate_unknown()) {
+            self.uncertain.insert(order.id);
+        }
+        result
+    }
+
+    async fn submit_new(&mut self, order: &OrderRequest) -> Result<OrderState, VenueError> {
         let rules = self.rules_for(&order.symbol).await?;
         let order = apply_filters(
             order,
