@@ -1,7 +1,5 @@
 //! [`Engine::on_candle`] and the control operations (halt, resume, cancel-all).
 
-use rust_decimal::Decimal;
-
 use super::{Engine, EngineError, EngineEvent, EventMode};
 use crate::domain::{Candle, OrderKind, OrderRequest, Quantity, Side, Symbol};
 use crate::execution::OrderState;
@@ -303,10 +301,5 @@ impl Engine {
             self.order_closed(order);
         }
         n
-    }
-
-    /// Cash a flattening would leave, for messages.
-    pub fn free_cash(&self) -> Decimal {
-        self.ledger.cash().value()
     }
 }
