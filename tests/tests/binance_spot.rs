@@ -425,3 +425,83 @@ async fn sandbox_never_reaches_the_live_api() {
     .unwrap();
     assert_eq!(client.base_url().host_str(), Some("testnet.binance.vision"));
 }
+
+#[tokio::test]
+async fn restart_reconciliation_records_missed_fills_and_cancels_orphans() {
+    use botfleet_bot::execution::reconcile;
+    let (sim, mut before) = setup(SimConfig::btcusdt(KEY, SECRET)).await;
+    // A stays open; B fills while the engine is down; C is an orphan (sent,
+    // never stored); D was stored but never sent; a foreign bot's order stays.
+    before
+        .submit(&order(1, Side::Buy, limit("40000"), "0.01"))
+        .await
+        .unwrap();
+    before
+        .submit(&order(2, Side::Buy, limit("49500"), "0.005"))
+        .await
+        .unwrap();
+    before
+        .submit(&order(3, Side::Sell, limit("50500"), "0.01"))
+        .await
+        .unwrap();
+    let endpoint = SpotEndpoint::with_url(Phase::Sandbox, &sim.url).unwrap();
+    let creds = SpotCredentials::new(KEY, SECRET).unwrap();
+    let mut other = SpotClient::new(endpoint, creds, "beta", options()).unwrap();
+    other
+        .submit(&order(3, Side::Buy, limit("30000"), "0.01"))
+        .await
+        .unwrap();
+    drop(before);
+    sim.set_partial_fill_cap(Some(d("0.005")));
+    sim.candle("BTCUSDT", d("49400"), d("50600"), d("50000"));
+
+    let endpoint = SpotEndpoint::with_url(Phase::Sandbox, &sim.url).unwrap();
+    let creds = SpotCredentials::new(KEY, SECRET).unwrap();
+    let mut after = SpotClient::new(endpoint, creds, "alpha", options()).unwrap();
+    let stored = [
+        (btc(), OrderId(1)),
+        (btc(), OrderId(2)),
+        (btc(), OrderId(4)),
+    ];
+    let r = reconcile(&mut after, &stored, |_| false).await.unwrap();
+
+    let updated: Vec<(OrderId, OrderStatus)> = r.updated.iter().map(|o| (o.id, o.status)).collect();
+    assert_eq!(
+        updated,
+        vec![
+            (OrderId(1), OrderStatus::New),
+            (OrderId(2), OrderStatus::Filled)
+        ]
+    );
+    assert_eq!(r.vanished, vec![(btc(), OrderId(4))]);
+    assert_eq!(r.orphans_canceled.len(), 1);
+    assert_eq!(r.orphans_canceled[0].id, OrderId(3));
+    assert_eq!(r.orphans_canceled[0].status, OrderStatus::Canceled);
+    assert_eq!(
+        r.orphans_canceled[0].filled_quantity,
+        Quantity::new(d("0.005"))
+    );
+    // Every fill at the venue is recorded exactly once.
+    let mut venue_trades: Vec<String> = sim.trades().iter().map(|t| t.id.to_string()).collect();
+    let mut missed: Vec<String> = r.missed_fills.iter().map(|f| f.trade_id.clone()).collect();
+    venue_trades.sort();
+    missed.sort();
+    assert_eq!(missed, venue_trades);
+    assert_eq!(missed.len(), 2);
+    // Open at the venue afterwards: A and the foreign order only.
+    let open: Vec<String> = sim
+        .orders()
+        .iter()
+        .filter(|o| o.status.is_open())
+        .map(|o| o.client_order_id.clone())
+        .collect();
+    assert_eq!(open, vec!["alpha-1".to_string(), "beta-3".to_string()]);
+
+    // Reconciling again finds nothing new.
+    let seen: std::collections::BTreeSet<String> = missed.into_iter().collect();
+    let again = reconcile(&mut after, &stored[..1], |t| seen.contains(t))
+        .await
+        .unwrap();
+    assert!(again.missed_fills.is_empty());
+    assert!(again.orphans_canceled.is_empty());
+}

@@ -16,6 +16,7 @@
 mod config;
 mod matching;
 mod paper;
+mod reconcile;
 mod rejection;
 mod venue;
 
@@ -27,5 +28,6 @@ mod tests;
 pub use config::{PaperConfig, PaperConfigError};
 pub use matching::{fee, is_marketable, limit_price, market_price};
 pub use paper::{ExecutionReport, PaperBroker, QUANTITY_DP};
+pub use reconcile::{Reconciliation, reconcile};
 pub use rejection::Rejection;
 pub use venue::{CashBalance, Holding, OrderState, SymbolRules, Venue, VenueBalances, VenueError};
