@@ -234,4 +234,21 @@ async fn sixty_crashes_lose_and_duplicate_nothing() {
         "an order was placed twice: {per_client_id:?}"
     );
     assert!(sim.orders().iter().all(|o| !o.status.is_open()));
+
+    // The simulator's own books balance: nothing locked, and the balances
+    // moved by exactly the trades.
+    let (mut btc_moved, mut usdt_moved) = (Decimal::ZERO, Decimal::ZERO);
+    for t in &trades {
+        let sign = if t.side == botfleet_tests::exchange_sim::book::SimSide::Buy {
+            Decimal::ONE
+        } else {
+            -Decimal::ONE
+        };
+        btc_moved += sign * t.qty;
+        usdt_moved -= sign * t.qty * t.price + t.commission;
+    }
+    let (b, u) = (sim.balance("BTC"), sim.balance("USDT"));
+    assert_eq!((b.locked, u.locked), (Decimal::ZERO, Decimal::ZERO));
+    assert_eq!(b.free, Decimal::from(100) + btc_moved);
+    assert_eq!(u.free, Decimal::from(1_000_000) + usdt_moved);
 }
