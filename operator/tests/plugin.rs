@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use botfleet_crds::{Phase, RiskPolicy, Strategy, TradingBot};
 use botfleet_operator::RESUME_ANNOTATION;
 use botfleet_tests::control_plane::ControlPlane;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -342,6 +343,46 @@ async fn an_identity_without_rights_is_told_which_verb_and_resource() {
     );
     let out = run_with(&kubeconfig, &w.ns, &["halt", "erin"]);
     assert_eq!(out.status.code(), Some(4));
+    assert!(!w.get("erin").await.spec.halted);
+
+    // Read-only rights: status works, a change names the verb it lacks.
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "bot-reader"},
+        "rules": [{"apiGroups": ["botfleet.dev"], "resources": ["tradingbots", "riskpolicies"],
+                   "verbs": ["get"]}]});
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "bot-reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "bot-reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "nobody", "namespace": w.ns}]});
+    let pp = PatchParams::apply("plugin-tests").force();
+    Api::<Role>::namespaced(w.admin.clone(), &w.ns)
+        .patch("bot-reader", &pp, &Patch::Apply(&role))
+        .await
+        .unwrap();
+    Api::<RoleBinding>::namespaced(w.admin.clone(), &w.ns)
+        .patch("bot-reader", &pp, &Patch::Apply(&binding))
+        .await
+        .unwrap();
+    // RBAC grants take effect asynchronously: wait (bounded) for the read.
+    let mut tries = 0;
+    while !run_with(&kubeconfig, &w.ns, &["status", "erin"])
+        .status
+        .success()
+    {
+        tries += 1;
+        assert!(tries < 200, "the read grant never took effect");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let out = run_with(&kubeconfig, &w.ns, &["halt", "erin"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains(&format!(
+            "no permission to patch tradingbots.botfleet.dev in namespace \"{}\"",
+            w.ns
+        )),
+        "{}",
+        stderr(&out)
+    );
     assert!(!w.get("erin").await.spec.halted);
 }
 

@@ -315,3 +315,7 @@ pub fn render_table(v: &StatusView) -> String {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "status_view_tests.rs"]
+mod tests;

@@ -1,0 +1,104 @@
+use botfleet_crds::{RiskPolicy, TradingBot};
+use serde_json::json;
+
+use super::*;
+
+fn bot(phase: &str, status: serde_json::Value) -> TradingBot {
+    serde_json::from_value(json!({
+        "apiVersion": "botfleet.dev/v1alpha1", "kind": "TradingBot",
+        "metadata": {"name": "b", "namespace": "ns"},
+        "spec": {"strategyRef": {"name": "s"}, "riskPolicyRef": {"name": "p"},
+            "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "k"}},
+            "capital": 1000, "phase": phase},
+        "status": status,
+    }))
+    .unwrap()
+}
+
+fn policy() -> RiskPolicy {
+    serde_json::from_value(json!({
+        "apiVersion": "botfleet.dev/v1alpha1", "kind": "RiskPolicy",
+        "metadata": {"name": "p"}, "spec": {}}))
+    .unwrap()
+}
+
+fn metrics(equity: f64, return_pct: f64, daily_pnl: f64) -> serde_json::Value {
+    json!({"equity": equity, "returnPct": return_pct, "drawdownPct": 8.0,
+        "maxDrawdownPct": 9.0, "trades": 10, "openPositions": 1, "dailyPnl": daily_pnl})
+}
+
+fn row<'a>(v: &'a StatusView, limit: &str) -> &'a LimitRow {
+    v.limits.iter().find(|r| r.limit == limit).unwrap()
+}
+
+#[test]
+fn limited_real_limits_use_the_smaller_cap_and_the_phase_start_equity() {
+    // Lost 10 % since the phase started: 1000 → 900; today -20 from 920.
+    let b = bot(
+        "LimitedReal",
+        json!({"phase": "LimitedReal", "metrics": metrics(900.0, -10.0, -20.0)}),
+    );
+    let v = build(&b, Ok(policy()));
+    assert_eq!(row(&v, "maxDrawdownPct").allowed, 10.0);
+    assert_eq!(row(&v, "maxTotalLossPct").used, 10.0);
+    assert_eq!(row(&v, "maxTotalLoss").used, 100.0);
+    assert_eq!(row(&v, "maxTotalLoss").allowed, 500.0);
+    // 1 % of 920 (9.2) is below the $50 cap.
+    assert_eq!(row(&v, "dailyLossLimit").used, 20.0);
+    assert_eq!(row(&v, "dailyLossLimit").allowed, 9.2);
+}
+
+#[test]
+fn a_gain_uses_none_of_the_loss_limits() {
+    let b = bot(
+        "Paper",
+        json!({"phase": "Paper", "metrics": metrics(1100.0, 10.0, 5.0)}),
+    );
+    let v = build(&b, Ok(policy()));
+    assert_eq!(row(&v, "maxTotalLossPct").used, 0.0);
+    assert_eq!(row(&v, "dailyLossLimit").used, 0.0);
+    assert!(
+        v.limits.iter().all(|r| r.limit != "maxTotalLoss"),
+        "Paper has no absolute cap"
+    );
+}
+
+#[test]
+fn a_missing_policy_or_metrics_is_a_note_not_a_failure() {
+    let b = bot("Paper", json!({}));
+    let v = build(
+        &b,
+        Err("RiskPolicy \"p\" not found in namespace \"ns\"".into()),
+    );
+    assert!(render_table(&v).contains("RiskPolicy \"p\" not found"));
+    let v = build(&b, Ok(policy()));
+    assert_eq!(v.phase, Phase::Paper, "a new bot is in Paper");
+    let text = render_table(&v);
+    assert!(text.contains("no metrics reported yet"), "{text}");
+    assert!(text.contains("Gate: not evaluated yet"), "{text}");
+}
+
+#[test]
+fn a_halted_scaling_bot_shows_the_halt_and_no_gate() {
+    let b = bot(
+        "Scaling",
+        json!({"phase": "Scaling", "state": "Halted",
+            "capital": {"allocated": 0, "step": 2},
+            "halt": {"id": "h-1-x", "reason": "drawdown 16 % reached limits.scaling.maxDrawdownPct = 15 %",
+                "at": "2026-01-02T03:04:05Z"}}),
+    );
+    let text = render_table(&build(&b, Ok(policy())));
+    assert!(
+        text.contains("Gate: none (Scaling is the last phase)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("allocated 0 (spec.capital 1000, schedule step 2)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(id h-1-x, at 2026-01-02T03:04:05Z)"),
+        "{text}"
+    );
+    assert!(text.contains("kubectl botfleet resume b -n ns"), "{text}");
+}
