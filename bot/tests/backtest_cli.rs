@@ -212,3 +212,56 @@ fn data_for_a_symbol_the_bot_does_not_trade_is_refused() {
         &["ETHUSDT", "BTCUSDT"],
     );
 }
+
+/// Every strategy kind runs end to end: each paper bot of manifests/examples
+/// backtests on synthetic data and its books balance.
+#[test]
+fn every_example_paper_bot_backtests() {
+    use botfleet_bot::backtest::{self, BacktestOptions, DataSelection};
+    use botfleet_bot::config::EngineConfig;
+
+    let files = [
+        "risk-policy-seed.yaml",
+        "strategy-bollinger-reversion.yaml",
+        "strategy-committee.yaml",
+        "strategy-macd-trend.yaml",
+        "strategy-rsi-reversion.yaml",
+        "strategy-sma-crossover.yaml",
+        "paper-bots.yaml",
+    ];
+    let text: String = files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(repo().join("manifests/examples").join(f)).unwrap() + "\n---\n"
+        })
+        .collect();
+    let m = botfleet_crds::Manifests::from_yaml(&text).expect("examples parse");
+    m.validate().expect("examples validate together");
+    let names: Vec<String> = m
+        .trading_bots
+        .iter()
+        .filter_map(|b| b.metadata.name.clone())
+        .filter(|n| n.starts_with("paper-"))
+        .collect();
+    assert_eq!(names.len(), 5, "one paper bot per strategy kind: {names:?}");
+    for name in names {
+        let cfg = EngineConfig::from_manifests(&m, Some(&name), text.as_bytes()).unwrap();
+        let selection = DataSelection {
+            data: vec![],
+            seed: 3,
+            synthetic_candles: 3_000,
+            from: None,
+            to: None,
+        };
+        let series = backtest::load_series(&cfg, &selection).unwrap();
+        let r = backtest::run(&cfg, series, &BacktestOptions::default()).unwrap();
+        assert_eq!(r.candles, 3_000 * cfg.symbols.len() as u64, "{name}");
+        let b = &r.balances;
+        assert_eq!(b.equity, b.cash + b.positions_value, "{name}");
+        assert_eq!(
+            b.net_pnl,
+            b.realized_pnl - b.fees_paid + b.unrealized_pnl,
+            "{name}"
+        );
+    }
+}

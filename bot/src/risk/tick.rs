@@ -149,8 +149,9 @@ impl RiskEngine {
         let max = self.resolved.limits.max_losing_days_in_row;
         if streak >= max && self.state.halt.is_none() {
             let reason = format!(
-                "{streak} losing UTC days in a row (the last, {}, made {pnl}), limit {max}",
-                &fmt_time(ended)[..10]
+                "{streak} losing UTC days in a row (the last, {}, made {}), limit {max}",
+                &fmt_time(ended)[..10],
+                pnl.round_dp(2)
             );
             let h = self.latch(now, Limit::MaxLosingDaysInRow, reason).clone();
             actions.push(RiskAction::Halt(h));
