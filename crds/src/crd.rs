@@ -19,7 +19,18 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     [Strategy::crd(), RiskPolicy::crd(), TradingBot::crd()]
         .into_iter()
         .map(tidy)
+        .map(keep_on_uninstall)
         .collect()
+}
+
+/// `helm.sh/resource-policy: keep`: uninstalling the chart must never delete
+/// the CRDs, which would delete every bot (and its halt latch) with them.
+fn keep_on_uninstall(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    crd.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert("helm.sh/resource-policy".into(), "keep".into());
+    crd
 }
 
 /// Drops `nullable` wherever a field has a default. A nullable field keeps

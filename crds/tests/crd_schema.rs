@@ -75,6 +75,20 @@ fn names_scope_and_subresources() {
 }
 
 #[test]
+fn helm_keeps_the_crds_on_uninstall() {
+    for kind in ["Strategy", "RiskPolicy", "TradingBot"] {
+        let annotations = crd(kind).metadata.annotations.unwrap_or_default();
+        assert_eq!(
+            annotations
+                .get("helm.sh/resource-policy")
+                .map(String::as_str),
+            Some("keep"),
+            "{kind}: uninstalling the chart must not delete the bots"
+        );
+    }
+}
+
+#[test]
 fn trading_bot_printer_columns() {
     let c = crd("TradingBot");
     let cols: Vec<(String, String)> = c.spec.versions[0]
