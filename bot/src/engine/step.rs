@@ -47,7 +47,25 @@ impl Engine {
             market.atr_value = atr.update(Hlc::from(candle));
         }
         let decision = market.strategy.on_candle(candle);
-        if decision.signal == Signal::Hold || self.risk.halted().is_some() {
+        if decision.signal == Signal::Hold {
+            return Ok(());
+        }
+        if let Some(halt) = self.risk.halted() {
+            // Halted: the signal is only written down, with why nothing happens.
+            if self.mode == EventMode::Record {
+                let risk = serde_json::json!({
+                    "limit": "halted",
+                    "message": format!("halted ({}, id {}): no trading until resumed", halt.reason, halt.id),
+                });
+                let symbol = self.markets[index].symbol.clone();
+                self.events.push(EngineEvent::Decision(Decision {
+                    at: now,
+                    symbol,
+                    signal: decision.signal.as_str().to_string(),
+                    verdict: "refused".to_string(),
+                    reason: serde_json::json!({ "strategy": decision.reason.to_string(), "risk": risk }),
+                }));
+            }
             return Ok(());
         }
         self.counters.signals += 1;
