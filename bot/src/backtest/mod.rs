@@ -4,8 +4,10 @@
 //! Several symbols are merged by candle time; at equal times the bot's
 //! symbol order decides, so the replay order never depends on hashing.
 
+mod cli;
 mod inputs;
 
+pub use cli::{BacktestArgs, BacktestOutcome};
 pub use inputs::{DataArg, DataSelection, load_series};
 
 use std::io::{IsTerminal, Write};

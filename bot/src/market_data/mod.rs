@@ -48,7 +48,7 @@ pub use error::{MarketDataError, RowError};
 pub use loader::{CsvFormat, load_csv, parse_csv};
 pub use series::{CandleSeries, CandleSource, DataOrigin, SeriesSource, time_range};
 pub use synthetic::{Regime, RegimeSpan, SyntheticConfig, SyntheticSource, generate};
-pub use time::{TimeUnit, format_millis, parse_time_arg, unix_to_millis};
+pub use time::{TimeUnit, format_millis, parse_time_arg, parse_time_flag, unix_to_millis};
 pub use writer::{write_binance_csv, write_binance_csv_file};
 
 #[cfg(test)]

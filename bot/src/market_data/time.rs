@@ -77,6 +77,11 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// [`parse_time_arg`] as a clap value parser (`#[arg(value_parser = parse_time_flag)]`).
+pub fn parse_time_flag(value: &str) -> Result<i64, String> {
+    parse_time_arg(value).map_err(|e| e.to_string())
+}
+
 /// Parses a `--from/--to` argument to Unix milliseconds: a date
 /// (`2024-01-31`, midnight UTC), an RFC 3339 time, or an integer Unix
 /// timestamp in s, ms or µs (told apart by magnitude).

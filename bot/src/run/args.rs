@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use crate::backtest::DataArg;
 use crate::binance::{BINANCE_API_URL, BINANCE_WS_URL};
 use crate::execution::PaperConfig;
-use crate::market_data::parse_time_arg;
+use crate::market_data::parse_time_flag;
 use crate::store::StoreConfig;
 
 /// Env var holding the control endpoints' bearer token.
@@ -66,10 +66,10 @@ pub struct RunArgs {
     #[arg(long, default_value = "1")]
     pub speed: Speed,
     /// First candle to replay (2024-01-31, RFC 3339 or Unix time).
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = parse_time_flag)]
     pub from: Option<i64>,
     /// Replay candles strictly before this time.
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = parse_time_flag)]
     pub to: Option<i64>,
     /// Seed of `--feed synthetic`.
     #[arg(long, default_value_t = 42)]
@@ -130,10 +130,6 @@ impl std::str::FromStr for Speed {
             )),
         }
     }
-}
-
-fn parse_time(s: &str) -> Result<i64, String> {
-    parse_time_arg(s).map_err(|e| e.to_string())
 }
 
 /// The control token, kept as its SHA-256 digest so it cannot be logged or

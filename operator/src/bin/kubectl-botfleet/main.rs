@@ -86,7 +86,7 @@ enum Command {
         name: String,
     },
     /// Backtest the manifests locally with the engine (no cluster needed).
-    Backtest(backtest::BacktestArgs),
+    Backtest(botfleet_bot::backtest::BacktestArgs),
 }
 
 fn main() -> ExitCode {

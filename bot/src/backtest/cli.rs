@@ -1,0 +1,97 @@
+//! The `backtest` command line, shared by `botfleet-bot backtest` and
+//! `kubectl botfleet backtest` so both take the same flags and run the same
+//! code.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use rust_decimal::Decimal;
+
+use super::{BacktestOptions, DataArg, DataSelection, load_series, run};
+use crate::config::EngineConfig;
+use crate::execution::PaperConfig;
+use crate::market_data::parse_time_flag;
+use crate::report::BacktestReport;
+
+/// Flags of `backtest`.
+#[derive(clap::Args, Debug)]
+pub struct BacktestArgs {
+    /// The manifests (Strategy + RiskPolicy + TradingBot), as for `kubectl apply -f`.
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// The TradingBot to run when the file holds several.
+    #[arg(long)]
+    pub bot: Option<String>,
+    /// Candles: a Binance kline CSV or `timestamp,open,high,low,close,volume`;
+    /// `SYMBOL=FILE` when the bot trades several symbols. Without it, seeded synthetic data.
+    #[arg(long = "data", value_name = "[SYMBOL=]FILE")]
+    pub data: Vec<DataArg>,
+    /// First candle to replay (2024-01-31, RFC 3339 or Unix time).
+    #[arg(long, value_parser = parse_time_flag)]
+    pub from: Option<i64>,
+    /// Replay candles strictly before this time.
+    #[arg(long, value_parser = parse_time_flag)]
+    pub to: Option<i64>,
+    /// Seed of the synthetic data (used without --data).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Synthetic candles per symbol (used without --data).
+    #[arg(long, default_value_t = 8_760)]
+    pub candles: usize,
+    /// Where report.json and report.html go.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// Taker fee of the simulated fills, in basis points.
+    #[arg(long, default_value = "10")]
+    pub taker_fee_bps: Decimal,
+    /// Maker fee of the simulated fills, in basis points.
+    #[arg(long, default_value = "10")]
+    pub maker_fee_bps: Decimal,
+    /// Slippage of market orders, in basis points.
+    #[arg(long, default_value = "5")]
+    pub slippage_bps: Decimal,
+}
+
+/// What a backtest run left behind.
+pub struct BacktestOutcome {
+    pub report: BacktestReport,
+    pub json_path: PathBuf,
+    pub html_path: PathBuf,
+}
+
+impl BacktestArgs {
+    /// Loads the manifests and candles, runs the backtest, writes
+    /// `report.json` and `report.html` (nothing is written on an error).
+    pub fn execute(self, progress: bool) -> anyhow::Result<BacktestOutcome> {
+        let cfg = EngineConfig::load(&self.file, self.bot.as_deref())?;
+        let selection = DataSelection {
+            data: self.data,
+            seed: self.seed,
+            synthetic_candles: self.candles,
+            from: self.from,
+            to: self.to,
+        };
+        let series = load_series(&cfg, &selection).map_err(anyhow::Error::msg)?;
+        let paper = PaperConfig {
+            taker_fee_bps: self.taker_fee_bps,
+            maker_fee_bps: self.maker_fee_bps,
+            slippage_bps: self.slippage_bps,
+            ..Default::default()
+        };
+        paper.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let options = BacktestOptions {
+            paper,
+            progress,
+            input_files: vec![self.file.clone()],
+        };
+        let report = run(&cfg, series, &options)?;
+        let (json_path, html_path) = report
+            .write_files(&self.out)
+            .with_context(|| format!("cannot write the report into {}", self.out.display()))?;
+        Ok(BacktestOutcome {
+            report,
+            json_path,
+            html_path,
+        })
+    }
+}
