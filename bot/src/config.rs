@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use botfleet_crds::{Manifests, Phase, RiskPolicySpec, StrategyKind, StrategySpec, TradingBotSpec};
+use botfleet_crds::{Manifests, Phase, RiskPolicySpec, StrategySpec, TradingBotSpec};
 use sha2::{Digest, Sha256};
 
 use crate::domain::{Money, Symbol, Timeframe};
@@ -54,7 +54,7 @@ impl EngineConfig {
             path: path.to_path_buf(),
             message: format!("cannot read the manifests ({e}); check the path given with -f"),
         })?;
-        let text = String::from_utf8(bytes.clone()).map_err(|e| ConfigError::Unusable {
+        let text = String::from_utf8(bytes).map_err(|e| ConfigError::Unusable {
             path: path.to_path_buf(),
             message: format!("not UTF-8 text ({e}); save the manifests as UTF-8 YAML"),
         })?;
@@ -66,9 +66,11 @@ impl EngineConfig {
         manifests
             .validate()
             .map_err(|e| wrap(botfleet_crds::ManifestError::Invalid(e)))?;
-        Self::from_manifests(&manifests, bot, &bytes).map_err(|message| ConfigError::Unusable {
-            path: path.to_path_buf(),
-            message,
+        Self::from_manifests(&manifests, bot, text.as_bytes()).map_err(|message| {
+            ConfigError::Unusable {
+                path: path.to_path_buf(),
+                message,
+            }
         })
     }
 
@@ -78,9 +80,6 @@ impl EngineConfig {
         let name = bundle.bot.metadata.name.clone().unwrap_or_default();
         let spec = bundle.bot.spec.clone();
         let timeframe = bundle.strategy.spec.timeframe;
-        if let Some(StrategyKind::Committee(_)) = bundle.strategy.spec.kind() {
-            // Members by reference must be in the file (Manifests::validate checked it).
-        }
         let strategies = m
             .strategies
             .iter()
