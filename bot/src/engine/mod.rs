@@ -16,9 +16,11 @@
 mod events;
 mod snapshot;
 mod step;
+mod venue_routing;
 
 pub use events::{AuditRecord, EngineEvent, RiskCounters};
 pub use snapshot::{CounterSnapshot, EngineSnapshot, SNAPSHOT_VERSION};
+pub use venue_routing::{VenueCommand, VenueOrders};
 
 use std::collections::HashMap;
 
@@ -71,6 +73,8 @@ pub struct Engine {
     pub(crate) index: HashMap<Symbol, usize>,
     pub(crate) risk: RiskEngine,
     pub(crate) broker: PaperBroker,
+    /// `Some`: orders go to a real venue, not to `broker` (see `venue_routing`).
+    pub(crate) venue: Option<VenueOrders>,
     pub(crate) ledger: Ledger,
     pub(crate) perf: Performance,
     pub(crate) next_order_id: u64,
@@ -133,6 +137,7 @@ impl Engine {
             index,
             risk,
             broker,
+            venue: None,
             ledger,
             perf,
             next_order_id: 1,

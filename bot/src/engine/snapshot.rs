@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Engine, EngineError, EventMode, RiskCounters};
+use super::{Engine, EngineError, EventMode, RiskCounters, VenueOrders};
 use crate::config::EngineConfig;
 use crate::domain::{Candle, Fill, Money, Symbol};
 use crate::execution::PaperBroker;
@@ -44,8 +44,12 @@ pub struct EngineSnapshot {
     pub handled_halt: Option<String>,
     /// Open time of the last candle processed.
     pub last_time: i64,
-    /// Open orders, cash and holdings (closed orders are forgotten).
+    /// Open orders, cash and holdings (closed orders are forgotten). Unused
+    /// (and empty) once the engine routes to a venue.
     pub broker: PaperBroker,
+    /// Routed to a venue: the orders open there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue: Option<VenueOrders>,
     pub risk: RiskState,
     pub performance: Performance,
     pub counters: CounterSnapshot,
@@ -119,6 +123,7 @@ impl Engine {
             handled_halt: self.handled_halt.clone(),
             last_time: self.last_time,
             broker: self.broker.clone(),
+            venue: self.venue.clone(),
             risk: self.risk.state().clone(),
             performance: self.perf.clone(),
             counters: CounterSnapshot::from(&self.counters),
@@ -178,7 +183,10 @@ impl Engine {
                 snapshot.closed_trades
             ));
         }
-        for p in ledger.positions() {
+        // Routed to a venue, the paper broker stopped at the switch: the venue
+        // is checked against the ledger by restart reconciliation instead.
+        let paper = snapshot.venue.is_none();
+        for p in ledger.positions().filter(|_| paper) {
             let held = snapshot.broker.holding(p.symbol());
             if held != p.quantity() {
                 return bad(format!(
@@ -188,7 +196,7 @@ impl Engine {
                 ));
             }
         }
-        if snapshot.broker.cash() != ledger.cash() {
+        if paper && snapshot.broker.cash() != ledger.cash() {
             return bad(format!(
                 "the paper broker holds cash {} but the stored fills give {}: the store is inconsistent",
                 snapshot.broker.cash(),
@@ -201,6 +209,7 @@ impl Engine {
             .map_err(|e| EngineError::Risk(e.to_string()))?;
         engine.ledger = ledger;
         engine.broker = snapshot.broker;
+        engine.venue = snapshot.venue;
         engine.perf = snapshot.performance;
         engine.counters = snapshot.counters.into();
         engine.next_order_id = snapshot.next_order_id.max(engine.next_order_id);
@@ -294,9 +303,12 @@ impl Engine {
             .max(atr)
     }
 
-    /// Orders still on the broker's book.
+    /// Orders still open (on the paper broker's book, or at the venue).
     pub fn open_order_count(&self) -> usize {
-        self.broker.open_orders().count()
+        match &self.venue {
+            Some(v) => v.open.len(),
+            None => self.broker.open_orders().count(),
+        }
     }
 }
 

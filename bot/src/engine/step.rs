@@ -16,20 +16,10 @@ impl Engine {
         let now = candle.open_time;
         self.last_time = now;
 
-        // 1. Fills of orders placed on earlier candles. (The symbol is
-        // borrowed field by field: cloning it per candle costs an allocation.)
-        let mut report = std::mem::take(&mut self.report);
-        self.broker
-            .on_candle(&self.markets[index].symbol, candle, &mut report);
-        for fill in report.fills.drain(..) {
-            self.apply_fill(fill)?;
+        // 1. Fills of orders placed on earlier candles. A venue reports its fills through `on_venue_order` instead.
+        if self.venue.is_none() {
+            self.paper_fills(index, candle)?;
         }
-        for id in report.closed.drain(..) {
-            if let Some(order) = self.broker.order(id).cloned() {
-                self.order_closed(order);
-            }
-        }
-        self.report = report;
 
         // 2-4. Mark, risk, equity.
         let symbol = &self.markets[index].symbol;
@@ -80,7 +70,25 @@ impl Engine {
         Ok(())
     }
 
-    fn apply_fill(&mut self, fill: crate::domain::Fill) -> Result<(), EngineError> {
+    fn paper_fills(&mut self, index: usize, candle: &Candle) -> Result<(), EngineError> {
+        // The symbol is borrowed field by field: cloning it per candle costs
+        // an allocation.
+        let mut report = std::mem::take(&mut self.report);
+        self.broker
+            .on_candle(&self.markets[index].symbol, candle, &mut report);
+        for fill in report.fills.drain(..) {
+            self.apply_fill(fill)?;
+        }
+        for id in report.closed.drain(..) {
+            if let Some(order) = self.broker.order(id).cloned() {
+                self.order_closed(order);
+            }
+        }
+        self.report = report;
+        Ok(())
+    }
+
+    pub(crate) fn apply_fill(&mut self, fill: crate::domain::Fill) -> Result<(), EngineError> {
         let outcome = self.ledger.apply_fill(&fill)?;
         if let Some(trade) = outcome.closed_trade() {
             self.perf.record_trade(trade);
@@ -92,7 +100,7 @@ impl Engine {
         Ok(())
     }
 
-    fn order_closed(&mut self, order: OrderState) {
+    pub(crate) fn order_closed(&mut self, order: OrderState) {
         if order.side == Side::Sell && order.remaining() > Quantity::ZERO {
             // An exit that did not complete: the stops may fire again.
             self.risk.exit_failed(&order.symbol);
@@ -108,7 +116,7 @@ impl Engine {
     }
 
     fn has_open_order(&self, symbol: &Symbol) -> bool {
-        self.broker.open_orders().any(|o| o.symbol == *symbol)
+        self.any_open_order(|o| o.symbol == *symbol)
     }
 
     fn enter(&mut self, index: usize, candle: &Candle, decision: &StrategyDecision) {
@@ -163,9 +171,7 @@ impl Engine {
     }
 
     fn has_open_sell(&self, symbol: &Symbol) -> bool {
-        self.broker
-            .open_orders()
-            .any(|o| o.symbol == *symbol && o.side == Side::Sell)
+        self.any_open_order(|o| o.symbol == *symbol && o.side == Side::Sell)
     }
 
     fn audit(&mut self, now: i64, symbol: &Symbol, decision: &StrategyDecision, verdict: &Verdict) {
@@ -191,6 +197,11 @@ impl Engine {
 
     /// Sends a market order to the broker; a refusal is counted and logged.
     fn submit(&mut self, symbol: Symbol, side: Side, quantity: Quantity, now: i64, reason: String) {
+        let quantity = self.venue_quantity(&symbol, quantity);
+        if quantity.is_zero() {
+            // Below the venue's lot step: nothing the venue would take.
+            return;
+        }
         let order = OrderRequest {
             id: self.allocate_order_id(),
             symbol,
@@ -201,6 +212,13 @@ impl Engine {
             created_at: now,
         };
         self.counters.orders += 1;
+        if self.queue_venue_order(&order) {
+            // Accepted or refused later, when the venue answers.
+            if self.mode == EventMode::Record {
+                self.events.push(EngineEvent::OrderSubmitted { order });
+            }
+            return;
+        }
         match self.broker.submit(order.clone()) {
             Ok(_) => {
                 self.perf.record_order(true);
@@ -311,8 +329,12 @@ impl Engine {
         Ok(halt)
     }
 
-    /// Cancels every open order; returns how many.
+    /// Cancels every open order; returns how many. Routed to a venue, the
+    /// cancels are queued and each order closes when the venue confirms.
     pub fn cancel_all(&mut self) -> usize {
+        if let Some(n) = self.queue_venue_cancels() {
+            return n;
+        }
         let canceled = self.broker.cancel_all(None);
         let n = canceled.len();
         for order in canceled {

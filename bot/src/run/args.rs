@@ -95,6 +95,8 @@ pub struct RunArgs {
     /// Log as JSON lines (for log collectors) instead of text.
     #[arg(long)]
     pub log_json: bool,
+    #[command(flatten)]
+    pub venue: super::venue::VenueArgs,
 }
 
 /// Candle sources of `run`.

@@ -12,13 +12,16 @@
 //! - [`control`]: halt / resume / cancel-all;
 //! - [`http`], [`status`], [`metrics`]: what the operator and Prometheus read.
 //!
-//! Only the Paper phase trades: Sandbox, LimitedReal and Scaling need a real
-//! venue (the Binance adapter, issue 6), so the engine refuses to start in
-//! them rather than paper-trade under a real phase's name.
-//! How to run it: `docs/engine.md`.
+//! - [`venue`]: Sandbox, LimitedReal and Scaling trade on Binance spot (the
+//!   Spot Test Network in Sandbox): orders are stored before they are sent,
+//!   and on start the engine reconciles with the venue before it trades;
+//! - [`crash_point`]: where the kill -9 tests stop the process.
+//!
+//! Paper fills on the paper broker. How to run it: `docs/engine.md`.
 
 pub mod args;
 pub mod control;
+pub mod crash_point;
 pub mod feed;
 pub mod http;
 pub mod metrics;
@@ -26,6 +29,7 @@ pub mod persist;
 pub mod state;
 pub mod status;
 pub mod trader;
+pub mod venue;
 
 pub use args::RunArgs;
 
@@ -43,18 +47,21 @@ use crate::engine::{Engine, EventMode};
 use crate::execution::PaperConfig;
 use crate::performance::EquityCurve;
 use crate::store::{Store, StoreConfig, redact};
-use args::Auth;
+use crate::binance::spot::SpotClient;
+use args::{Auth, FeedKind};
 use feed::Feed;
 use http::Shared;
 use state::Persisted;
 use trader::Trader;
+use venue::VenueLink;
 
 /// Entry point of `run`.
 pub fn main(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_json);
     let cfg = EngineConfig::load(&args.config, args.bot.as_deref())?;
-    refuse_real_phases(&cfg)?;
     args.check_feed()?;
+    check_feed_for_phase(&args, &cfg)?;
+    let venue = args.venue.client(&cfg)?;
     let auth = args.auth()?;
     let store = args.store();
     let paper = args.paper()?;
@@ -63,7 +70,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run(args, cfg, auth, store, paper))
+    runtime.block_on(run(args, cfg, auth, store, paper, venue))
 }
 
 fn init_logging(json: bool) {
@@ -81,21 +88,20 @@ fn init_logging(json: bool) {
     };
 }
 
-/// Only Paper trades today. A real phase must never be paper-traded under
-/// its name, and must never reach a real venue from this engine.
-pub fn refuse_real_phases(cfg: &EngineConfig) -> anyhow::Result<()> {
-    if cfg.phase == Phase::Paper {
-        return Ok(());
+/// Real money trades on real market data only: LimitedReal and Scaling
+/// refuse a replayed or synthetic feed (Sandbox may use one, for tests).
+pub fn check_feed_for_phase(args: &RunArgs, cfg: &EngineConfig) -> anyhow::Result<()> {
+    if matches!(cfg.phase, Phase::LimitedReal | Phase::Scaling) && args.feed != FeedKind::Binance
+    {
+        bail!(
+            "TradingBot `{}` is in phase {} and sends real orders: it trades on the live feed \
+             only (--feed binance), not --feed {}",
+            cfg.bot,
+            cfg.phase.as_str(),
+            args.feed_name()
+        );
     }
-    bail!(
-        "TradingBot `{}` is in phase {}: this engine trades the Paper phase only. Real venues \
-         (the Binance spot test network for Sandbox, real orders for LimitedReal and Scaling) \
-         arrive with the Binance adapter (issue 6); until then the engine refuses to start \
-         rather than paper-trade under the {} phase's name. Run it with spec.phase: Paper.",
-        cfg.bot,
-        cfg.phase.as_str(),
-        cfg.phase.as_str()
-    )
+    Ok(())
 }
 
 async fn run(
@@ -104,6 +110,7 @@ async fn run(
     auth: Auth,
     store_config: StoreConfig,
     paper: PaperConfig,
+    venue: Option<SpotClient>,
 ) -> anyhow::Result<()> {
     let started_at = chrono::Utc::now().timestamp_millis();
     let shutdown = CancellationToken::new();
@@ -144,6 +151,7 @@ async fn run(
         requests,
         shutdown,
         started_at,
+        venue,
     )
     .await;
     http_stop.cancel();
@@ -165,7 +173,10 @@ async fn trade(
     requests: mpsc::Receiver<control::Request>,
     shutdown: CancellationToken,
     started_at: i64,
+    venue: Option<SpotClient>,
 ) -> anyhow::Result<()> {
+    let mut venue = venue.map(|client| VenueLink::new(client, args.venue.recv_window_ms));
+    let client_ids = venue.as_ref().map(|v| v.client_order_ids().clone());
     let target = match &store_config {
         StoreConfig::Sqlite { path } => format!("SQLite {}", path.display()),
         StoreConfig::Postgres { url } => format!("PostgreSQL {}", redact(url)),
@@ -190,7 +201,7 @@ async fn trade(
     tracing::info!(feed = %feed.label, fresh, "market data");
     let live = feed.live;
     let tf = cfg.timeframe.millis();
-    let started = state::start(&store, cfg, paper, persisted, feed.start_time, |engine| {
+    let started = state::start(&store, cfg, paper, persisted, feed.start_time, client_ids, |engine| {
         let next = engine.last_time() + tf;
         if live {
             chrono::Utc::now().timestamp_millis().max(next)
@@ -234,6 +245,30 @@ async fn trade(
         );
         tracing::warn!(halt = %halt.id, "spec.halted is true: halted before trading");
     }
+    if let Some(link) = venue.as_mut() {
+        let now = if live {
+            chrono::Utc::now().timestamp_millis().max(clock)
+        } else {
+            clock
+        };
+        // Clock-derived first id: a bot given a new store never reuses a
+        // client order id the venue has seen.
+        let first_id = (chrono::Utc::now().timestamp_millis().max(0) as u64) * 1000;
+        engine.route_to_venue(first_id)?;
+        shared.set_ready(false, "reconciling with the venue");
+        let Some(report) = link.start(&mut engine, &shutdown).await? else {
+            return Ok(());
+        };
+        tracing::info!(venue = link.name(), url = %link.base_url(), checked = report.open_orders_checked,
+            missed_fills = report.missed_fills, never_sent = report.never_sent,
+            orphans_canceled = report.orphans_canceled, "reconciled with the venue");
+        setup.events(engine.drain_events(), now);
+        setup.control(now, "venue-reconciled", serde_json::to_value(&report)?);
+        if engine.risk().halted().is_some() && engine.open_order_count() > 0 {
+            // A halt's cancels may not have reached the venue before a crash.
+            engine.cancel_all();
+        }
+    }
     let last_seen = resume.last.clone();
     let mut trader = Trader {
         engine,
@@ -248,6 +283,7 @@ async fn trade(
         store_failing: false,
         last_delivery: Instant::now(),
         ready: false,
+        venue,
     };
     trader.engine.forget_closed_orders();
     let step = setup.finish(
@@ -256,6 +292,7 @@ async fn trade(
         resume.last.iter().flatten().max().copied(),
     )?;
     trader.commit(step).await?;
+    trader.drive_venue().await?;
     shared.set_ready(false, "waiting for the first candle from the feed");
     trader.publish();
 

@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use crate::binance::spot::ClientOrderIds;
 use crate::domain::{OrderId, OrderStatus, Symbol};
 use crate::engine::{Engine, EngineEvent};
 use crate::risk::RiskAction;
@@ -32,11 +33,29 @@ pub struct StepBuilder {
     step: Step,
     /// A fill happened: the positions snapshot is rewritten.
     positions_changed: bool,
+    /// The venue's client order ids; `None`: paper ids.
+    client_ids: Option<ClientOrderIds>,
 }
 
 impl StepBuilder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A step whose orders are stored under `ids` (the client order ids the
+    /// venue knows them by).
+    pub fn with_client_ids(ids: Option<ClientOrderIds>) -> Self {
+        Self {
+            client_ids: ids,
+            ..Self::default()
+        }
+    }
+
+    fn client_order_id(&self, id: OrderId) -> String {
+        match &self.client_ids {
+            Some(ids) => ids.client_id(id),
+            None => client_order_id(id),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -66,7 +85,7 @@ impl StepBuilder {
             match event {
                 EngineEvent::Decision(d) => self.step.writes.push(StepWrite::Decision(d)),
                 EngineEvent::OrderSubmitted { order } => {
-                    let client_order_id = client_order_id(order.id);
+                    let client_order_id = self.client_order_id(order.id);
                     self.step.writes.push(StepWrite::Order {
                         request: order,
                         client_order_id,
@@ -74,7 +93,7 @@ impl StepBuilder {
                 }
                 EngineEvent::OrderRejected { order, reason } => {
                     let (id, at) = (order.id, order.created_at);
-                    let client_order_id = client_order_id(order.id);
+                    let client_order_id = self.client_order_id(order.id);
                     self.step.writes.push(StepWrite::Order {
                         request: order,
                         client_order_id,

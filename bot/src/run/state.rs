@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::feed::ResumeFrom;
 use super::persist::{CONFIG_HASH_KEY, SNAPSHOT_KEY, StepBuilder};
+use crate::binance::spot::ClientOrderIds;
 use crate::config::EngineConfig;
 use crate::domain::{Fill, Symbol};
 use crate::engine::{Engine, EngineSnapshot, EventMode};
@@ -83,9 +84,10 @@ pub async fn start(
     paper: PaperConfig,
     persisted: Persisted,
     start_time: i64,
+    client_ids: Option<ClientOrderIds>,
     restart_now: impl FnOnce(&Engine) -> i64,
 ) -> anyhow::Result<Started> {
-    let mut setup = StepBuilder::new();
+    let mut setup = StepBuilder::with_client_ids(client_ids);
     setup.positions_changed();
     let phase = cfg.phase.as_str().to_string();
     let Some(snapshot) = persisted.snapshot else {
@@ -158,10 +160,14 @@ pub async fn start(
     })
 }
 
-/// The broker's open orders (from the snapshot) must be the store's open
+/// The engine's open orders (from the snapshot) must be the store's open
 /// orders: both are written by the same transaction.
 fn check_open_orders(engine: &Engine, stored: &[OrderRecord]) -> anyhow::Result<()> {
-    let broker: BTreeSet<u64> = engine.broker().open_orders().map(|o| o.id.0).collect();
+    let broker: BTreeSet<u64> = if engine.routes_to_venue() {
+        engine.venue_open_orders().iter().map(|o| o.id.0).collect()
+    } else {
+        engine.broker().open_orders().map(|o| o.id.0).collect()
+    };
     let store: BTreeSet<u64> = stored.iter().map(|o| o.id.0).collect();
     if broker != store {
         bail!(

@@ -21,6 +21,8 @@ use super::feed::{FeedCandle, FeedStatus, stale_after};
 use super::http::Shared;
 use super::persist::StepBuilder;
 use super::status::{self, Health};
+use super::venue::VenueLink;
+use super::crash_point;
 use crate::domain::Symbol;
 use crate::engine::{Engine, EngineEvent};
 use crate::store::{Step, Store};
@@ -47,6 +49,8 @@ pub struct Trader {
     /// When the feed last delivered (live staleness).
     pub last_delivery: Instant,
     pub ready: bool,
+    /// The real venue (Sandbox and above); `None` trades on paper.
+    pub venue: Option<VenueLink>,
 }
 
 impl Trader {
@@ -65,6 +69,11 @@ impl Trader {
         } else {
             self.clock
         }
+    }
+
+    /// A step builder storing orders under the venue's client order ids.
+    fn step(&self) -> StepBuilder {
+        StepBuilder::with_client_ids(self.venue.as_ref().map(|v| v.client_order_ids().clone()))
     }
 
     fn last_candle(&self) -> Option<i64> {
@@ -138,6 +147,7 @@ impl Trader {
                     }
                 },
                 _ = tick.tick() => {
+                    self.poll_venue().await?;
                     self.update_ready();
                     self.publish();
                 }
@@ -155,7 +165,7 @@ impl Trader {
 
     async fn candles(&mut self, batch: Vec<FeedCandle>) -> anyhow::Result<()> {
         self.last_delivery = Instant::now();
-        let mut step = StepBuilder::new();
+        let mut step = self.step();
         let tf = self.tf();
         let mut traded = 0u64;
         for FeedCandle {
@@ -177,6 +187,9 @@ impl Trader {
             }
             self.last_seen[index] = Some(candle.open_time);
             step.candle(&symbol, &candle, warmup);
+            if let Some(venue) = self.venue.as_mut() {
+                venue.reference_price(&symbol, candle.close);
+            }
             if warmup {
                 self.engine.warm(index, &candle);
                 continue;
@@ -197,6 +210,7 @@ impl Trader {
         self.engine.forget_closed_orders();
         let step = step.finish(&self.engine, self.now(), self.last_candle())?;
         self.commit(step).await?;
+        self.drive_venue().await?;
         self.shared.metrics.candles_processed.inc_by(traded);
         self.update_ready();
         self.publish();
@@ -206,7 +220,7 @@ impl Trader {
     async fn control(&mut self, request: Request) -> anyhow::Result<()> {
         let now = self.now();
         let action = request.command.action();
-        let mut step = StepBuilder::new();
+        let mut step = self.step();
         match control::apply(&mut self.engine, &request.command, now, &mut step) {
             Applied::Refused(message) => {
                 tracing::info!(action, %message, "control request refused");
@@ -224,11 +238,67 @@ impl Trader {
                     return Err(e);
                 }
                 tracing::info!(action, result = %body, "control request applied");
+                self.drive_venue().await?;
                 // /status shows the result before the caller hears of it.
                 self.publish();
                 let _ = request.reply.send(Reply::Done(body));
             }
         }
+        Ok(())
+    }
+
+    /// Sends what the engine queued for the venue (its orders are already
+    /// stored), storing the engine's events after each answer.
+    pub async fn drive_venue(&mut self) -> anyhow::Result<()> {
+        let Some(mut venue) = self.venue.take() else {
+            return Ok(());
+        };
+        let result = async {
+            loop {
+                let commands = self.engine.take_venue_commands();
+                if commands.is_empty() {
+                    return Ok(());
+                }
+                for command in commands {
+                    crash_point::reached("before-send");
+                    venue.send(&mut self.engine, command).await?;
+                    crash_point::reached("after-send");
+                    self.store_venue_events().await?;
+                    crash_point::reached("after-store");
+                }
+            }
+        }
+        .await;
+        self.venue = Some(venue);
+        result
+    }
+
+    /// Asks the venue about the orders still open (fills, lost submits,
+    /// unconfirmed cancels).
+    async fn poll_venue(&mut self) -> anyhow::Result<()> {
+        let Some(mut venue) = self.venue.take() else {
+            return Ok(());
+        };
+        let polled = venue.poll(&mut self.engine).await;
+        self.venue = Some(venue);
+        polled?;
+        self.store_venue_events().await?;
+        self.drive_venue().await
+    }
+
+    async fn store_venue_events(&mut self) -> anyhow::Result<()> {
+        let events = self.engine.drain_events();
+        if events.is_empty() {
+            return Ok(());
+        }
+        log_events(&events);
+        let now = self.now();
+        let mut step = self.step();
+        step.events(events, now);
+        self.engine.forget_closed_orders();
+        let step = step.finish(&self.engine, now, self.last_candle())?;
+        self.commit(step).await?;
+        self.publish();
         Ok(())
     }
 

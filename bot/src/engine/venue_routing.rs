@@ -1,0 +1,233 @@
+//! Orders routed to a real venue (Sandbox, LimitedReal, Scaling).
+//!
+//! A paper engine's broker both keeps the order book and fills it. Routed
+//! to a venue, the engine keeps only its view of the orders it created,
+//! hands the caller what to send ([`VenueCommand`]), and learns of fills and
+//! order ends from the caller ([`Engine::on_venue_order`],
+//! [`Engine::on_venue_refused`]). The caller stores the step that created
+//! an order *before* sending it, so after a crash every order the venue may
+//! have is known to the store (see `run::venue`).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Engine, EngineError, EngineEvent, EventMode};
+use crate::domain::{Fill, OrderId, OrderRequest, OrderStatus, Quantity, Symbol};
+use crate::execution::OrderState;
+
+/// Something the caller must ask the venue, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VenueCommand {
+    Submit(OrderRequest),
+    Cancel { symbol: Symbol, id: OrderId },
+}
+
+/// The engine's view of its orders at the venue.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VenueOrders {
+    /// Orders created and not known to be closed, oldest first. Persisted:
+    /// the store's open orders must be exactly these.
+    pub open: Vec<OrderState>,
+    /// Lot step per symbol: order quantities are rounded down to it, so the
+    /// stored order is the order sent. Set by the caller from the venue's rules.
+    #[serde(skip)]
+    lot_steps: std::collections::BTreeMap<Symbol, Quantity>,
+    /// Not persisted: after a crash, restart reconciliation asks the venue
+    /// about every open order instead.
+    #[serde(skip)]
+    outbox: Vec<VenueCommand>,
+}
+
+impl VenueOrders {
+    fn find(&self, id: OrderId) -> Option<usize> {
+        self.open.iter().position(|o| o.id == id)
+    }
+}
+
+/// Why the engine cannot start routing to a venue.
+fn paper_book_not_flat(what: String) -> EngineError {
+    EngineError::Restore(format!(
+        "the store holds {what} from the Paper phase, which a real venue does not hold; \
+         flatten the bot in Paper first (halt it with flatten), or give the bot a new store"
+    ))
+}
+
+impl Engine {
+    /// Sends orders to a venue from now on instead of the paper broker.
+    /// `first_order_id`: the lowest order id from now on (the caller passes
+    /// a clock-derived value so a bot whose store was replaced never reuses
+    /// a client order id the venue has seen). Refused while the paper
+    /// book holds positions or open orders: they do not exist at the venue.
+    pub fn route_to_venue(&mut self, first_order_id: u64) -> Result<(), EngineError> {
+        if self.venue.is_some() {
+            return Ok(());
+        }
+        let open = self.broker.open_orders().count();
+        if open > 0 {
+            return Err(paper_book_not_flat(format!("{open} open paper orders")));
+        }
+        if let Some(p) = self.ledger.positions().find(|p| !p.is_flat()) {
+            return Err(paper_book_not_flat(format!(
+                "a paper position of {} {}",
+                p.quantity(),
+                p.symbol()
+            )));
+        }
+        self.next_order_id = self.next_order_id.max(first_order_id);
+        self.venue = Some(VenueOrders::default());
+        Ok(())
+    }
+
+    /// The venue's lot step of `symbol` (see [`Engine::venue_quantity`]).
+    pub fn set_venue_lot_step(&mut self, symbol: &Symbol, step: Quantity) {
+        if let Some(v) = self.venue.as_mut() {
+            v.lot_steps.insert(symbol.clone(), step);
+        }
+    }
+
+    /// `quantity` as the venue will take it: rounded down to the lot step.
+    pub(crate) fn venue_quantity(&self, symbol: &Symbol, quantity: Quantity) -> Quantity {
+        match self.venue.as_ref().and_then(|v| v.lot_steps.get(symbol)) {
+            Some(step) if !step.is_zero() => {
+                Quantity::new((quantity.value() / step.value()).floor() * step.value())
+            }
+            _ => quantity,
+        }
+    }
+
+    /// True when orders go to a venue rather than the paper broker.
+    pub fn routes_to_venue(&self) -> bool {
+        self.venue.is_some()
+    }
+
+    /// The orders the engine believes open at the venue.
+    pub fn venue_open_orders(&self) -> &[OrderState] {
+        self.venue.as_ref().map_or(&[], |v| v.open.as_slice())
+    }
+
+    /// What to send to the venue, in order. Send only after the step holding
+    /// the engine's events so far is stored.
+    pub fn take_venue_commands(&mut self) -> Vec<VenueCommand> {
+        self.venue
+            .as_mut()
+            .map(|v| std::mem::take(&mut v.outbox))
+            .unwrap_or_default()
+    }
+
+    /// The venue's word on an order: its state and every fill it reports
+    /// (fills the ledger has are skipped). An order the engine does not know
+    /// (an orphan found at the venue) is adopted, so its fills have an order.
+    pub fn on_venue_order(&mut self, state: OrderState, fills: &[Fill]) -> Result<(), EngineError> {
+        let Some(venue) = self.venue.as_mut() else {
+            return Err(EngineError::Broker(
+                "a venue update reached an engine that trades on paper".into(),
+            ));
+        };
+        let known = venue.find(state.id);
+        if known.is_none() && self.mode == EventMode::Record {
+            self.events.push(EngineEvent::OrderSubmitted {
+                order: OrderRequest {
+                    id: state.id,
+                    symbol: state.symbol.clone(),
+                    side: state.side,
+                    kind: state.kind,
+                    quantity: state.quantity,
+                    reason: "found at the venue on restart, unknown to the store".into(),
+                    created_at: state.created_at,
+                },
+            });
+        }
+        if let Some(i) = known
+            && venue.open[i].status == OrderStatus::New
+            && state.status != OrderStatus::Rejected
+        {
+            // First word from the venue: it accepted the order.
+            self.perf.record_order(true);
+        }
+        for fill in fills.iter().filter(|f| f.order_id == state.id) {
+            if !self.ledger.is_applied(&fill.symbol, &fill.trade_id) {
+                self.apply_fill(fill.clone())?;
+            }
+        }
+        let venue = self.venue.as_mut().expect("checked above");
+        match (known, state.is_open()) {
+            (Some(i), true) => venue.open[i] = state,
+            (None, true) => venue.open.push(state),
+            (Some(i), false) => {
+                venue.open.remove(i);
+                self.order_closed(state);
+            }
+            (None, false) => self.order_closed(state),
+        }
+        Ok(())
+    }
+
+    /// The venue refused an order, or never received it (`reason` says
+    /// which): it ends as `status` with nothing filled.
+    pub fn on_venue_refused(&mut self, id: OrderId, status: OrderStatus, reason: &str) {
+        let Some(venue) = self.venue.as_mut() else {
+            return;
+        };
+        let Some(i) = venue.find(id) else {
+            return;
+        };
+        let mut order = venue.open.remove(i);
+        order.status = status;
+        order.note = Some(reason.to_string());
+        if status == OrderStatus::Rejected {
+            self.perf.record_order(false);
+            self.counters.order_errors += 1;
+        }
+        self.order_closed(order);
+    }
+
+    /// Venue routing of [`Engine::submit`]: the order is open (status `New`)
+    /// from now on and queued for sending.
+    pub(crate) fn queue_venue_order(&mut self, order: &OrderRequest) -> bool {
+        let Some(venue) = self.venue.as_mut() else {
+            return false;
+        };
+        venue.open.push(OrderState {
+            id: order.id,
+            symbol: order.symbol.clone(),
+            side: order.side,
+            kind: order.kind,
+            quantity: order.quantity,
+            status: OrderStatus::New,
+            filled_quantity: Quantity::ZERO,
+            filled_notional: crate::domain::Money::ZERO,
+            fees: crate::domain::Money::ZERO,
+            created_at: order.created_at,
+            updated_at: order.created_at,
+            note: None,
+        });
+        venue.outbox.push(VenueCommand::Submit(order.clone()));
+        true
+    }
+
+    /// Venue routing of [`Engine::cancel_all`]: a cancel per open order is
+    /// queued; each order closes when the venue confirms.
+    pub(crate) fn queue_venue_cancels(&mut self) -> Option<usize> {
+        let venue = self.venue.as_mut()?;
+        let cancels: Vec<VenueCommand> = venue
+            .open
+            .iter()
+            .map(|o| VenueCommand::Cancel {
+                symbol: o.symbol.clone(),
+                id: o.id,
+            })
+            .collect();
+        let n = cancels.len();
+        venue.outbox.extend(cancels);
+        Some(n)
+    }
+
+    /// Whether an open order matches, wherever orders are routed.
+    pub(crate) fn any_open_order(&self, matches: impl Fn(&OrderState) -> bool) -> bool {
+        match &self.venue {
+            Some(v) => v.open.iter().any(matches),
+            None => self.broker.open_orders().any(matches),
+        }
+    }
+
+}
