@@ -105,6 +105,11 @@ impl Engine {
         self.venue.as_ref().map_or(&[], |v| v.open.as_slice())
     }
 
+    /// Whether anything waits to be sent to the venue.
+    pub fn has_venue_commands(&self) -> bool {
+        self.venue.as_ref().is_some_and(|v| !v.outbox.is_empty())
+    }
+
     /// What to send to the venue, in order. Send only after the step holding
     /// the engine's events so far is stored.
     pub fn take_venue_commands(&mut self) -> Vec<VenueCommand> {

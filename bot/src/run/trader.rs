@@ -203,7 +203,18 @@ impl Trader {
             step.equity(candle.open_time, &self.engine);
             self.clock = self.clock.max(candle.open_time + tf);
             traded += 1;
+            if self.engine.has_venue_commands() {
+                // The venue hears of an order before the next candle is
+                // traded, as it would live: store, send, then go on.
+                let done = std::mem::replace(&mut step, self.step());
+                self.store_candles(done, std::mem::take(&mut traded)).await?;
+            }
         }
+        self.store_candles(step, traded).await
+    }
+
+    /// Stores a step of candles, then sends what the engine queued.
+    async fn store_candles(&mut self, step: StepBuilder, traded: u64) -> anyhow::Result<()> {
         if step.is_empty() {
             return Ok(());
         }

@@ -19,6 +19,7 @@ use botfleet_crds::engine_api::EngineStatus;
 use serde_json::Value;
 
 mod store;
+#[allow(unused_imports)]
 pub use store::*;
 
 pub const TOKEN: &str = "tok-5f3a9c-run-tests";
@@ -328,6 +329,23 @@ impl Engine {
                 self.log_text()
             )
         })
+    }
+
+    /// Waits (bounded) for the engine to exit by itself, e.g. at a crash
+    /// point; `None` if it is still running.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGKILL: no chance to flush anything.

@@ -17,7 +17,7 @@
 pub mod book;
 mod server;
 
-pub use book::{Book, SimBalance, SimOrder, SimStatus, SimSymbol, SimTrade};
+pub use book::{Book, SimBalance, SimOrder, SimSide, SimStatus, SimSymbol, SimTrade};
 
 use rust_decimal::Decimal;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,0 +1,336 @@
+//! `botfleet-bot run` in Sandbox against the Binance spot simulator
+//! (`botfleet_tests::exchange_sim`): the real engine process, its real
+//! Binance adapter, a real SQLite store.
+//!
+//! - with every fault the simulator can inject, the run ends with the
+//!   engine's books equal to the venue's;
+//! - killed with SIGKILL 50 times at random points of the order flow
+//!   (crash points between storing an order and sending it, between the
+//!   venue's answer and storing it, after storing it, and at random times),
+//!   it loses and duplicates nothing;
+//! - the API key and secret appear in no log line, `/status` or `/metrics`.
+
+mod run_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::process::ExitStatusExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use botfleet_bot::domain::{Candle, OrderStatus, Side};
+use botfleet_bot::ledger::Ledger;
+use botfleet_bot::store::Store;
+use botfleet_tests::exchange_sim::{ExchangeSim, Faults, SimConfig, SimSide, SimStatus};
+use rust_decimal::Decimal;
+use run_support::{CAPITAL, Engine, TIMEOUT, Workspace, synthetic};
+
+const API_KEY: &str = "simKey7Hq2RkT9vLx4NcPz";
+const API_SECRET: &str = "simSecret3Wm8YdJf6QsBnKe1UoA5";
+
+/// A fast SMA crossover (many orders) in Sandbox. The limits that count
+/// time are opened wide: the replay's clock is 2024 while the venue stamps
+/// fills with today's time, so a cooldown or a daily limit would never end.
+fn sandbox_manifests() -> String {
+    run_support::manifests("Sandbox")
+        .replace("fast: 10", "fast: 2")
+        .replace("slow: 30", "slow: 5")
+        .replace(
+            "      maxLosingDaysInRow: 10\n",
+            "      maxLosingDaysInRow: 10
+    sandbox:
+      maxPositionPct: 25
+      stopLossPct: 5
+      maxTradesPerDay: 1000
+      dailyLossLimitPct: 90
+      maxDrawdownPct: 90
+      maxTotalLossPct: 90
+      maxLosingDaysInRow: 1000
+      symbolCooldownMinutes: 0
+      flashCrash:
+        movePct: 90
+",
+        )
+}
+
+/// The simulator with the bot's capital in USDT and nothing else; a task
+/// moves its price along `candles`, round and round, until dropped.
+async fn simulator(candles: Vec<Candle>) -> (Arc<ExchangeSim>, tokio::task::JoinHandle<()>) {
+    let mut config = SimConfig::btcusdt(API_KEY, API_SECRET);
+    config.balances = vec![("USDT".into(), Decimal::from(CAPITAL))];
+    let sim = Arc::new(ExchangeSim::start(config).await);
+    let feeder = sim.clone();
+    let prices = tokio::spawn(async move {
+        for c in candles.iter().cycle() {
+            feeder.candle("BTCUSDT", c.low.value(), c.high.value(), c.close.value());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    // A price before the first order.
+    let first = synthetic(1, 7)[0];
+    sim.candle("BTCUSDT", first.low.value(), first.high.value(), first.close.value());
+    (sim, prices)
+}
+
+struct Setup {
+    ws: Workspace,
+    args: Vec<String>,
+}
+
+fn setup(sim: &ExchangeSim, candles: &[Candle]) -> Setup {
+    let ws = Workspace::new("Sandbox");
+    std::fs::write(ws.config(), sandbox_manifests()).unwrap();
+    std::fs::write(ws.path("api-key"), format!("{API_KEY}\n")).unwrap();
+    std::fs::write(ws.path("api-secret"), format!("{API_SECRET}\n")).unwrap();
+    let data = ws.write_data(candles);
+    let mut args = ws.replay_args(&data, "max");
+    args.extend(
+        [
+            "--venue-url",
+            &sim.url,
+            "--api-key-file",
+            &ws.path("api-key").display().to_string(),
+            "--api-secret-file",
+            &ws.path("api-secret").display().to_string(),
+            // Short windows keep the test fast: a slow submit outlives the
+            // timeout, and a lost one settles after 2 × recvWindow.
+            "--venue-timeout-ms",
+            "400",
+            "--recv-window-ms",
+            "500",
+        ]
+        .map(String::from),
+    );
+    Setup { ws, args }
+}
+
+/// Runs the engine until the replay is traded and no order is open, then
+/// stops it with SIGTERM. Returns every `/status` and `/metrics` body seen.
+async fn run_to_the_end(s: &Setup, last_open_time: i64) -> Vec<String> {
+    let engine = Engine::start(&s.ws, &s.args, &[]);
+    engine.wait_stored(last_open_time).await;
+    let deadline = Instant::now() + TIMEOUT;
+    let mut bodies = Vec::new();
+    loop {
+        let (_, status) = engine.get("/status").await;
+        let open = serde_json::from_str::<serde_json::Value>(&status).unwrap()["openOrders"]
+            .as_u64()
+            .unwrap_or(u64::MAX);
+        bodies.push(status);
+        if open == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "orders stay open:\n{}",
+            engine.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bodies.push(engine.get("/metrics").await.1);
+    let log = engine.log_text();
+    let status = engine.terminate();
+    assert!(status.success(), "the engine stopped with {status}:\n{log}");
+    bodies
+}
+
+/// The engine's store and the simulator agree: the same trades, every
+/// order the venue has is stored once with the venue's outcome, nothing is
+/// open on either side, and the ledger's cash and position are the
+/// account's balances.
+async fn assert_books_equal(s: &Setup, sim: &ExchangeSim) {
+    let store = Store::open(&s.ws.sqlite()).await.unwrap();
+    let fills = store.fills().await.unwrap();
+    let trades = sim.trades();
+    assert!(!trades.is_empty(), "the bot never traded");
+
+    let stored: BTreeMap<String, _> = fills.iter().map(|f| (f.trade_id.clone(), f)).collect();
+    assert_eq!(stored.len(), fills.len(), "a fill is stored twice");
+    let venue: BTreeSet<String> = trades.iter().map(|t| t.id.to_string()).collect();
+    let ours: BTreeSet<String> = stored.keys().cloned().collect();
+    assert_eq!(ours, venue, "stored fills (left) vs the venue's trades (right)");
+    for t in &trades {
+        let f = stored[&t.id.to_string()];
+        assert_eq!(f.quantity.value(), t.qty, "trade {}", t.id);
+        assert_eq!(f.price.value(), t.price, "trade {}", t.id);
+        assert_eq!(f.fee.value(), t.commission, "trade {}", t.id);
+        let side = match t.side {
+            SimSide::Buy => Side::Buy,
+            SimSide::Sell => Side::Sell,
+        };
+        assert_eq!(f.side, side, "trade {}", t.id);
+    }
+
+    let orders = sim.orders();
+    let ids: BTreeSet<&str> = orders.iter().map(|o| o.client_order_id.as_str()).collect();
+    assert_eq!(ids.len(), orders.len(), "an order reached the venue twice");
+    for o in &orders {
+        let record = store
+            .order_by_client_id(&o.client_order_id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{} is at the venue but not in the store", o.client_order_id));
+        assert_eq!(record.filled_quantity.value(), o.executed_qty, "{}", o.client_order_id);
+        let status = match o.status {
+            SimStatus::Filled => OrderStatus::Filled,
+            SimStatus::Canceled => OrderStatus::Canceled,
+            SimStatus::Expired => OrderStatus::Expired,
+            open => panic!("{} is still {open:?} at the venue", o.client_order_id),
+        };
+        assert_eq!(record.status, status, "{}", o.client_order_id);
+    }
+    let open = store.open_orders().await.unwrap();
+    assert!(open.is_empty(), "open in the store: {open:?}");
+
+    let mut ledger = Ledger::new(botfleet_bot::domain::Money::from(CAPITAL)).unwrap();
+    for f in &fills {
+        let _ = ledger.apply_fill(f).unwrap();
+    }
+    let usdt = sim.balance("USDT");
+    assert_eq!(usdt.locked, Decimal::ZERO);
+    assert_eq!(ledger.cash().value(), usdt.free, "ledger cash vs the venue's USDT");
+    let btc = sim.balance("BTC");
+    let held = ledger
+        .positions()
+        .map(|p| p.quantity().value())
+        .sum::<Decimal>();
+    assert_eq!(held, btc.free + btc.locked, "ledger position vs the venue's BTC");
+    store.close().await;
+}
+
+fn assert_no_secret(texts: &[String]) {
+    for text in texts {
+        for secret in [API_KEY, API_SECRET] {
+            assert!(!text.contains(secret), "a credential leaked into:\n{text}");
+        }
+    }
+}
+
+fn all_logs(ws: &Workspace) -> Vec<String> {
+    std::fs::read_dir(ws.dir.path())
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            (path.extension().is_some_and(|x| x == "log")).then(|| std::fs::read_to_string(path).unwrap())
+        })
+        .collect()
+}
+
+/// Every fault the simulator can inject, armed again each time the venue
+/// has answered `every` more requests (faults by request count, not by
+/// time, so the client's retries always get through eventually).
+fn every_fault(sim: Arc<ExchangeSim>, every: usize) -> tokio::task::JoinHandle<()> {
+    sim.set_partial_fill_cap(Some(Decimal::new(2, 2)));
+    tokio::spawn(async move {
+        let mut armed_at: Option<usize> = None;
+        loop {
+            let seen = sim.requests().len();
+            if armed_at.is_none_or(|at| seen >= at + every) {
+                armed_at = Some(seen);
+                sim.set_faults(Faults {
+                    rate_limited: 1,
+                    retry_after_secs: 1,
+                    server_errors: 1,
+                    failed_lookups: 1,
+                    slow_submits: 1,
+                    submit_delay: Duration::from_millis(700),
+                    dropped_submits: 1,
+                    ..Faults::default()
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_with_every_fault_ends_with_the_books_equal() {
+    let candles = synthetic(240, 7);
+    let (sim, prices) = simulator(candles.clone()).await;
+    let s = setup(&sim, &candles);
+    let faults = every_fault(sim.clone(), 25);
+    let mut seen = run_to_the_end(&s, candles.last().unwrap().open_time).await;
+    faults.abort();
+    prices.abort();
+
+    let mut answered: BTreeMap<u16, usize> = BTreeMap::new();
+    for r in sim.requests() {
+        *answered.entry(r.status).or_default() += 1;
+    }
+    eprintln!(
+        "{} orders, {} trades; requests by HTTP status (0 = dropped): {answered:?}",
+        sim.orders().len(),
+        sim.trades().len()
+    );
+    let statuses: BTreeSet<u16> = answered.keys().copied().collect();
+    for (code, fault) in [(429, "rate limit"), (503, "server error"), (0, "dropped response")] {
+        assert!(statuses.contains(&code), "no {fault} was injected: {statuses:?}");
+    }
+    assert!(
+        sim.orders().iter().any(|o| o.status == SimStatus::Expired && o.executed_qty > Decimal::ZERO),
+        "no partial fill happened"
+    );
+    assert_books_equal(&s, &sim).await;
+    seen.extend(all_logs(&s.ws));
+    assert_no_secret(&seen);
+}
+
+/// A seeded xorshift: the same rounds every run (the seed is printed).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_killed_50_times_loses_and_duplicates_nothing() {
+    let candles = synthetic(1_200, 11);
+    let (sim, prices) = simulator(candles.clone()).await;
+    let s = setup(&sim, &candles);
+    let faults = every_fault(sim.clone(), 80);
+    let seed = 0x5eed_b07f_1ee7_u64;
+    eprintln!("crash rounds seeded with {seed:#x}");
+    let mut rng = Rng(seed);
+    let points = ["before-send", "after-send", "after-store"];
+    let mut crashed_at: BTreeMap<&str, u32> = BTreeMap::new();
+    for round in 0..50 {
+        let pick = rng.below(4) as usize;
+        if pick < points.len() {
+            let point = points[pick];
+            let at = format!("{point}:{}", 1 + rng.below(3));
+            let mut engine = Engine::start(&s.ws, &s.args, &[("BOTFLEET_TEST_CRASH_AT", at.as_str())]);
+            match engine.wait_exit(Duration::from_secs(15)) {
+                Some(status) => {
+                    assert_eq!(status.signal(), Some(9), "round {round}: {status}\n{}", engine.log_text());
+                    *crashed_at.entry(point).or_default() += 1;
+                }
+                // The order flow ended first (the replay is traded).
+                None => {
+                    engine.kill9();
+                }
+            }
+        } else {
+            let engine = Engine::start(&s.ws, &s.args, &[]);
+            tokio::time::sleep(Duration::from_millis(50 + rng.below(400))).await;
+            engine.kill9();
+            *crashed_at.entry("random time").or_default() += 1;
+        }
+    }
+    eprintln!("SIGKILLs by where they hit: {crashed_at:?}");
+    for point in points {
+        assert!(
+            crashed_at.get(point).copied().unwrap_or(0) >= 5,
+            "too few kills at {point}: {crashed_at:?}"
+        );
+    }
+    faults.abort();
+    let mut seen = run_to_the_end(&s, candles.last().unwrap().open_time).await;
+    prices.abort();
+    assert_books_equal(&s, &sim).await;
+    seen.extend(all_logs(&s.ws));
+    assert_no_secret(&seen);
+}
