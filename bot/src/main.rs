@@ -3,8 +3,8 @@
 //! - `backtest -f FILE.yaml [--data FILE.csv] [--from/--to]`: deterministic
 //!   replay of the manifests a user would `kubectl apply`; prints a summary
 //!   and writes `report.json` + `report.html`.
-//! - `run --config FILE`: trades (paper now) and serves `/metrics`,
-//!   `/status`, `/healthz`, `/readyz` and the control endpoints.
+//! - `run --config FILE`: trades (on paper, or on Binance spot from Sandbox up)
+//!   and serves `/metrics`, `/status`, `/healthz`, `/readyz` and the control endpoints.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,8 +30,8 @@ struct Cli {
 enum Command {
     /// Replay candles through the bot's strategy, risk limits and paper broker.
     Backtest(BacktestCommand),
-    /// Trade: paper now (live or replayed data), with the HTTP endpoints the operator polls.
-    Run(botfleet_bot::run::RunArgs),
+    /// Trade: paper, or on the exchange from Sandbox up, with the HTTP endpoints the operator polls.
+    Run(Box<botfleet_bot::run::RunArgs>),
     /// Write seeded synthetic candles as a Binance kline CSV (for trying things out).
     Synth(SynthArgs),
 }
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Backtest(args) => run_backtest(args),
-        Command::Run(args) => botfleet_bot::run::main(args),
+        Command::Run(args) => botfleet_bot::run::main(*args),
         Command::Synth(args) => run_synth(args),
     };
     match result {

@@ -398,11 +398,12 @@ async fn the_token_comes_from_a_file_or_the_environment_and_is_required() {
     assert!(engine.terminate().success());
 }
 
+/// Real phases start only with what real orders need, and say what is missing.
 #[test]
-fn real_phases_refuse_to_start() {
-    for phase in ["Sandbox", "LimitedReal", "Scaling"] {
+fn real_phases_need_credentials_a_safe_url_and_live_data() {
+    let refused = |phase: &str, extra: &[&str], envs: &[(&str, &str)], expect: &[&str]| {
         let ws = Workspace::new(phase);
-        let args: Vec<String> = [
+        let mut args: Vec<String> = [
             "--feed",
             "synthetic",
             "--speed",
@@ -412,16 +413,52 @@ fn real_phases_refuse_to_start() {
         ]
         .map(String::from)
         .to_vec();
-        let (status, log) = run_to_exit(&ws, &args, &[]);
-        assert!(!status.success(), "{phase} must not start");
-        assert!(
-            log.contains(&format!("is in phase {phase}"))
-                && log.contains("Paper phase only")
-                && log.contains("issue 6"),
-            "{phase}: {log}"
-        );
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let (status, log) = run_to_exit(&ws, &args, envs);
+        assert!(!status.success(), "{phase} {extra:?} must not start");
+        for e in expect {
+            assert!(
+                log.contains(e),
+                "{phase} {extra:?}: expected `{e}` in:\n{log}"
+            );
+        }
         assert!(!ws.db().exists(), "{phase}: no store is touched");
+        log
+    };
+    // No credentials: names both ways to give them.
+    refused(
+        "Sandbox",
+        &[],
+        &[],
+        &[
+            "BOTFLEET_EXCHANGE_API_KEY",
+            "--api-key-file",
+            "phase Sandbox",
+        ],
+    );
+    // Real money trades on live data only.
+    for phase in ["LimitedReal", "Scaling"] {
+        refused(phase, &[], &[], &["sends real orders", "--feed binance"]);
     }
+    // Sandbox never reaches the live API, even when told to.
+    let creds = [
+        ("BOTFLEET_EXCHANGE_API_KEY", "liveLookingKey123"),
+        ("BOTFLEET_EXCHANGE_API_SECRET", "liveLookingSecret456"),
+    ];
+    let log = refused(
+        "Sandbox",
+        &["--venue-url", "https://api.binance.com"],
+        &creds,
+        &["--venue-url", "may not use https://api.binance.com"],
+    );
+    assert!(!log.contains("liveLookingKey123") && !log.contains("liveLookingSecret456"));
+    // Paper has no venue to point at.
+    refused(
+        "Paper",
+        &["--venue-url", "http://127.0.0.1:9"],
+        &[],
+        &["phase Paper, which fills on paper"],
+    );
 }
 
 #[test]

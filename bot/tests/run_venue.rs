@@ -21,8 +21,8 @@ use botfleet_bot::domain::{Candle, OrderStatus, Side};
 use botfleet_bot::ledger::Ledger;
 use botfleet_bot::store::Store;
 use botfleet_tests::exchange_sim::{ExchangeSim, Faults, SimConfig, SimSide, SimStatus};
-use rust_decimal::Decimal;
 use run_support::{CAPITAL, Engine, TIMEOUT, Workspace, synthetic};
+use rust_decimal::Decimal;
 
 const API_KEY: &str = "simKey7Hq2RkT9vLx4NcPz";
 const API_SECRET: &str = "simSecret3Wm8YdJf6QsBnKe1UoA5";
@@ -67,7 +67,12 @@ async fn simulator(candles: Vec<Candle>) -> (Arc<ExchangeSim>, tokio::task::Join
     });
     // A price before the first order.
     let first = synthetic(1, 7)[0];
-    sim.candle("BTCUSDT", first.low.value(), first.high.value(), first.close.value());
+    sim.candle(
+        "BTCUSDT",
+        first.low.value(),
+        first.high.value(),
+        first.close.value(),
+    );
     (sim, prices)
 }
 
@@ -147,7 +152,10 @@ async fn assert_books_equal(s: &Setup, sim: &ExchangeSim) {
     assert_eq!(stored.len(), fills.len(), "a fill is stored twice");
     let venue: BTreeSet<String> = trades.iter().map(|t| t.id.to_string()).collect();
     let ours: BTreeSet<String> = stored.keys().cloned().collect();
-    assert_eq!(ours, venue, "stored fills (left) vs the venue's trades (right)");
+    assert_eq!(
+        ours, venue,
+        "stored fills (left) vs the venue's trades (right)"
+    );
     for t in &trades {
         let f = stored[&t.id.to_string()];
         assert_eq!(f.quantity.value(), t.qty, "trade {}", t.id);
@@ -168,8 +176,15 @@ async fn assert_books_equal(s: &Setup, sim: &ExchangeSim) {
             .order_by_client_id(&o.client_order_id)
             .await
             .unwrap()
-            .unwrap_or_else(|| panic!("{} is at the venue but not in the store", o.client_order_id));
-        assert_eq!(record.filled_quantity.value(), o.executed_qty, "{}", o.client_order_id);
+            .unwrap_or_else(|| {
+                panic!("{} is at the venue but not in the store", o.client_order_id)
+            });
+        assert_eq!(
+            record.filled_quantity.value(),
+            o.executed_qty,
+            "{}",
+            o.client_order_id
+        );
         let status = match o.status {
             SimStatus::Filled => OrderStatus::Filled,
             SimStatus::Canceled => OrderStatus::Canceled,
@@ -187,13 +202,21 @@ async fn assert_books_equal(s: &Setup, sim: &ExchangeSim) {
     }
     let usdt = sim.balance("USDT");
     assert_eq!(usdt.locked, Decimal::ZERO);
-    assert_eq!(ledger.cash().value(), usdt.free, "ledger cash vs the venue's USDT");
+    assert_eq!(
+        ledger.cash().value(),
+        usdt.free,
+        "ledger cash vs the venue's USDT"
+    );
     let btc = sim.balance("BTC");
     let held = ledger
         .positions()
         .map(|p| p.quantity().value())
         .sum::<Decimal>();
-    assert_eq!(held, btc.free + btc.locked, "ledger position vs the venue's BTC");
+    assert_eq!(
+        held,
+        btc.free + btc.locked,
+        "ledger position vs the venue's BTC"
+    );
     store.close().await;
 }
 
@@ -210,7 +233,8 @@ fn all_logs(ws: &Workspace) -> Vec<String> {
         .unwrap()
         .filter_map(|e| {
             let path = e.unwrap().path();
-            (path.extension().is_some_and(|x| x == "log")).then(|| std::fs::read_to_string(path).unwrap())
+            (path.extension().is_some_and(|x| x == "log"))
+                .then(|| std::fs::read_to_string(path).unwrap())
         })
         .collect()
 }
@@ -262,11 +286,20 @@ async fn sandbox_with_every_fault_ends_with_the_books_equal() {
         sim.trades().len()
     );
     let statuses: BTreeSet<u16> = answered.keys().copied().collect();
-    for (code, fault) in [(429, "rate limit"), (503, "server error"), (0, "dropped response")] {
-        assert!(statuses.contains(&code), "no {fault} was injected: {statuses:?}");
+    for (code, fault) in [
+        (429, "rate limit"),
+        (503, "server error"),
+        (0, "dropped response"),
+    ] {
+        assert!(
+            statuses.contains(&code),
+            "no {fault} was injected: {statuses:?}"
+        );
     }
     assert!(
-        sim.orders().iter().any(|o| o.status == SimStatus::Expired && o.executed_qty > Decimal::ZERO),
+        sim.orders()
+            .iter()
+            .any(|o| o.status == SimStatus::Expired && o.executed_qty > Decimal::ZERO),
         "no partial fill happened"
     );
     assert_books_equal(&s, &sim).await;
@@ -288,7 +321,7 @@ impl Rng {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_killed_50_times_loses_and_duplicates_nothing() {
-    let candles = synthetic(1_200, 11);
+    let candles = synthetic(2_000, 11);
     let (sim, prices) = simulator(candles.clone()).await;
     let s = setup(&sim, &candles);
     let faults = every_fault(sim.clone(), 80);
@@ -297,15 +330,27 @@ async fn sandbox_killed_50_times_loses_and_duplicates_nothing() {
     let mut rng = Rng(seed);
     let points = ["before-send", "after-send", "after-store"];
     let mut crashed_at: BTreeMap<&str, u32> = BTreeMap::new();
-    for round in 0..50 {
+    let mut round = 0;
+    while crashed_at.values().sum::<u32>() < 50 {
+        round += 1;
+        assert!(
+            round <= 80,
+            "the order flow ended before 50 kills: {crashed_at:?}"
+        );
         let pick = rng.below(4) as usize;
         if pick < points.len() {
             let point = points[pick];
             let at = format!("{point}:{}", 1 + rng.below(3));
-            let mut engine = Engine::start(&s.ws, &s.args, &[("BOTFLEET_TEST_CRASH_AT", at.as_str())]);
+            let mut engine =
+                Engine::start(&s.ws, &s.args, &[("BOTFLEET_TEST_CRASH_AT", at.as_str())]);
             match engine.wait_exit(Duration::from_secs(15)) {
                 Some(status) => {
-                    assert_eq!(status.signal(), Some(9), "round {round}: {status}\n{}", engine.log_text());
+                    assert_eq!(
+                        status.signal(),
+                        Some(9),
+                        "round {round}: {status}\n{}",
+                        engine.log_text()
+                    );
                     *crashed_at.entry(point).or_default() += 1;
                 }
                 // The order flow ended first (the replay is traded).

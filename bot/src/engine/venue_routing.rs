@@ -234,5 +234,4 @@ impl Engine {
             None => self.broker.open_orders().any(matches),
         }
     }
-
 }

@@ -42,12 +42,12 @@ use botfleet_crds::Phase;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::binance::spot::SpotClient;
 use crate::config::EngineConfig;
 use crate::engine::{Engine, EventMode};
 use crate::execution::PaperConfig;
 use crate::performance::EquityCurve;
 use crate::store::{Store, StoreConfig, redact};
-use crate::binance::spot::SpotClient;
 use args::{Auth, FeedKind};
 use feed::Feed;
 use http::Shared;
@@ -91,8 +91,7 @@ fn init_logging(json: bool) {
 /// Real money trades on real market data only: LimitedReal and Scaling
 /// refuse a replayed or synthetic feed (Sandbox may use one, for tests).
 pub fn check_feed_for_phase(args: &RunArgs, cfg: &EngineConfig) -> anyhow::Result<()> {
-    if matches!(cfg.phase, Phase::LimitedReal | Phase::Scaling) && args.feed != FeedKind::Binance
-    {
+    if matches!(cfg.phase, Phase::LimitedReal | Phase::Scaling) && args.feed != FeedKind::Binance {
         bail!(
             "TradingBot `{}` is in phase {} and sends real orders: it trades on the live feed \
              only (--feed binance), not --feed {}",
@@ -201,14 +200,22 @@ async fn trade(
     tracing::info!(feed = %feed.label, fresh, "market data");
     let live = feed.live;
     let tf = cfg.timeframe.millis();
-    let started = state::start(&store, cfg, paper, persisted, feed.start_time, client_ids, |engine| {
-        let next = engine.last_time() + tf;
-        if live {
-            chrono::Utc::now().timestamp_millis().max(next)
-        } else {
-            next
-        }
-    })
+    let started = state::start(
+        &store,
+        cfg,
+        paper,
+        persisted,
+        feed.start_time,
+        client_ids,
+        |engine| {
+            let next = engine.last_time() + tf;
+            if live {
+                chrono::Utc::now().timestamp_millis().max(next)
+            } else {
+                next
+            }
+        },
+    )
     .await?;
     let mut engine = started.engine;
     let mut setup = started.setup;

@@ -163,15 +163,15 @@ pub async fn start(
 /// The engine's open orders (from the snapshot) must be the store's open
 /// orders: both are written by the same transaction.
 fn check_open_orders(engine: &Engine, stored: &[OrderRecord]) -> anyhow::Result<()> {
-    let broker: BTreeSet<u64> = if engine.routes_to_venue() {
+    let engine_open: BTreeSet<u64> = if engine.routes_to_venue() {
         engine.venue_open_orders().iter().map(|o| o.id.0).collect()
     } else {
         engine.broker().open_orders().map(|o| o.id.0).collect()
     };
     let store: BTreeSet<u64> = stored.iter().map(|o| o.id.0).collect();
-    if broker != store {
+    if engine_open != store {
         bail!(
-            "the store's open orders {store:?} are not the paper broker's {broker:?}: the store is \
+            "the store's open orders {store:?} are not the engine's {engine_open:?}: the store is \
              inconsistent; not trading on it"
         );
     }

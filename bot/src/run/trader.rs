@@ -17,12 +17,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::control::{self, Applied, Reply, Request};
+use super::crash_point;
 use super::feed::{FeedCandle, FeedStatus, stale_after};
 use super::http::Shared;
 use super::persist::StepBuilder;
 use super::status::{self, Health};
 use super::venue::VenueLink;
-use super::crash_point;
 use crate::domain::Symbol;
 use crate::engine::{Engine, EngineEvent};
 use crate::store::{Step, Store};
@@ -207,7 +207,8 @@ impl Trader {
                 // The venue hears of an order before the next candle is
                 // traded, as it would live: store, send, then go on.
                 let done = std::mem::replace(&mut step, self.step());
-                self.store_candles(done, std::mem::take(&mut traded)).await?;
+                self.store_candles(done, std::mem::take(&mut traded))
+                    .await?;
             }
         }
         self.store_candles(step, traded).await

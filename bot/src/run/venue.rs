@@ -167,7 +167,10 @@ impl VenueLink {
             .await;
             match attempt {
                 Ok(report) => return Ok(Some(report)),
-                Err(e) if e.downcast_ref::<VenueError>().is_some_and(VenueError::is_retryable) => {
+                Err(e)
+                    if e.downcast_ref::<VenueError>()
+                        .is_some_and(VenueError::is_retryable) =>
+                {
                     tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "the venue is unavailable; not trading until reconciled");
                 }
                 Err(e) => return Err(e.context("reconciling with the venue before trading")),
@@ -268,7 +271,8 @@ impl VenueLink {
             }
             match self.client.order(&known.symbol, known.id).await {
                 Ok(Some(state)) => {
-                    if state.status != known.status || state.filled_quantity != known.filled_quantity
+                    if state.status != known.status
+                        || state.filled_quantity != known.filled_quantity
                     {
                         self.update(engine, state).await?;
                     }
@@ -277,13 +281,20 @@ impl VenueLink {
                     self.settled_lookup(&known.symbol, known.id, engine, Wait::No)
                         .await?;
                 }
-                Err(e) => tracing::warn!(id = known.id.0, error = %e, "looking an open order up failed; asking again later"),
+                Err(e) => {
+                    tracing::warn!(id = known.id.0, error = %e, "looking an open order up failed; asking again later")
+                }
             }
         }
         Ok(())
     }
 
-    async fn cancel(&mut self, engine: &mut Engine, symbol: &Symbol, id: OrderId) -> anyhow::Result<()> {
+    async fn cancel(
+        &mut self,
+        engine: &mut Engine,
+        symbol: &Symbol,
+        id: OrderId,
+    ) -> anyhow::Result<()> {
         match self.client.cancel(symbol, id).await {
             Ok(state) => {
                 self.cancels.remove(&id);
@@ -296,7 +307,9 @@ impl VenueLink {
                     Ok(None) => {
                         self.settled_lookup(symbol, id, engine, Wait::No).await?;
                     }
-                    Err(e) => tracing::warn!(id = id.0, error = %e, "looking a canceled order up failed; asking again later"),
+                    Err(e) => {
+                        tracing::warn!(id = id.0, error = %e, "looking a canceled order up failed; asking again later")
+                    }
                 }
             }
             Err(e) => {
