@@ -8,6 +8,8 @@
 //! an order *before* sending it, so after a crash every order the venue may
 //! have is known to the store (see `run::venue`).
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Engine, EngineError, EngineEvent, EventMode};
@@ -28,6 +30,10 @@ pub struct VenueOrders {
     /// Orders created and not known to be closed, oldest first. Persisted:
     /// the store's open orders must be exactly these.
     pub open: Vec<OrderState>,
+    /// Open orders the venue has not answered about yet (its first word
+    /// counts the order as accepted or refused, once).
+    #[serde(default)]
+    pub unanswered: BTreeSet<OrderId>,
     /// Lot step per symbol: order quantities are rounded down to it, so the
     /// stored order is the order sent. Set by the caller from the venue's rules.
     #[serde(skip)]
@@ -142,12 +148,10 @@ impl Engine {
                 },
             });
         }
-        if let Some(i) = known
-            && venue.open[i].status == OrderStatus::New
-            && state.status != OrderStatus::Rejected
-        {
-            // First word from the venue: it accepted the order.
-            self.perf.record_order(true);
+        if venue.unanswered.remove(&state.id) {
+            // First word from the venue: it took the order.
+            self.perf
+                .record_order(state.status != OrderStatus::Rejected);
         }
         for fill in fills.iter().filter(|f| f.order_id == state.id) {
             if !self.ledger.is_applied(&fill.symbol, &fill.trade_id) {
@@ -177,6 +181,7 @@ impl Engine {
             return;
         };
         let mut order = venue.open.remove(i);
+        venue.unanswered.remove(&id);
         order.status = status;
         order.note = Some(reason.to_string());
         if status == OrderStatus::Rejected {
@@ -206,6 +211,7 @@ impl Engine {
             updated_at: order.created_at,
             note: None,
         });
+        venue.unanswered.insert(order.id);
         venue.outbox.push(VenueCommand::Submit(order.clone()));
         true
     }
@@ -235,3 +241,7 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "venue_routing_tests.rs"]
+mod tests;
