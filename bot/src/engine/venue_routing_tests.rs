@@ -78,6 +78,18 @@ fn filled(order: &OrderRequest, price: i64) -> (OrderState, Vec<Fill>) {
     (state, vec![fill])
 }
 
+/// An engine routed to a venue.
+fn routed() -> Engine {
+    let mut e = engine();
+    e.route_to_venue(FIRST_ID).unwrap();
+    e
+}
+
+/// The first order `e` queues on the synthetic candles.
+fn first_order(e: &mut Engine) -> OrderRequest {
+    submitted(until_command(e, &mut candles().iter()))
+}
+
 fn submitted(command: VenueCommand) -> OrderRequest {
     match command {
         VenueCommand::Submit(order) => order,
@@ -87,8 +99,7 @@ fn submitted(command: VenueCommand) -> OrderRequest {
 
 #[test]
 fn an_order_waits_for_the_venue_and_its_fills_count_once() {
-    let mut e = engine();
-    e.route_to_venue(FIRST_ID).unwrap();
+    let mut e = routed();
     let data = candles();
     let mut it = data.iter();
     let buy = submitted(until_command(&mut e, &mut it));
@@ -145,10 +156,8 @@ fn an_order_waits_for_the_venue_and_its_fills_count_once() {
 
 #[test]
 fn a_refused_order_closes_as_rejected_and_counts_as_an_error() {
-    let mut e = engine();
-    e.route_to_venue(FIRST_ID).unwrap();
-    let data = candles();
-    let buy = submitted(until_command(&mut e, &mut data.iter()));
+    let mut e = routed();
+    let buy = first_order(&mut e);
     e.drain_events();
     e.on_venue_refused(
         buy.id,
@@ -165,10 +174,8 @@ fn a_refused_order_closes_as_rejected_and_counts_as_an_error() {
 
 #[test]
 fn a_halt_queues_cancels_and_the_order_closes_when_the_venue_confirms() {
-    let mut e = engine();
-    e.route_to_venue(FIRST_ID).unwrap();
-    let data = candles();
-    let buy = submitted(until_command(&mut e, &mut data.iter()));
+    let mut e = routed();
+    let buy = first_order(&mut e);
     e.halt(buy.created_at, "test", false);
     assert_eq!(
         e.take_venue_commands(),
@@ -187,11 +194,8 @@ fn a_halt_queues_cancels_and_the_order_closes_when_the_venue_confirms() {
 
 #[test]
 fn venue_orders_survive_a_snapshot() {
-    let mut e = engine();
-    e.route_to_venue(FIRST_ID).unwrap();
-    let data = candles();
-    let mut it = data.iter();
-    let buy = submitted(until_command(&mut e, &mut it));
+    let mut e = routed();
+    let buy = first_order(&mut e);
     let snapshot: super::super::EngineSnapshot =
         serde_json::from_str(&serde_json::to_string(&e.snapshot()).unwrap()).unwrap();
     let restored = Engine::restore(e.config().clone(), snapshot, &[], std::iter::empty()).unwrap();
@@ -203,12 +207,10 @@ fn venue_orders_survive_a_snapshot() {
 
 #[test]
 fn quantities_are_rounded_down_to_the_venue_lot_step() {
-    let mut e = engine();
-    e.route_to_venue(FIRST_ID).unwrap();
+    let mut e = routed();
     let step = Quantity::new(Decimal::new(1, 3));
     e.set_venue_lot_step(&crate::domain::Symbol::new("BTCUSDT"), step);
-    let data = candles();
-    let buy = submitted(until_command(&mut e, &mut data.iter()));
+    let buy = first_order(&mut e);
     assert!(!buy.quantity.is_zero());
     assert_eq!(
         (buy.quantity.value() / step.value()).fract(),
