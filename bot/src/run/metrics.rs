@@ -32,6 +32,10 @@ pub struct Metrics {
     pub feed_finished: IntGauge,
     pub store_commit_errors: IntCounter,
     pub control_requests: IntCounterVec,
+    pub venue_errors: IntCounter,
+    pub venue_unknown_orders: IntGauge,
+    pub venue_used_weight: IntGauge,
+    pub venue_fills_recovered: IntCounter,
 }
 
 impl Metrics {
@@ -107,6 +111,22 @@ impl Metrics {
                 "store_commit_errors_total",
                 "Steps the store refused (each is retried until it succeeds).",
             )?,
+            venue_errors: counter(
+                "venue_errors_total",
+                "Venue calls that failed after the client's retries (unreachable, rate limited, unreadable answer).",
+            )?,
+            venue_unknown_orders: int_gauge(
+                "venue_unknown_orders",
+                "Orders sent whose fate the venue has not confirmed yet (looked up until it does).",
+            )?,
+            venue_used_weight: int_gauge(
+                "venue_used_weight_1m",
+                "Request weight the venue reports used in the current minute (X-MBX-USED-WEIGHT-1M).",
+            )?,
+            venue_fills_recovered: counter(
+                "venue_fills_recovered_total",
+                "Fills recorded by restart reconciliation: the venue executed them while the engine was down.",
+            )?,
             control_requests,
             registry,
         })
@@ -132,10 +152,16 @@ impl Metrics {
 
     /// The feed's reconnect count so far (the counter only moves forward).
     pub fn set_feed_reconnects(&self, total: u64) {
-        let seen = self.feed_reconnects.get();
-        if total > seen {
-            self.feed_reconnects.inc_by(total - seen);
-        }
+        advance(&self.feed_reconnects, total);
+    }
+
+    /// The venue link's figures so far.
+    pub fn observe_venue(&self, venue: &crate::run::venue::VenueStats) {
+        advance(&self.venue_errors, venue.errors);
+        advance(&self.venue_fills_recovered, venue.fills_recovered);
+        self.venue_unknown_orders.set(venue.unknown_orders as i64);
+        self.venue_used_weight
+            .set(i64::from(venue.used_weight_1m.unwrap_or(0)));
     }
 
     /// The Prometheus text exposition.
@@ -143,5 +169,13 @@ impl Metrics {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(String::from_utf8(out)?)
+    }
+}
+
+/// Moves `counter` up to `total` (a counter only moves forward).
+fn advance(counter: &IntCounter, total: u64) {
+    let seen = counter.get();
+    if total > seen {
+        counter.inc_by(total - seen);
     }
 }

@@ -104,6 +104,9 @@ impl Trader {
         if let Some(t) = self.last_candle() {
             self.shared.metrics.last_candle_time.set(t as f64 / 1000.0);
         }
+        if let Some(venue) = &self.venue {
+            self.shared.metrics.observe_venue(&venue.stats());
+        }
     }
 
     fn update_ready(&mut self) {

@@ -114,6 +114,18 @@ pub struct StartReport {
     pub orphans_canceled: usize,
 }
 
+/// What the venue link counted, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VenueStats {
+    /// Calls that failed after the client's own retries.
+    pub errors: u64,
+    /// Fills restart reconciliation recorded.
+    pub fills_recovered: u64,
+    /// Submits whose outcome is not confirmed yet.
+    pub unknown_orders: usize,
+    pub used_weight_1m: Option<u32>,
+}
+
 /// The engine's connection to its venue.
 pub struct VenueLink {
     client: SpotClient,
@@ -126,6 +138,10 @@ pub struct VenueLink {
     started: Instant,
     /// Cancels the venue has not confirmed yet; retried by [`Self::poll`].
     cancels: BTreeSet<OrderId>,
+    /// Submits whose outcome the venue has not confirmed.
+    unknown: BTreeSet<OrderId>,
+    errors: u64,
+    fills_recovered: u64,
 }
 
 impl VenueLink {
@@ -136,6 +152,18 @@ impl VenueLink {
             sent: BTreeMap::new(),
             started: Instant::now(),
             cancels: BTreeSet::new(),
+            unknown: BTreeSet::new(),
+            errors: 0,
+            fills_recovered: 0,
+        }
+    }
+
+    pub fn stats(&self) -> VenueStats {
+        VenueStats {
+            errors: self.errors,
+            fills_recovered: self.fills_recovered,
+            unknown_orders: self.unknown.len(),
+            used_weight_1m: self.client.used_weight_1m(),
         }
     }
 
@@ -230,6 +258,7 @@ impl VenueLink {
             }
         }
         report.missed_fills = new_fills;
+        self.fills_recovered += new_fills as u64;
         Ok(report)
     }
 
@@ -247,6 +276,8 @@ impl VenueLink {
                         engine.on_venue_refused(order.id, OrderStatus::Rejected, &e.to_string());
                     }
                     Err(e) => {
+                        self.errors += 1;
+                        self.unknown.insert(order.id);
                         tracing::warn!(id = order.id.0, error = %e, "submit outcome unknown; the order is looked up until the venue answers");
                     }
                 }
@@ -313,6 +344,7 @@ impl VenueLink {
                 }
             }
             Err(e) => {
+                self.errors += 1;
                 tracing::warn!(id = id.0, error = %e, "cancel failed; retrying at the next poll");
             }
         }
@@ -320,12 +352,23 @@ impl VenueLink {
     }
 
     /// The venue's state of an order, with its fills when anything filled.
+    /// If the fills cannot be read now, nothing is applied: the order keeps
+    /// its old state in the engine, so the next poll sees the change again.
+    /// Only the engine refusing the report is an error (a fatal one).
     async fn update(&mut self, engine: &mut Engine, state: OrderState) -> anyhow::Result<()> {
         let fills = if state.filled_quantity.is_zero() {
             Vec::new()
         } else {
-            self.client.fills(&state.symbol, state.id).await?
+            match self.client.fills(&state.symbol, state.id).await {
+                Ok(fills) => fills,
+                Err(e) => {
+                    self.errors += 1;
+                    tracing::warn!(id = state.id.0, error = %e, "reading an order's fills failed; asking again at the next poll");
+                    return Ok(());
+                }
+            }
         };
+        self.unknown.remove(&state.id);
         if !state.is_open() {
             self.sent.remove(&state.id);
         }
@@ -354,13 +397,22 @@ impl VenueLink {
             }
             tokio::time::sleep(settle - now).await;
         }
-        match self.client.order(symbol, id).await? {
+        let found = match self.client.order(symbol, id).await {
+            Ok(found) => found,
+            Err(e) => {
+                self.errors += 1;
+                tracing::warn!(id = id.0, error = %e, "looking an unconfirmed order up failed; asking again later");
+                return Ok(false);
+            }
+        };
+        match found {
             Some(state) => {
                 self.update(engine, state).await?;
                 Ok(false)
             }
             None => {
                 self.sent.remove(&id);
+                self.unknown.remove(&id);
                 engine.on_venue_refused(
                     id,
                     OrderStatus::Canceled,
