@@ -51,6 +51,15 @@ impl SpotEndpoint {
             return Err(EndpointError::PaperHasNoVenue);
         }
         let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            // Never echo what looks like a credential.
+            return Err(EndpointError::Invalid {
+                url: "(not shown: it carries a user or password)".into(),
+                reason: "a user or password does not belong in the URL; give the API key \
+                         with --api-key-file or BOTFLEET_EXCHANGE_API_KEY"
+                    .into(),
+            });
+        }
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(invalid("the scheme must be http or https"));
         }
@@ -122,5 +131,22 @@ mod tests {
         assert!(SpotEndpoint::with_url(Phase::Sandbox, "http://127.0.0.1:8080").is_ok());
         assert!(SpotEndpoint::with_url(Phase::Sandbox, BINANCE_TESTNET_API_URL).is_ok());
         assert!(SpotEndpoint::with_url(Phase::Sandbox, "ftp://x").is_err());
+    }
+
+    #[test]
+    fn a_url_with_a_user_or_password_is_refused_without_echoing_it() {
+        for url in [
+            "http://apiKey123:s3cret@127.0.0.1:8080",
+            "https://apiKey123@testnet.binance.vision",
+        ] {
+            let err = SpotEndpoint::with_url(Phase::Sandbox, url)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--api-key-file"), "{err}");
+            assert!(
+                !err.contains("apiKey123") && !err.contains("s3cret"),
+                "{err}"
+            );
+        }
     }
 }
