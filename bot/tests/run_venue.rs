@@ -307,6 +307,111 @@ async fn sandbox_with_every_fault_ends_with_the_books_equal() {
     assert_no_secret(&seen);
 }
 
+/// A Sandbox store starts in Paper (a demotion) only once its venue book is
+/// flat: a position on the exchange cannot move to the paper broker. After a
+/// halt with flatten it can, and the bot trades on paper from then on.
+/// Synthetic candles, then a slide and a gentle climb: the fast average
+/// crosses above the slow one at the end, so the bot ends long (bought at
+/// the bottom's price, below every later close: no stop fires).
+fn candles_ending_long() -> Vec<Candle> {
+    let mut candles = synthetic(200, 7);
+    let tf = 3_600_000;
+    let mut last = *candles.last().unwrap();
+    for step in [-2, -2, -2, -2, -2, -2, 1, 1, 1, 1, 1, 1] {
+        let close = last.close.value() * (Decimal::ONE + Decimal::new(step, 2));
+        let price = botfleet_bot::domain::Price::new(close.round_dp(2));
+        last = Candle {
+            open_time: last.open_time + tf,
+            open: last.close,
+            high: price.max(last.close),
+            low: price.min(last.close),
+            close: price,
+            volume: last.volume,
+        };
+        candles.push(last);
+    }
+    candles
+}
+
+/// A Sandbox store starts in Paper (a demotion) only once its venue book is
+/// flat: a position on the exchange cannot move to the paper broker. After a
+/// halt with flatten it can, and the bot trades on paper from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demotion_to_paper_needs_a_flat_venue_book() {
+    let candles = candles_ending_long();
+    // The venue's price stays at the bottom of the slide: every fill is at
+    // that price, so the run is the same every time (and ends long).
+    let mut config = SimConfig::btcusdt(API_KEY, API_SECRET);
+    config.balances = vec![("USDT".into(), Decimal::from(CAPITAL))];
+    let sim = ExchangeSim::start(config).await;
+    let end = candles.last().unwrap();
+    sim.candle(
+        "BTCUSDT",
+        end.close.value(),
+        end.close.value(),
+        end.close.value(),
+    );
+    let s = setup(&sim, &candles);
+    run_to_the_end(&s, end.open_time).await;
+    let paper = sandbox_manifests().replace("phase: Sandbox", "phase: Paper");
+    let paper_args: Vec<String> = s.ws.replay_args(&s.ws.path("candles.csv"), "max");
+
+    let store = Store::open(&s.ws.sqlite()).await.unwrap();
+    let held = store.positions().await.unwrap();
+    store.close().await;
+    assert!(
+        held.iter().any(|p| !p.quantity.is_zero()),
+        "the run should end long: {held:?}"
+    );
+    std::fs::write(s.ws.config(), &paper).unwrap();
+    let (status, log) = run_support::run_to_exit(&s.ws, &paper_args, &[]);
+    assert!(
+        !status.success(),
+        "Paper must not start on a venue position:\n{log}"
+    );
+    assert!(
+        log.contains("a position of") && log.contains("flatten"),
+        "{log}"
+    );
+    std::fs::write(s.ws.config(), sandbox_manifests()).unwrap();
+
+    // Flatten on the venue, then demote.
+    let engine = Engine::start(&s.ws, &s.args, &[]);
+    let (code, body) = engine
+        .post(
+            "/v1/halt",
+            Some(run_support::TOKEN),
+            serde_json::json!({"reason": "demote", "flatten": true}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let status = engine.status().await;
+        if status.open_positions.is_empty() && status.open_orders == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never flat:\n{}",
+            engine.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(engine.terminate().success());
+
+    std::fs::write(s.ws.config(), &paper).unwrap();
+    let engine = Engine::start(&s.ws, &paper_args, &[]);
+    let deadline = Instant::now() + TIMEOUT;
+    while !engine.log_text().contains("trading on paper from now on") {
+        assert!(Instant::now() < deadline, "{}", engine.log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(engine.status().await.phase, botfleet_crds::Phase::Paper);
+    assert!(engine.terminate().success());
+    assert_books_equal(&s, &sim).await;
+}
+
 /// A seeded xorshift: the same rounds every run (the seed is printed).
 struct Rng(u64);
 

@@ -27,6 +27,9 @@ pub enum VenueCommand {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VenueOrders {
+    /// The venue's base URL: a store's orders and positions belong to it.
+    #[serde(default)]
+    pub venue: String,
     /// Orders created and not known to be closed, oldest first. Persisted:
     /// the store's open orders must be exactly these.
     pub open: Vec<OrderState>,
@@ -50,37 +53,82 @@ impl VenueOrders {
     }
 }
 
-/// Why the engine cannot start routing to a venue.
-fn paper_book_not_flat(what: String) -> EngineError {
+/// Why the engine cannot move its book to another place: what it holds
+/// where it is does not exist there.
+fn book_not_flat(what: String, from: &str, to: &str) -> EngineError {
     EngineError::Restore(format!(
-        "the store holds {what} from the Paper phase, which a real venue does not hold; \
-         flatten the bot in Paper first (halt it with flatten), or give the bot a new store"
+        "the store holds {what} on {from}, which {to} does not hold; flatten the bot where it \
+         trades now (halt it with flatten, then let the orders finish) before it moves, or \
+         give the bot a new store"
     ))
 }
 
 impl Engine {
-    /// Sends orders to a venue from now on instead of the paper broker.
-    /// `first_order_id`: the lowest order id from now on (the caller passes
-    /// a clock-derived value so a bot whose store was replaced never reuses
-    /// a client order id the venue has seen). Refused while the paper
-    /// book holds positions or open orders: they do not exist at the venue.
-    pub fn route_to_venue(&mut self, first_order_id: u64) -> Result<(), EngineError> {
-        if self.venue.is_some() {
-            return Ok(());
-        }
-        let open = self.broker.open_orders().count();
+    /// What the book holds that cannot move elsewhere: open orders (paper
+    /// or venue) and positions. `None` when flat.
+    fn unmovable(&self) -> Option<String> {
+        let open = self.open_order_count();
         if open > 0 {
-            return Err(paper_book_not_flat(format!("{open} open paper orders")));
+            return Some(format!("{open} open orders"));
         }
-        if let Some(p) = self.ledger.positions().find(|p| !p.is_flat()) {
-            return Err(paper_book_not_flat(format!(
-                "a paper position of {} {}",
-                p.quantity(),
-                p.symbol()
-            )));
+        self.ledger
+            .positions()
+            .find(|p| !p.is_flat())
+            .map(|p| format!("a position of {} {}", p.quantity(), p.symbol()))
+    }
+
+    /// Sends orders to the venue at `venue_url` from now on. From the paper
+    /// broker, or from another venue (the Spot Test Network before a
+    /// promotion to real money), the book must be flat: what it holds does
+    /// not exist at the new venue. `first_order_id`: the lowest order id
+    /// from now on (the caller passes a clock-derived value so a bot whose
+    /// store was replaced never reuses a client order id the venue has seen).
+    pub fn route_to_venue(
+        &mut self,
+        venue_url: &str,
+        first_order_id: u64,
+    ) -> Result<(), EngineError> {
+        match &mut self.venue {
+            // A snapshot from before venues were named is the same venue.
+            Some(v) if v.venue == venue_url || v.venue.is_empty() => {
+                v.venue = venue_url.to_string();
+                return Ok(());
+            }
+            Some(v) => {
+                let from = v.venue.clone();
+                if let Some(what) = self.unmovable() {
+                    return Err(book_not_flat(what, &from, venue_url));
+                }
+            }
+            None => {
+                if let Some(what) = self.unmovable() {
+                    return Err(book_not_flat(what, "the paper broker", venue_url));
+                }
+            }
         }
         self.next_order_id = self.next_order_id.max(first_order_id);
-        self.venue = Some(VenueOrders::default());
+        self.venue = Some(VenueOrders {
+            venue: venue_url.to_string(),
+            ..VenueOrders::default()
+        });
+        Ok(())
+    }
+
+    /// Back to the paper broker (a demotion to Paper), holding the ledger's
+    /// cash. Refused unless the venue book is flat.
+    pub fn route_to_paper(
+        &mut self,
+        paper: crate::execution::PaperConfig,
+    ) -> Result<(), EngineError> {
+        let Some(v) = &self.venue else {
+            return Ok(());
+        };
+        if let Some(what) = self.unmovable() {
+            return Err(book_not_flat(what, &v.venue.clone(), "the paper broker"));
+        }
+        self.broker = crate::execution::PaperBroker::new(paper, self.ledger.cash())
+            .map_err(|e| EngineError::Broker(e.to_string()))?;
+        self.venue = None;
         Ok(())
     }
 

@@ -10,6 +10,8 @@ use crate::performance::EquityCurve;
 use rust_decimal::Decimal;
 
 const FIRST_ID: u64 = 1_000_000;
+const TESTNET: &str = "https://testnet.binance.vision/";
+const LIVE: &str = "https://api.binance.com/";
 
 fn engine() -> Engine {
     let text = include_str!("../../../manifests/examples/quickstart.yaml");
@@ -81,7 +83,7 @@ fn filled(order: &OrderRequest, price: i64) -> (OrderState, Vec<Fill>) {
 /// An engine routed to a venue.
 fn routed() -> Engine {
     let mut e = engine();
-    e.route_to_venue(FIRST_ID).unwrap();
+    e.route_to_venue(TESTNET, FIRST_ID).unwrap();
     e
 }
 
@@ -230,10 +232,48 @@ fn a_paper_position_blocks_the_switch_to_a_venue() {
         }
     }
     assert!(e.ledger().has_position(), "the paper bot never bought");
-    let err = e.route_to_venue(FIRST_ID).unwrap_err().to_string();
+    let err = e.route_to_venue(TESTNET, FIRST_ID).unwrap_err().to_string();
     assert!(
-        err.contains("paper position") && err.contains("flatten"),
+        err.contains("a position of") && err.contains("paper broker") && err.contains("flatten"),
         "{err}"
     );
     assert!(!e.routes_to_venue());
+}
+
+#[test]
+fn a_venue_book_moves_to_another_venue_or_to_paper_only_when_flat() {
+    let mut e = routed();
+    let buy = first_order(&mut e);
+    // An open order on the test network: neither the live API nor paper holds it.
+    let err = e.route_to_venue(LIVE, FIRST_ID).unwrap_err().to_string();
+    assert!(
+        err.contains("1 open orders") && err.contains(TESTNET),
+        "{err}"
+    );
+    let err = e
+        .route_to_paper(PaperConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("paper broker"), "{err}");
+    // The same venue again (a restart) is fine.
+    e.route_to_venue(TESTNET, FIRST_ID).unwrap();
+    // Filled: a position now.
+    let (state, fills) = filled(&buy, 40_000);
+    e.on_venue_order(state, &fills).unwrap();
+    assert!(e.route_to_venue(LIVE, FIRST_ID).is_err());
+    // Sold: flat, so it may move; the ledger's cash goes along.
+    let sell = OrderRequest {
+        id: OrderId(buy.id.0 + 1),
+        side: Side::Sell,
+        ..buy.clone()
+    };
+    e.queue_venue_order(&sell);
+    let (state, fills) = filled(&sell, 41_000);
+    e.on_venue_order(state, &fills).unwrap();
+    let cash = e.ledger().cash();
+    e.route_to_paper(PaperConfig::default()).unwrap();
+    assert!(!e.routes_to_venue());
+    assert_eq!(e.broker().cash(), cash);
+    e.route_to_venue(LIVE, FIRST_ID * 10).unwrap();
+    assert_eq!(e.next_order_id(), FIRST_ID * 10);
 }

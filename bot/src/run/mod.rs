@@ -203,7 +203,7 @@ async fn trade(
     let started = state::start(
         &store,
         cfg,
-        paper,
+        paper.clone(),
         persisted,
         feed.start_time,
         client_ids,
@@ -252,6 +252,11 @@ async fn trade(
         );
         tracing::warn!(halt = %halt.id, "spec.halted is true: halted before trading");
     }
+    if venue.is_none() && engine.routes_to_venue() {
+        // Demoted to Paper: the venue book must be flat to leave it.
+        engine.route_to_paper(paper)?;
+        tracing::info!("the store traded on a venue; trading on paper from now on");
+    }
     if let Some(link) = venue.as_mut() {
         let now = if live {
             chrono::Utc::now().timestamp_millis().max(clock)
@@ -261,7 +266,7 @@ async fn trade(
         // Clock-derived first id: a bot given a new store never reuses a
         // client order id the venue has seen.
         let first_id = (chrono::Utc::now().timestamp_millis().max(0) as u64) * 1000;
-        engine.route_to_venue(first_id)?;
+        engine.route_to_venue(&link.base_url(), first_id)?;
         shared.set_ready(false, "reconciling with the venue");
         let Some(report) = link.start(&mut engine, &shutdown).await? else {
             return Ok(());

@@ -295,6 +295,8 @@ impl VenueLink {
     /// poll asks again.
     pub async fn poll(&mut self, engine: &mut Engine) -> anyhow::Result<()> {
         let open: Vec<OrderState> = engine.venue_open_orders().to_vec();
+        // A cancel is done once the engine holds its order closed.
+        self.cancels.retain(|id| open.iter().any(|o| o.id == *id));
         for known in open {
             if self.cancels.contains(&known.id) {
                 self.cancel(engine, &known.symbol, known.id).await?;
@@ -327,12 +329,10 @@ impl VenueLink {
         id: OrderId,
     ) -> anyhow::Result<()> {
         match self.client.cancel(symbol, id).await {
-            Ok(state) => {
-                self.cancels.remove(&id);
-                self.update(engine, state).await?;
-            }
+            Ok(state) => self.update(engine, state).await?,
+            // Not open (a fill won the race) or not there (yet): ask. The
+            // cancel stays pending until the engine holds the order closed.
             Err(VenueError::NotOpen { .. } | VenueError::UnknownOrder { .. }) => {
-                self.cancels.remove(&id);
                 match self.client.order(symbol, id).await {
                     Ok(Some(state)) => self.update(engine, state).await?,
                     Ok(None) => {

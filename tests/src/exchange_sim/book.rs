@@ -5,7 +5,7 @@
 //! cap, the rest EXPIRED, as Binance does with a thin book); limit orders
 //! fill at once when marketable, else rest and fill at their price when a
 //! candle trades through it (up to the cap per candle: PARTIALLY_FILLED).
-//! Fees are `fee_rate` × notional, charged in the quote asset.
+//! Fees are `fee_rate` × notional rounded to 8 decimals, charged in the quote asset.
 
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -236,7 +236,9 @@ impl Book {
         let side = o.side;
         let reserved_price = o.reserve_price;
         let notional = qty * price;
-        let fee = notional * self.fee_rate;
+        // Binance amounts carry 8 decimals: the commission charged is the one
+        // the wire shows.
+        let fee = (notional * self.fee_rate).round_dp(8);
         match side {
             SimSide::Buy => {
                 let reserved = qty * reserved_price * (Decimal::ONE + self.fee_rate);
