@@ -272,6 +272,7 @@ impl VenueLink {
                 match self.client.submit(&order).await {
                     Ok(state) => self.update(engine, state).await?,
                     Err(e @ (VenueError::Rejected(_) | VenueError::Exchange { .. })) => {
+                        self.sent.remove(&order.id);
                         tracing::warn!(id = order.id.0, symbol = %order.symbol, error = %e, "the venue refused the order");
                         engine.on_venue_refused(order.id, OrderStatus::Rejected, &e.to_string());
                     }
@@ -315,7 +316,8 @@ impl VenueLink {
                         .await?;
                 }
                 Err(e) => {
-                    tracing::warn!(id = known.id.0, error = %e, "looking an open order up failed; asking again later")
+                    self.errors += 1;
+                    tracing::warn!(id = known.id.0, error = %e, "looking an open order up failed; asking again later");
                 }
             }
         }
@@ -339,7 +341,8 @@ impl VenueLink {
                         self.settled_lookup(symbol, id, engine, Wait::No).await?;
                     }
                     Err(e) => {
-                        tracing::warn!(id = id.0, error = %e, "looking a canceled order up failed; asking again later")
+                        self.errors += 1;
+                        tracing::warn!(id = id.0, error = %e, "looking a canceled order up failed; asking again later");
                     }
                 }
             }
