@@ -196,3 +196,112 @@ async fn the_live_feed_warms_up_trades_closed_klines_and_resumes() {
     assert_eq!(after.candles, 400, "every candle once");
     assert_prefix(&traded_before, &after);
 }
+
+/// LimitedReal end to end: the live feed (this stand-in), real orders to the
+/// exchange (the Binance spot simulator, credentials from the environment),
+/// and the hard caps: the RiskPolicy allows $5000 orders and positions, the
+/// engine sends none above the $250 seed cap whatever the policy says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limited_real_trades_on_the_venue_within_the_hard_caps() {
+    use botfleet_tests::exchange_sim::{ExchangeSim, SimConfig};
+    use rust_decimal::Decimal;
+
+    let now = chrono::Utc::now().timestamp_millis();
+    let first = now - now.rem_euclid(HOUR) - 300 * HOUR;
+    let mut candles = synthetic(600, 5);
+    for (i, c) in candles.iter_mut().enumerate() {
+        c.open_time = first + i as i64 * HOUR;
+    }
+    let fake = fake_binance(candles[..300].to_vec(), vec![candles[300..].to_vec()]).await;
+    let mut sim_config = SimConfig::btcusdt("liveKey1", "liveSecret2");
+    sim_config.balances = vec![("USDT".into(), Decimal::from(CAPITAL))];
+    let sim = ExchangeSim::start(sim_config).await;
+    let last = candles.last().unwrap().close.value();
+    sim.candle("BTCUSDT", last, last, last);
+
+    let ws = Workspace::new("LimitedReal");
+    let manifests = manifests("LimitedReal")
+        .replace("fast: 10", "fast: 2")
+        .replace("slow: 30", "slow: 5")
+        .replace(
+            "      maxLosingDaysInRow: 10\n",
+            "      maxLosingDaysInRow: 10
+    limitedReal:
+      maxPositionPct: 50
+      maxPosition: 5000
+      maxOrderNotional: 5000
+      maxTradesPerDay: 1000
+      stopLossPct: 50
+      dailyLossLimitPct: 90
+      dailyLossLimit: 5000
+      maxDrawdownPct: 90
+      maxTotalLossPct: 90
+      maxTotalLoss: 5000
+      maxLosingDaysInRow: 1000
+      symbolCooldownMinutes: 0
+    scaling:
+      maxPositionPct: 50
+      maxTradesPerDay: 1000
+      dailyLossLimitPct: 90
+      maxDrawdownPct: 90
+      maxTotalLossPct: 90
+",
+        );
+    std::fs::write(ws.config(), manifests).unwrap();
+    let args: Vec<String> = [
+        "--feed",
+        "binance",
+        "--binance-rest-url",
+        &fake.rest_url,
+        "--binance-ws-url",
+        &fake.ws_url,
+        "--venue-url",
+        &sim.url,
+        "--token-file",
+        &ws.path("token").display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let creds = [
+        ("BOTFLEET_EXCHANGE_API_KEY", "liveKey1"),
+        ("BOTFLEET_EXCHANGE_API_SECRET", "liveSecret2"),
+    ];
+    let engine = Engine::start(&ws, &args, &creds);
+    engine.wait_stored(candles.last().unwrap().open_time).await;
+    let status = engine.status().await;
+    let log = engine.log_text();
+    assert!(engine.terminate().success());
+    assert!(status.window.orders > 0, "the bot never traded:\n{log}");
+    assert!(!log.contains("liveSecret2") && !log.contains("liveKey1"));
+
+    // Every entry the engine decided is within the caps at its candle's
+    // close (an exit sells what is held, whatever it is worth now).
+    let store = Store::open(&ws.sqlite()).await.unwrap();
+    let closes: HashMap<i64, Decimal> = store
+        .candles()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.candle.open_time, c.candle.close.value()))
+        .collect();
+    let mut sent = 0;
+    for o in sim.orders() {
+        if o.side != botfleet_tests::exchange_sim::SimSide::Buy {
+            continue;
+        }
+        let stored = store
+            .order_by_client_id(&o.client_order_id)
+            .await
+            .unwrap()
+            .expect("every order at the venue is stored");
+        let notional = stored.quantity.value() * closes[&stored.created_at];
+        assert!(
+            notional <= Decimal::from(250),
+            "order {} of {notional} breaks the $250 hard cap",
+            o.client_order_id
+        );
+        sent += 1;
+    }
+    store.close().await;
+    assert!(sent > 0, "no order reached the venue");
+}
