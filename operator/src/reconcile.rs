@@ -166,7 +166,12 @@ async fn not_ready(
         ctx.event(bot, EventType::Warning, p.reason, p.message)
             .await;
     }
-    Ok(Action::requeue(ctx.config.poll_interval))
+    // A Strategy or RiskPolicy created just before the bot may not be in the
+    // operator's cache yet, and its watch event, seen before the bot existed,
+    // triggered nothing: look again soon rather than a poll interval later.
+    Ok(Action::requeue(
+        ctx.config.error_requeue.min(ctx.config.poll_interval),
+    ))
 }
 
 async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
