@@ -377,6 +377,7 @@ async fn a_demotion_to_paper_needs_a_flat_venue_book() {
 
     // Flatten on the venue, then demote.
     let engine = Engine::start(&s.ws, &s.args, &[]);
+    engine.wait_status().await;
     let (code, body) = engine
         .post(
             "/v1/halt",
@@ -402,12 +403,15 @@ async fn a_demotion_to_paper_needs_a_flat_venue_book() {
 
     std::fs::write(s.ws.config(), &paper).unwrap();
     let engine = Engine::start(&s.ws, &paper_args, &[]);
-    let deadline = Instant::now() + TIMEOUT;
-    while !engine.log_text().contains("trading on paper from now on") {
-        assert!(Instant::now() < deadline, "{}", engine.log_text());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(engine.status().await.phase, botfleet_crds::Phase::Paper);
+    assert_eq!(
+        engine.wait_status().await.phase,
+        botfleet_crds::Phase::Paper
+    );
+    assert!(
+        engine.log_text().contains("trading on paper from now on"),
+        "{}",
+        engine.log_text()
+    );
     assert!(engine.terminate().success());
     assert_books_equal(&s, &sim).await;
 }

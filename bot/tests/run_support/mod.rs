@@ -267,6 +267,24 @@ impl Engine {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("not an EngineStatus ({e}): {body}"))
     }
 
+    /// `/status` once the engine has restored (it answers 503 until then).
+    pub async fn wait_status(&self) -> EngineStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let (code, body) = self.get("/status").await;
+            if code == 200 {
+                return serde_json::from_str(&body)
+                    .unwrap_or_else(|e| panic!("not an EngineStatus ({e}): {body}"));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no /status ({code} {body}):\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// `/metrics` parsed: `name` (labels dropped) → value, and the raw text.
     pub async fn metrics(&self) -> (HashMap<String, f64>, String) {
         let (code, text) = self.get("/metrics").await;
