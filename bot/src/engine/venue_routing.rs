@@ -196,10 +196,13 @@ impl Engine {
                 },
             });
         }
+        let rejected = state.status == OrderStatus::Rejected;
         if venue.unanswered.remove(&state.id) {
-            // First word from the venue: it took the order.
-            self.perf
-                .record_order(state.status != OrderStatus::Rejected);
+            // First word from the venue: it took the order (or refused it).
+            self.perf.record_order(!rejected);
+        }
+        if rejected {
+            self.counters.order_errors += 1;
         }
         for fill in fills.iter().filter(|f| f.order_id == state.id) {
             if !self.ledger.is_applied(&fill.symbol, &fill.trade_id) {
