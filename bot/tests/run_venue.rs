@@ -15,13 +15,13 @@ mod run_support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use botfleet_bot::domain::{Candle, OrderStatus, Side};
 use botfleet_bot::ledger::Ledger;
 use botfleet_bot::store::Store;
 use botfleet_tests::exchange_sim::{ExchangeSim, Faults, SimConfig, SimSide, SimStatus};
-use run_support::{CAPITAL, Engine, TIMEOUT, Workspace, synthetic};
+use run_support::{CAPITAL, Engine, Workspace, synthetic};
 use rust_decimal::Decimal;
 
 const API_KEY: &str = "simKey7Hq2RkT9vLx4NcPz";
@@ -113,24 +113,10 @@ fn setup(sim: &ExchangeSim, candles: &[Candle]) -> Setup {
 async fn run_to_the_end(s: &Setup, last_open_time: i64) -> Vec<String> {
     let engine = Engine::start(&s.ws, &s.args, &[]);
     engine.wait_stored(last_open_time).await;
-    let deadline = Instant::now() + TIMEOUT;
-    let mut bodies = Vec::new();
-    loop {
-        let (_, status) = engine.get("/status").await;
-        let open = serde_json::from_str::<serde_json::Value>(&status).unwrap()["openOrders"]
-            .as_u64()
-            .unwrap_or(u64::MAX);
-        bodies.push(status);
-        if open == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "orders stay open:\n{}",
-            engine.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (_, status) = engine
+        .wait_status_until("no order open", |s| s.open_orders == 0)
+        .await;
+    let mut bodies = vec![status];
     bodies.push(engine.get("/metrics").await.1);
     let log = engine.log_text();
     let status = engine.terminate();
@@ -386,19 +372,11 @@ async fn a_demotion_to_paper_needs_a_flat_venue_book() {
         )
         .await;
     assert_eq!(code, 200, "{body}");
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let status = engine.status().await;
-        if status.open_positions.is_empty() && status.open_orders == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never flat:\n{}",
-            engine.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    engine
+        .wait_status_until("a flat book", |s| {
+            s.open_positions.is_empty() && s.open_orders == 0
+        })
+        .await;
     assert!(engine.terminate().success());
 
     std::fs::write(s.ws.config(), &paper).unwrap();

@@ -269,16 +269,30 @@ impl Engine {
 
     /// `/status` once the engine has restored (it answers 503 until then).
     pub async fn wait_status(&self) -> EngineStatus {
+        self.wait_status_until("the engine to restore", |_| true)
+            .await
+            .0
+    }
+
+    /// Polls `/status` until `done` holds; returns it, and its raw body.
+    pub async fn wait_status_until(
+        &self,
+        what: &str,
+        done: impl Fn(&EngineStatus) -> bool,
+    ) -> (EngineStatus, String) {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let (code, body) = self.get("/status").await;
             if code == 200 {
-                return serde_json::from_str(&body)
+                let status: EngineStatus = serde_json::from_str(&body)
                     .unwrap_or_else(|e| panic!("not an EngineStatus ({e}): {body}"));
+                if done(&status) {
+                    return (status, body);
+                }
             }
             assert!(
                 Instant::now() < deadline,
-                "no /status ({code} {body}):\n{}",
+                "timed out waiting for {what} ({code} {body}):\n{}",
                 self.log_text()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
