@@ -296,6 +296,50 @@ async fn sandbox_with_every_fault_ends_with_the_books_equal() {
 /// A Sandbox store starts in Paper (a demotion) only once its venue book is
 /// flat: a position on the exchange cannot move to the paper broker. After a
 /// halt with flatten it can, and the bot trades on paper from then on.
+/// The venue refuses the bot's entries (the account holds less than the
+/// bot's capital): each refused order is stored as rejected with the
+/// venue's code and message, counted as an order error, and nothing trades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_order_is_stored_with_the_venues_code_and_message() {
+    let candles = synthetic(240, 7);
+    let mut config = SimConfig::btcusdt(API_KEY, API_SECRET);
+    config.balances = vec![("USDT".into(), Decimal::from(20))];
+    let sim = ExchangeSim::start(config).await;
+    let last = candles.last().unwrap();
+    sim.candle(
+        "BTCUSDT",
+        last.close.value(),
+        last.close.value(),
+        last.close.value(),
+    );
+    let s = setup(&sim, &candles);
+    let seen = run_to_the_end(&s, last.open_time).await;
+    let status: botfleet_crds::engine_api::EngineStatus = serde_json::from_str(&seen[0]).unwrap();
+    assert!(status.window.order_errors > 0, "{}", seen[0]);
+    assert_eq!(status.window.order_errors, status.window.orders);
+
+    assert!(sim.orders().is_empty() && sim.trades().is_empty());
+    let store = Store::open(&s.ws.sqlite()).await.unwrap();
+    assert!(store.fills().await.unwrap().is_empty());
+    let state = store.load_state().await.unwrap();
+    let mut rejected = 0;
+    for id in 0..8 {
+        let cid = format!("quickstart-{}", state.next_order_id - 1 - id);
+        let Some(order) = store.order_by_client_id(&cid).await.unwrap() else {
+            continue;
+        };
+        assert_eq!(order.status, OrderStatus::Rejected, "{cid}");
+        let reason = order.status_reason.unwrap_or_default();
+        assert!(
+            reason.contains("-2010") && reason.contains("insufficient balance"),
+            "{cid}: {reason}"
+        );
+        rejected += 1;
+    }
+    store.close().await;
+    assert!(rejected > 0, "no refused order was stored");
+}
+
 /// Synthetic candles, then a slide and a gentle climb: the fast average
 /// crosses above the slow one at the end, so the bot ends long (bought at
 /// the bottom's price, below every later close: no stop fires).
