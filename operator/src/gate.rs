@@ -9,7 +9,9 @@
 //!   user raises `spec.phase` one step at a time; asking for more is a skip
 //!   and is refused. With `Automatic`, `spec.phase` is the ceiling and the
 //!   operator climbs towards it one gate at a time.
-//! - Nothing is promoted while the bot is halted.
+//! - Nothing is promoted while the bot is halted, nor while it holds a
+//!   position or an open order: the next phase trades elsewhere (paper →
+//!   test network → live), where that book does not exist.
 
 use botfleet_crds::engine_api::WindowMetrics;
 use botfleet_crds::{
@@ -31,6 +33,10 @@ pub struct GateInput<'a> {
     pub measurement: Result<GateMeasurement, String>,
     /// The bot is halted (latched).
     pub halted: bool,
+    /// What the bot holds in its current phase (open positions or orders),
+    /// `None` when flat or unknown. Its book does not move to the next
+    /// phase's venue, so a promotion waits for a flat moment.
+    pub holding: Option<String>,
 }
 
 /// What kind of phase change happened.
@@ -262,6 +268,14 @@ pub fn decide(input: &GateInput<'_>) -> GateOutcome {
             message: format!(
                 "promotion to {target} refused, gate {current}→{target} not met: {}",
                 unmet_summary(&gate.criteria)
+            ),
+        }));
+    }
+    if let Some(what) = &input.holding {
+        return stay(Some(Blocked {
+            reason: "NotFlat",
+            message: format!(
+                "gate {current}→{target} met; the promotion waits for a flat book: the bot holds {what} in {current}, which {target} trades elsewhere"
             ),
         }));
     }

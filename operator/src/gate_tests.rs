@@ -39,6 +39,7 @@ fn input(
         gates: GATES.get_or_init(Gates::default),
         measurement: m,
         halted: false,
+        holding: None,
     }
 }
 
@@ -255,4 +256,21 @@ fn scaling_has_no_gate_and_staying_is_not_blocked() {
         stay.gate.unwrap().met,
         "the gate is shown even without a request"
     );
+}
+
+#[test]
+fn a_met_gate_waits_for_a_flat_book() {
+    let mut i = input(Phase::Sandbox, Some(Phase::Paper), Ok(good()));
+    i.holding = Some("1 open position".into());
+    let out = decide(&i);
+    assert_eq!(out.effective, Phase::Paper);
+    let blocked = out.blocked.expect("blocked");
+    assert_eq!(blocked.reason, "NotFlat");
+    assert!(
+        blocked.message.contains("1 open position"),
+        "{}",
+        blocked.message
+    );
+    i.holding = None;
+    assert_eq!(decide(&i).effective, Phase::Sandbox);
 }

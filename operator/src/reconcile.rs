@@ -304,6 +304,11 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
         )),
         None => Err(engine.error.clone().unwrap_or_default()),
     };
+    let holding = engine.status.as_ref().and_then(|e| {
+        let (positions, orders) = (e.open_positions.len(), e.open_orders);
+        (positions > 0 || orders > 0)
+            .then(|| format!("{positions} open position(s) and {orders} open order(s)"))
+    });
     let outcome = gate::decide(&GateInput {
         desired: bot.spec.phase,
         effective: base,
@@ -311,6 +316,7 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
         gates: &policy.gates,
         measurement,
         halted: halt_status.is_some(),
+        holding,
     });
     if let Some(c) = &outcome.change {
         history.push(PhaseTransition {

@@ -69,8 +69,23 @@ async fn promotion_is_blocked_until_the_gate_is_met_skips_are_refused_demotion_i
         "one Event per transition"
     );
 
-    // The engine reaches the numbers: the operator, still evaluating, promotes.
-    engine.update(|s| s.window.trades = 120);
+    // The engine reaches the numbers while an order is open: the gate is
+    // met, but the book does not move to the next venue; the promotion waits.
+    engine.update(|s| {
+        s.window.trades = 120;
+        s.open_orders = 1;
+    });
+    let bot = w
+        .wait_bot("climber", "waits for a flat book", |b| {
+            blocked_reason(b).as_deref() == Some("NotFlat")
+        })
+        .await
+        .unwrap();
+    assert_eq!(phase(&bot), Some(Phase::Paper));
+    assert!(condition_is(&bot, ct::GATE_SATISFIED, "True"));
+
+    // Flat: the operator, still evaluating, promotes.
+    engine.update(|s| s.open_orders = 0);
     let bot = w
         .wait_bot("climber", "promoted to Sandbox", |b| {
             phase(b) == Some(Phase::Sandbox)
