@@ -16,7 +16,8 @@ impl Engine {
         let now = candle.open_time;
         self.last_time = now;
 
-        // 1. Fills of orders placed on earlier candles. A venue reports its fills through `on_venue_order` instead.
+        // 1. Fills of orders placed on earlier candles. A venue reports its
+        // fills through `on_venue_order` instead.
         if self.venue.is_none() {
             self.paper_fills(index, candle)?;
         }
