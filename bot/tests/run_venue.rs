@@ -340,6 +340,26 @@ async fn a_refused_order_is_stored_with_the_venues_code_and_message() {
     assert!(rejected > 0, "no refused order was stored");
 }
 
+/// Wrong credentials: the engine does not trade, exits with the venue's
+/// code and message, and names neither the key nor the secret it was given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_stop_the_engine_without_showing_them() {
+    let candles = synthetic(60, 7);
+    let sim = ExchangeSim::start(SimConfig::btcusdt(API_KEY, API_SECRET)).await;
+    let s = setup(&sim, &candles);
+    let wrong_secret = "wrongSecret9Zq4Lm2Vx7Tb";
+    std::fs::write(s.ws.path("api-secret"), wrong_secret).unwrap();
+    let (status, log) = run_support::run_to_exit(&s.ws, &s.args, &[]);
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("-1022") && log.contains("Signature for this request is not valid"),
+        "{log}"
+    );
+    assert!(sim.orders().is_empty());
+    assert_no_secret(&[log.clone()]);
+    assert!(!log.contains(wrong_secret), "{log}");
+}
+
 /// Synthetic candles, then a slide and a gentle climb: the fast average
 /// crosses above the slow one at the end, so the bot ends long (bought at
 /// the bottom's price, below every later close: no stop fires).
