@@ -356,7 +356,7 @@ async fn wrong_credentials_stop_the_engine_without_showing_them() {
         "{log}"
     );
     assert!(sim.orders().is_empty());
-    assert_no_secret(&[log.clone()]);
+    assert_no_secret(std::slice::from_ref(&log));
     assert!(!log.contains(wrong_secret), "{log}");
 }
 
