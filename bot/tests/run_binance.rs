@@ -118,6 +118,24 @@ async fn fake_binance(history: Vec<Candle>, streams: Vec<Vec<Candle>>) -> FakeBi
     }
 }
 
+impl FakeBinance {
+    /// `run` arguments: the live feed from this stand-in, the workspace's token.
+    fn args(&self, ws: &Workspace) -> Vec<String> {
+        [
+            "--feed",
+            "binance",
+            "--binance-rest-url",
+            &self.rest_url,
+            "--binance-ws-url",
+            &self.ws_url,
+            "--token-file",
+            &ws.path("token").display().to_string(),
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_feed_warms_up_trades_closed_klines_and_resumes() {
     // 400 closed hours of history before now, then 300 "stream" hours.
@@ -133,18 +151,7 @@ async fn the_live_feed_warms_up_trades_closed_klines_and_resumes() {
     )
     .await;
     let ws = Workspace::new("Paper");
-    let args: Vec<String> = [
-        "--feed",
-        "binance",
-        "--binance-rest-url",
-        &fake.rest_url,
-        "--binance-ws-url",
-        &fake.ws_url,
-        "--token-file",
-        &ws.path("token").display().to_string(),
-    ]
-    .map(String::from)
-    .to_vec();
+    let args = fake.args(&ws);
 
     let engine = Engine::start(&ws, &args, &[]);
     engine.wait_stored(candles[599].open_time).await;
@@ -248,20 +255,8 @@ async fn limited_real_trades_on_the_venue_within_the_hard_caps() {
 ",
         );
     std::fs::write(ws.config(), manifests).unwrap();
-    let args: Vec<String> = [
-        "--feed",
-        "binance",
-        "--binance-rest-url",
-        &fake.rest_url,
-        "--binance-ws-url",
-        &fake.ws_url,
-        "--venue-url",
-        &sim.url,
-        "--token-file",
-        &ws.path("token").display().to_string(),
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args = fake.args(&ws);
+    args.extend(["--venue-url".to_string(), sim.url.clone()]);
     let creds = [
         ("BOTFLEET_EXCHANGE_API_KEY", "liveKey1"),
         ("BOTFLEET_EXCHANGE_API_SECRET", "liveSecret2"),

@@ -55,9 +55,9 @@ fn sandbox_manifests() -> String {
 /// The simulator with the bot's capital in USDT and nothing else; a task
 /// moves its price along `candles`, round and round, until dropped.
 async fn simulator(candles: Vec<Candle>) -> (Arc<ExchangeSim>, tokio::task::JoinHandle<()>) {
-    let mut config = SimConfig::btcusdt(API_KEY, API_SECRET);
-    config.balances = vec![("USDT".into(), Decimal::from(CAPITAL))];
-    let sim = Arc::new(ExchangeSim::start(config).await);
+    // A price before the first order, then the moving one.
+    let first = candles[0].close.value();
+    let sim = Arc::new(simulator_at(Decimal::from(CAPITAL), first).await);
     let feeder = sim.clone();
     let prices = tokio::spawn(async move {
         for c in candles.iter().cycle() {
@@ -65,15 +65,16 @@ async fn simulator(candles: Vec<Candle>) -> (Arc<ExchangeSim>, tokio::task::Join
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
-    // A price before the first order.
-    let first = synthetic(1, 7)[0];
-    sim.candle(
-        "BTCUSDT",
-        first.low.value(),
-        first.high.value(),
-        first.close.value(),
-    );
     (sim, prices)
+}
+
+/// The simulator holding `usdt`, its price fixed at `price`.
+async fn simulator_at(usdt: Decimal, price: Decimal) -> ExchangeSim {
+    let mut config = SimConfig::btcusdt(API_KEY, API_SECRET);
+    config.balances = vec![("USDT".into(), usdt)];
+    let sim = ExchangeSim::start(config).await;
+    sim.candle("BTCUSDT", price, price, price);
+    sim
 }
 
 struct Setup {
@@ -302,16 +303,8 @@ async fn sandbox_with_every_fault_ends_with_the_books_equal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_order_is_stored_with_the_venues_code_and_message() {
     let candles = synthetic(240, 7);
-    let mut config = SimConfig::btcusdt(API_KEY, API_SECRET);
-    config.balances = vec![("USDT".into(), Decimal::from(20))];
-    let sim = ExchangeSim::start(config).await;
     let last = candles.last().unwrap();
-    sim.candle(
-        "BTCUSDT",
-        last.close.value(),
-        last.close.value(),
-        last.close.value(),
-    );
+    let sim = simulator_at(Decimal::from(20), last.close.value()).await;
     let s = setup(&sim, &candles);
     let seen = run_to_the_end(&s, last.open_time).await;
     let status: botfleet_crds::engine_api::EngineStatus = serde_json::from_str(&seen[0]).unwrap();
@@ -391,16 +384,9 @@ async fn a_demotion_to_paper_needs_a_flat_venue_book() {
     let candles = candles_ending_long();
     // The venue's price stays at the bottom of the slide: every fill is at
     // that price, so the run is the same every time (and ends long).
-    let mut config = SimConfig::btcusdt(API_KEY, API_SECRET);
-    config.balances = vec![("USDT".into(), Decimal::from(CAPITAL))];
-    let sim = ExchangeSim::start(config).await;
+    let bottom = candles[candles.len() - 7].close.value();
+    let sim = simulator_at(Decimal::from(CAPITAL), bottom).await;
     let end = candles.last().unwrap();
-    sim.candle(
-        "BTCUSDT",
-        end.close.value(),
-        end.close.value(),
-        end.close.value(),
-    );
     let s = setup(&sim, &candles);
     run_to_the_end(&s, end.open_time).await;
     let paper = sandbox_manifests().replace("phase: Sandbox", "phase: Paper");
