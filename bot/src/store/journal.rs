@@ -2,6 +2,7 @@
 
 use super::codec::{Dec, PositionRow, json_col, position_from_row};
 use super::error::{Result, db};
+use super::tx::TxOps;
 use super::{Decision, EquitySnapshot, PhaseEvent, PositionRecord, Store, dispatch};
 use crate::domain::{Money, Symbol};
 
@@ -10,8 +11,6 @@ pub(super) const SELECT_LAST_EQUITY: &str =
     "SELECT at, equity, cash FROM equity_snapshots ORDER BY at DESC LIMIT 1";
 pub(super) const SELECT_LAST_PHASE_EVENT: &str =
     "SELECT from_phase, to_phase, at, reason FROM phase_events ORDER BY id DESC LIMIT 1";
-const INSERT_DECISION: &str =
-    "INSERT INTO decisions (at, symbol, signal, verdict, reason) VALUES ($1, $2, $3, $4, $5)";
 
 impl Store {
     /// Replaces the positions snapshot with `positions` (flat symbols can be
@@ -22,24 +21,7 @@ impl Store {
                 .begin()
                 .await
                 .map_err(db("beginning a positions snapshot"))?;
-            sqlx::query("DELETE FROM positions")
-                .execute(&mut *tx)
-                .await
-                .map_err(db("clearing positions"))?;
-            for p in positions {
-                sqlx::query(
-                    "INSERT INTO positions (symbol, quantity, average_price, realized_pnl, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(p.symbol.as_str())
-                .bind(Dec(p.quantity.0))
-                .bind(Dec(p.average_price.0))
-                .bind(Dec(p.realized_pnl.0))
-                .bind(p.updated_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("recording a position"))?;
-            }
+            tx.replace_positions(positions).await?;
             tx.commit().await.map_err(db("committing positions"))?;
         });
         Ok(())
@@ -59,16 +41,8 @@ impl Store {
     /// Adds a point to the equity curve; a point at the same time replaces it.
     pub async fn record_equity(&self, snapshot: &EquitySnapshot) -> Result<()> {
         dispatch!(self, |pool, backend| {
-            sqlx::query(
-                "INSERT INTO equity_snapshots (at, equity, cash) VALUES ($1, $2, $3) \
-                 ON CONFLICT (at) DO UPDATE SET equity = excluded.equity, cash = excluded.cash",
-            )
-            .bind(snapshot.at)
-            .bind(Dec(snapshot.equity.0))
-            .bind(Dec(snapshot.cash.0))
-            .execute(pool)
-            .await
-            .map_err(db("recording equity"))?;
+            let mut conn = pool.acquire().await.map_err(db("recording equity"))?;
+            conn.upsert_equity(snapshot).await?;
         });
         Ok(())
     }
@@ -108,15 +82,7 @@ impl Store {
         dispatch!(self, |pool, backend| {
             let mut tx = pool.begin().await.map_err(db("beginning decisions"))?;
             for d in decisions {
-                sqlx::query(INSERT_DECISION)
-                    .bind(d.at)
-                    .bind(d.symbol.as_str())
-                    .bind(d.signal.as_str())
-                    .bind(d.verdict.as_str())
-                    .bind(d.reason.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("recording a decision"))?;
+                tx.insert_decision(d).await?;
             }
             tx.commit().await.map_err(db("committing decisions"))?;
         });
@@ -151,14 +117,11 @@ impl Store {
     /// Records a change of the effective phase.
     pub async fn record_phase_event(&self, event: &PhaseEvent) -> Result<()> {
         dispatch!(self, |pool, backend| {
-            sqlx::query("INSERT INTO phase_events (from_phase, to_phase, at, reason) VALUES ($1, $2, $3, $4)")
-                .bind(event.from.as_deref())
-                .bind(event.to.as_str())
-                .bind(event.at)
-                .bind(event.reason.as_str())
-                .execute(pool)
+            let mut conn = pool
+                .acquire()
                 .await
                 .map_err(db("recording a phase event"))?;
+            conn.insert_phase_event(event).await?;
         });
         Ok(())
     }
