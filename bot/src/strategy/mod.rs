@@ -62,6 +62,29 @@
 //! `Copy` enum of numbers, formatted only when displayed; a committee fills
 //! its per-member votes only when it signals or a veto blocks.
 
+/// The `Strategy` impl of a single-indicator kind: `step` gives the signal
+/// and reason, a `warmup: WarmupCounter` field the warm-up, `$name` the kind
+/// as written in the Strategy resource.
+macro_rules! single_indicator_strategy {
+    ($kind:ty, $name:literal) => {
+        impl Strategy for $kind {
+            #[inline]
+            fn on_candle(&mut self, candle: &Candle) -> Decision {
+                let (signal, reason) = self.step(candle);
+                Decision::single(signal, reason)
+            }
+
+            fn warmup_candles(&self) -> usize {
+                self.warmup.needed()
+            }
+
+            fn name(&self) -> &str {
+                $name
+            }
+        }
+    };
+}
+
 mod any;
 mod build;
 mod committee;

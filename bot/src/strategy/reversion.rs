@@ -79,21 +79,7 @@ impl RsiReversionStrategy {
     }
 }
 
-impl Strategy for RsiReversionStrategy {
-    #[inline]
-    fn on_candle(&mut self, candle: &Candle) -> Decision {
-        let (signal, reason) = self.step(candle);
-        Decision::single(signal, reason)
-    }
-
-    fn warmup_candles(&self) -> usize {
-        self.warmup.needed()
-    }
-
-    fn name(&self) -> &str {
-        "rsiReversion"
-    }
-}
+single_indicator_strategy!(RsiReversionStrategy, "rsiReversion");
 
 /// `bollingerReversion {period, stdDevs}`: Buy on the candle the close
 /// falls below the lower band (SMA − k·σ, population σ), Sell on the candle
@@ -169,18 +155,4 @@ impl BollingerReversionStrategy {
     }
 }
 
-impl Strategy for BollingerReversionStrategy {
-    #[inline]
-    fn on_candle(&mut self, candle: &Candle) -> Decision {
-        let (signal, reason) = self.step(candle);
-        Decision::single(signal, reason)
-    }
-
-    fn warmup_candles(&self) -> usize {
-        self.warmup.needed()
-    }
-
-    fn name(&self) -> &str {
-        "bollingerReversion"
-    }
-}
+single_indicator_strategy!(BollingerReversionStrategy, "bollingerReversion");

@@ -145,21 +145,7 @@ impl SmaCrossoverStrategy {
     }
 }
 
-impl Strategy for SmaCrossoverStrategy {
-    #[inline]
-    fn on_candle(&mut self, candle: &Candle) -> Decision {
-        let (signal, reason) = self.step(candle);
-        Decision::single(signal, reason)
-    }
-
-    fn warmup_candles(&self) -> usize {
-        self.warmup.needed()
-    }
-
-    fn name(&self) -> &str {
-        "smaCrossover"
-    }
-}
+single_indicator_strategy!(SmaCrossoverStrategy, "smaCrossover");
 
 /// `macdTrend {fast, slow, signal}`: Buy on the candle the MACD line
 /// (EMA(fast) − EMA(slow)) crosses above its signal line (EMA(signal) of the
@@ -217,18 +203,4 @@ impl MacdTrendStrategy {
     }
 }
 
-impl Strategy for MacdTrendStrategy {
-    #[inline]
-    fn on_candle(&mut self, candle: &Candle) -> Decision {
-        let (signal, reason) = self.step(candle);
-        Decision::single(signal, reason)
-    }
-
-    fn warmup_candles(&self) -> usize {
-        self.warmup.needed()
-    }
-
-    fn name(&self) -> &str {
-        "macdTrend"
-    }
-}
+single_indicator_strategy!(MacdTrendStrategy, "macdTrend");
