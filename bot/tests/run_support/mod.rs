@@ -140,9 +140,10 @@ fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_botfleet-bot")
 }
 
-/// The outcome of a run that is expected to stop on its own.
-pub fn run_to_exit(ws: &Workspace, args: &[String], envs: &[(&str, &str)]) -> (ExitStatus, String) {
-    let log = ws.path("refused.log");
+/// `botfleet-bot run` with the workspace's config and data dir, a port the
+/// OS picks, `args`, stderr to `log`, and none of the environment's secrets
+/// or store (a test says what it wants).
+fn run_command(ws: &Workspace, args: &[String], log: &Path) -> Command {
     let mut cmd = Command::new(binary());
     cmd.arg("run")
         .arg("--config")
@@ -156,11 +157,21 @@ pub fn run_to_exit(ws: &Workspace, args: &[String], envs: &[(&str, &str)]) -> (E
         .env_remove("BOTFLEET_ENGINE_TOKEN")
         .env_remove("BOTFLEET_STORE_URL")
         .env_remove("BOTFLEET_DATABASE_URL")
-        .envs(envs.iter().copied())
+        .env_remove("BOTFLEET_EXCHANGE_API_KEY")
+        .env_remove("BOTFLEET_EXCHANGE_API_SECRET")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(File::create(&log).unwrap());
-    let mut child = cmd.spawn().unwrap();
+        .stderr(File::create(log).unwrap());
+    cmd
+}
+
+/// The outcome of a run that is expected to stop on its own.
+pub fn run_to_exit(ws: &Workspace, args: &[String], envs: &[(&str, &str)]) -> (ExitStatus, String) {
+    let log = ws.path("refused.log");
+    let mut child = run_command(ws, args, &log)
+        .envs(envs.iter().copied())
+        .spawn()
+        .unwrap();
     let status = wait_exit(&mut child, TIMEOUT).expect("the engine should have stopped by itself");
     (status, std::fs::read_to_string(&log).unwrap())
 }
@@ -194,25 +205,11 @@ impl Engine {
     pub fn start(ws: &Workspace, args: &[String], envs: &[(&str, &str)]) -> Engine {
         let n = std::fs::read_dir(ws.dir.path()).unwrap().count();
         let log = ws.path(&format!("engine-{n}.log"));
-        let mut cmd = Command::new(binary());
-        cmd.arg("run")
-            .arg("--config")
-            .arg(ws.config())
-            .arg("--data-dir")
-            .arg(ws.dir.path())
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .args(args)
-            .env_remove("BOTFLEET_CONTROL_TOKEN")
-            .env_remove("BOTFLEET_ENGINE_TOKEN")
-            .env_remove("BOTFLEET_STORE_URL")
-            .env_remove("BOTFLEET_DATABASE_URL")
+        let mut child = run_command(ws, args, &log)
             .env("RUST_LOG", "info")
             .envs(envs.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).unwrap());
-        let mut child = cmd.spawn().unwrap();
+            .spawn()
+            .unwrap();
         let deadline = Instant::now() + TIMEOUT;
         let addr = loop {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
