@@ -62,6 +62,16 @@ pub trait Venue: Send {
         id: OrderId,
     ) -> impl Future<Output = Result<Vec<Fill>, VenueError>> + Send;
 
+    /// The fills of the order `state` reports, all of them (its filled
+    /// quantity). A venue that already read them with the state may answer
+    /// without another request.
+    fn order_fills(
+        &mut self,
+        state: &OrderState,
+    ) -> impl Future<Output = Result<Vec<Fill>, VenueError>> + Send {
+        self.fills(&state.symbol, state.id)
+    }
+
     /// The account as the venue sees it.
     fn balances(&mut self) -> impl Future<Output = Result<VenueBalances, VenueError>> + Send;
 

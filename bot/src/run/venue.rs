@@ -362,7 +362,7 @@ impl VenueLink {
         let fills = if state.filled_quantity.is_zero() {
             Vec::new()
         } else {
-            match self.client.fills(&state.symbol, state.id).await {
+            match self.client.order_fills(&state).await {
                 Ok(fills) => fills,
                 Err(e) => {
                     self.errors += 1;

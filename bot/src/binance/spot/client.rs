@@ -26,7 +26,7 @@ use super::sign::{ClientOrderIds, sign_query};
 use crate::binance::RetryPolicy;
 use crate::binance::market_client::retry_after;
 use crate::binance::wire::{ApiErrorBody, WireError, excerpt};
-use crate::domain::{OrderId, Price, Symbol};
+use crate::domain::{Fill, OrderId, Price, Symbol};
 use crate::execution::{SymbolRules, VenueError};
 use botfleet_crds::Phase;
 use reqwest::{Method, StatusCode, Url};
@@ -88,6 +88,11 @@ pub struct SpotClient {
     /// order is no longer open, so a blind resend could duplicate it).
     uncertain: BTreeSet<OrderId>,
     reference_prices: BTreeMap<Symbol, Price>,
+    /// The fills last read, with their order (a FULL submit answer, or the
+    /// trades a lookup or cancel read for its fees), so reading them again
+    /// right after costs no request (see `Venue::order_fills`). One slot:
+    /// the caller asks right after the call that read them.
+    pub(super) last_fills: Option<(OrderId, Vec<Fill>)>,
 }
 
 impl std::fmt::Debug for SpotClient {
@@ -150,6 +155,7 @@ impl SpotClient {
             rules: BTreeMap::new(),
             uncertain: BTreeSet::new(),
             reference_prices: BTreeMap::new(),
+            last_fills: None,
         })
     }
 

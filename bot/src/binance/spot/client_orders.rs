@@ -69,8 +69,9 @@ impl SpotClient {
                 .await
             {
                 Ok(body) => {
-                    let (state, _, _) =
+                    let (state, _, fills) =
                         parse::parse_order_body(&body, &self.ids, Some(&rules)).map_err(invalid)?;
+                    self.last_fills = Some((state.id, fills));
                     return Ok(state);
                 }
                 Err(e) if e.is_fate_unknown() => {
@@ -169,7 +170,9 @@ impl SpotClient {
             )
             .await?;
         let rules = self.rules.get(symbol).cloned();
-        parse::parse_my_trades(&body, id, rules.as_ref()).map_err(invalid)
+        let fills = parse::parse_my_trades(&body, id, rules.as_ref()).map_err(invalid)?;
+        self.last_fills = Some((id, fills.clone()));
+        Ok(fills)
     }
 
     async fn cancel_order(
@@ -271,6 +274,22 @@ impl Venue for SpotClient {
             }
         }
         Ok(orders)
+    }
+
+    /// The fills read with `state` when they account for all it filled
+    /// (no request), else read again.
+    async fn order_fills(&mut self, state: &OrderState) -> Result<Vec<Fill>, VenueError> {
+        if let Some((id, fills)) = self.last_fills.take()
+            && id == state.id
+            && fills
+                .iter()
+                .map(|f| f.quantity)
+                .sum::<crate::domain::Quantity>()
+                == state.filled_quantity
+        {
+            return Ok(fills);
+        }
+        self.fills(&state.symbol, state.id).await
     }
 
     async fn fills(&mut self, symbol: &Symbol, id: OrderId) -> Result<Vec<Fill>, VenueError> {
