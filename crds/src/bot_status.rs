@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::{Amount, SignedAmount};
 use crate::common::{Phase, optional_enum};
+use crate::conditions::ConditionStatus;
+use crate::gates::Comparison;
 
 /// What the bot is doing right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -22,20 +24,6 @@ pub enum BotState {
     Halted,
     /// The engine is unreachable or unhealthy.
     Degraded,
-}
-
-/// Condition types written on a TradingBot.
-pub mod condition_types {
-    /// The bot is running as specified.
-    pub const READY: &str = "Ready";
-    /// The engine answers its health and status endpoints.
-    pub const ENGINE_HEALTHY: &str = "EngineHealthy";
-    /// The gate to the next phase is met.
-    pub const GATE_SATISFIED: &str = "GateSatisfied";
-    /// A requested promotion is refused; the message names every unmet criterion.
-    pub const PROMOTION_BLOCKED: &str = "PromotionBlocked";
-    /// The bot is halted; the message gives the reason and halt id.
-    pub const HALTED: &str = "Halted";
 }
 
 /// Most entries kept in `status.phaseHistory` (oldest dropped first).
@@ -89,6 +77,12 @@ impl TradingBotStatus {
     /// The condition of `type_`, if present.
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// True when the condition of `type_` has `status` and `reason`.
+    pub fn condition_is(&self, type_: &str, status: ConditionStatus, reason: &str) -> bool {
+        self.condition(type_)
+            .is_some_and(|c| c.status == status.as_str() && c.reason == reason)
     }
 }
 
@@ -163,7 +157,7 @@ pub struct GateCriterionStatus {
     /// Criterion name, as in the policy (minTrades, minWinRatePct, ...).
     pub name: String,
     /// How measured compares with required: >=, >, < or <=.
-    pub comparison: String,
+    pub comparison: Comparison,
     /// Threshold from the RiskPolicy.
     pub required: f64,
     /// Value measured in the current phase (absent when not measurable yet).

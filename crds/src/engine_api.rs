@@ -79,6 +79,19 @@ pub enum EngineState {
     Degraded,
 }
 
+/// The bot state (`status.state`) an engine state maps to.
+impl From<EngineState> for crate::BotState {
+    fn from(state: EngineState) -> Self {
+        match state {
+            EngineState::Starting => Self::Starting,
+            EngineState::Trading => Self::Trading,
+            EngineState::Paused => Self::Paused,
+            EngineState::Halted => Self::Halted,
+            EngineState::Degraded => Self::Degraded,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HaltInfo {

@@ -74,46 +74,51 @@ impl GateCriteria {
     /// Evaluates every criterion against `m`, in a fixed order. A criterion
     /// whose statistic is unknown (`None`) is not met.
     pub fn evaluate(&self, m: &GateMeasurement) -> Vec<GateCriterionStatus> {
-        let row = |name: &str, comparison: &str, required: f64, measured: Option<f64>| {
-            let met = measured.is_some_and(|v| match comparison {
-                ">=" => v >= required,
-                ">" => v > required,
-                "<" => v < required,
-                _ => v <= required,
-            });
+        use Comparison::{Above, AtLeast, AtMost, Below};
+        let row = |name: &str, comparison: Comparison, required: f64, measured: Option<f64>| {
             GateCriterionStatus {
                 name: name.into(),
-                comparison: comparison.into(),
+                comparison,
                 required,
                 measured,
-                met,
+                met: measured.is_some_and(|v| comparison.holds(v, required)),
             }
         };
         vec![
             row(
                 "minDays",
-                ">=",
+                AtLeast,
                 f64::from(self.min_days),
                 Some(m.days_in_phase),
             ),
             row(
                 "minTrades",
-                ">=",
+                AtLeast,
                 self.min_trades as f64,
                 Some(m.trades as f64),
             ),
-            row("minWinRatePct", ">", self.min_win_rate_pct, m.win_rate_pct),
-            row("minSharpe", ">", self.min_sharpe, m.sharpe),
+            row(
+                "minWinRatePct",
+                Above,
+                self.min_win_rate_pct,
+                m.win_rate_pct,
+            ),
+            row("minSharpe", Above, self.min_sharpe, m.sharpe),
             row(
                 "maxDrawdownPct",
-                "<",
+                Below,
                 self.max_drawdown_pct,
                 Some(m.max_drawdown_pct),
             ),
-            row("minReturnPct", ">", self.min_return_pct, Some(m.return_pct)),
+            row(
+                "minReturnPct",
+                Above,
+                self.min_return_pct,
+                Some(m.return_pct),
+            ),
             row(
                 "maxErrorRatePct",
-                "<=",
+                AtMost,
                 self.max_error_rate_pct,
                 m.error_rate_pct,
             ),
@@ -157,6 +162,52 @@ impl GateCriteria {
             format!("{path}.maxErrorRatePct"),
             || format!("must be between 0 and 100, got {e}"),
         );
+    }
+}
+
+/// How a measured value must compare with a gate's threshold. Written in
+/// status as the symbol (`>=`, `>`, `<`, `<=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Comparison {
+    /// measured ≥ required.
+    #[serde(rename = ">=")]
+    AtLeast,
+    /// measured > required.
+    #[serde(rename = ">")]
+    Above,
+    /// measured < required.
+    #[serde(rename = "<")]
+    Below,
+    /// measured ≤ required.
+    #[serde(rename = "<=")]
+    AtMost,
+}
+
+impl Comparison {
+    /// Whether `measured` passes `required`. NaN never passes.
+    pub fn holds(self, measured: f64, required: f64) -> bool {
+        match self {
+            Self::AtLeast => measured >= required,
+            Self::Above => measured > required,
+            Self::Below => measured < required,
+            Self::AtMost => measured <= required,
+        }
+    }
+
+    /// The symbol, as written in status.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::AtLeast => ">=",
+            Self::Above => ">",
+            Self::Below => "<",
+            Self::AtMost => "<=",
+        }
+    }
+}
+
+impl std::fmt::Display for Comparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.symbol())
     }
 }
 

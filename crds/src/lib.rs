@@ -11,10 +11,14 @@
 
 pub mod amount;
 mod bot_status;
+pub mod breach;
 mod common;
+pub mod conditions;
 pub mod crd;
 pub mod engine_api;
 pub mod gates;
+pub mod hard_caps;
+pub mod labels;
 pub mod limits;
 pub mod manifests;
 pub mod risk_policy;
@@ -27,9 +31,12 @@ pub mod validation;
 mod yaml_docs;
 
 pub use amount::{Amount, Percent, SignedAmount};
+pub use breach::{Breach, HaltingLimit, breach};
 pub use common::{ObjectRef, Phase, SecretKeyRef, SecretRef, Timeframe};
+pub use conditions::{ConditionStatus, condition_reasons, condition_types};
 pub use crd::{crd_files, crds, crds_yaml};
-pub use gates::{GateCriteria, GateMeasurement, Gates};
+pub use gates::{Comparison, GateCriteria, GateMeasurement, Gates};
+pub use hard_caps::HardCaps;
 pub use limits::{FlashCrashBreaker, Limits, PhaseLimits};
 pub use manifests::{BotBundle, DocumentError, ManifestError, Manifests, SkippedDocument};
 pub use risk_policy::{
@@ -46,7 +53,7 @@ pub use trading_bot::{
     BotMetrics, BotState, CapitalStatus, EngineSpec, ExchangeSpec, GateCriterionStatus, GateStatus,
     HaltStatus, PHASE_HISTORY_LIMIT, Persistence, PersistenceBackend, PhaseTransition,
     PostgresPersistence, Promotion, SqlitePersistence, TradingBot, TradingBotSpec,
-    TradingBotStatus, Venue, condition_types,
+    TradingBotStatus, Venue,
 };
 pub use validation::{ValidationError, ValidationErrors};
 

@@ -261,6 +261,12 @@ impl RiskPolicySpec {
         self.limits.for_phase(phase)
     }
 
+    /// The limits in force in `phase`: [`Self::limits_for`] with the phase's
+    /// hard caps applied ([`PhaseLimits::effective`]).
+    pub fn effective_limits(&self, phase: Phase) -> PhaseLimits {
+        self.limits_for(phase).effective(phase)
+    }
+
     /// The tier of `symbol` (`BTCUSDT` → the tier listing `BTC`, else the catch-all tier).
     pub fn tier_for(&self, symbol: &str) -> Option<&RiskTier> {
         tier_for(&self.tiers, symbol)

@@ -16,7 +16,7 @@ use crate::validation::ValidationErrors;
 
 pub use crate::bot_status::{
     BotMetrics, BotState, CapitalStatus, GateCriterionStatus, GateStatus, HaltStatus,
-    PHASE_HISTORY_LIMIT, PhaseTransition, TradingBotStatus, condition_types,
+    PHASE_HISTORY_LIMIT, PhaseTransition, TradingBotStatus,
 };
 
 /// Spec of a TradingBot.

@@ -2,14 +2,14 @@
 //! after the status write, so a transition is announced once: a restart
 //! reads the committed status and finds nothing new.
 
-use botfleet_crds::{TradingBot, TradingBotStatus, condition_types as ct};
+use botfleet_crds::{ConditionStatus, TradingBot, TradingBotStatus, condition_types as ct};
 use kube::ResourceExt;
 use kube::runtime::events::EventType;
 use tracing::info;
 
 use crate::context::Context;
+use crate::decisions::Decisions;
 use crate::gate::ChangeKind;
-use crate::reconcile::Decisions;
 
 /// Publishes the Events of `d` and bumps the per-bot counters.
 pub async fn announce(ctx: &Context, bot: &TradingBot, old: &TradingBotStatus, d: &Decisions) {
@@ -92,11 +92,8 @@ pub async fn announce(ctx: &Context, bot: &TradingBot, old: &TradingBotStatus, d
         )
         .await;
     }
-    let blocked_before = old
-        .condition(ct::PROMOTION_BLOCKED)
-        .map(|c| (c.status.clone(), c.reason.clone()));
     if let Some(b) = &outcome.blocked
-        && blocked_before != Some(("True".into(), b.reason.into()))
+        && !old.condition_is(ct::PROMOTION_BLOCKED, ConditionStatus::True, b.reason)
     {
         ctx.event(
             bot,

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use botfleet_crds::engine_api::EngineStatus;
 use botfleet_crds::{RiskPolicy, Strategy, TradingBot};
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::events::{Event, EventType, Recorder};
@@ -13,11 +12,12 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use tracing::warn;
 
-use crate::BOT_LABEL;
 use crate::children::AppliedCache;
 use crate::config::OperatorConfig;
+use crate::decisions::EngineView;
 use crate::engine_client::{EngineAddress, EngineClient};
 use crate::metrics::Metrics;
+use botfleet_crds::labels::BOT_LABEL;
 
 /// Shared state of the controller.
 pub struct Context {
@@ -83,18 +83,7 @@ impl Context {
     }
 }
 
-/// What happened to the engine this reconcile.
-pub struct EngineView {
-    /// See the type.
-    pub status: Option<EngineStatus>,
-    /// See the type.
-    pub error: Option<String>,
-    /// See the type.
-    pub failures: u32,
-    /// See the type.
-    pub address: Option<EngineAddress>,
-}
-
+/// Polls `bot`'s engine once and counts failures in a row.
 pub async fn observe(bot: &TradingBot, ctx: &Context) -> EngineView {
     let uid = bot.uid().unwrap_or_default();
     let address = ctx.engine_address(bot);

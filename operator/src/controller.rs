@@ -1,13 +1,10 @@
-//! Starts the controller: caches (engine pods, Strategies, RiskPolicies),
-//! watches (bots, owned StatefulSets and ConfigMaps, and the Strategies and
-//! RiskPolicies bots use), and — when configured — leader election, so only
-//! the replica holding the Lease acts.
+//! The controller loop: caches (engine pods, Strategies, RiskPolicies),
+//! watches (bots, owned StatefulSets, and the Strategies and RiskPolicies
+//! bots use), and the reconcile of each bot. Started by [`crate::start`].
 
-use std::future::Future;
 use std::sync::Arc;
 
-use botfleet_crds::engine_api::EngineState;
-use botfleet_crds::{BotState, RiskPolicy, RiskPolicySpec, Strategy, TradingBot, TradingBotStatus};
+use botfleet_crds::{RiskPolicy, Strategy, TradingBot};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use std::collections::hash_map::DefaultHasher;
@@ -23,40 +20,18 @@ use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 use tracing::{debug, info};
 
+use crate::FIELD_MANAGER;
 use crate::children::AppliedCache;
 use crate::config::OperatorConfig;
 use crate::context::Context;
 use crate::engine_client::EngineClient;
-use crate::error::{Error, Result};
-use crate::metrics::{BotView, Metrics};
+use crate::error::Result;
+use crate::metrics::Metrics;
 use crate::reconcile;
 use crate::resolve::uses_strategy;
-use crate::{FIELD_MANAGER, leader};
 
 /// Label selector of every object the operator creates.
-pub const MANAGED: &str = "app.kubernetes.io/managed-by=botfleet-operator";
-
-/// Runs the operator until `shutdown` completes: with leader election when
-/// `config.leader_election` is set, else right away.
-pub async fn run(
-    client: Client,
-    config: OperatorConfig,
-    metrics: Arc<Metrics>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    crate::install_crypto_provider();
-    let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = tx.send(true);
-    });
-    if config.leader_election.is_some() {
-        leader::run(client, config, metrics, rx).await
-    } else {
-        metrics.leader.set(1);
-        run_controller(client, config, metrics, rx).await
-    }
-}
+pub use botfleet_crds::labels::MANAGED_SELECTOR as MANAGED;
 
 fn api<K>(client: &Client, ns: &Option<String>) -> Api<K>
 where
@@ -240,49 +215,4 @@ pub async fn run_controller(
     tasks.iter().for_each(|t| t.abort());
     info!("controller stopped");
     Ok(())
-}
-
-/// The bot state for an engine state.
-pub fn bot_state(state: EngineState) -> BotState {
-    match state {
-        EngineState::Starting => BotState::Starting,
-        EngineState::Trading => BotState::Trading,
-        EngineState::Paused => BotState::Paused,
-        EngineState::Halted => BotState::Halted,
-        EngineState::Degraded => BotState::Degraded,
-    }
-}
-
-/// Sets the per-bot gauges from the status just written.
-pub fn export_bot_metrics(
-    ctx: &Context,
-    bot: &TradingBot,
-    status: &TradingBotStatus,
-    policy: &RiskPolicySpec,
-) {
-    let phase = status.phase.unwrap_or_default();
-    let gate = status.gate.as_ref();
-    let view = BotView {
-        phase,
-        desired: bot.spec.phase,
-        state: status.state,
-        equity: status.metrics.as_ref().map(|m| m.equity.to_f64()),
-        drawdown_pct: status.metrics.as_ref().map(|m| m.drawdown_pct),
-        drawdown_limit_pct: policy.limits_for(phase).max_drawdown_pct.to_f64(),
-        capital: status
-            .capital
-            .as_ref()
-            .map_or(0.0, |c| c.allocated.to_f64()),
-        halted: status.halt.is_some(),
-        gate_met: gate.map_or(0, |g| g.criteria.iter().filter(|c| c.met).count()),
-        gate_total: gate.map_or(0, |g| g.criteria.len()),
-    };
-    ctx.metrics
-        .set_bot(&bot.namespace().unwrap_or_default(), &bot.name_any(), &view);
-}
-
-impl From<kube_lease_manager::LeaseManagerError> for Error {
-    fn from(e: kube_lease_manager::LeaseManagerError) -> Self {
-        Error::Config(format!("leader election: {e}"))
-    }
 }

@@ -90,8 +90,8 @@ fn boundaries_follow_the_comparisons() {
     m.error_rate_pct = Some(2.0);
     let rows = evaluate(&criteria, &Ok(m));
     assert!(rows.iter().all(|c| c.met), "{rows:?}");
-    assert_eq!(criterion(&rows, "minTrades").comparison, ">=");
-    assert_eq!(criterion(&rows, "maxDrawdownPct").comparison, "<");
+    assert_eq!(criterion(&rows, "minTrades").comparison.symbol(), ">=");
+    assert_eq!(criterion(&rows, "maxDrawdownPct").comparison.symbol(), "<");
 }
 
 #[test]

@@ -6,11 +6,12 @@
 //! in a row). It is lifted only by the resume annotation carrying the
 //! current halt id, and never while `spec.halted` is true.
 
-use botfleet_crds::engine_api::{EngineStatus, WindowMetrics};
+use botfleet_crds::HaltStatus;
+use botfleet_crds::engine_api::EngineStatus;
 use botfleet_crds::limits::PhaseLimits;
-use botfleet_crds::{HaltStatus, Phase};
-use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
+
+/// The halt reason of the manual kill switch.
+pub const KILL_SWITCH_REASON: &str = "manual kill switch: spec.halted is true";
 
 /// Who halted the bot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +22,18 @@ pub enum HaltSource {
     Engine,
     /// The operator saw a limit breached.
     Breach,
+}
+
+impl HaltSource {
+    /// The reason of the `Halted` condition for a halt from this source.
+    pub fn condition_reason(self) -> &'static str {
+        use botfleet_crds::condition_reasons as r;
+        match self {
+            Self::Manual => r::MANUAL_KILL_SWITCH,
+            Self::Engine => r::ENGINE_HALTED,
+            Self::Breach => r::LIMIT_BREACHED,
+        }
+    }
 }
 
 /// The decision of one reconcile.
@@ -60,7 +73,8 @@ pub struct HaltInput<'a> {
     pub resume_annotation: Option<&'a str>,
     /// The engine's status, when it answered.
     pub engine: Option<&'a EngineStatus>,
-    /// The limits of the phase the engine reports, used for breaches.
+    /// The limits in force in the phase the engine reports (hard caps
+    /// included: `RiskPolicySpec::effective_limits`), used for breaches.
     pub engine_limits: Option<&'a PhaseLimits>,
 }
 
@@ -84,7 +98,7 @@ pub fn decide(input: &HaltInput<'_>) -> HaltDecision {
     if input.manual {
         return HaltDecision::Halt {
             source: HaltSource::Manual,
-            reason: "manual kill switch: spec.halted is true".into(),
+            reason: KILL_SWITCH_REASON.into(),
             engine_id: None,
         };
     }
@@ -101,59 +115,15 @@ pub fn decide(input: &HaltInput<'_>) -> HaltDecision {
         };
     }
     if let Some(limits) = input.engine_limits
-        && let Some(reason) = breach(&engine.window, limits, engine.phase)
+        && let Some(b) = botfleet_crds::breach(&engine.window, limits, engine.phase)
     {
         return HaltDecision::Halt {
             source: HaltSource::Breach,
-            reason,
+            reason: b.message,
             engine_id: None,
         };
     }
     HaltDecision::Running
-}
-
-/// The first halting limit `window` breaches, described with its numbers.
-pub fn breach(window: &WindowMetrics, limits: &PhaseLimits, phase: Phase) -> Option<String> {
-    let path = |field: &str| format!("limits.{}.{field}", phase.key());
-    let dd_limit = limits.max_drawdown_pct.to_f64();
-    if window.drawdown_pct.is_finite() && window.drawdown_pct >= dd_limit {
-        return Some(format!(
-            "drawdown {:.2} % reached {} = {dd_limit} %",
-            window.drawdown_pct,
-            path("maxDrawdownPct")
-        ));
-    }
-    let loss = window.start_equity - window.equity;
-    if loss > Decimal::ZERO && window.start_equity > Decimal::ZERO {
-        let loss_pct = loss * Decimal::ONE_HUNDRED / window.start_equity;
-        let pct_limit = limits.max_total_loss_pct.value();
-        let pct_f = loss_pct.round_dp(2).to_f64().unwrap_or(f64::MAX);
-        if loss_pct >= pct_limit {
-            return Some(format!(
-                "total loss {} ({pct_f} %) reached {} = {pct_limit} %",
-                loss.round_dp(2),
-                path("maxTotalLossPct")
-            ));
-        }
-        if let Some(cap) = limits.max_total_loss
-            && loss >= cap.value()
-        {
-            return Some(format!(
-                "total loss {} reached {} = {cap}",
-                loss.round_dp(2),
-                path("maxTotalLoss")
-            ));
-        }
-    }
-    if window.losing_days_in_a_row >= limits.max_losing_days_in_row {
-        return Some(format!(
-            "{} losing days in a row reached {} = {}",
-            window.losing_days_in_a_row,
-            path("maxLosingDaysInRow"),
-            limits.max_losing_days_in_row
-        ));
-    }
-    None
 }
 
 /// A halt id: time-ordered and unique per bot (`h-<unix ms>-<uid prefix>`).

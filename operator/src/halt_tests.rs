@@ -1,7 +1,10 @@
 use super::*;
+use botfleet_crds::Phase;
+use botfleet_crds::engine_api::WindowMetrics;
 use botfleet_crds::engine_api::{ENGINE_STATUS_API_VERSION, EngineState, HaltInfo};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use rust_decimal::Decimal;
 
 fn window() -> WindowMetrics {
     WindowMetrics {
@@ -51,49 +54,6 @@ fn latched(id: &str) -> HaltStatus {
 
 fn paper() -> PhaseLimits {
     PhaseLimits::paper_default()
-}
-
-#[test]
-fn each_halting_limit_is_detected_at_its_boundary() {
-    let limits = PhaseLimits::limited_real_default(); // dd 10 %, total 10 % / 500, 3 days
-    assert_eq!(breach(&window(), &limits, Phase::LimitedReal), None);
-
-    let mut dd = window();
-    dd.drawdown_pct = 10.0;
-    let msg = breach(&dd, &limits, Phase::LimitedReal).unwrap();
-    assert!(
-        msg.contains("limits.limitedReal.maxDrawdownPct = 10"),
-        "{msg}"
-    );
-    dd.drawdown_pct = 9.99;
-    assert_eq!(breach(&dd, &limits, Phase::LimitedReal), None);
-
-    let mut loss = window();
-    loss.equity = Decimal::from(900); // 10 % of 1000
-    let msg = breach(&loss, &limits, Phase::LimitedReal).unwrap();
-    assert!(
-        msg.contains("total loss 100 (10 %)") && msg.contains("maxTotalLossPct"),
-        "{msg}"
-    );
-
-    let mut big = window();
-    big.start_equity = Decimal::from(10_000);
-    big.equity = Decimal::from(9_500); // 5 %, but the absolute cap is 500
-    let msg = breach(&big, &limits, Phase::LimitedReal).unwrap();
-    assert!(msg.contains("maxTotalLoss = 500"), "{msg}");
-
-    let mut days = window();
-    days.losing_days_in_a_row = 3;
-    let msg = breach(&days, &limits, Phase::LimitedReal).unwrap();
-    assert!(msg.contains("3 losing days in a row"), "{msg}");
-}
-
-#[test]
-fn undefined_drawdown_is_not_a_breach_and_gains_are_not_losses() {
-    let mut w = window();
-    w.drawdown_pct = f64::NAN;
-    w.equity = Decimal::from(2000);
-    assert_eq!(breach(&w, &paper(), Phase::Paper), None);
 }
 
 #[test]

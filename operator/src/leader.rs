@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 
 /// Campaigns for the Lease and runs the controller while leading, until
 /// `shutdown` turns true; then releases the Lease.
-pub async fn run(
+pub async fn run_while_leading(
     client: Client,
     config: OperatorConfig,
     metrics: Arc<Metrics>,
@@ -65,4 +65,10 @@ pub async fn run(
     drop(leading);
     let _ = task.await;
     Ok(())
+}
+
+impl From<kube_lease_manager::LeaseManagerError> for Error {
+    fn from(e: kube_lease_manager::LeaseManagerError) -> Self {
+        Error::Config(format!("leader election: {e}"))
+    }
 }

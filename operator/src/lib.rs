@@ -3,9 +3,20 @@
 //! polls the engine's `/status`, enforces the phase gates, halts on breaches,
 //! steps capital in Scaling, and reports everything in the bot's status.
 //!
-//! The pure decisions live in [`gate`], [`halt`] and [`capital`]; [`render`]
-//! builds the child objects; [`reconcile`] ties them to the cluster;
-//! [`run`] starts the whole controller (with leader election).
+//! Reading order, from the entry point down:
+//! - [`start`] starts the operator (with [`leader`] election when configured);
+//!   [`controller`] runs the watches and calls [`reconcile`] per bot.
+//! - [`reconcile`] does I/O only: read the bot, [`resolve`] its references,
+//!   poll the engine ([`context`], [`engine_client`]), call [`decide`], then
+//!   act: tell the engine, write the status ([`status`]), apply the children
+//!   ([`children`], built by [`render`]), [`announce`] the transitions.
+//! - [`decide`] is pure: [`halt`] → [`gate`] (the phase) → [`capital`] →
+//!   [`conditions`] (the new status), over the types in [`decisions`].
+//! - [`finalizer`] stops a deleted bot's engine; [`metrics`] and
+//!   [`telemetry`] are what the operator exports.
+//!
+//! Names shared with the engine and the plugin (labels, annotations,
+//! condition types and reasons, the halting limits) live in `botfleet_crds`.
 
 pub mod announce;
 pub mod capital;
@@ -14,6 +25,8 @@ pub mod conditions;
 pub mod config;
 pub mod context;
 pub mod controller;
+pub mod decide;
+pub mod decisions;
 pub mod engine_client;
 pub mod error;
 pub mod finalizer;
@@ -25,14 +38,15 @@ pub mod metrics;
 pub mod reconcile;
 pub mod render;
 pub mod resolve;
+pub mod start;
 pub mod status;
 pub mod telemetry;
 pub mod token;
 
 pub use config::OperatorConfig;
-pub use controller::run;
 pub use error::{Error, Result};
 pub use metrics::Metrics;
+pub use start::run;
 
 /// Selects rustls' ring provider for the whole process. Both ring (kube)
 /// and aws-lc-rs (reqwest) may be compiled in, and rustls then refuses to
@@ -42,14 +56,4 @@ pub fn install_crypto_provider() {
 }
 
 /// The field manager of every server-side apply the operator makes.
-pub const FIELD_MANAGER: &str = "botfleet-operator";
-/// The finalizer the operator puts on every TradingBot.
-pub const FINALIZER: &str = "botfleet.dev/engine-shutdown";
-/// Annotation a user sets to the current halt id to resume a halted bot.
-pub const RESUME_ANNOTATION: &str = "botfleet.dev/resume";
-/// Annotation holding the Scaling capital period the operator measures.
-pub const CAPITAL_PERIOD_ANNOTATION: &str = "botfleet.dev/capital-period";
-/// Pod-template annotation: hash of the rendered engine config.
-pub const CONFIG_HASH_ANNOTATION: &str = "botfleet.dev/config-hash";
-/// Label naming the bot a child object belongs to.
-pub const BOT_LABEL: &str = "botfleet.dev/bot";
+pub const FIELD_MANAGER: &str = botfleet_crds::labels::MANAGED_BY;

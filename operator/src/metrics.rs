@@ -1,11 +1,14 @@
 //! Prometheus metrics of the operator, in a registry of its own (so two
 //! operators in one process — as in the tests — do not collide).
 
-use botfleet_crds::{BotState, Phase};
+use botfleet_crds::{BotState, Phase, RiskPolicySpec, TradingBot, TradingBotStatus};
+use kube::ResourceExt;
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     Opts, Registry, TextEncoder,
 };
+
+use crate::error::Error;
 
 /// Every metric the operator exports.
 pub struct Metrics {
@@ -193,6 +196,27 @@ impl Metrics {
         &self.registry
     }
 
+    /// Counts one reconcile and measures it until the returned timer drops.
+    pub fn count_and_measure(&self) -> prometheus::HistogramTimer {
+        self.reconciles.inc();
+        self.reconcile_duration
+            .with_label_values(&[] as &[&str])
+            .start_timer()
+    }
+
+    /// Counts a failed reconcile by the kind of its error.
+    pub fn count_failure(&self, error: &Error) {
+        self.reconcile_errors
+            .with_label_values(&[error.kind()])
+            .inc();
+    }
+
+    /// Sets the per-bot gauges from the status just written.
+    pub fn export_bot(&self, bot: &TradingBot, status: &TradingBotStatus, policy: &RiskPolicySpec) {
+        let view = BotView::new(bot, status, policy);
+        self.set_bot(&bot.namespace().unwrap_or_default(), &bot.name_any(), &view);
+    }
+
     /// Sets the per-bot gauges.
     pub fn set_bot(&self, ns: &str, bot: &str, view: &BotView) {
         let l = [ns, bot];
@@ -287,6 +311,29 @@ pub struct BotView {
     pub gate_met: usize,
     /// Gate criteria.
     pub gate_total: usize,
+}
+
+impl BotView {
+    /// The view of a bot's status; the drawdown limit is the one in force.
+    pub fn new(bot: &TradingBot, status: &TradingBotStatus, policy: &RiskPolicySpec) -> Self {
+        let phase = status.phase.unwrap_or_default();
+        let gate = status.gate.as_ref();
+        Self {
+            phase,
+            desired: bot.spec.phase,
+            state: status.state,
+            equity: status.metrics.as_ref().map(|m| m.equity.to_f64()),
+            drawdown_pct: status.metrics.as_ref().map(|m| m.drawdown_pct),
+            drawdown_limit_pct: policy.effective_limits(phase).max_drawdown_pct.to_f64(),
+            capital: status
+                .capital
+                .as_ref()
+                .map_or(0.0, |c| c.allocated.to_f64()),
+            halted: status.halt.is_some(),
+            gate_met: gate.map_or(0, |g| g.criteria.iter().filter(|c| c.met).count()),
+            gate_total: gate.map_or(0, |g| g.criteria.len()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::{BOT_LABEL, CONFIG_HASH_ANNOTATION, FIELD_MANAGER, token};
+use crate::{FIELD_MANAGER, token};
+use botfleet_crds::labels::{BOT_LABEL, CONFIG_HASH_ANNOTATION, MANAGED_BY_LABEL};
 
 /// Key of the engine config in the ConfigMap.
 pub const CONFIG_KEY: &str = "bot.yaml";
@@ -128,7 +129,7 @@ pub fn labels(bot: &TradingBot) -> BTreeMap<String, String> {
         (BOT_LABEL.into(), name.clone()),
         ("app.kubernetes.io/instance".into(), name),
         ("app.kubernetes.io/component".into(), "engine".into()),
-        ("app.kubernetes.io/managed-by".into(), FIELD_MANAGER.into()),
+        (MANAGED_BY_LABEL.into(), FIELD_MANAGER.into()),
     ])
 }
 

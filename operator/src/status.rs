@@ -4,15 +4,15 @@
 //! a status write never makes the controller spin.
 
 use botfleet_crds::engine_api::EngineStatus;
-use botfleet_crds::{BotMetrics, SignedAmount, TradingBot, TradingBotStatus};
+use botfleet_crds::{BotMetrics, ConditionStatus, SignedAmount, TradingBot, TradingBotStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
-use crate::FIELD_MANAGER;
 use crate::error::Result;
+use botfleet_crds::labels::MANAGED_BY as FIELD_MANAGER;
 
 /// One condition to set.
 #[derive(Clone, Debug)]
@@ -20,7 +20,7 @@ pub struct Cond<'a> {
     /// Condition type.
     pub type_: &'a str,
     /// `True`, `False` or `Unknown`.
-    pub status: &'a str,
+    pub status: ConditionStatus,
     /// CamelCase reason.
     pub reason: &'a str,
     /// Human-readable message.
@@ -37,12 +37,12 @@ pub fn set_condition(
 ) {
     let existing = conditions.iter().position(|c| c.type_ == cond.type_);
     let transition = match existing.map(|i| &conditions[i]) {
-        Some(old) if old.status == cond.status => old.last_transition_time.clone(),
+        Some(old) if old.status == cond.status.as_str() => old.last_transition_time.clone(),
         _ => Time(now),
     };
     let new = Condition {
         type_: cond.type_.into(),
-        status: cond.status.into(),
+        status: cond.status.as_str().into(),
         reason: cond.reason.into(),
         message: cond.message,
         observed_generation: generation,
@@ -52,11 +52,6 @@ pub fn set_condition(
         Some(i) => conditions[i] = new,
         None => conditions.push(new),
     }
-}
-
-/// `True`/`False`.
-pub fn bool_status(b: bool) -> &'static str {
-    if b { "True" } else { "False" }
 }
 
 /// The status metrics of an engine report, rounded; undefined statistics
@@ -119,8 +114,8 @@ mod tests {
             reason: "R",
             message: message.into(),
         };
-        set_condition(&mut conditions, c("False", "a"), Some(1), t0);
-        set_condition(&mut conditions, c("False", "b"), Some(2), t1);
+        set_condition(&mut conditions, c(ConditionStatus::False, "a"), Some(1), t0);
+        set_condition(&mut conditions, c(ConditionStatus::False, "b"), Some(2), t1);
         assert_eq!(conditions.len(), 1);
         assert_eq!(conditions[0].last_transition_time, Time(t0));
         assert_eq!(
@@ -130,7 +125,7 @@ mod tests {
             ),
             ("b", Some(2))
         );
-        set_condition(&mut conditions, c("True", "c"), Some(2), t1);
+        set_condition(&mut conditions, c(ConditionStatus::True, "c"), Some(2), t1);
         assert_eq!(conditions[0].last_transition_time, Time(t1));
     }
 }

@@ -40,7 +40,7 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
     assert_eq!(status.metrics.as_ref().unwrap().equity.to_string(), "1100");
     assert!(
         bot.finalizers()
-            .contains(&botfleet_operator::FINALIZER.to_string())
+            .contains(&botfleet_crds::labels::FINALIZER.to_string())
     );
 
     let owned_by_bot = |meta: &kube::api::ObjectMeta| {
@@ -89,7 +89,7 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
         parsed.bundle(Some("alpha")).unwrap().bot.spec.phase,
         botfleet_crds::Phase::Paper
     );
-    let hash = &cm.annotations()[botfleet_operator::CONFIG_HASH_ANNOTATION];
+    let hash = &cm.annotations()[botfleet_crds::labels::CONFIG_HASH_ANNOTATION];
     let template = sts
         .spec
         .as_ref()
@@ -99,7 +99,7 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
         .as_ref()
         .unwrap();
     assert_eq!(
-        &template.annotations.as_ref().unwrap()[botfleet_operator::CONFIG_HASH_ANNOTATION],
+        &template.annotations.as_ref().unwrap()[botfleet_crds::labels::CONFIG_HASH_ANNOTATION],
         hash
     );
     assert_eq!(sts.spec.as_ref().unwrap().replicas, Some(1));

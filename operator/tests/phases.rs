@@ -412,7 +412,7 @@ async fn capital_steps_up_after_a_profitable_interval_and_down_after_a_loss() {
     let bot = w
         .wait_bot("scaler", "interval opened", |b| {
             b.annotations()
-                .get(botfleet_operator::CAPITAL_PERIOD_ANNOTATION)
+                .get(botfleet_crds::labels::CAPITAL_PERIOD_ANNOTATION)
                 .is_some_and(|a| a.contains("startEquity"))
         })
         .await

@@ -49,6 +49,26 @@ fn limited_real_limits_use_the_smaller_cap_and_the_phase_start_equity() {
 }
 
 #[test]
+fn limited_real_shows_the_hard_caps_over_a_looser_policy() {
+    // The policy lifts LimitedReal's absolute caps; the engine and the
+    // operator still hold the bot to the seed's hard caps, and so does this view.
+    let loose: RiskPolicy = serde_json::from_value(json!({
+        "apiVersion": "botfleet.dev/v1alpha1", "kind": "RiskPolicy",
+        "metadata": {"name": "p"},
+        "spec": {"limits": {"limitedReal": {"maxTotalLoss": 5000, "dailyLossLimit": 900,
+            "dailyLossLimitPct": 50}}}}))
+    .unwrap();
+    let b = bot(
+        "LimitedReal",
+        json!({"phase": "LimitedReal", "metrics": metrics(900.0, -10.0, -20.0)}),
+    );
+    let v = build(&b, Ok(loose));
+    assert_eq!(row(&v, "maxTotalLoss").allowed, 500.0);
+    // 50 % of 920 is 460, above the $50 hard cap.
+    assert_eq!(row(&v, "dailyLossLimit").allowed, 50.0);
+}
+
+#[test]
 fn a_gain_uses_none_of_the_loss_limits() {
     let b = bot(
         "Paper",

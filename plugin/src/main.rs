@@ -114,7 +114,9 @@ async fn run_cluster(
     kubeconfig: Option<PathBuf>,
     output: Output,
 ) -> Result<(), PluginError> {
-    botfleet_operator::install_crypto_provider();
+    // Both ring (kube) and aws-lc-rs (the engine's reqwest) are linked; rustls
+    // refuses to guess, so pick ring before any client exists.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let ctx = cluster::Cluster::connect(kubeconfig.as_deref(), namespace).await?;
     match command {
         Command::Status { name } => commands::status(&ctx, &name, output).await,

@@ -4,8 +4,8 @@
 //! patch pinned to the resourceVersion it decided on, so a concurrent change
 //! makes the command fail instead of acting on a stale view.
 
+use botfleet_crds::labels::RESUME_ANNOTATION;
 use botfleet_crds::{Phase, TradingBot};
-use botfleet_operator::RESUME_ANNOTATION;
 use kube::ResourceExt;
 use serde_json::json;
 
@@ -57,7 +57,7 @@ pub async fn promote(
                 .filter(|c| !c.met)
                 .map(|c| Unmet {
                     name: c.name.clone(),
-                    comparison: c.comparison.clone(),
+                    comparison: c.comparison.symbol().into(),
                     required: c.required,
                     measured: c.measured,
                 })

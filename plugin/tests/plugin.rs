@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use botfleet_crds::labels::RESUME_ANNOTATION;
 use botfleet_crds::{Phase, RiskPolicy, Strategy, TradingBot};
-use botfleet_operator::RESUME_ANNOTATION;
 use botfleet_tests::control_plane::ControlPlane;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Patch, PatchParams, PostParams};
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-botfleet");
 
 async fn cp() -> &'static ControlPlane {
-    botfleet_operator::install_crypto_provider();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     ControlPlane::shared().await
 }
 

@@ -83,7 +83,7 @@ pub fn build(bot: &TradingBot, policy: Result<RiskPolicy, String>) -> StatusView
     let phase = effective_phase(bot);
     let (limits, limits_note) = match &policy {
         Ok(p) => match &status.metrics {
-            Some(m) => (limit_rows(p.spec.limits_for(phase), m), None),
+            Some(m) => (limit_rows(&p.spec.effective_limits(phase), m), None),
             None => (
                 Vec::new(),
                 Some("no metrics reported yet (the engine has not been polled)".into()),

@@ -1,0 +1,263 @@
+//! Decide, pure: from what one reconcile observed, the halt, the phase, the
+//! capital and the new status — in that order, since each step reads the
+//! one before (a halt blocks promotion, the phase picks the capital). No
+//! I/O here; `reconcile` acts on the result.
+
+use botfleet_crds::engine_api::HaltRequest;
+use botfleet_crds::labels::{CAPITAL_PERIOD_ANNOTATION, RESUME_ANNOTATION};
+use botfleet_crds::{HaltAction, HaltStatus, Phase, PhaseTransition, TradingBot, TradingBotStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+
+use crate::capital::{self, CapitalInput, CapitalPeriod};
+use crate::conditions;
+use crate::decisions::{Decisions, EngineCommand, Observed};
+use crate::gate::{self, GateInput};
+use crate::halt::{self, HaltDecision, HaltInput, HaltSource};
+use crate::resolve::Problem;
+
+/// The halt part of a reconcile.
+struct HaltPart {
+    status: Option<HaltStatus>,
+    new: Option<(HaltSource, HaltStatus)>,
+    resumed: Option<String>,
+    stay_note: Option<String>,
+    commands: Vec<EngineCommand>,
+}
+
+/// Decides one reconcile of a bot whose references resolved.
+pub fn decide(o: &Observed<'_>) -> Decisions {
+    let flatten = o.policy.on_halt.action == HaltAction::Flatten;
+    let halt = decide_halt(o, flatten);
+    let (outcome, history) = decide_phase(o, &halt);
+    let period_text = o.bot.annotations().get(CAPITAL_PERIOD_ANNOTATION).cloned();
+    let cap = decide_capital(o, &halt, outcome.effective, period_text.as_deref());
+    let period_value = cap.period.to_annotation();
+    let capital_period_annotation = (period_text.as_deref() != Some(period_value.as_str())
+        && (period_text.is_some() || cap.period != CapitalPeriod::default()))
+    .then_some(period_value);
+    let mut d = Decisions {
+        halt_status: halt.status,
+        new_halt: halt.new,
+        resumed: halt.resumed,
+        stay_note: halt.stay_note,
+        outcome,
+        cap,
+        history,
+        flatten,
+        engine_commands: halt.commands,
+        capital_period_annotation,
+        status: TradingBotStatus::default(),
+    };
+    d.status = conditions::build(o, &d);
+    d
+}
+
+fn decide_halt(o: &Observed<'_>, flatten: bool) -> HaltPart {
+    let engine = o.engine.status.as_ref();
+    let annotation = o
+        .bot
+        .annotations()
+        .get(RESUME_ANNOTATION)
+        .map(String::as_str);
+    // Breaches are measured against the limits of the phase the engine
+    // trades in, and only when that is the effective phase.
+    let limits = engine
+        .filter(|e| Some(e.phase) == o.old.phase)
+        .map(|e| o.policy.effective_limits(e.phase));
+    let decision = halt::decide(&HaltInput {
+        manual: o.bot.spec.halted,
+        latched: o.old.halt.as_ref(),
+        resume_annotation: annotation,
+        engine,
+        engine_limits: limits.as_ref(),
+    });
+    let mut part = HaltPart {
+        status: o.old.halt.clone(),
+        new: None,
+        resumed: None,
+        stay_note: None,
+        commands: Vec::new(),
+    };
+    match decision {
+        HaltDecision::Running => {
+            // The engine still reports the halt that was resumed: tell it again.
+            if let Some(h) = engine.and_then(|e| e.halt.as_ref())
+                && Some(h.id.as_str()) == annotation
+            {
+                part.commands.push(EngineCommand::Resume {
+                    halt_id: h.id.clone(),
+                    required: false,
+                });
+            }
+        }
+        HaltDecision::Stay { note } => part.stay_note = note,
+        HaltDecision::Halt {
+            source,
+            reason,
+            engine_id,
+        } => {
+            let h = latch(o.bot, reason, engine_id, o.now);
+            part.status = Some(h.clone());
+            part.new = Some((source, h));
+        }
+        HaltDecision::Resume { halt_id } => {
+            if let Some(h) = engine.and_then(|e| e.halt.as_ref()) {
+                part.commands.push(EngineCommand::Resume {
+                    halt_id: h.id.clone(),
+                    required: true,
+                });
+            }
+            part.status = None;
+            part.resumed = Some(halt_id);
+        }
+    }
+    // Tell the engine about a latched halt it does not report yet (a new
+    // halt, or one it missed), before anything else: money first.
+    let engine_halted_itself = matches!(part.new, Some((HaltSource::Engine, _)));
+    if let Some(h) = &part.status
+        && o.engine.address.is_some()
+        && engine.is_none_or(|e| e.halt.is_none())
+        && !engine_halted_itself
+    {
+        part.commands
+            .insert(0, EngineCommand::Halt(halt_request(h, flatten)));
+    }
+    part
+}
+
+fn decide_phase(o: &Observed<'_>, halt: &HaltPart) -> (gate::GateOutcome, Vec<PhaseTransition>) {
+    let mut history = Vec::new();
+    let mut base = o.old.phase;
+    if let Some(id) = &halt.resumed {
+        let to = o
+            .policy
+            .on_halt
+            .resume_phase
+            .min(o.old.phase.unwrap_or(Phase::Paper));
+        history.push(PhaseTransition {
+            from: o.old.phase,
+            to,
+            at: Time(o.now),
+            reason: format!("resumed after halt {id}"),
+        });
+        base = Some(to);
+    }
+    let measurement = match &o.engine.status {
+        _ if halt.resumed.is_some() => Err("the bot was just resumed".to_string()),
+        Some(e) if Some(e.phase) == base => match e.phase_started_at.parse::<Timestamp>() {
+            Ok(start) => {
+                let elapsed = o.now.duration_since(start).unsigned_abs();
+                gate::measurement(&e.window, o.config.days(elapsed))
+            }
+            Err(_) => Err(format!(
+                "the engine reports an unreadable phaseStartedAt `{}`",
+                e.phase_started_at
+            )),
+        },
+        Some(e) => Err(format!(
+            "the engine still trades in {} (it restarts with the new config)",
+            e.phase
+        )),
+        None => Err(o.engine.error.clone().unwrap_or_default()),
+    };
+    let holding = o.engine.status.as_ref().and_then(|e| {
+        let (positions, orders) = (e.open_positions.len(), e.open_orders);
+        (positions > 0 || orders > 0)
+            .then(|| format!("{positions} open position(s) and {orders} open order(s)"))
+    });
+    let outcome = gate::decide(&GateInput {
+        desired: o.bot.spec.phase,
+        effective: base,
+        promotion: o.bot.spec.promotion,
+        gates: &o.policy.gates,
+        measurement,
+        halted: halt.status.is_some(),
+        holding,
+    });
+    if let Some(c) = &outcome.change {
+        history.push(PhaseTransition {
+            from: c.from,
+            to: c.to,
+            at: Time(o.now),
+            reason: c.reason.clone(),
+        });
+    }
+    (outcome, history)
+}
+
+fn decide_capital(
+    o: &Observed<'_>,
+    halt: &HaltPart,
+    effective: Phase,
+    period_text: Option<&str>,
+) -> capital::CapitalOutcome {
+    let continuing_scaling = o.old.phase == Some(Phase::Scaling)
+        && effective == Phase::Scaling
+        && halt.resumed.is_none();
+    capital::decide(&CapitalInput {
+        effective,
+        halted: halt.status.is_some(),
+        spec_capital: o.bot.spec.capital,
+        policy: &o.policy.capital,
+        step: if continuing_scaling {
+            o.old.capital.as_ref().and_then(|c| c.step)
+        } else {
+            None
+        },
+        period: CapitalPeriod::parse(period_text),
+        window: o
+            .engine
+            .status
+            .as_ref()
+            .filter(|e| continuing_scaling && e.phase == Phase::Scaling)
+            .map(|e| &e.window),
+        now: o.now,
+        interval: o.config.day * o.policy.capital.step_interval_days,
+    })
+}
+
+/// Decides for a bot whose Strategy or RiskPolicy does not resolve: it is
+/// not Ready, and the kill switch still works (the halt request then cannot
+/// know the policy's flatten and only cancels orders).
+pub fn decide_unresolved(
+    bot: &TradingBot,
+    old: &TradingBotStatus,
+    problem: &Problem,
+    now: Timestamp,
+) -> (TradingBotStatus, Option<EngineCommand>) {
+    let kill = bot.spec.halted && old.halt.is_none();
+    let halt = kill.then(|| latch(bot, halt::KILL_SWITCH_REASON.into(), None, now));
+    let status = conditions::not_ready(bot, old, problem, halt.as_ref(), now);
+    let command = halt.map(|h| EngineCommand::Halt(halt_request(&h, false)));
+    (status, command)
+}
+
+/// The halt a reconcile latches: the engine's own id when it halted
+/// itself, else a new one.
+fn latch(
+    bot: &TradingBot,
+    reason: String,
+    engine_id: Option<String>,
+    now: Timestamp,
+) -> HaltStatus {
+    let uid = bot.uid().unwrap_or_default();
+    HaltStatus {
+        id: engine_id.unwrap_or_else(|| halt::new_halt_id(now.as_millisecond(), &uid)),
+        reason,
+        at: Time(now),
+    }
+}
+
+fn halt_request(h: &HaltStatus, flatten: bool) -> HaltRequest {
+    HaltRequest {
+        reason: h.reason.clone(),
+        flatten,
+        halt_id: Some(h.id.clone()),
+    }
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;
