@@ -30,6 +30,9 @@ pub enum ConfigError {
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub bot: String,
+    /// The TradingBot's UID, when the config names one (the operator's
+    /// rendered config does); reported in `/status`.
+    pub uid: Option<String>,
     pub strategy_name: String,
     pub strategy: StrategySpec,
     /// Every Strategy in the file by name, for committee members given by reference.
@@ -87,6 +90,7 @@ impl EngineConfig {
             .collect();
         Ok(Self {
             bot: name,
+            uid: bundle.bot.metadata.uid.clone(),
             strategy_name: bundle.strategy.metadata.name.clone().unwrap_or_default(),
             strategy: bundle.strategy.spec.clone(),
             strategies,

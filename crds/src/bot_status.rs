@@ -176,6 +176,26 @@ pub struct CapitalStatus {
     /// Index into the policy's capital schedule (0 = first step); absent outside Scaling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<u32>,
+    /// The Scaling interval being measured (absent outside Scaling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<CapitalPeriod>,
+}
+
+/// The Scaling interval being measured. Written by the operator in the same
+/// status apply as the step it decides: it cannot be forged (status is the
+/// operator's) nor a step repeated (one write).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CapitalPeriod {
+    /// When the interval started (RFC 3339); absent until the engine trades in Scaling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// Equity when it started, quote currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_equity: Option<SignedAmount>,
+    /// Largest drawdown seen during the interval, %, rounded up to 0.1.
+    #[serde(default)]
+    pub max_drawdown_pct: f64,
 }
 
 /// An active halt.

@@ -51,6 +51,10 @@ pub struct EngineStatus {
     pub api_version: String,
     /// The TradingBot's name.
     pub bot: String,
+    /// The TradingBot's UID (from the rendered config): the operator refuses
+    /// an answer for another bot, e.g. from a pod that took over the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
     /// The phase the engine trades in (the operator's effective phase).
     pub phase: Phase,
     pub state: EngineState,
@@ -196,6 +200,7 @@ mod tests {
         EngineStatus {
             api_version: ENGINE_STATUS_API_VERSION.into(),
             bot: "sma-btc".into(),
+            uid: Some("0b5e-uid".into()),
             phase: Phase::LimitedReal,
             state: EngineState::Halted,
             config_hash: "ab12".into(),

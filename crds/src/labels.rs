@@ -7,8 +7,6 @@
 pub const FINALIZER: &str = "botfleet.dev/engine-shutdown";
 /// Annotation a user sets to the current halt id to resume a halted bot.
 pub const RESUME_ANNOTATION: &str = "botfleet.dev/resume";
-/// Annotation holding the Scaling capital period the operator measures.
-pub const CAPITAL_PERIOD_ANNOTATION: &str = "botfleet.dev/capital-period";
 /// Pod-template annotation: hash of the rendered engine config.
 pub const CONFIG_HASH_ANNOTATION: &str = "botfleet.dev/config-hash";
 /// Label naming the bot a child object belongs to.

@@ -50,10 +50,10 @@ pub use strategy::{
 };
 pub use tiers::{RiskTier, base_asset, default_tiers};
 pub use trading_bot::{
-    BotMetrics, BotState, CapitalStatus, EngineSpec, ExchangeSpec, GateCriterionStatus, GateStatus,
-    HaltStatus, PHASE_HISTORY_LIMIT, Persistence, PersistenceBackend, PhaseTransition,
-    PostgresPersistence, Promotion, SqlitePersistence, TradingBot, TradingBotSpec,
-    TradingBotStatus, Venue,
+    BotMetrics, BotState, CapitalPeriod, CapitalStatus, EngineSpec, ExchangeSpec,
+    GateCriterionStatus, GateStatus, HaltStatus, PHASE_HISTORY_LIMIT, Persistence,
+    PersistenceBackend, PhaseTransition, PostgresPersistence, Promotion, SqlitePersistence,
+    TradingBot, TradingBotSpec, TradingBotStatus, Venue,
 };
 pub use validation::{ValidationError, ValidationErrors};
 

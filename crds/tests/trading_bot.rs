@@ -201,6 +201,7 @@ fn yaml_round_trip_with_status() {
         capital: Some(CapitalStatus {
             allocated: Amount::from(1000),
             step: None,
+            period: None,
         }),
         halt: Some(HaltStatus {
             id: "h-1".into(),

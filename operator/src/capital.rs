@@ -4,45 +4,17 @@
 //! one, never past either end. A halt cuts the allocation to zero.
 //!
 //! The running interval (start, equity at start, worst drawdown seen) is
-//! kept in the bot's `botfleet.dev/capital-period` annotation, so a restart
-//! of the operator neither loses nor repeats a step.
+//! kept in `status.capital.period`, written in the same apply as the step, so
+//! a restart of the operator neither loses nor repeats a step and no user
+//! edit can fake an interval. Arithmetic on the engine's numbers is checked.
 
 use std::time::Duration;
 
 use botfleet_crds::engine_api::WindowMetrics;
-use botfleet_crds::{Amount, CapitalPolicy, Phase};
+use botfleet_crds::{Amount, CapitalPeriod, CapitalPolicy, Phase, SignedAmount};
 use k8s_openapi::jiff::Timestamp;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use serde::{Deserialize, Serialize};
-
-/// The Scaling interval being measured.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CapitalPeriod {
-    /// When the interval started (RFC 3339); absent until the engine trades in Scaling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<String>,
-    /// Equity when it started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_equity: Option<Decimal>,
-    /// Largest drawdown seen during the interval, %, rounded up to 0.1.
-    #[serde(default)]
-    pub max_drawdown_pct: f64,
-}
-
-impl CapitalPeriod {
-    /// Reads the annotation; anything unreadable starts a fresh interval.
-    pub fn parse(text: Option<&str>) -> Self {
-        text.and_then(|t| serde_json::from_str(t).ok())
-            .unwrap_or_default()
-    }
-
-    /// The annotation value.
-    pub fn to_annotation(&self) -> String {
-        serde_json::to_string(self).expect("a capital period serializes")
-    }
-}
 
 /// Inputs of one decision.
 #[derive(Clone, Debug)]
@@ -119,7 +91,7 @@ pub fn decide(input: &CapitalInput<'_>) -> CapitalOutcome {
     let mut new_step = step;
     if let Some(w) = input.window {
         let dd_now = round_up_tenth(w.drawdown_pct);
-        match (&period.start, period.start_equity) {
+        match (&period.start, period.start_equity.map(SignedAmount::value)) {
             (Some(start), Some(start_equity)) => {
                 period.max_drawdown_pct = period.max_drawdown_pct.max(dd_now);
                 let started = start.parse::<Timestamp>().unwrap_or(input.now);
@@ -127,14 +99,7 @@ pub fn decide(input: &CapitalInput<'_>) -> CapitalOutcome {
                 let interval = k8s_openapi::jiff::SignedDuration::try_from(input.interval)
                     .unwrap_or(k8s_openapi::jiff::SignedDuration::MAX);
                 if elapsed >= interval {
-                    let return_pct = if start_equity > Decimal::ZERO {
-                        ((w.equity - start_equity) * Decimal::ONE_HUNDRED / start_equity)
-                            .round_dp(2)
-                            .to_f64()
-                            .unwrap_or(0.0)
-                    } else {
-                        0.0
-                    };
+                    let return_pct = return_pct(start_equity, w.equity);
                     let dd = period.max_drawdown_pct;
                     new_step = input.policy.next_step(step as usize, return_pct, dd) as u32;
                     if new_step != step {
@@ -170,9 +135,22 @@ pub fn decide(input: &CapitalInput<'_>) -> CapitalOutcome {
 fn fresh(now: Timestamp, equity: Decimal, dd: f64) -> CapitalPeriod {
     CapitalPeriod {
         start: Some(now.to_string()),
-        start_equity: Some(equity),
+        start_equity: Some(SignedAmount::new(equity)),
         max_drawdown_pct: dd,
     }
+}
+
+/// Return of the interval, %, to 2 decimals. Numbers that overflow count
+/// as a loss of everything (the safe side: capital steps down, never up).
+fn return_pct(start: Decimal, now: Decimal) -> f64 {
+    if start <= Decimal::ZERO {
+        return 0.0;
+    }
+    now.checked_sub(start)
+        .and_then(|gain| gain.checked_mul(Decimal::ONE_HUNDRED))
+        .and_then(|g| g.checked_div(start))
+        .and_then(|r| r.round_dp(2).to_f64())
+        .unwrap_or(-100.0)
 }
 
 fn amount(policy: &CapitalPolicy, step: u32) -> Amount {

@@ -33,7 +33,7 @@ fn t(seconds: i64) -> Timestamp {
 fn period_started(at: Timestamp, equity: i64) -> CapitalPeriod {
     CapitalPeriod {
         start: Some(at.to_string()),
-        start_equity: Some(Decimal::from(equity)),
+        start_equity: Some(botfleet_crds::SignedAmount::new(Decimal::from(equity))),
         max_drawdown_pct: 0.0,
     }
 }
@@ -176,12 +176,11 @@ fn a_losing_interval_steps_down_and_the_schedule_bounds_hold() {
 }
 
 #[test]
-fn the_period_annotation_round_trips_and_garbage_starts_fresh() {
-    let p = period_started(t(5), 5000);
-    assert_eq!(CapitalPeriod::parse(Some(&p.to_annotation())), p);
-    assert_eq!(
-        CapitalPeriod::parse(Some("{not json")),
-        CapitalPeriod::default()
-    );
-    assert_eq!(CapitalPeriod::parse(None), CapitalPeriod::default());
+fn numbers_that_overflow_step_down_never_up() {
+    let mut w = window(0, 0.0);
+    w.equity = Decimal::MIN;
+    let mut p = period_started(t(0), 5000);
+    p.start_equity = Some(botfleet_crds::SignedAmount::new(Decimal::MAX));
+    let out = run(Some(2), p, Some(&w), t(DAY.as_secs() as i64 * 31));
+    assert!(out.step.unwrap() < 2, "{out:?}");
 }

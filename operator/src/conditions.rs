@@ -32,6 +32,7 @@ pub fn build(o: &Observed<'_>, d: &Decisions) -> TradingBotStatus {
         capital: Some(CapitalStatus {
             allocated: d.cap.allocated,
             step: d.cap.step,
+            period: (d.cap.period != Default::default()).then(|| d.cap.period.clone()),
         }),
         halt: d.halt_status.clone(),
         phase_history: o.old.phase_history.clone(),

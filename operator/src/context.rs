@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use botfleet_crds::engine_api::EngineStatus;
 use botfleet_crds::{RiskPolicy, Strategy, TradingBot};
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::events::{Event, EventType, Recorder};
@@ -88,7 +89,12 @@ pub async fn observe(bot: &TradingBot, ctx: &Context) -> EngineView {
     let uid = bot.uid().unwrap_or_default();
     let address = ctx.engine_address(bot);
     let result = match address {
-        Some(a) => ctx.engine.status(a).await.map_err(|e| e.to_string()),
+        Some(a) => ctx
+            .engine
+            .status(a)
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|s| answers_for(&s, bot).map(|()| s)),
         None => Err("the engine pod has no IP yet".into()),
     };
     let mut failures = ctx.failures.lock().expect("failures lock");
@@ -119,4 +125,20 @@ pub async fn observe(bot: &TradingBot, ctx: &Context) -> EngineView {
             }
         }
     }
+}
+
+/// An answer counts only when it comes from this bot's engine: the same
+/// name and UID as the bot (a pod that took over the address, or another
+/// bot's engine, is a failed poll, never data).
+pub fn answers_for(status: &EngineStatus, bot: &TradingBot) -> Result<(), String> {
+    let (name, uid) = (bot.name_any(), bot.uid());
+    if status.bot == name && status.uid.is_some() && status.uid == uid {
+        return Ok(());
+    }
+    Err(format!(
+        "the engine at this address answers for bot `{}` (uid {}), not `{name}` (uid {}); its numbers are ignored",
+        status.bot,
+        status.uid.as_deref().unwrap_or("none"),
+        uid.as_deref().unwrap_or("none"),
+    ))
 }

@@ -4,13 +4,13 @@
 //! I/O here; `reconcile` acts on the result.
 
 use botfleet_crds::engine_api::HaltRequest;
-use botfleet_crds::labels::{CAPITAL_PERIOD_ANNOTATION, RESUME_ANNOTATION};
+use botfleet_crds::labels::RESUME_ANNOTATION;
 use botfleet_crds::{HaltAction, HaltStatus, Phase, PhaseTransition, TradingBot, TradingBotStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
-use crate::capital::{self, CapitalInput, CapitalPeriod};
+use crate::capital::{self, CapitalInput};
 use crate::conditions;
 use crate::decisions::{Decisions, EngineCommand, Observed};
 use crate::gate::{self, GateInput};
@@ -31,12 +31,7 @@ pub fn decide(o: &Observed<'_>) -> Decisions {
     let flatten = o.policy.on_halt.action == HaltAction::Flatten;
     let halt = decide_halt(o, flatten);
     let (outcome, history) = decide_phase(o, &halt);
-    let period_text = o.bot.annotations().get(CAPITAL_PERIOD_ANNOTATION).cloned();
-    let cap = decide_capital(o, &halt, outcome.effective, period_text.as_deref());
-    let period_value = cap.period.to_annotation();
-    let capital_period_annotation = (period_text.as_deref() != Some(period_value.as_str())
-        && (period_text.is_some() || cap.period != CapitalPeriod::default()))
-    .then_some(period_value);
+    let cap = decide_capital(o, &halt, outcome.effective);
     let mut d = Decisions {
         halt_status: halt.status,
         new_halt: halt.new,
@@ -47,7 +42,6 @@ pub fn decide(o: &Observed<'_>) -> Decisions {
         history,
         flatten,
         engine_commands: halt.commands,
-        capital_period_annotation,
         status: TradingBotStatus::default(),
     };
     d.status = conditions::build(o, &d);
@@ -147,8 +141,18 @@ fn decide_phase(o: &Observed<'_>, halt: &HaltPart) -> (gate::GateOutcome, Vec<Ph
     let measurement = match &o.engine.status {
         _ if halt.resumed.is_some() => Err("the bot was just resumed".to_string()),
         Some(e) if Some(e.phase) == base => match e.phase_started_at.parse::<Timestamp>() {
-            Ok(start) => {
-                let elapsed = o.now.duration_since(start).unsigned_abs();
+            Ok(engine_start) => {
+                // Days count from the later of the operator's own record of
+                // entering the phase and the engine's window start: an
+                // engine cannot age its window, and a restarted window counts
+                // from its restart.
+                let start = entered(o.old, base).map_or(engine_start, |t| t.max(engine_start));
+                let elapsed = o.now.duration_since(start);
+                let elapsed = if elapsed.is_negative() {
+                    std::time::Duration::ZERO
+                } else {
+                    elapsed.unsigned_abs()
+                };
                 gate::measurement(&e.window, o.config.days(elapsed))
             }
             Err(_) => Err(format!(
@@ -187,12 +191,7 @@ fn decide_phase(o: &Observed<'_>, halt: &HaltPart) -> (gate::GateOutcome, Vec<Ph
     (outcome, history)
 }
 
-fn decide_capital(
-    o: &Observed<'_>,
-    halt: &HaltPart,
-    effective: Phase,
-    period_text: Option<&str>,
-) -> capital::CapitalOutcome {
+fn decide_capital(o: &Observed<'_>, halt: &HaltPart, effective: Phase) -> capital::CapitalOutcome {
     let continuing_scaling = o.old.phase == Some(Phase::Scaling)
         && effective == Phase::Scaling
         && halt.resumed.is_none();
@@ -206,7 +205,13 @@ fn decide_capital(
         } else {
             None
         },
-        period: CapitalPeriod::parse(period_text),
+        period: o
+            .old
+            .capital
+            .as_ref()
+            .and_then(|c| c.period.clone())
+            .filter(|_| continuing_scaling)
+            .unwrap_or_default(),
         window: o
             .engine
             .status
@@ -216,6 +221,12 @@ fn decide_capital(
         now: o.now,
         interval: o.config.day * o.policy.capital.step_interval_days,
     })
+}
+
+/// When the operator moved the bot into `phase`, from its phase history.
+fn entered(old: &TradingBotStatus, phase: Option<Phase>) -> Option<Timestamp> {
+    let last = old.phase_history.last()?;
+    (Some(last.to) == phase).then_some(last.at.0)
 }
 
 /// Decides for a bot whose Strategy or RiskPolicy does not resolve: it is

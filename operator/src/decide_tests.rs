@@ -43,6 +43,7 @@ fn engine(phase: Phase, equity: i64, halt: Option<HaltInfo>) -> EngineView {
         status: Some(EngineStatus {
             api_version: ENGINE_STATUS_API_VERSION.into(),
             bot: "b".into(),
+            uid: Some("0123456789ab".into()),
             phase,
             state: if halt.is_some() {
                 EngineState::Halted
@@ -230,4 +231,25 @@ fn new_status_with_halt() -> TradingBotStatus {
             at: Time(now()),
         }),
     )
+}
+
+#[test]
+fn min_days_count_from_the_operators_own_phase_history_not_the_engines_clock() {
+    // The engine claims its Paper window started in 1970; the operator moved
+    // the bot into Paper a second before now: no day has passed.
+    let b = bot(json!({}), false);
+    let mut old = status_in(Phase::Paper, None);
+    old.phase_history.push(PhaseTransition {
+        from: None,
+        to: Phase::Paper,
+        at: Time(now() - k8s_openapi::jiff::SignedDuration::from_secs(1)),
+        reason: "created".into(),
+    });
+    let mut e = engine(Phase::Paper, 10_000, None);
+    e.status.as_mut().unwrap().phase_started_at = "1970-01-01T00:00:00Z".into();
+    let d = run(&b, &old, &RiskPolicySpec::default(), &e);
+    let gate = d.outcome.gate.expect("a gate out of Paper");
+    let days = gate.criteria.iter().find(|c| c.name == "minDays").unwrap();
+    assert_eq!(days.measured, Some(0.0), "{days:?}");
+    assert!(!days.met);
 }

@@ -73,8 +73,6 @@ pub struct Decisions {
     pub flatten: bool,
     /// What to tell the engine, in order.
     pub engine_commands: Vec<EngineCommand>,
-    /// The new value of the capital-period annotation, when it must change.
-    pub capital_period_annotation: Option<String>,
     /// The status to write.
     pub status: TradingBotStatus,
 }

@@ -10,6 +10,7 @@ use botfleet_crds::engine_api::{
     CANCEL_ALL_PATH, ENGINE_STATUS_API_VERSION, EngineStatus, HALT_PATH, HaltRequest, RESUME_PATH,
     ResumeRequest, STATUS_PATH,
 };
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -32,6 +33,11 @@ impl EngineAddress {
     }
 }
 
+/// The largest `/status` body read. A real document is a few KiB; a bigger
+/// one is refused before it is buffered, so one engine cannot exhaust the
+/// operator's memory.
+pub const MAX_STATUS_BYTES: usize = 1 << 20;
+
 /// Shared HTTP client of every engine call.
 #[derive(Clone, Debug)]
 pub struct EngineClient {
@@ -39,11 +45,13 @@ pub struct EngineClient {
 }
 
 impl EngineClient {
-    /// A client whose every call gives up after `timeout`.
+    /// A client whose every call (body included) gives up after `timeout`.
+    /// It follows no redirect: an engine answers for itself or not at all.
     pub fn new(timeout: Duration) -> Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
             .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
@@ -56,7 +64,7 @@ impl EngineClient {
             endpoint: STATUS_PATH.into(),
             message,
         };
-        let response = self
+        let mut response = self
             .http
             .get(at.url(STATUS_PATH))
             .send()
@@ -65,9 +73,23 @@ impl EngineClient {
         if !response.status().is_success() {
             return Err(err(format!("HTTP {}", response.status())));
         }
-        let body = response.bytes().await.map_err(|e| err(describe(&e)))?;
+        let too_big = || err(format!("the body is larger than {MAX_STATUS_BYTES} bytes"));
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_STATUS_BYTES as u64)
+        {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| err(describe(&e)))? {
+            if body.len() + chunk.len() > MAX_STATUS_BYTES {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
         let status: EngineStatus = serde_json::from_slice(&body)
             .map_err(|e| err(format!("not a valid status document: {e}")))?;
+        check_magnitudes(&status).map_err(err)?;
         if status.api_version != ENGINE_STATUS_API_VERSION {
             return Err(err(format!(
                 "apiVersion `{}` is not supported; this operator reads `{ENGINE_STATUS_API_VERSION}`",
@@ -124,6 +146,36 @@ impl EngineClient {
     }
 }
 
+/// The largest amount of money a status may report, in quote currency (10¹⁵).
+/// Beyond it a number is nonsense, and arithmetic on it could overflow.
+const MAX_MONEY: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
+/// Refuses money beyond ±[`MAX_MONEY`]: such a document is unusable, and
+/// the bot is unhealthy rather than trusted.
+fn check_magnitudes(status: &EngineStatus) -> std::result::Result<(), String> {
+    let w = &status.window;
+    let money = [
+        ("window.startEquity", w.start_equity),
+        ("window.equity", w.equity),
+        ("window.dailyPnl", w.daily_pnl),
+    ];
+    let positions = status.open_positions.iter().flat_map(|p| {
+        [
+            ("openPositions[].quantity", p.quantity),
+            ("openPositions[].averagePrice", p.average_price),
+            ("openPositions[].unrealizedPnl", p.unrealized_pnl),
+        ]
+    });
+    for (field, value) in money.into_iter().chain(positions) {
+        if value.abs() > MAX_MONEY {
+            return Err(format!(
+                "{field} is {value}, beyond ±{MAX_MONEY}: not a usable status document"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
@@ -137,6 +189,11 @@ fn describe(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_money_bound_is_ten_to_the_fifteen() {
+        assert_eq!(MAX_MONEY, Decimal::from(1_000_000_000_000_000_u64));
+    }
 
     #[test]
     fn urls_by_ip_family() {

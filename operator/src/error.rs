@@ -26,6 +26,9 @@ pub enum Error {
     /// The object lacks something every stored object has (name, namespace, uid).
     #[error("object is missing {0}")]
     MissingField(&'static str),
+    /// A reconcile panicked; it was contained to this one bot.
+    #[error("the reconcile panicked: {0}")]
+    Panic(String),
 }
 
 impl Error {
@@ -38,6 +41,7 @@ impl Error {
             Error::Serialization(_) => "serialization",
             Error::Config(_) => "config",
             Error::MissingField(_) => "missing_field",
+            Error::Panic(_) => "panic",
         }
     }
 }

@@ -30,6 +30,7 @@ fn engine(w: WindowMetrics, halt: Option<HaltInfo>) -> EngineStatus {
     EngineStatus {
         api_version: ENGINE_STATUS_API_VERSION.into(),
         bot: "b".into(),
+        uid: Some("0123456789ab".into()),
         phase: Phase::Paper,
         state: EngineState::Trading,
         config_hash: String::new(),

@@ -4,12 +4,14 @@
 //! in that order, so the status write commits a transition before anything
 //! announces it and a restart never repeats one.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use botfleet_crds::labels::{CAPITAL_PERIOD_ANNOTATION, FINALIZER};
+use futures::FutureExt;
+
+use botfleet_crds::labels::FINALIZER;
 use botfleet_crds::{ConditionStatus, Strategy, TradingBot, condition_types as ct};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
@@ -33,16 +35,18 @@ pub async fn reconcile(bot: Arc<TradingBot>, ctx: Arc<Context>) -> Result<Action
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<TradingBot> = Api::namespaced(ctx.client.clone(), &ns);
-    let result = tracing::Instrument::instrument(
-        finalizer(&api, FINALIZER, bot, |event| async {
-            match event {
-                FinalizerEvent::Apply(bot) => apply(bot, &ctx).await,
-                FinalizerEvent::Cleanup(bot) => crate::finalizer::cleanup(bot, &ctx).await,
-            }
-        }),
-        span,
-    )
-    .await;
+    let work = finalizer(&api, FINALIZER, bot, |event| async {
+        match event {
+            FinalizerEvent::Apply(bot) => apply(bot, &ctx).await,
+            FinalizerEvent::Cleanup(bot) => crate::finalizer::cleanup(bot, &ctx).await,
+        }
+    });
+    // A panic while handling one bot (a bug, or numbers no one foresaw) fails
+    // that reconcile only: it is counted and retried, and every other bot
+    // stays supervised.
+    let result = tracing::Instrument::instrument(AssertUnwindSafe(work).catch_unwind(), span)
+        .await
+        .map_err(|panic| Error::Panic(panic_message(&panic)))?;
     result.map_err(|e| match e {
         kube::runtime::finalizer::Error::ApplyFailed(e)
         | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
@@ -95,12 +99,6 @@ async fn apply_resolved(
     });
     tell_engine(bot, ctx, &engine, &d.engine_commands).await?;
     status::write(api, &name, &old, &d.status).await?;
-    if let Some(value) = &d.capital_period_annotation {
-        let patch =
-            serde_json::json!({"metadata": {"annotations": {CAPITAL_PERIOD_ANNOTATION: value}}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
-    }
     let members: Vec<&Strategy> = resolved.members.iter().map(|m| m.as_ref()).collect();
     let inputs = EngineInputs {
         bot,
@@ -206,4 +204,12 @@ async fn apply_children(bot: &TradingBot, ctx: &Context, inputs: &EngineInputs<'
 
 fn uid(bot: &TradingBot) -> Result<String> {
     bot.uid().ok_or(Error::MissingField("metadata.uid"))
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }

@@ -71,10 +71,15 @@ pub struct WorkloadSettings<'a> {
 }
 
 fn doc(kind: &str, meta: &ObjectMeta, spec: serde_json::Value) -> serde_json::Value {
+    let mut metadata = json!({"name": meta.name, "namespace": meta.namespace});
+    if let Some(uid) = &meta.uid {
+        // The engine reports it in /status, where the operator checks it.
+        metadata["uid"] = json!(uid);
+    }
     json!({
         "apiVersion": API_VERSION,
         "kind": kind,
-        "metadata": {"name": meta.name, "namespace": meta.namespace},
+        "metadata": metadata,
         "spec": spec,
     })
 }

@@ -390,7 +390,9 @@ async fn capital_steps_up_after_a_profitable_interval_and_down_after_a_loss() {
     // One-second "days" in tests: one interval lasts a second.
     w.policy(
         "steps",
-        json!({"capital": {"schedule": [1000, 2000, 3000], "stepIntervalDays": 1}}),
+        json!({"capital": {"schedule": [1000, 2000, 3000], "stepIntervalDays": 1},
+            "gates": {"paperToSandbox": {"minDays": 0}, "sandboxToLimitedReal": {"minDays": 0},
+                "limitedRealToScaling": {"minDays": 0}}}),
     )
     .await
     .unwrap();
@@ -411,9 +413,11 @@ async fn capital_steps_up_after_a_profitable_interval_and_down_after_a_loss() {
     }
     let bot = w
         .wait_bot("scaler", "interval opened", |b| {
-            b.annotations()
-                .get(botfleet_crds::labels::CAPITAL_PERIOD_ANNOTATION)
-                .is_some_and(|a| a.contains("startEquity"))
+            b.status
+                .as_ref()
+                .and_then(|s| s.capital.as_ref())
+                .and_then(|c| c.period.as_ref())
+                .is_some_and(|p| p.start_equity.is_some())
         })
         .await
         .unwrap();
@@ -470,5 +474,3 @@ async fn capital_steps_up_after_a_profitable_interval_and_down_after_a_loss() {
     assert!(events[0].note.as_ref().unwrap().contains("losing interval"));
     op.stop().await;
 }
-
-use kube::ResourceExt;

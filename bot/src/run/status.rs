@@ -51,6 +51,7 @@ pub fn build(engine: &Engine, now: i64, engine_started_at: i64, health: Health) 
     EngineStatus {
         api_version: ENGINE_STATUS_API_VERSION.to_string(),
         bot: cfg.bot.clone(),
+        uid: cfg.uid.clone(),
         phase: cfg.phase,
         state: state(engine, now, health),
         config_hash: cfg.config_hash.clone(),

@@ -26,8 +26,18 @@ pub struct Call {
     pub body: serde_json::Value,
 }
 
+/// A `/status` answer no well-behaved engine gives.
+#[derive(Clone, Debug)]
+pub enum Misbehavior {
+    /// This body, as JSON, whatever it holds.
+    Body(Vec<u8>),
+    /// A redirect to this URL.
+    Redirect(String),
+}
+
 #[derive(Default)]
 struct Inner {
+    misbehavior: Option<Misbehavior>,
     status: Option<EngineStatus>,
     calls: Vec<Call>,
     token: Option<String>,
@@ -97,15 +107,25 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
     inner.token.is_some() && given == inner.token.as_deref()
 }
 
-async fn status(
-    State(inner): State<Arc<Mutex<Inner>>>,
-) -> Result<axum::Json<EngineStatus>, StatusCode> {
+async fn status(State(inner): State<Arc<Mutex<Inner>>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let inner = inner.lock().unwrap();
-    inner
-        .status
-        .clone()
-        .map(axum::Json)
-        .ok_or(StatusCode::SERVICE_UNAVAILABLE)
+    match &inner.misbehavior {
+        Some(Misbehavior::Body(body)) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body.clone(),
+        )
+            .into_response(),
+        Some(Misbehavior::Redirect(to)) => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, to.clone())],
+        )
+            .into_response(),
+        None => match inner.status.clone() {
+            Some(s) => axum::Json(s).into_response(),
+            None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        },
+    }
 }
 
 async fn halt(
@@ -187,6 +207,7 @@ impl FakeEngine {
         let status = EngineStatus {
             api_version: ENGINE_STATUS_API_VERSION.into(),
             bot: bot.into(),
+            uid: None,
             phase: Phase::Paper,
             state: EngineState::Trading,
             config_hash: String::new(),
@@ -223,6 +244,11 @@ impl FakeEngine {
     }
 
     /// The token the operator must present (derived from the bot's UID).
+    /// From now on `/status` answers with `m` instead of the status.
+    pub fn misbehave(&self, m: Misbehavior) {
+        self.inner.lock().unwrap().misbehavior = Some(m);
+    }
+
     pub fn expect_token(&self, token: String) {
         self.inner.lock().unwrap().token = Some(token);
     }

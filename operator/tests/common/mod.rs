@@ -297,6 +297,8 @@ impl World {
             "metadata": {"name": name}, "spec": spec}))?;
         let created = self.bots().create(&PostParams::default(), &bot).await?;
         engine.expect_token(TokenKey::new(KEY).unwrap().derive(&created.uid().unwrap()));
+        // A real engine reports the UID from its rendered config.
+        engine.update(|s| s.uid = created.uid());
         self.engines
             .lock()
             .unwrap()
