@@ -1,17 +1,29 @@
 //! Botfleet trading engine: one process trades one account.
 //!
-//! Module map (one idea each):
-//! - `domain`: exact money, prices, quantities, candles, orders, fills
-//! - `market_data`: candle sources (CSV files, synthetic generator)
-//! - `binance`: Binance public market data (REST klines + kline WebSocket)
-//! - `indicators`: incremental technical indicators
-//! - `ledger`: cash, positions, realized/unrealized P&L (exact)
-//! - `execution`: brokers; `paper` simulates fills with fees and slippage
-//! - `performance`: equity curve, drawdown, Sharpe/Sortino, win rate
-//! - `store`: persistence with sqlx (SQLite default, PostgreSQL)
+//! Module map, in reading order (one idea each).
+//!
+//! Where to start: `main.rs` has the two commands, each a module, both
+//! reading the same manifests.
 //! - `config`: the manifests (Strategy, RiskPolicy, TradingBot) resolved for one bot
-//! - `report`: the backtest report (terminal table, JSON, self-contained HTML)
-//! - `strategy`: the Strategy kinds and committee: candles in, signals with reasons out
+//! - `backtest`: replays CSV or synthetic candles through the engine, then a report
+//! - `run`: live mode: a feed, the engine, each step stored; HTTP status and control
+//!
+//! Where a candle goes, in order:
+//! - `market_data` (CSV files, synthetic generator) or `binance` (live klines;
+//!   `binance::spot` is the real venue): where candles come from
+//! - `engine`: `Engine::on_candle`, one step per closed candle through the
+//!   modules below; what it did as events and audit records
+//! - `strategy`: the Strategy kinds and committee: candle in, advice (a signal
+//!   with its reason) out, computed with `indicators` (incremental, O(1) per candle)
+//! - `risk`: every RiskPolicy limit: approves and sizes entries, stops, pauses, halts
+//! - `execution`: where orders go: the paper broker (fills with fees and
+//!   slippage) or a `Venue`; restart reconciliation
+//! - `ledger`: cash, positions, realized/unrealized P&L (exact)
+//! - `performance`: equity curve, drawdown, Sharpe/Sortino, win rate
+//! - out to `store` (live: one transaction per step, SQLite or PostgreSQL) or
+//!   `report` (backtest: terminal table, JSON, self-contained HTML)
+//!
+//! Under everything: `domain`: exact money, prices, quantities, candles, orders, fills.
 
 pub mod backtest;
 pub mod binance;

@@ -24,11 +24,11 @@ fn engine() -> (Engine, Vec<botfleet_bot::domain::Candle>) {
     (engine, candles)
 }
 
-fn decisions(events: &[EngineEvent]) -> Vec<&botfleet_bot::store::Decision> {
+fn decisions(events: &[EngineEvent]) -> Vec<&botfleet_bot::engine::AuditRecord> {
     events
         .iter()
         .filter_map(|e| match e {
-            EngineEvent::Decision(d) => Some(d),
+            EngineEvent::Audit(d) => Some(d),
             _ => None,
         })
         .collect()

@@ -11,8 +11,9 @@
 use botfleet_bot::domain::{
     Fill, Liquidity, OrderId, OrderKind, OrderRequest, OrderStatus, Quantity, Side, Symbol,
 };
+use botfleet_bot::engine::AuditRecord;
 use botfleet_bot::store::testing::{TestDatabase, postgres_url};
-use botfleet_bot::store::{Decision, EquitySnapshot, Store, StoreConfig};
+use botfleet_bot::store::{EquitySnapshot, Store, StoreConfig};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -156,7 +157,7 @@ async fn child(config: StoreConfig) {
             cash: "0.2".parse().unwrap(),
         };
         store.record_equity(&equity).await.expect("child: equity");
-        let decision = Decision {
+        let decision = AuditRecord {
             at,
             symbol: symbol_for(id.0),
             signal: "buy".into(),
@@ -164,7 +165,7 @@ async fn child(config: StoreConfig) {
             reason: serde_json::json!({"order": id.0}),
         };
         store
-            .record_decision(&decision)
+            .record_audit(&decision)
             .await
             .expect("child: decision");
     }

@@ -86,7 +86,6 @@ async fn apply_resolved(
     api: &Api<TradingBot>,
     ctx: &Context,
 ) -> Result<Action> {
-    let name = bot.name_any();
     let old = bot.status.clone().unwrap_or_default();
     let engine = observe(bot, ctx).await;
     let d = decide(&Observed {
@@ -98,7 +97,7 @@ async fn apply_resolved(
         config: &ctx.config,
     });
     tell_engine(bot, ctx, &engine, &d.engine_commands).await?;
-    status::write(api, &name, &old, &d.status).await?;
+    status::write(api, bot, &d.status).await?;
     let members: Vec<&Strategy> = resolved.members.iter().map(|m| m.as_ref()).collect();
     let inputs = EngineInputs {
         bot,
@@ -133,7 +132,7 @@ async fn apply_unresolved(
         tell_engine(bot, ctx, &engine, &[command]).await?;
     }
     let was_reported = old.condition_is(ct::READY, ConditionStatus::False, problem.reason);
-    if status::write(api, &bot.name_any(), &old, &new).await? && !was_reported {
+    if status::write(api, bot, &new).await? && !was_reported {
         ctx.event(
             bot,
             EventType::Warning,

@@ -7,8 +7,8 @@ use botfleet_crds::engine_api::EngineStatus;
 use botfleet_crds::{BotMetrics, ConditionStatus, SignedAmount, TradingBot, TradingBotStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::Api;
 use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use crate::error::Result;
@@ -73,25 +73,32 @@ pub fn bot_metrics(engine: &EngineStatus) -> BotMetrics {
     .rounded()
 }
 
-/// Server-side applies `status` (the operator owns every status field, so a
-/// field left out is removed). Returns false when nothing changed and no
-/// request was made.
+/// Server-side applies `new` as the status of `bot` (the operator owns every
+/// status field, so a field left out is removed). Returns false when
+/// nothing changed and no request was made.
+///
+/// Fenced: the apply carries the `resourceVersion` of the read `bot` was
+/// decided from, so if anything wrote the bot since (a newer leader's halt,
+/// a user's edit) the apiserver refuses it with 409 and the reconcile runs
+/// again on fresh data. A deposed leader can never overwrite a newer latch.
 pub async fn write(
     api: &Api<TradingBot>,
-    name: &str,
-    old: &TradingBotStatus,
+    bot: &TradingBot,
     new: &TradingBotStatus,
 ) -> Result<bool> {
-    if old == new {
+    let old = bot.status.clone().unwrap_or_default();
+    if old == *new {
         return Ok(false);
     }
+    let name = bot.name_any();
     let body = json!({
         "apiVersion": botfleet_crds::API_VERSION,
         "kind": "TradingBot",
+        "metadata": {"name": name, "resourceVersion": bot.metadata.resource_version},
         "status": new,
     });
     api.patch_status(
-        name,
+        &name,
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&body),
     )

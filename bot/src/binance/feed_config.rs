@@ -1,13 +1,31 @@
-//! Settings and counters of the live feed ([`super::live_feed`]).
+//! Settings, counters and errors of the live feed ([`super::live_feed`]).
 
 use super::kline_stream::{BINANCE_TESTNET_WS_URL, BINANCE_WS_URL};
-use super::live_feed::FeedError;
-use super::market_client::{BINANCE_API_URL, BINANCE_TESTNET_API_URL, RetryPolicy};
+use super::market_client::{BINANCE_API_URL, BINANCE_TESTNET_API_URL, RestError, RetryPolicy};
 use crate::domain::{Symbol, Timeframe};
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// Why the feed stopped on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("invalid live feed config: `{field}` {problem}")]
+    Config {
+        field: &'static str,
+        problem: String,
+    },
+    /// A REST answer that no retry can fix (unknown symbol, rejected parameter).
+    #[error("Binance refused the klines request for {symbol}: {source}")]
+    Rest {
+        symbol: Symbol,
+        #[source]
+        source: RestError,
+    },
+    #[error("the live feed task failed: {0}")]
+    Task(String),
+}
 
 /// What the live feed subscribes to, where, and how it behaves on failure.
 #[derive(Clone, Debug)]

@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::feed_config::Counters;
-pub use super::feed_config::{FeedStats, LiveFeedConfig, ReconnectPolicy};
+pub use super::feed_config::{FeedError, FeedStats, LiveFeedConfig, ReconnectPolicy};
 
 /// Where a candle came from (for logs and audits; the consumer treats them alike).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,25 +48,6 @@ pub struct LiveCandle {
     pub symbol: Symbol,
     pub candle: Candle,
     pub source: CandleSource,
-}
-
-/// Why the feed stopped on its own.
-#[derive(Debug, thiserror::Error)]
-pub enum FeedError {
-    #[error("invalid live feed config: `{field}` {problem}")]
-    Config {
-        field: &'static str,
-        problem: String,
-    },
-    /// A REST answer that no retry can fix (unknown symbol, rejected parameter).
-    #[error("Binance refused the klines request for {symbol}: {source}")]
-    Rest {
-        symbol: Symbol,
-        #[source]
-        source: RestError,
-    },
-    #[error("the live feed task failed: {0}")]
-    Task(String),
 }
 
 /// The running feed: its counters, and how to stop it.

@@ -18,7 +18,7 @@ mod snapshot;
 mod step;
 mod venue_routing;
 
-pub use events::{AuditRecord, EngineEvent, RiskCounters};
+pub use events::{AuditRecord, EngineEvent, EventMode, RiskCounters};
 pub use snapshot::{CounterSnapshot, EngineSnapshot, SNAPSHOT_VERSION};
 pub use venue_routing::{VenueCommand, VenueOrders};
 
@@ -26,22 +26,29 @@ use std::collections::HashMap;
 
 use crate::config::EngineConfig;
 use crate::domain::{Money, OrderId, Symbol};
-use crate::execution::{ExecutionReport, PaperBroker, PaperConfig};
+use crate::execution::{ExecutionReport, PaperBroker, PaperConfig, PaperConfigError};
 use crate::indicators::Atr;
 use crate::ledger::Ledger;
 use crate::performance::{EquityCurve, Performance};
-use crate::risk::{RiskConfig, RiskEngine};
-use crate::strategy::{Strategy, StrategyBlueprint};
+use crate::risk::{RiskConfig, RiskConfigError, RiskEngine};
+use crate::strategy::{Strategy, StrategyBlueprint, StrategyError};
+use events::EventLog;
 
 /// Why the engine cannot go on. Each message names what broke.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("strategy: {0}")]
-    Strategy(String),
+    Strategy(#[from] StrategyError),
     #[error("risk policy: {0}")]
-    Risk(String),
+    Risk(#[from] RiskConfigError),
     #[error("paper broker: {0}")]
-    Broker(String),
+    Broker(#[from] PaperConfigError),
+    /// The risk engine's state could not be rewritten to carry the
+    /// operator's halt id (see [`Engine::halt_with_id`]).
+    #[error("risk policy: naming the halt: {0}")]
+    NamingHalt(#[source] serde_json::Error),
+    #[error("paper broker: a venue update reached an engine that trades on paper")]
+    NotRoutedToVenue,
     #[error("ledger refused a fill (the books and the broker disagree): {0}")]
     Ledger(#[from] crate::ledger::LedgerError),
     #[error("candle for {0}, which the bot does not trade")]
@@ -58,13 +65,35 @@ pub(crate) struct Market {
     pub atr_value: Option<f64>,
 }
 
-/// How much the engine writes down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventMode {
-    /// Count only (backtests: the report needs counts, not a log).
-    CountOnly,
-    /// Keep every event for the caller to drain (live: persisted to the store).
-    Record,
+/// Where the engine's orders go.
+pub(crate) enum Execution {
+    /// The paper broker keeps the book and fills it on later candles.
+    Paper(PaperBroker),
+    /// A real venue fills; the engine keeps its view of the orders and learns
+    /// of fills from the caller (see `venue_routing`).
+    Venue {
+        orders: VenueOrders,
+        /// The paper broker as it stood when orders moved to the venue. Idle;
+        /// kept because the snapshot format carries it (a restore reads its
+        /// last prices).
+        parked: PaperBroker,
+    },
+}
+
+impl Execution {
+    pub(crate) fn venue(&self) -> Option<&VenueOrders> {
+        match self {
+            Execution::Venue { orders, .. } => Some(orders),
+            Execution::Paper(_) => None,
+        }
+    }
+
+    pub(crate) fn venue_mut(&mut self) -> Option<&mut VenueOrders> {
+        match self {
+            Execution::Venue { orders, .. } => Some(orders),
+            Execution::Paper(_) => None,
+        }
+    }
 }
 
 pub struct Engine {
@@ -72,19 +101,43 @@ pub struct Engine {
     pub(crate) markets: Vec<Market>,
     pub(crate) index: HashMap<Symbol, usize>,
     pub(crate) risk: RiskEngine,
-    pub(crate) broker: PaperBroker,
-    /// `Some`: orders go to a real venue, not to `broker` (see `venue_routing`).
-    pub(crate) venue: Option<VenueOrders>,
+    pub(crate) execution: Execution,
     pub(crate) ledger: Ledger,
     pub(crate) perf: Performance,
     pub(crate) next_order_id: u64,
     pub(crate) report: ExecutionReport,
-    pub(crate) events: Vec<EngineEvent>,
-    pub(crate) mode: EventMode,
+    pub(crate) log: EventLog,
     pub(crate) counters: RiskCounters,
     /// The halt the engine already acted on (cancel/flatten happen once).
     pub(crate) handled_halt: Option<String>,
     pub(crate) last_time: i64,
+}
+
+/// The strategy and risk settings of `config`, resolved and checked: what
+/// [`Engine::new`] builds from and [`warmup_candles`] reads.
+fn resolve(config: &EngineConfig) -> Result<(StrategyBlueprint, RiskConfig), EngineError> {
+    let lookup = |name: &str| config.strategies.get(name).cloned();
+    let blueprint = StrategyBlueprint::resolve(&config.strategy_name, &config.strategy, &lookup)?;
+    let risk = risk_config(config);
+    risk.validate()?;
+    Ok((blueprint, risk))
+}
+
+/// The risk settings of `config`'s phase.
+pub(crate) fn risk_config(c: &EngineConfig) -> RiskConfig {
+    RiskConfig::from_policy(&c.risk_policy, c.phase, c.capital, c.timeframe)
+}
+
+/// Candles of history the strategy (and the ATR of ATR sizing) needs before
+/// it can act: what a live bot fetches before trading. Known from the
+/// config alone, so no engine is built to learn it.
+pub fn warmup_candles(config: &EngineConfig) -> Result<usize, EngineError> {
+    let (blueprint, risk) = resolve(config)?;
+    Ok(warmup(blueprint.warmup_candles(), risk.atr_period()))
+}
+
+fn warmup(strategy: usize, atr_period: Option<usize>) -> usize {
+    strategy.max(atr_period.unwrap_or(0))
 }
 
 impl Engine {
@@ -97,14 +150,8 @@ impl Engine {
         mode: EventMode,
     ) -> Result<Self, EngineError> {
         let capital = config.capital;
-        let lookup = |name: &str| config.strategies.get(name).cloned();
-        let blueprint =
-            StrategyBlueprint::resolve(&config.strategy_name, &config.strategy, &lookup)
-                .map_err(|e| EngineError::Strategy(e.to_string()))?;
-        let risk_config =
-            RiskConfig::from_policy(&config.risk_policy, config.phase, capital, config.timeframe);
-        let risk = RiskEngine::new(risk_config, start_time, capital)
-            .map_err(|e| EngineError::Risk(e.to_string()))?;
+        let (blueprint, risk_config) = resolve(&config)?;
+        let risk = RiskEngine::new(risk_config, start_time, capital)?;
         let atr_period = risk.atr_period();
         let markets: Vec<Market> = config
             .symbols
@@ -121,8 +168,7 @@ impl Engine {
             .enumerate()
             .map(|(i, m)| (m.symbol.clone(), i))
             .collect();
-        let broker =
-            PaperBroker::new(paper, capital).map_err(|e| EngineError::Broker(e.to_string()))?;
+        let broker = PaperBroker::new(paper, capital)?;
         let ledger = Ledger::new(capital)?;
         let perf = Performance::new(
             config.timeframe,
@@ -136,14 +182,12 @@ impl Engine {
             markets,
             index,
             risk,
-            broker,
-            venue: None,
+            execution: Execution::Paper(broker),
             ledger,
             perf,
             next_order_id: 1,
             report: ExecutionReport::default(),
-            events: Vec::new(),
-            mode,
+            log: EventLog::new(mode),
             counters: RiskCounters::default(),
             handled_halt: None,
             last_time: start_time,
@@ -166,8 +210,12 @@ impl Engine {
         &self.risk
     }
 
-    pub fn broker(&self) -> &PaperBroker {
-        &self.broker
+    /// The paper broker, while orders go to it (`None` when routed to a venue).
+    pub fn broker(&self) -> Option<&PaperBroker> {
+        match &self.execution {
+            Execution::Paper(broker) => Some(broker),
+            Execution::Venue { .. } => None,
+        }
     }
 
     pub fn counters(&self) -> &RiskCounters {
@@ -183,9 +231,21 @@ impl Engine {
         self.index.get(symbol).copied()
     }
 
+    /// Candles of history the strategies (and the ATR of ATR sizing) need
+    /// before they can act (see [`warmup_candles`]).
+    pub fn warmup_candles(&self) -> usize {
+        let strategy = self
+            .markets
+            .iter()
+            .map(|m| m.strategy.warmup_candles())
+            .max()
+            .unwrap_or(0);
+        warmup(strategy, self.risk.atr_period())
+    }
+
     /// Takes the events recorded since the last call ([`EventMode::Record`]).
     pub fn drain_events(&mut self) -> Vec<EngineEvent> {
-        std::mem::take(&mut self.events)
+        self.log.drain()
     }
 
     /// The next engine order id; monotonic, never reused.

@@ -20,14 +20,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Engine, EngineError, EventMode, RiskCounters, VenueOrders};
+use super::{Engine, EngineError, EventMode, Execution, RiskCounters, VenueOrders, risk_config};
 use crate::config::EngineConfig;
 use crate::domain::{Candle, Fill, Money, Symbol};
 use crate::execution::PaperBroker;
 use crate::indicators::{Hlc, Indicator};
 use crate::ledger::Ledger;
 use crate::performance::{EquityCurve, Performance};
-use crate::risk::{Halt, Limit, RiskConfig, RiskEngine, RiskState};
+use crate::risk::{Halt, Limit, RiskEngine, RiskState};
 
 /// Version of [`EngineSnapshot`]; a snapshot of another version is refused.
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -116,14 +116,18 @@ impl Engine {
     /// The state to persist with the step just taken. Call
     /// [`Engine::forget_closed_orders`] first so it stays small.
     pub fn snapshot(&self) -> EngineSnapshot {
+        let (broker, venue) = match &self.execution {
+            Execution::Paper(broker) => (broker.clone(), None),
+            Execution::Venue { orders, parked } => (parked.clone(), Some(orders.clone())),
+        };
         EngineSnapshot {
             version: SNAPSHOT_VERSION,
             starting_cash: self.ledger.starting_cash(),
             next_order_id: self.next_order_id,
             handled_halt: self.handled_halt.clone(),
             last_time: self.last_time,
-            broker: self.broker.clone(),
-            venue: self.venue.clone(),
+            broker,
+            venue,
             risk: self.risk.state().clone(),
             performance: self.perf.clone(),
             counters: CounterSnapshot::from(&self.counters),
@@ -203,13 +207,15 @@ impl Engine {
                 ledger.cash()
             ));
         }
-        let c = &engine.config;
-        let risk_config = RiskConfig::from_policy(&c.risk_policy, c.phase, c.capital, c.timeframe);
-        engine.risk = RiskEngine::restore(risk_config, snapshot.risk)
-            .map_err(|e| EngineError::Risk(e.to_string()))?;
+        engine.risk = RiskEngine::restore(risk_config(&engine.config), snapshot.risk)?;
         engine.ledger = ledger;
-        engine.broker = snapshot.broker;
-        engine.venue = snapshot.venue;
+        engine.execution = match snapshot.venue {
+            Some(orders) => Execution::Venue {
+                orders,
+                parked: snapshot.broker,
+            },
+            None => Execution::Paper(snapshot.broker),
+        };
         engine.perf = snapshot.performance;
         engine.counters = snapshot.counters.into();
         engine.next_order_id = snapshot.next_order_id.max(engine.next_order_id);
@@ -238,12 +244,9 @@ impl Engine {
     /// engine takes that phase's limits and restarts its equity peak, the
     /// performance window restarts from the current equity.
     pub fn start_phase(&mut self, now: i64) -> Result<(), EngineError> {
-        let c = &self.config;
-        let risk_config = RiskConfig::from_policy(&c.risk_policy, c.phase, c.capital, c.timeframe);
         let equity = self.ledger.equity();
         self.risk
-            .start_phase(risk_config, now, equity)
-            .map_err(|e| EngineError::Risk(e.to_string()))?;
+            .start_phase(risk_config(&self.config), now, equity)?;
         self.perf.start_window(self.config.phase.as_str(), now);
         Ok(())
     }
@@ -264,13 +267,12 @@ impl Engine {
             self.risk.halt(now, reason);
             // The risk engine names its halts itself; rename the fresh latch
             // through its persisted form (the only way in from outside it).
-            let mut state = serde_json::to_value(self.risk.state())
-                .map_err(|e| EngineError::Risk(format!("naming the halt: {e}")))?;
+            let mut state =
+                serde_json::to_value(self.risk.state()).map_err(EngineError::NamingHalt)?;
             state["halt"]["id"] = serde_json::Value::String(id.to_string());
-            let state: RiskState = serde_json::from_value(state)
-                .map_err(|e| EngineError::Risk(format!("naming the halt: {e}")))?;
-            self.risk = RiskEngine::restore(self.risk.config().clone(), state)
-                .map_err(|e| EngineError::Risk(e.to_string()))?;
+            let state: RiskState =
+                serde_json::from_value(state).map_err(EngineError::NamingHalt)?;
+            self.risk = RiskEngine::restore(self.risk.config().clone(), state)?;
         }
         Ok(self.halt(now, reason, flatten))
     }
@@ -278,7 +280,11 @@ impl Engine {
     /// Forgets the broker's closed orders (see `PaperBroker::forget_closed`);
     /// call after each persisted step.
     pub fn forget_closed_orders(&mut self) -> usize {
-        self.broker.forget_closed()
+        match &mut self.execution {
+            Execution::Paper(broker) | Execution::Venue { parked: broker, .. } => {
+                broker.forget_closed()
+            }
+        }
     }
 
     /// The next order id the engine will hand out.
@@ -291,23 +297,11 @@ impl Engine {
         self.last_time
     }
 
-    /// Candles of history the strategies (and the ATR of ATR sizing) need
-    /// before they can act: what a live bot fetches before trading.
-    pub fn warmup_candles(&self) -> usize {
-        let atr = self.risk.atr_period().unwrap_or(0);
-        self.markets
-            .iter()
-            .map(|m| m.strategy.warmup_candles())
-            .max()
-            .unwrap_or(0)
-            .max(atr)
-    }
-
     /// Orders still open (on the paper broker's book, or at the venue).
     pub fn open_order_count(&self) -> usize {
-        match &self.venue {
-            Some(v) => v.open.len(),
-            None => self.broker.open_orders().count(),
+        match &self.execution {
+            Execution::Venue { orders, .. } => orders.open.len(),
+            Execution::Paper(broker) => broker.open_orders().count(),
         }
     }
 }

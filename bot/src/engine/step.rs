@@ -1,12 +1,11 @@
 //! [`Engine::on_candle`] and the control operations (halt, resume, cancel-all).
 
-use super::{Engine, EngineError, EngineEvent, EventMode};
+use super::{AuditRecord, Engine, EngineError, EngineEvent, Execution};
 use crate::domain::{Candle, OrderKind, OrderRequest, Quantity, Side, Symbol};
 use crate::execution::OrderState;
 use crate::indicators::{Hlc, Indicator};
 use crate::risk::{ExitOrder, Halt, ResumeError, RiskAction, RiskActions, Verdict};
-use crate::store::Decision;
-use crate::strategy::{Decision as StrategyDecision, Signal};
+use crate::strategy::{Advice, Signal};
 use botfleet_crds::HaltAction;
 
 impl Engine {
@@ -18,7 +17,7 @@ impl Engine {
 
         // 1. Fills of orders placed on earlier candles. A venue reports its
         // fills through `on_venue_order` instead.
-        if self.venue.is_none() {
+        if let Execution::Paper(_) = self.execution {
             self.paper_fills(index, candle)?;
         }
 
@@ -37,34 +36,34 @@ impl Engine {
         if let Some(atr) = market.atr.as_mut() {
             market.atr_value = atr.update(Hlc::from(candle));
         }
-        let decision = market.strategy.on_candle(candle);
-        if decision.signal == Signal::Hold {
+        let advice = market.strategy.on_candle(candle);
+        if advice.signal == Signal::Hold {
             return Ok(());
         }
         if let Some(halt) = self.risk.halted() {
             // Halted: the signal is only written down, with why nothing happens.
-            if self.mode == EventMode::Record {
+            let symbol = &self.markets[index].symbol;
+            self.log.record(|| {
                 let risk = serde_json::json!({
                     "limit": "halted",
                     "message": format!("halted ({}, id {}): no trading until resumed", halt.reason, halt.id),
                 });
-                let symbol = self.markets[index].symbol.clone();
-                self.events.push(EngineEvent::Decision(Decision {
+                EngineEvent::Audit(AuditRecord {
                     at: now,
-                    symbol,
-                    signal: decision.signal.as_str().to_string(),
+                    symbol: symbol.clone(),
+                    signal: advice.signal.as_str().to_string(),
                     verdict: "refused".to_string(),
-                    reason: serde_json::json!({ "strategy": decision.reason.to_string(), "risk": risk }),
-                }));
-            }
+                    reason: serde_json::json!({ "strategy": advice.reason.to_string(), "risk": risk }),
+                })
+            });
             return Ok(());
         }
         self.counters.signals += 1;
-        match decision.signal {
-            Signal::Buy => self.enter(index, candle, &decision),
+        match advice.signal {
+            Signal::Buy => self.enter(index, candle, &advice),
             Signal::Sell => {
                 let symbol = self.markets[index].symbol.clone();
-                self.exit_on_signal(&symbol, now, &decision)
+                self.exit_on_signal(&symbol, now, &advice)
             }
             Signal::Hold => {}
         }
@@ -72,16 +71,18 @@ impl Engine {
     }
 
     fn paper_fills(&mut self, index: usize, candle: &Candle) -> Result<(), EngineError> {
+        let Execution::Paper(broker) = &mut self.execution else {
+            return Ok(());
+        };
         // The symbol is borrowed field by field: cloning it per candle costs
         // an allocation.
         let mut report = std::mem::take(&mut self.report);
-        self.broker
-            .on_candle(&self.markets[index].symbol, candle, &mut report);
+        broker.on_candle(&self.markets[index].symbol, candle, &mut report);
         for fill in report.fills.drain(..) {
             self.apply_fill(fill)?;
         }
         for id in report.closed.drain(..) {
-            if let Some(order) = self.broker.order(id).cloned() {
+            if let Some(order) = self.broker().and_then(|b| b.order(id)).cloned() {
                 self.order_closed(order);
             }
         }
@@ -95,9 +96,7 @@ impl Engine {
             self.perf.record_trade(trade);
             self.risk.on_trade_closed(trade);
         }
-        if self.mode == EventMode::Record {
-            self.events.push(EngineEvent::Fill(fill));
-        }
+        self.log.record(|| EngineEvent::Fill(fill));
         Ok(())
     }
 
@@ -106,21 +105,19 @@ impl Engine {
             // An exit that did not complete: the stops may fire again.
             self.risk.exit_failed(&order.symbol);
         }
-        if self.mode == EventMode::Record {
-            self.events.push(EngineEvent::OrderClosed {
-                id: order.id,
-                symbol: order.symbol.clone(),
-                status: order.status,
-                reason: order.note.clone().unwrap_or_default(),
-            });
-        }
+        self.log.record(|| EngineEvent::OrderClosed {
+            id: order.id,
+            symbol: order.symbol,
+            status: order.status,
+            reason: order.note.unwrap_or_default(),
+        });
     }
 
     fn has_open_order(&self, symbol: &Symbol) -> bool {
         self.any_open_order(|o| o.symbol == *symbol)
     }
 
-    fn enter(&mut self, index: usize, candle: &Candle, decision: &StrategyDecision) {
+    fn enter(&mut self, index: usize, candle: &Candle, advice: &Advice) {
         let symbol = self.markets[index].symbol.clone();
         let now = candle.open_time;
         let holding = self.ledger.position(&symbol).is_some_and(|p| !p.is_flat());
@@ -134,17 +131,18 @@ impl Engine {
             .check_entry(now, &symbol, candle.close, &self.ledger, atr);
         match &verdict {
             Verdict::Approve(a) => {
-                let reason = format!("{} ({})", decision.reason, a.sizing.explanation);
+                let reason = format!("{} ({})", advice.reason, a.sizing.explanation);
                 self.submit(symbol.clone(), Side::Buy, a.quantity, now, reason);
             }
             Verdict::Refuse(r) => {
                 *self.counters.refusals.entry(r.limit.as_str()).or_default() += 1;
             }
         }
-        self.audit(now, &symbol, decision, &verdict);
+        self.log
+            .record(|| audit_entry(now, &symbol, advice, &verdict));
     }
 
-    fn exit_on_signal(&mut self, symbol: &Symbol, now: i64, decision: &StrategyDecision) {
+    fn exit_on_signal(&mut self, symbol: &Symbol, now: i64, advice: &Advice) {
         let held = self
             .ledger
             .position(symbol)
@@ -158,42 +156,21 @@ impl Engine {
             Side::Sell,
             quantity,
             now,
-            decision.reason.to_string(),
+            advice.reason.to_string(),
         );
-        if self.mode == EventMode::Record {
-            self.events.push(EngineEvent::Decision(Decision {
+        self.log.record(|| {
+            EngineEvent::Audit(AuditRecord {
                 at: now,
                 symbol: symbol.clone(),
-                signal: decision.signal.as_str().to_string(),
+                signal: advice.signal.as_str().to_string(),
                 verdict: "exit".to_string(),
-                reason: serde_json::json!({ "strategy": decision.reason.to_string() }),
-            }));
-        }
+                reason: serde_json::json!({ "strategy": advice.reason.to_string() }),
+            })
+        });
     }
 
     fn has_open_sell(&self, symbol: &Symbol) -> bool {
         self.any_open_order(|o| o.symbol == *symbol && o.side == Side::Sell)
-    }
-
-    fn audit(&mut self, now: i64, symbol: &Symbol, decision: &StrategyDecision, verdict: &Verdict) {
-        if self.mode != EventMode::Record {
-            return;
-        }
-        let (word, risk) = match verdict {
-            Verdict::Approve(a) => ("accepted", serde_json::to_value(a).unwrap_or_default()),
-            Verdict::Refuse(r) => ("refused", serde_json::to_value(r).unwrap_or_default()),
-        };
-        self.events.push(EngineEvent::Decision(Decision {
-            at: now,
-            symbol: symbol.clone(),
-            signal: decision.signal.as_str().to_string(),
-            verdict: word.to_string(),
-            reason: serde_json::json!({
-                "strategy": decision.reason.to_string(),
-                "confidence": decision.confidence,
-                "risk": risk,
-            }),
-        }));
     }
 
     /// Sends a market order to the broker; a refusal is counted and logged.
@@ -213,19 +190,19 @@ impl Engine {
             created_at: now,
         };
         self.counters.orders += 1;
-        if self.queue_venue_order(&order) {
-            // Accepted or refused later, when the venue answers.
-            if self.mode == EventMode::Record {
-                self.events.push(EngineEvent::OrderSubmitted { order });
+        let broker = match &mut self.execution {
+            Execution::Paper(broker) => broker,
+            Execution::Venue { orders, .. } => {
+                // Accepted or refused later, when the venue answers.
+                orders.queue(&order);
+                self.log.record(|| EngineEvent::OrderSubmitted { order });
+                return;
             }
-            return;
-        }
-        match self.broker.submit(order.clone()) {
+        };
+        match broker.submit(order.clone()) {
             Ok(_) => {
                 self.perf.record_order(true);
-                if self.mode == EventMode::Record {
-                    self.events.push(EngineEvent::OrderSubmitted { order });
-                }
+                self.log.record(|| EngineEvent::OrderSubmitted { order });
             }
             Err(rejection) => {
                 self.perf.record_order(false);
@@ -233,12 +210,10 @@ impl Engine {
                 if side == Side::Sell {
                     self.risk.exit_failed(&order.symbol);
                 }
-                if self.mode == EventMode::Record {
-                    self.events.push(EngineEvent::OrderRejected {
-                        order,
-                        reason: rejection.to_string(),
-                    });
-                }
+                self.log.record(|| EngineEvent::OrderRejected {
+                    order,
+                    reason: rejection.to_string(),
+                });
             }
         }
     }
@@ -259,16 +234,12 @@ impl Engine {
                 }
                 RiskAction::Halt(h) => {
                     let h = h.clone();
-                    if self.mode == EventMode::Record {
-                        self.events.push(EngineEvent::Risk(action.clone()));
-                    }
+                    self.log.record(|| EngineEvent::Risk(action.clone()));
                     self.on_halt(h);
                     continue;
                 }
             }
-            if self.mode == EventMode::Record {
-                self.events.push(EngineEvent::Risk(action));
-            }
+            self.log.record(|| EngineEvent::Risk(action));
         }
     }
 
@@ -333,14 +304,33 @@ impl Engine {
     /// Cancels every open order; returns how many. Routed to a venue, the
     /// cancels are queued and each order closes when the venue confirms.
     pub fn cancel_all(&mut self) -> usize {
-        if let Some(n) = self.queue_venue_cancels() {
-            return n;
-        }
-        let canceled = self.broker.cancel_all(None);
+        let canceled = match &mut self.execution {
+            Execution::Paper(broker) => broker.cancel_all(None),
+            Execution::Venue { orders, .. } => return orders.queue_cancels(),
+        };
         let n = canceled.len();
         for order in canceled {
             self.order_closed(order);
         }
         n
     }
+}
+
+/// The audit entry of an entry signal: the risk engine's verdict and why.
+fn audit_entry(now: i64, symbol: &Symbol, advice: &Advice, verdict: &Verdict) -> EngineEvent {
+    let (word, risk) = match verdict {
+        Verdict::Approve(a) => ("accepted", serde_json::to_value(a).unwrap_or_default()),
+        Verdict::Refuse(r) => ("refused", serde_json::to_value(r).unwrap_or_default()),
+    };
+    EngineEvent::Audit(AuditRecord {
+        at: now,
+        symbol: symbol.clone(),
+        signal: advice.signal.as_str().to_string(),
+        verdict: word.to_string(),
+        reason: serde_json::json!({
+            "strategy": advice.reason.to_string(),
+            "confidence": advice.confidence,
+            "risk": risk,
+        }),
+    })
 }

@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Engine, EngineError, EngineEvent, EventMode};
-use crate::domain::{Fill, OrderId, OrderRequest, OrderStatus, Quantity, Symbol};
-use crate::execution::OrderState;
+use super::{Engine, EngineError, EngineEvent, Execution};
+use crate::domain::{Fill, Money, OrderId, OrderRequest, OrderStatus, Quantity, Symbol};
+use crate::execution::{OrderState, PaperBroker, PaperConfig};
 
 /// Something the caller must ask the venue, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +50,42 @@ pub struct VenueOrders {
 impl VenueOrders {
     fn find(&self, id: OrderId) -> Option<usize> {
         self.open.iter().position(|o| o.id == id)
+    }
+
+    /// A new order: open (status `New`) from now on, and queued for sending.
+    pub(crate) fn queue(&mut self, order: &OrderRequest) {
+        self.open.push(OrderState {
+            id: order.id,
+            symbol: order.symbol.clone(),
+            side: order.side,
+            kind: order.kind,
+            quantity: order.quantity,
+            status: OrderStatus::New,
+            filled_quantity: Quantity::ZERO,
+            filled_notional: Money::ZERO,
+            fees: Money::ZERO,
+            created_at: order.created_at,
+            updated_at: order.created_at,
+            note: None,
+        });
+        self.unanswered.insert(order.id);
+        self.outbox.push(VenueCommand::Submit(order.clone()));
+    }
+
+    /// A cancel per open order, queued; each order closes when the venue
+    /// confirms. Returns how many.
+    pub(crate) fn queue_cancels(&mut self) -> usize {
+        let cancels: Vec<VenueCommand> = self
+            .open
+            .iter()
+            .map(|o| VenueCommand::Cancel {
+                symbol: o.symbol.clone(),
+                id: o.id,
+            })
+            .collect();
+        let n = cancels.len();
+        self.outbox.extend(cancels);
+        n
     }
 }
 
@@ -88,60 +124,54 @@ impl Engine {
         venue_url: &str,
         first_order_id: u64,
     ) -> Result<(), EngineError> {
-        match &mut self.venue {
+        let (from, parked) = match &mut self.execution {
             // A snapshot from before venues were named is the same venue.
-            Some(v) if v.venue == venue_url || v.venue.is_empty() => {
-                v.venue = venue_url.to_string();
+            Execution::Venue { orders, .. }
+                if orders.venue == venue_url || orders.venue.is_empty() =>
+            {
+                orders.venue = venue_url.to_string();
                 return Ok(());
             }
-            Some(v) => {
-                let from = v.venue.clone();
-                if let Some(what) = self.unmovable() {
-                    return Err(book_not_flat(what, &from, venue_url));
-                }
-            }
-            None => {
-                if let Some(what) = self.unmovable() {
-                    return Err(book_not_flat(what, "the paper broker", venue_url));
-                }
-            }
+            Execution::Venue { orders, parked } => (orders.venue.clone(), parked.clone()),
+            Execution::Paper(broker) => ("the paper broker".to_string(), broker.clone()),
+        };
+        if let Some(what) = self.unmovable() {
+            return Err(book_not_flat(what, &from, venue_url));
         }
         self.next_order_id = self.next_order_id.max(first_order_id);
-        self.venue = Some(VenueOrders {
-            venue: venue_url.to_string(),
-            ..VenueOrders::default()
-        });
+        self.execution = Execution::Venue {
+            orders: VenueOrders {
+                venue: venue_url.to_string(),
+                ..VenueOrders::default()
+            },
+            parked,
+        };
         Ok(())
     }
 
     /// Back to the paper broker (a demotion to Paper), holding the ledger's
     /// cash. Refused unless the venue book is flat.
-    pub fn route_to_paper(
-        &mut self,
-        paper: crate::execution::PaperConfig,
-    ) -> Result<(), EngineError> {
-        let Some(v) = &self.venue else {
+    pub fn route_to_paper(&mut self, paper: PaperConfig) -> Result<(), EngineError> {
+        let Some(v) = self.execution.venue() else {
             return Ok(());
         };
         if let Some(what) = self.unmovable() {
-            return Err(book_not_flat(what, &v.venue.clone(), "the paper broker"));
+            return Err(book_not_flat(what, &v.venue, "the paper broker"));
         }
-        self.broker = crate::execution::PaperBroker::new(paper, self.ledger.cash())
-            .map_err(|e| EngineError::Broker(e.to_string()))?;
-        self.venue = None;
+        self.execution = Execution::Paper(PaperBroker::new(paper, self.ledger.cash())?);
         Ok(())
     }
 
     /// The venue's lot step of `symbol` (see [`Engine::venue_quantity`]).
     pub fn set_venue_lot_step(&mut self, symbol: &Symbol, step: Quantity) {
-        if let Some(v) = self.venue.as_mut() {
+        if let Some(v) = self.execution.venue_mut() {
             v.lot_steps.insert(symbol.clone(), step);
         }
     }
 
     /// `quantity` as the venue will take it: rounded down to the lot step.
     pub(crate) fn venue_quantity(&self, symbol: &Symbol, quantity: Quantity) -> Quantity {
-        match self.venue.as_ref().and_then(|v| v.lot_steps.get(symbol)) {
+        match self.execution.venue().and_then(|v| v.lot_steps.get(symbol)) {
             Some(step) if !step.is_zero() => {
                 Quantity::new((quantity.value() / step.value()).floor() * step.value())
             }
@@ -151,24 +181,24 @@ impl Engine {
 
     /// True when orders go to a venue rather than the paper broker.
     pub fn routes_to_venue(&self) -> bool {
-        self.venue.is_some()
+        self.execution.venue().is_some()
     }
 
     /// The orders the engine believes open at the venue.
     pub fn venue_open_orders(&self) -> &[OrderState] {
-        self.venue.as_ref().map_or(&[], |v| v.open.as_slice())
+        self.execution.venue().map_or(&[], |v| v.open.as_slice())
     }
 
     /// Whether anything waits to be sent to the venue.
     pub fn has_venue_commands(&self) -> bool {
-        self.venue.as_ref().is_some_and(|v| !v.outbox.is_empty())
+        self.execution.venue().is_some_and(|v| !v.outbox.is_empty())
     }
 
     /// What to send to the venue, in order. Send only after the step holding
     /// the engine's events so far is stored.
     pub fn take_venue_commands(&mut self) -> Vec<VenueCommand> {
-        self.venue
-            .as_mut()
+        self.execution
+            .venue_mut()
             .map(|v| std::mem::take(&mut v.outbox))
             .unwrap_or_default()
     }
@@ -177,14 +207,12 @@ impl Engine {
     /// (fills the ledger has are skipped). An order the engine does not know
     /// (an orphan found at the venue) is adopted, so its fills have an order.
     pub fn on_venue_order(&mut self, state: OrderState, fills: &[Fill]) -> Result<(), EngineError> {
-        let Some(venue) = self.venue.as_mut() else {
-            return Err(EngineError::Broker(
-                "a venue update reached an engine that trades on paper".into(),
-            ));
+        let Some(venue) = self.execution.venue_mut() else {
+            return Err(EngineError::NotRoutedToVenue);
         };
         let known = venue.find(state.id);
-        if known.is_none() && self.mode == EventMode::Record {
-            self.events.push(EngineEvent::OrderSubmitted {
+        if known.is_none() {
+            self.log.record(|| EngineEvent::OrderSubmitted {
                 order: OrderRequest {
                     id: state.id,
                     symbol: state.symbol.clone(),
@@ -209,7 +237,7 @@ impl Engine {
                 self.apply_fill(fill.clone())?;
             }
         }
-        let venue = self.venue.as_mut().expect("checked above");
+        let venue = self.execution.venue_mut().expect("checked above");
         match (known, state.is_open()) {
             (Some(i), true) => venue.open[i] = state,
             (None, true) => venue.open.push(state),
@@ -225,7 +253,7 @@ impl Engine {
     /// The venue refused an order, or never received it (`reason` says
     /// which): it ends as `status` with nothing filled.
     pub fn on_venue_refused(&mut self, id: OrderId, status: OrderStatus, reason: &str) {
-        let Some(venue) = self.venue.as_mut() else {
+        let Some(venue) = self.execution.venue_mut() else {
             return;
         };
         let Some(i) = venue.find(id) else {
@@ -242,53 +270,11 @@ impl Engine {
         self.order_closed(order);
     }
 
-    /// Venue routing of [`Engine::submit`]: the order is open (status `New`)
-    /// from now on and queued for sending.
-    pub(crate) fn queue_venue_order(&mut self, order: &OrderRequest) -> bool {
-        let Some(venue) = self.venue.as_mut() else {
-            return false;
-        };
-        venue.open.push(OrderState {
-            id: order.id,
-            symbol: order.symbol.clone(),
-            side: order.side,
-            kind: order.kind,
-            quantity: order.quantity,
-            status: OrderStatus::New,
-            filled_quantity: Quantity::ZERO,
-            filled_notional: crate::domain::Money::ZERO,
-            fees: crate::domain::Money::ZERO,
-            created_at: order.created_at,
-            updated_at: order.created_at,
-            note: None,
-        });
-        venue.unanswered.insert(order.id);
-        venue.outbox.push(VenueCommand::Submit(order.clone()));
-        true
-    }
-
-    /// Venue routing of [`Engine::cancel_all`]: a cancel per open order is
-    /// queued; each order closes when the venue confirms.
-    pub(crate) fn queue_venue_cancels(&mut self) -> Option<usize> {
-        let venue = self.venue.as_mut()?;
-        let cancels: Vec<VenueCommand> = venue
-            .open
-            .iter()
-            .map(|o| VenueCommand::Cancel {
-                symbol: o.symbol.clone(),
-                id: o.id,
-            })
-            .collect();
-        let n = cancels.len();
-        venue.outbox.extend(cancels);
-        Some(n)
-    }
-
     /// Whether an open order matches, wherever orders are routed.
     pub(crate) fn any_open_order(&self, matches: impl Fn(&OrderState) -> bool) -> bool {
-        match &self.venue {
-            Some(v) => v.open.iter().any(matches),
-            None => self.broker.open_orders().any(matches),
+        match &self.execution {
+            Execution::Venue { orders, .. } => orders.open.iter().any(matches),
+            Execution::Paper(broker) => broker.open_orders().any(matches),
         }
     }
 }

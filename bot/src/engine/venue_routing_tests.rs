@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::domain::{Candle, Liquidity, Money, OrderKind, Price, Side, Timeframe};
+use crate::engine::EventMode;
 use crate::execution::PaperConfig;
 use crate::market_data::{SyntheticConfig, generate};
 use crate::performance::EquityCurve;
@@ -267,13 +268,13 @@ fn a_venue_book_moves_to_another_venue_or_to_paper_only_when_flat() {
         side: Side::Sell,
         ..buy.clone()
     };
-    e.queue_venue_order(&sell);
+    e.execution.venue_mut().expect("routed").queue(&sell);
     let (state, fills) = filled(&sell, 41_000);
     e.on_venue_order(state, &fills).unwrap();
     let cash = e.ledger().cash();
     e.route_to_paper(PaperConfig::default()).unwrap();
     assert!(!e.routes_to_venue());
-    assert_eq!(e.broker().cash(), cash);
+    assert_eq!(e.broker().expect("trades on paper").cash(), cash);
     e.route_to_venue(LIVE, FIRST_ID * 10).unwrap();
     assert_eq!(e.next_order_id(), FIRST_ID * 10);
 }

@@ -7,6 +7,7 @@
 //! would report results for a market that never existed.
 
 use super::MarketDataError;
+use super::format::{CsvFormat, PLAIN_COLUMNS};
 use super::series::{CandleSeries, DataOrigin};
 use super::time::{TimeUnit, format_millis, parse_rfc3339_millis};
 use crate::domain::{Candle, Price, Quantity};
@@ -14,57 +15,6 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-/// The two accepted CSV layouts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CsvFormat {
-    /// Binance kline dump: open time, open, high, low, close, volume, close
-    /// time, quote volume, trades, taker buy base, taker buy quote, ignore.
-    /// Usually no header (a header row, as in Binance futures dumps, is accepted).
-    /// Times in ms or µs, per row.
-    BinanceKline,
-    /// `timestamp,open,high,low,close,volume` (header optional); the timestamp
-    /// in s, ms or µs (by magnitude) or RFC 3339.
-    Plain,
-}
-
-impl CsvFormat {
-    pub fn describe(self) -> &'static str {
-        match self {
-            CsvFormat::BinanceKline => "Binance klines",
-            CsvFormat::Plain => "timestamp,open,high,low,close,volume",
-        }
-    }
-
-    fn columns(self) -> usize {
-        match self {
-            CsvFormat::BinanceKline => BINANCE_COLUMNS.len(),
-            CsvFormat::Plain => PLAIN_COLUMNS.len(),
-        }
-    }
-
-    fn column_name(self, index: usize) -> &'static str {
-        match self {
-            CsvFormat::BinanceKline => BINANCE_COLUMNS[index],
-            CsvFormat::Plain => PLAIN_COLUMNS[index],
-        }
-    }
-}
-
-const BINANCE_COLUMNS: [&str; 12] = [
-    "open time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close time",
-    "quote volume",
-    "trades",
-    "taker buy base volume",
-    "taker buy quote volume",
-    "ignore",
-];
-const PLAIN_COLUMNS: [&str; 6] = ["timestamp", "open", "high", "low", "close", "volume"];
 /// Accepted names for the plain format's first column.
 const TIME_HEADERS: [&str; 7] = [
     "timestamp",

@@ -38,6 +38,7 @@
 //! ```
 
 mod error;
+mod format;
 mod loader;
 mod series;
 mod synthetic;
@@ -45,7 +46,8 @@ mod time;
 mod writer;
 
 pub use error::{MarketDataError, RowError};
-pub use loader::{CsvFormat, load_csv, parse_csv};
+pub use format::CsvFormat;
+pub use loader::{load_csv, parse_csv};
 pub use series::{CandleSeries, CandleSource, DataOrigin, SeriesSource, time_range};
 pub use synthetic::{Regime, RegimeSpan, SyntheticConfig, SyntheticSource, generate};
 pub use time::{TimeUnit, format_millis, parse_time_arg, parse_time_flag, unix_to_millis};

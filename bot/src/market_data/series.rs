@@ -2,7 +2,7 @@
 //! abstraction, and `--from/--to` filtering.
 
 use super::MarketDataError;
-use super::loader::CsvFormat;
+use super::format::CsvFormat;
 use super::time::format_millis;
 use crate::domain::{Candle, Timeframe};
 use std::path::PathBuf;

@@ -3,6 +3,7 @@
 use super::level::Factor;
 use super::{Limit, MINUTE_MS};
 use crate::domain::{Money, Symbol, Timeframe};
+pub use botfleet_crds::HardCaps;
 use botfleet_crds::tiers::tier_for;
 use botfleet_crds::{Amount, HaltAction, Phase, PhaseLimits, RiskPolicySpec, RiskTier, Sizing};
 use rust_decimal::Decimal;
@@ -53,7 +54,7 @@ impl RiskConfig {
             on_halt: policy.on_halt.action,
             capital,
             timeframe,
-            hard_caps: (phase == Phase::LimitedReal).then(HardCaps::seed),
+            hard_caps: HardCaps::for_phase(phase),
             quantity_step: dec!(0.00000001),
             min_notional: Money::from(5),
             cash_reserve_pct: dec!(0.5),
@@ -68,6 +69,11 @@ impl RiskConfig {
             caps.apply(&mut limits);
         }
         limits
+    }
+
+    /// The ATR period ATR sizing needs fed (`None` unless sizing is `atr`).
+    pub fn atr_period(&self) -> Option<usize> {
+        self.sizing.atr.as_ref().map(|a| a.atr_period as usize)
     }
 
     /// Checks the engine-side settings (the policy itself is validated by
@@ -108,42 +114,6 @@ impl RiskConfig {
 pub struct RiskConfigError {
     pub field: &'static str,
     pub message: String,
-}
-
-/// The LimitedReal hard caps, in quote currency.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HardCaps {
-    pub max_position: Amount,
-    pub max_order_notional: Amount,
-    pub daily_loss_limit: Amount,
-    pub max_total_loss: Amount,
-}
-
-impl HardCaps {
-    /// The seed figures, which are the crds LimitedReal defaults: position
-    /// $250, order $250, daily loss $50, total loss $500.
-    pub fn seed() -> Self {
-        let d = PhaseLimits::limited_real_default();
-        let cap = |c: Option<Amount>| c.expect("LimitedReal defaults set every absolute cap");
-        Self {
-            max_position: cap(d.max_position),
-            max_order_notional: cap(d.max_order_notional),
-            daily_loss_limit: cap(d.daily_loss_limit),
-            max_total_loss: cap(d.max_total_loss),
-        }
-    }
-
-    /// Lowers each absolute cap of `limits` to the hard cap, setting it when absent.
-    pub fn apply(&self, limits: &mut PhaseLimits) {
-        for (field, hard) in [
-            (&mut limits.max_position, self.max_position),
-            (&mut limits.max_order_notional, self.max_order_notional),
-            (&mut limits.daily_loss_limit, self.daily_loss_limit),
-            (&mut limits.max_total_loss, self.max_total_loss),
-        ] {
-            *field = Some(field.map_or(hard, |c| c.min(hard)));
-        }
-    }
 }
 
 /// Figures derived once from the effective limits.

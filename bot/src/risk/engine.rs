@@ -94,11 +94,7 @@ impl RiskEngine {
     /// The ATR period the engine loop should feed [`Self::check_entry`] with
     /// (`None` unless sizing is `atr`).
     pub fn atr_period(&self) -> Option<usize> {
-        self.config
-            .sizing
-            .atr
-            .as_ref()
-            .map(|a| a.atr_period as usize)
+        self.config.atr_period()
     }
 
     /// New limits for the same phase (the RiskPolicy was edited); the state

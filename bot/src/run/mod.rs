@@ -1,6 +1,6 @@
 //! `botfleet-bot run`: the live mode. One process trades one bot: candles
 //! from a feed (live Binance klines, a replayed CSV, or synthetic data) go
-//! through the same [`Engine`] a backtest uses; every step is stored in one
+//! through the same [`Engine`](crate::engine::Engine) a backtest uses; every step is stored in one
 //! transaction; `/status`, `/metrics`, `/healthz`, `/readyz` and the
 //! authenticated control endpoints are served over HTTP.
 //!
@@ -44,9 +44,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::binance::spot::SpotClient;
 use crate::config::EngineConfig;
-use crate::engine::{Engine, EventMode};
+use crate::engine;
 use crate::execution::PaperConfig;
-use crate::performance::EquityCurve;
 use crate::store::{Store, StoreConfig, redact};
 use args::{Auth, FeedKind};
 use feed::Feed;
@@ -186,14 +185,7 @@ async fn trade(
         _ = shutdown.cancelled() => return Ok(()),
     };
     let persisted = Persisted::load(&store).await?;
-    let warmup = Engine::new(
-        cfg.clone(),
-        paper.clone(),
-        EquityCurve::bounded(0),
-        0,
-        EventMode::CountOnly,
-    )?
-    .warmup_candles();
+    let warmup = engine::warmup_candles(&cfg)?;
     let resume = persisted.resume_from(&cfg, (warmup * 3).max(100));
     let fresh = persisted.is_fresh();
     let feed = Feed::spawn(args, &cfg, &resume, shutdown.child_token())?;

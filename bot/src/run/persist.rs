@@ -7,11 +7,10 @@ use serde_json::json;
 
 use crate::binance::spot::ClientOrderIds;
 use crate::domain::{OrderId, OrderStatus, Symbol};
-use crate::engine::{Engine, EngineEvent};
+use crate::engine::{AuditRecord, Engine, EngineEvent};
 use crate::risk::RiskAction;
 use crate::store::{
-    Decision, EngineState, EquitySnapshot, HaltLatch, Pause, PhaseEvent, PositionRecord, Step,
-    StepWrite,
+    EngineState, EquitySnapshot, HaltLatch, Pause, PhaseEvent, PositionRecord, Step, StepWrite,
 };
 
 /// Key of the engine snapshot in the store's engine_state.
@@ -83,7 +82,7 @@ impl StepBuilder {
     pub fn events(&mut self, events: Vec<EngineEvent>, now: i64) {
         for event in events {
             match event {
-                EngineEvent::Decision(d) => self.step.writes.push(StepWrite::Decision(d)),
+                EngineEvent::Audit(d) => self.step.writes.push(StepWrite::Audit(d)),
                 EngineEvent::OrderSubmitted { order } => {
                     let client_order_id = self.client_order_id(order.id);
                     self.step.writes.push(StepWrite::Order {
@@ -128,14 +127,14 @@ impl StepBuilder {
                 EngineEvent::Risk(action) => self
                     .step
                     .writes
-                    .push(StepWrite::Decision(risk_record(&action))),
+                    .push(StepWrite::Audit(risk_record(&action))),
             }
         }
     }
 
     /// A control action (halt, resume, cancel-all) for the audit log.
     pub fn control(&mut self, at: i64, verdict: &str, reason: serde_json::Value) {
-        self.step.writes.push(StepWrite::Decision(Decision {
+        self.step.writes.push(StepWrite::Audit(AuditRecord {
             at,
             symbol: Symbol::new(ACCOUNT),
             signal: "control".into(),
@@ -191,13 +190,13 @@ impl StepBuilder {
 }
 
 /// A risk action as an audit record: `signal = risk`, `verdict` = what it did.
-fn risk_record(action: &RiskAction) -> Decision {
+fn risk_record(action: &RiskAction) -> AuditRecord {
     let (at, symbol, verdict) = match action {
         RiskAction::Exit(e) => (e.at, e.symbol.clone(), "exit"),
         RiskAction::Pause(p) => (p.since, Symbol::new(ACCOUNT), "pause"),
         RiskAction::Halt(h) => (h.at, Symbol::new(ACCOUNT), "halt"),
     };
-    Decision {
+    AuditRecord {
         at,
         symbol,
         signal: "risk".into(),

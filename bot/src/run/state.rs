@@ -163,10 +163,9 @@ pub async fn start(
 /// The engine's open orders (from the snapshot) must be the store's open
 /// orders: both are written by the same transaction.
 fn check_open_orders(engine: &Engine, stored: &[OrderRecord]) -> anyhow::Result<()> {
-    let engine_open: BTreeSet<u64> = if engine.routes_to_venue() {
-        engine.venue_open_orders().iter().map(|o| o.id.0).collect()
-    } else {
-        engine.broker().open_orders().map(|o| o.id.0).collect()
+    let engine_open: BTreeSet<u64> = match engine.broker() {
+        Some(broker) => broker.open_orders().map(|o| o.id.0).collect(),
+        None => engine.venue_open_orders().iter().map(|o| o.id.0).collect(),
     };
     let store: BTreeSet<u64> = stored.iter().map(|o| o.id.0).collect();
     if engine_open != store {

@@ -381,7 +381,7 @@ fn log_events(events: &[EngineEvent]) {
                 trade = %f.trade_id, order = f.order_id.0, symbol = %f.symbol, side = ?f.side,
                 quantity = %f.quantity, price = %f.price, fee = %f.fee, "fill"),
             EngineEvent::Risk(action) => tracing::warn!(action = ?action, "risk action"),
-            EngineEvent::OrderClosed { .. } | EngineEvent::Decision(_) => {}
+            EngineEvent::OrderClosed { .. } | EngineEvent::Audit(_) => {}
         }
     }
 }

@@ -1,10 +1,11 @@
-//! Positions, the equity curve, the decision audit log and phase events.
+//! Positions, the equity curve, the audit log (table `decisions`) and phase events.
 
 use super::codec::{Dec, PositionRow, json_col, position_from_row};
 use super::error::{Result, db};
 use super::tx::TxOps;
-use super::{Decision, EquitySnapshot, PhaseEvent, PositionRecord, Store, dispatch};
+use super::{EquitySnapshot, PhaseEvent, PositionRecord, Store, dispatch};
 use crate::domain::{Money, Symbol};
+use crate::engine::AuditRecord;
 
 pub(super) const SELECT_POSITIONS: &str = "SELECT symbol, quantity, average_price, realized_pnl, updated_at FROM positions ORDER BY symbol";
 pub(super) const SELECT_LAST_EQUITY: &str =
@@ -72,17 +73,17 @@ impl Store {
         Ok(row.map(equity_from_row))
     }
 
-    /// Appends one decision to the audit log.
-    pub async fn record_decision(&self, decision: &Decision) -> Result<()> {
-        self.record_decisions(std::slice::from_ref(decision)).await
+    /// Appends one record to the audit log.
+    pub async fn record_audit(&self, record: &AuditRecord) -> Result<()> {
+        self.record_audits(std::slice::from_ref(record)).await
     }
 
-    /// Appends decisions in one transaction (one fsync for a whole tick).
-    pub async fn record_decisions(&self, decisions: &[Decision]) -> Result<()> {
+    /// Appends audit records in one transaction (one fsync for a whole tick).
+    pub async fn record_audits(&self, records: &[AuditRecord]) -> Result<()> {
         dispatch!(self, |pool, backend| {
             let mut tx = pool.begin().await.map_err(db("beginning decisions"))?;
-            for d in decisions {
-                tx.insert_decision(d).await?;
+            for r in records {
+                tx.insert_audit(r).await?;
             }
             tx.commit().await.map_err(db("committing decisions"))?;
         });
@@ -90,7 +91,7 @@ impl Store {
     }
 
     /// Audit log entries from `from` (Unix ms) on, oldest first, at most `limit`.
-    pub async fn decisions_since(&self, from: i64, limit: u32) -> Result<Vec<Decision>> {
+    pub async fn audit_since(&self, from: i64, limit: u32) -> Result<Vec<AuditRecord>> {
         let rows: Vec<(i64, String, String, String, String)> = dispatch!(self, |pool, backend| {
             sqlx::query_as(
                 "SELECT at, symbol, signal, verdict, reason FROM decisions WHERE at >= $1 ORDER BY id LIMIT $2",
@@ -103,7 +104,7 @@ impl Store {
         });
         rows.into_iter()
             .map(|(at, symbol, signal, verdict, reason)| {
-                Ok(Decision {
+                Ok(AuditRecord {
                     at,
                     symbol: Symbol(symbol),
                     signal,

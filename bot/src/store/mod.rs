@@ -1,4 +1,4 @@
-//! Persistence: orders, fills, positions, equity, the decision audit log, phase
+//! Persistence: orders, fills, positions, equity, the audit log, phase
 //! events and the engine's small state, in SQLite (default: one file on the
 //! data volume) or PostgreSQL (when a URL is configured).
 //!
@@ -49,7 +49,7 @@ pub use error::{Result, StoreError};
 pub use open::redact;
 pub use step::{Step, StepReport, StepWrite, StoredCandle};
 pub use types::{
-    Backend, Decision, EngineState, EquitySnapshot, HaltLatch, OrderRecord, Pause, PhaseEvent,
+    Backend, EngineState, EquitySnapshot, HaltLatch, OrderRecord, Pause, PhaseEvent,
     PositionRecord, Recorded, Restored, StoreConfig,
 };
 

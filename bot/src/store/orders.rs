@@ -4,9 +4,9 @@ use super::codec::{
     FillRow, OrderRow, fill_cols, fill_from_row, order_cols, order_from_row, order_id_col,
 };
 use super::error::{Result, StoreError, db};
-use super::tx::{SELECT_ORDER, TxOps};
+use super::tx::{Fault, SELECT_ORDER, TxOps};
 use super::{OrderRecord, Recorded, Store, dispatch};
-use crate::domain::{Fill, OrderId, OrderKind, OrderRequest, OrderStatus, Quantity, Symbol};
+use crate::domain::{Fill, OrderId, OrderKind, OrderRequest, OrderStatus, Quantity};
 
 pub(super) const SELECT_OPEN_ORDERS: &str = concat!(
     "SELECT ",
@@ -18,14 +18,6 @@ pub(super) const SELECT_FILLS_SINCE: &str = concat!(
     fill_cols!(),
     " FROM fills WHERE executed_at >= $1 ORDER BY seq"
 );
-
-/// Where a test can make `record_fill` fail halfway.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Fault {
-    None,
-    /// Fail after the fill row is inserted, before the order is updated.
-    AfterFillInsert,
-}
 
 impl Store {
     /// Records a new order (status `New`, nothing filled) under the engine's id
@@ -201,52 +193,4 @@ impl Store {
         });
         rows.into_iter().map(fill_from_row).collect()
     }
-}
-
-/// A fill must belong to its order: same symbol and side.
-pub(super) fn check_matches(fill: &Fill, order: &OrderRecord) -> Result<()> {
-    let mismatch = |field, got: String, expected: String| StoreError::FillMismatch {
-        trade_id: fill.trade_id.clone(),
-        order: order.id,
-        field,
-        got,
-        expected,
-    };
-    if fill.symbol != order.symbol {
-        return Err(mismatch(
-            "symbol",
-            fill.symbol.to_string(),
-            order.symbol.to_string(),
-        ));
-    }
-    if fill.side != order.side {
-        return Err(mismatch(
-            "side",
-            format!("{:?}", fill.side),
-            format!("{:?}", order.side),
-        ));
-    }
-    Ok(())
-}
-
-/// A replayed fill must be the one stored under its trade id.
-pub(super) fn same_fill(new: &Fill, stored: &Fill) -> Result<()> {
-    let field = if new.order_id != stored.order_id {
-        "order id"
-    } else if new.side != stored.side {
-        "side"
-    } else if new.price != stored.price {
-        "price"
-    } else if new.quantity != stored.quantity {
-        "quantity"
-    } else if new.fee != stored.fee {
-        "fee"
-    } else {
-        return Ok(());
-    };
-    Err(StoreError::FillConflict {
-        trade_id: new.trade_id.clone(),
-        symbol: Symbol::to_string(&new.symbol),
-        field,
-    })
 }

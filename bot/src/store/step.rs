@@ -9,12 +9,10 @@
 
 use super::codec::Dec;
 use super::error::{Result, db};
-use super::orders::Fault;
-use super::tx::TxOps;
-use super::{
-    Decision, EngineState, EquitySnapshot, PhaseEvent, PositionRecord, Recorded, Store, dispatch,
-};
+use super::tx::{Fault, TxOps};
+use super::{EngineState, EquitySnapshot, PhaseEvent, PositionRecord, Recorded, Store, dispatch};
 use crate::domain::{Candle, Fill, OrderId, OrderRequest, OrderStatus, Price, Quantity, Symbol};
+use crate::engine::AuditRecord;
 
 /// One write of a step, applied in the order given (an order is recorded
 /// before its fills, a fill before the status that closes its order).
@@ -40,7 +38,8 @@ pub enum StepWrite {
     },
     /// A fill, as [`Store::record_fill`].
     Fill(Fill),
-    Decision(Decision),
+    /// An audit record, as [`Store::record_audit`].
+    Audit(AuditRecord),
     PhaseEvent(PhaseEvent),
 }
 
@@ -133,7 +132,7 @@ impl Store {
                         Recorded::Inserted => report.fills += 1,
                         Recorded::Duplicate => report.duplicates += 1,
                     },
-                    StepWrite::Decision(d) => tx.insert_decision(d).await?,
+                    StepWrite::Audit(d) => tx.insert_audit(d).await?,
                     StepWrite::PhaseEvent(e) => tx.insert_phase_event(e).await?,
                 }
             }

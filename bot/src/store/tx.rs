@@ -12,9 +12,9 @@ use super::codec::{
     order_id_col, side_str, status_str,
 };
 use super::error::{Result, StoreError, db};
-use super::orders::{Fault, check_matches, same_fill};
-use super::{Decision, EquitySnapshot, PhaseEvent, PositionRecord, Recorded};
+use super::{EquitySnapshot, OrderRecord, PhaseEvent, PositionRecord, Recorded};
 use crate::domain::{Candle, Fill, OrderId, OrderRequest, OrderStatus, Symbol};
+use crate::engine::AuditRecord;
 
 const INSERT_ORDER: &str = "INSERT INTO orders (id, client_order_id, symbol, side, kind, limit_price, quantity, \
      filled_quantity, status, reason, status_reason, created_at, updated_at) \
@@ -45,6 +45,14 @@ const INSERT_PHASE_EVENT: &str =
 pub(super) const UPSERT_STATE: &str = "INSERT INTO engine_state (key, value, updated_at) VALUES ($1, $2, $3) \
      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 
+/// Where a test can make `record_fill` fail halfway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    None,
+    /// Fail after the fill row is inserted, before the order is updated.
+    AfterFillInsert,
+}
+
 /// One statement group each; see the module docs.
 pub(crate) trait TxOps {
     /// Records a new order (`New`, nothing filled); the same order again is a
@@ -64,7 +72,8 @@ pub(crate) trait TxOps {
     ) -> Result<()>;
     /// Records a fill and its order's new filled quantity and status.
     async fn insert_fill(&mut self, fill: &Fill, fault: Fault) -> Result<Recorded>;
-    async fn insert_decision(&mut self, decision: &Decision) -> Result<()>;
+    /// Appends an audit record (table `decisions`).
+    async fn insert_audit(&mut self, record: &AuditRecord) -> Result<()>;
     /// Records a consumed candle; one already stored is left as it is.
     async fn insert_candle(&mut self, symbol: &Symbol, candle: &Candle, warmup: bool)
     -> Result<()>;
@@ -259,7 +268,7 @@ macro_rules! impl_tx_ops {
                 Ok(Recorded::Inserted)
             }
 
-            async fn insert_decision(&mut self, d: &Decision) -> Result<()> {
+            async fn insert_audit(&mut self, d: &AuditRecord) -> Result<()> {
                 sqlx::query(INSERT_DECISION)
                     .bind(d.at)
                     .bind(d.symbol.as_str())
@@ -358,3 +367,51 @@ macro_rules! impl_tx_ops {
 
 impl_tx_ops!(sqlx::SqliteConnection);
 impl_tx_ops!(sqlx::PgConnection);
+
+/// A fill must belong to its order: same symbol and side.
+fn check_matches(fill: &Fill, order: &OrderRecord) -> Result<()> {
+    let mismatch = |field, got: String, expected: String| StoreError::FillMismatch {
+        trade_id: fill.trade_id.clone(),
+        order: order.id,
+        field,
+        got,
+        expected,
+    };
+    if fill.symbol != order.symbol {
+        return Err(mismatch(
+            "symbol",
+            fill.symbol.to_string(),
+            order.symbol.to_string(),
+        ));
+    }
+    if fill.side != order.side {
+        return Err(mismatch(
+            "side",
+            format!("{:?}", fill.side),
+            format!("{:?}", order.side),
+        ));
+    }
+    Ok(())
+}
+
+/// A replayed fill must be the one stored under its trade id.
+fn same_fill(new: &Fill, stored: &Fill) -> Result<()> {
+    let field = if new.order_id != stored.order_id {
+        "order id"
+    } else if new.side != stored.side {
+        "side"
+    } else if new.price != stored.price {
+        "price"
+    } else if new.quantity != stored.quantity {
+        "quantity"
+    } else if new.fee != stored.fee {
+        "fee"
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::FillConflict {
+        trade_id: new.trade_id.clone(),
+        symbol: Symbol::to_string(&new.symbol),
+        field,
+    })
+}

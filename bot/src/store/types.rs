@@ -134,20 +134,6 @@ pub struct EquitySnapshot {
     pub cash: Money,
 }
 
-/// One entry of the audit log: what the strategy wanted, what risk said, and why.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Decision {
-    pub at: i64,
-    pub symbol: Symbol,
-    /// The strategy's signal, e.g. `buy`, `sell`, `hold`.
-    pub signal: String,
-    /// The risk engine's verdict, e.g. `accepted`, `refused`.
-    pub verdict: String,
-    /// Indicator values, thresholds, the limit that refused it, as JSON.
-    pub reason: serde_json::Value,
-}
-
 /// A change of the effective phase (promotion, demotion, halt, resume).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

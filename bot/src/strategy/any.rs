@@ -4,7 +4,7 @@
 use botfleet_crds::StrategyKind;
 
 use super::{
-    BollingerReversionStrategy, Candle, CommitteeStrategy, Decision, IndicatorReason,
+    Advice, BollingerReversionStrategy, Candle, CommitteeStrategy, IndicatorReason,
     MacdTrendStrategy, RsiReversionStrategy, Signal, SmaCrossoverStrategy, Strategy, StrategyError,
 };
 
@@ -40,7 +40,7 @@ impl SingleStrategy {
         }
     }
 
-    /// The signal and its reason, without the `Decision` wrapper.
+    /// The signal and its reason, without the `Advice` wrapper.
     #[inline]
     pub fn evaluate(&mut self, candle: &Candle) -> (Signal, IndicatorReason) {
         match self {
@@ -54,9 +54,9 @@ impl SingleStrategy {
 
 impl Strategy for SingleStrategy {
     #[inline]
-    fn on_candle(&mut self, candle: &Candle) -> Decision {
+    fn on_candle(&mut self, candle: &Candle) -> Advice {
         let (signal, reason) = self.evaluate(candle);
-        Decision::single(signal, reason)
+        Advice::single(signal, reason)
     }
 
     fn warmup_candles(&self) -> usize {
@@ -78,7 +78,7 @@ pub enum AnyStrategy {
 
 impl Strategy for AnyStrategy {
     #[inline]
-    fn on_candle(&mut self, candle: &Candle) -> Decision {
+    fn on_candle(&mut self, candle: &Candle) -> Advice {
         match self {
             AnyStrategy::Single(s) => s.on_candle(candle),
             AnyStrategy::Committee(c) => c.on_candle(candle),

@@ -1,7 +1,7 @@
 //! `committee`: weighted voting between single strategies, with a veto.
 
 use super::{
-    Candle, CommitteeReason, Decision, IndicatorReason, MemberVote, Reason, Signal, SingleStrategy,
+    Advice, Candle, CommitteeReason, IndicatorReason, MemberVote, Reason, Signal, SingleStrategy,
     Strategy, Vote,
 };
 
@@ -109,7 +109,7 @@ impl CommitteeStrategy {
 }
 
 impl Strategy for CommitteeStrategy {
-    fn on_candle(&mut self, candle: &Candle) -> Decision {
+    fn on_candle(&mut self, candle: &Candle) -> Advice {
         let (mut buy, mut sell) = (0.0, 0.0);
         for m in &mut self.members {
             let (signal, reason) = m.strategy.evaluate(candle);
@@ -135,7 +135,7 @@ impl Strategy for CommitteeStrategy {
         } else {
             (Vote::Abstain, 0.0)
         };
-        let hold = |reason| Decision {
+        let hold = |reason| Advice {
             signal: Signal::Hold,
             confidence: 0.0,
             reason,
@@ -152,7 +152,7 @@ impl Strategy for CommitteeStrategy {
             return hold(self.reason(buy, sell, Some(outcome), true));
         }
         self.standing = outcome;
-        Decision {
+        Advice {
             signal: if outcome == Vote::Buy {
                 Signal::Buy
             } else {

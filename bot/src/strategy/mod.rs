@@ -1,4 +1,4 @@
-//! Strategies: turn each closed candle of one symbol into a [`Decision`] —
+//! Strategies: turn each closed candle of one symbol into [`Advice`] —
 //! [`Signal::Buy`], [`Signal::Sell`] or [`Signal::Hold`] — with the
 //! [`Reason`] the audit log records (indicator, its values, the threshold).
 //!
@@ -69,9 +69,9 @@ macro_rules! single_indicator_strategy {
     ($kind:ty, $name:literal) => {
         impl Strategy for $kind {
             #[inline]
-            fn on_candle(&mut self, candle: &Candle) -> Decision {
+            fn on_candle(&mut self, candle: &Candle) -> Advice {
                 let (signal, reason) = self.step(candle);
-                Decision::single(signal, reason)
+                Advice::single(signal, reason)
             }
 
             fn warmup_candles(&self) -> usize {
@@ -107,7 +107,7 @@ use crate::domain::Candle;
 /// The engine builds one instance per symbol ([`StrategyBlueprint::build`]).
 pub trait Strategy: Send {
     /// Feeds the next closed candle and says what to do about it.
-    fn on_candle(&mut self, candle: &Candle) -> Decision;
+    fn on_candle(&mut self, candle: &Candle) -> Advice;
 
     /// Candles consumed before the first one that can produce a signal;
     /// the engine preloads this much history before trading live.
@@ -146,9 +146,10 @@ impl std::fmt::Display for Signal {
     }
 }
 
-/// One candle's verdict: the signal, how strongly it is backed (0..=1) and why.
+/// What the strategy advises on one candle: the signal, how strongly it is
+/// backed (0..=1) and why. The risk engine decides what is done about it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
+pub struct Advice {
     pub signal: Signal,
     /// 1.0 when a single-indicator rule fires, the agreeing weight share for
     /// a committee, 0.0 on `Hold`.
@@ -156,8 +157,8 @@ pub struct Decision {
     pub reason: Reason,
 }
 
-impl Decision {
-    /// A decision from a single-indicator rule (binary confidence).
+impl Advice {
+    /// Advice from a single-indicator rule (binary confidence).
     #[inline]
     pub(crate) fn single(signal: Signal, reason: IndicatorReason) -> Self {
         Self {

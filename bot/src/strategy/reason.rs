@@ -87,7 +87,7 @@ impl Vote {
     }
 }
 
-/// One member's part in a committee decision.
+/// One member's part in a committee's advice.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberVote {
@@ -101,7 +101,7 @@ pub struct MemberVote {
     pub reason: IndicatorReason,
 }
 
-/// The reason of a committee decision.
+/// The reason of a committee's advice.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename = "committee", rename_all = "camelCase")]
 pub struct CommitteeReason {
@@ -119,7 +119,7 @@ pub struct CommitteeReason {
     pub votes: Vec<MemberVote>,
 }
 
-/// Why a [`Decision`](super::Decision) was made.
+/// Why [`Advice`](super::Advice) was given.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Reason {

@@ -4,7 +4,7 @@ use botfleet_crds::{BollingerReversion, RsiReversion, StrategySpec};
 
 use super::build::{check_single, indicator_error};
 use super::trend::{CrossTracker, WarmupCounter};
-use super::{Candle, Decision, IndicatorReason, Signal, Strategy, StrategyError, Trigger};
+use super::{Advice, Candle, IndicatorReason, Signal, Strategy, StrategyError, Trigger};
 use crate::indicators::{Bollinger, Indicator, Rsi, price_to_f64};
 
 /// Buy when the value crossed below its lower threshold, Sell when it

@@ -3,7 +3,7 @@
 use botfleet_crds::{MacdTrend, SmaCrossover, StrategySpec};
 
 use super::build::{check_single, indicator_error};
-use super::{Candle, Decision, IndicatorReason, Signal, Strategy, StrategyError, Trigger};
+use super::{Advice, Candle, IndicatorReason, Signal, Strategy, StrategyError, Trigger};
 use crate::indicators::{Indicator, Macd, Sma, price_to_f64};
 
 /// Reports sign changes of a difference `a − b` between candles. It

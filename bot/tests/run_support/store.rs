@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use botfleet_bot::domain::{Candle, Fill, Money, OrderId, OrderStatus, Quantity};
+use botfleet_bot::engine::AuditRecord;
 use botfleet_bot::ledger::Ledger;
 use botfleet_bot::store::{
-    Decision, EquitySnapshot, OrderRecord, PhaseEvent, PositionRecord, Store, StoreConfig,
+    EquitySnapshot, OrderRecord, PhaseEvent, PositionRecord, Store, StoreConfig,
 };
 
 use super::{CAPITAL, Engine, Workspace};
@@ -17,7 +18,7 @@ pub struct Contents {
     pub fills: Vec<Fill>,
     pub equity: Vec<EquitySnapshot>,
     pub positions: Vec<PositionRecord>,
-    pub decisions: Vec<Decision>,
+    pub decisions: Vec<AuditRecord>,
     pub phase_events: Vec<PhaseEvent>,
     pub candles: usize,
     pub last_candle_time: Option<i64>,
@@ -38,7 +39,7 @@ pub async fn contents(store: &StoreConfig) -> Contents {
         fills: store.fills().await.unwrap(),
         equity: store.equity_since(i64::MIN).await.unwrap(),
         positions: store.positions().await.unwrap(),
-        decisions: store.decisions_since(i64::MIN, u32::MAX).await.unwrap(),
+        decisions: store.audit_since(i64::MIN, u32::MAX).await.unwrap(),
         phase_events: store.phase_events().await.unwrap(),
         candles: store.candles().await.unwrap().len(),
         last_candle_time: state.last_candle_time,
@@ -143,7 +144,7 @@ pub fn assert_same_trading(got: &Contents, expected: &Contents) {
     assert_eq!(got.orders, expected.orders, "orders");
     assert_eq!(got.equity, expected.equity, "equity curve");
     assert_eq!(got.positions, expected.positions, "positions");
-    let trading = |d: &[Decision]| -> Vec<Decision> {
+    let trading = |d: &[AuditRecord]| -> Vec<AuditRecord> {
         d.iter()
             .filter(|d| d.signal != "control")
             .cloned()

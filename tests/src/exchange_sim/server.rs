@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sha2::Sha256;

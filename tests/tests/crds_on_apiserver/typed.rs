@@ -90,7 +90,7 @@ fn full_status() -> TradingBotStatus {
             met: false,
             criteria: vec![GateCriterionStatus {
                 name: "minTrades".into(),
-                comparison: ">=".into(),
+                comparison: botfleet_crds::Comparison::AtLeast,
                 required: 100.0,
                 measured: Some(123.0),
                 met: true,
@@ -99,6 +99,7 @@ fn full_status() -> TradingBotStatus {
         capital: Some(CapitalStatus {
             allocated: "10000".parse().unwrap(),
             step: Some(1),
+            period: None,
         }),
         halt: Some(HaltStatus {
             id: "halt-1".into(),

@@ -5,7 +5,7 @@
 //! POST included), hex encoded, appended as the last parameter `signature`.
 
 use crate::domain::OrderId;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 /// Hex HMAC-SHA256 of `query` under `secret`.

@@ -2,6 +2,7 @@
 //! numbers, halt latch and state round trip. Real `Ledger`s with real fills.
 
 mod account;
+mod breach_agrees;
 mod entry;
 mod halt_state;
 mod sizing;

@@ -2,7 +2,7 @@
 
 use super::{Target, client_id, fill, market, on_both_backends, q};
 use crate::domain::{OrderId, OrderStatus, Side};
-use crate::store::orders::Fault;
+use crate::store::tx::Fault;
 use crate::store::{Recorded, StoreError};
 use std::sync::Arc;
 

@@ -2,8 +2,9 @@
 
 use super::{Target, client_id, fill, limit, m, market, on_both_backends, p, q};
 use crate::domain::{OrderStatus, Side, Symbol};
+use crate::engine::AuditRecord;
 use crate::store::{
-    Backend, Db, Decision, EngineState, EquitySnapshot, HaltLatch, OrderRecord, Pause, PhaseEvent,
+    Backend, Db, EngineState, EquitySnapshot, HaltLatch, OrderRecord, Pause, PhaseEvent,
     PositionRecord, Recorded,
 };
 use serde_json::json;
@@ -175,35 +176,35 @@ async fn equity_round_trips_and_replaces_same_time(target: Target) {
 
 async fn decisions_and_phase_events_round_trip(target: Target) {
     let store = target.open().await;
-    let refused = Decision {
+    let refused = AuditRecord {
         at: 5_000,
         symbol: Symbol::new("BTCUSDT"),
         signal: "buy".into(),
         verdict: "refused".into(),
         reason: json!({"limit": "maxOrderNotional", "value": "1500.10", "threshold": "1000", "nested": [1, {"x": null}]}),
     };
-    let accepted = Decision {
+    let accepted = AuditRecord {
         at: 6_000,
         signal: "sell".into(),
         verdict: "accepted".into(),
         reason: json!({"indicator": "rsi", "value": 71.5}),
         ..refused.clone()
     };
-    store.record_decision(&refused).await.unwrap();
+    store.record_audit(&refused).await.unwrap();
     store
-        .record_decisions(&[accepted.clone(), refused.clone()])
+        .record_audits(&[accepted.clone(), refused.clone()])
         .await
         .unwrap();
     assert_eq!(
-        store.decisions_since(0, 100).await.unwrap(),
+        store.audit_since(0, 100).await.unwrap(),
         vec![refused.clone(), accepted.clone(), refused.clone()]
     );
     assert_eq!(
-        store.decisions_since(5_500, 100).await.unwrap(),
+        store.audit_since(5_500, 100).await.unwrap(),
         vec![accepted.clone()]
     );
     assert_eq!(
-        store.decisions_since(0, 1).await.unwrap(),
+        store.audit_since(0, 1).await.unwrap(),
         vec![refused.clone()]
     );
 

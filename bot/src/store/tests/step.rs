@@ -2,8 +2,9 @@
 
 use super::{Target, client_id, fill, m, market, on_both_backends, p, q};
 use crate::domain::{Candle, OrderStatus, Side, Symbol};
+use crate::engine::AuditRecord;
 use crate::store::{
-    Decision, EngineState, EquitySnapshot, HaltLatch, PhaseEvent, PositionRecord, Step, StepReport,
+    EngineState, EquitySnapshot, HaltLatch, PhaseEvent, PositionRecord, Step, StepReport,
     StepWrite, StoreError,
 };
 use serde_json::json;
@@ -38,7 +39,7 @@ fn two_steps() -> (Step, Step) {
                 candle: candle(1_000, "100.75"),
                 warmup: false,
             },
-            StepWrite::Decision(Decision {
+            StepWrite::Audit(AuditRecord {
                 at: 1_000,
                 symbol: Symbol::new("BTCUSDT"),
                 signal: "buy".into(),
@@ -155,7 +156,7 @@ async fn a_step_stores_everything_in_order(target: Target) {
         Some("insufficient position")
     );
     assert_eq!(store.fills().await.unwrap().len(), 2);
-    assert_eq!(store.decisions_since(0, 10).await.unwrap().len(), 1);
+    assert_eq!(store.audit_since(0, 10).await.unwrap().len(), 1);
     assert_eq!(store.phase_events().await.unwrap().len(), 1);
     assert_eq!(store.equity_since(0).await.unwrap().len(), 2);
     assert_eq!(store.positions().await.unwrap()[0].quantity, q("0.3"));

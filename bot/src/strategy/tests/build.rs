@@ -253,7 +253,7 @@ fn same_candles_same_decisions_and_instances_are_independent() {
     let series = generate(&SyntheticConfig::new(7, 5_000)).unwrap().candles;
     for spec in every_kind() {
         let blueprint = StrategyBlueprint::resolve("s", &spec, &|_| None).unwrap();
-        let feed = |s: &mut dyn Strategy| -> Vec<Decision> {
+        let feed = |s: &mut dyn Strategy| -> Vec<Advice> {
             series.iter().map(|c| s.on_candle(c)).collect()
         };
         let first = feed(blueprint.build().as_mut());

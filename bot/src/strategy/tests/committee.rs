@@ -41,7 +41,7 @@ pub(super) fn committee_spec(
 }
 
 /// Committee of `fast` (weight `wf`) and `slow` (weight `ws`) over the zig-zag.
-fn vote(wf: f64, ws: f64, min_agreement: f64, veto_by: Option<&str>) -> Vec<Decision> {
+fn vote(wf: f64, ws: f64, min_agreement: f64, veto_by: Option<&str>) -> Vec<Advice> {
     let spec = committee_spec(
         vec![sma_member("fast", wf, 1, 2), sma_member("slow", ws, 2, 3)],
         min_agreement,

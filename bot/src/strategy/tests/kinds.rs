@@ -324,14 +324,14 @@ fn reasons_serialize_for_the_audit_log() {
         serde_json::json!({"kind": "smaCrossover", "fast": 10, "slow": 30,
             "smaFast": 101.25, "smaSlow": 100.5, "trigger": "crossedAbove"})
     );
-    let decision = Decision {
+    let decision = Advice {
         signal: Signal::Buy,
         confidence: 1.0,
         reason,
     };
     let text = serde_json::to_string(&decision).unwrap();
     assert!(text.contains(r#""signal":"buy""#), "{text}");
-    assert_eq!(serde_json::from_str::<Decision>(&text).unwrap(), decision);
+    assert_eq!(serde_json::from_str::<Advice>(&text).unwrap(), decision);
 }
 
 #[test]
@@ -356,5 +356,5 @@ fn single_reasons_are_plain_numbers() {
     // The hold path builds one reason per candle: it must not own heap data.
     fn copy<T: Copy>() {}
     copy::<IndicatorReason>();
-    assert!(std::mem::size_of::<Decision>() <= 96);
+    assert!(std::mem::size_of::<Advice>() <= 96);
 }

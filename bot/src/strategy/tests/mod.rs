@@ -22,7 +22,7 @@ pub(super) fn candle(i: usize, close: f64) -> Candle {
 }
 
 /// Every decision for a series of closes.
-pub(super) fn run(strategy: &mut dyn Strategy, closes: &[f64]) -> Vec<Decision> {
+pub(super) fn run(strategy: &mut dyn Strategy, closes: &[f64]) -> Vec<Advice> {
     closes
         .iter()
         .enumerate()
@@ -31,7 +31,7 @@ pub(super) fn run(strategy: &mut dyn Strategy, closes: &[f64]) -> Vec<Decision> 
 }
 
 /// The (candle index, signal) of every non-hold decision.
-pub(super) fn signals(decisions: &[Decision]) -> Vec<(usize, Signal)> {
+pub(super) fn signals(decisions: &[Advice]) -> Vec<(usize, Signal)> {
     decisions
         .iter()
         .enumerate()
@@ -45,14 +45,14 @@ pub(super) fn near(a: f64, b: f64) -> bool {
 }
 
 /// The indicator reason of a decision (panics on a committee reason).
-pub(super) fn indicator(d: &Decision) -> IndicatorReason {
+pub(super) fn indicator(d: &Advice) -> IndicatorReason {
     match &d.reason {
         Reason::Indicator(r) => *r,
         Reason::Committee(c) => panic!("expected an indicator reason, got {c:?}"),
     }
 }
 
-pub(super) fn committee_reason(d: &Decision) -> &CommitteeReason {
+pub(super) fn committee_reason(d: &Advice) -> &CommitteeReason {
     match &d.reason {
         Reason::Committee(c) => c,
         Reason::Indicator(r) => panic!("expected a committee reason, got {r:?}"),
