@@ -119,3 +119,39 @@ async fn of_two_operators_only_the_lease_holder_acts() {
     assert_eq!(w.events("shared", "Created").await.unwrap().len(), 1);
     b.stop().await;
 }
+
+/// Fencing: a status decided on a read that is no longer current (a deposed
+/// leader's in-flight reconcile) is refused by the apiserver and cannot
+/// overwrite the newer latch.
+#[tokio::test]
+async fn a_status_write_decided_on_a_stale_read_is_refused() {
+    use botfleet_crds::{HaltStatus, TradingBotStatus};
+    use botfleet_operator::status;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
+
+    let w = World::new("fence").await.unwrap();
+    w.strategy("sma").await.unwrap();
+    w.policy("seed", json!({})).await.unwrap();
+    w.bot("fenced", "seed", json!({})).await.unwrap();
+    let api: Api<TradingBot> = Api::namespaced(w.operator_client.clone(), &w.ns);
+    let read = api.get("fenced").await.unwrap();
+    let latch = |id: &str| TradingBotStatus {
+        halt: Some(HaltStatus {
+            id: id.into(),
+            reason: "test".into(),
+            at: Time(Timestamp::now()),
+        }),
+        ..Default::default()
+    };
+    // The newer leader writes first, from the same read.
+    assert!(status::write(&api, &read, &latch("newer")).await.unwrap());
+    // The deposed one, still holding that read, is refused.
+    let stale = status::write(&api, &read, &latch("stale")).await;
+    assert!(
+        matches!(&stale, Err(botfleet_operator::Error::Kube(kube::Error::Api(e))) if e.code == 409),
+        "{stale:?}"
+    );
+    let now = api.get("fenced").await.unwrap();
+    assert_eq!(now.status.unwrap().halt.unwrap().id, "newer");
+}
