@@ -1,4 +1,4 @@
-.PHONY: test quickstart control-plane crds
+.PHONY: test quickstart control-plane crds cluster-up cluster-images cluster-smoke cluster-down
 
 # Everything CI runs: installs what the tests need, then fmt, clippy and all tests.
 test:
@@ -14,3 +14,17 @@ control-plane:
 # Regenerate the CRD YAML committed under charts/botfleet/crds/.
 crds:
 	cargo run -q -p botfleet-crds --bin crdgen -- --out-dir charts/botfleet/crds
+
+# A real single-node cluster on this machine (kubelet, containerd, CNI bridge,
+# kube-proxy): see docs/local-cluster.md. Needs root.
+cluster-up:
+	./scripts/cluster/up.sh
+
+cluster-images:
+	./scripts/cluster/build-images.sh
+
+cluster-smoke:
+	./scripts/cluster/smoke.sh
+
+cluster-down:
+	./scripts/cluster/down.sh
