@@ -47,6 +47,10 @@ pub struct EngineConfig {
     pub timeframe: Timeframe,
     /// SHA-256 (hex) of the file's bytes: the operator compares it with what it rendered.
     pub config_hash: String,
+    /// [`botfleet_crds::trading_hash`] of what trades (strategy with its
+    /// committee members, risk limits, symbols, image): the phase window is
+    /// bound to it (see `run::state`).
+    pub trading_hash: String,
 }
 
 impl EngineConfig {
@@ -88,6 +92,12 @@ impl EngineConfig {
             .iter()
             .map(|s| (s.metadata.name.clone().unwrap_or_default(), s.spec.clone()))
             .collect();
+        let trading_hash = what_trades_hash(
+            &bundle.strategy.spec,
+            &strategies,
+            &bundle.risk_policy.spec,
+            &spec,
+        );
         Ok(Self {
             bot: name,
             uid: bundle.bot.metadata.uid.clone(),
@@ -101,12 +111,42 @@ impl EngineConfig {
             symbols: spec.exchange.symbols.iter().map(Symbol::new).collect(),
             timeframe,
             config_hash: hex(&Sha256::digest(raw)),
+            trading_hash,
             bot_spec: spec,
         })
     }
+}
+
+/// The trading hash over a resolved bot, as the operator computes it over
+/// the objects it renders: committee members given by reference, in
+/// committee order (inline members are part of the strategy itself).
+fn what_trades_hash(
+    strategy: &StrategySpec,
+    strategies: &BTreeMap<String, StrategySpec>,
+    policy: &RiskPolicySpec,
+    bot: &TradingBotSpec,
+) -> String {
+    let members = strategy
+        .committee
+        .iter()
+        .flat_map(|c| &c.members)
+        .filter_map(|m| m.strategy_ref.as_ref())
+        .filter_map(|r| strategies.get(&r.name))
+        .collect();
+    botfleet_crds::trading_hash(&botfleet_crds::WhatTrades {
+        strategy,
+        members,
+        policy,
+        symbols: &bot.exchange.symbols,
+        image: bot.engine.image.as_deref(),
+    })
 }
 
 /// Lower-case hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -461,6 +461,7 @@ async fn sandbox_killed_50_times_loses_and_duplicates_nothing() {
     let candles = synthetic(2_000, 11);
     let (sim, prices) = simulator(candles.clone()).await;
     let s = setup(&sim, &candles);
+    run_support::assert_crash_points();
     let faults = every_fault(sim.clone(), 80);
     let seed = 0x5eed_b07f_1ee7_u64;
     eprintln!("crash rounds seeded with {seed:#x}");

@@ -223,6 +223,30 @@ decimal_type!(
     expecting = "a percentage between 0 and 100"
 );
 
+decimal_type!(
+    /// A duration in minutes, ≥ 0, exact; fractions allowed (`0.5` is 30 s).
+    Minutes,
+    schema = { "type": "number", "minimum": 0 },
+    check = non_negative,
+    expecting = "a non-negative number of minutes (e.g. 5 or 0.5)"
+);
+
+impl Minutes {
+    /// Whole minutes (for defaults and tests).
+    pub fn whole(value: u32) -> Self {
+        Self(Decimal::from(value))
+    }
+
+    /// The duration in milliseconds, rounded to the nearest; saturates at
+    /// `u64::MAX`.
+    pub fn as_millis(self) -> u64 {
+        (self.0 * Decimal::from(60_000))
+            .round()
+            .to_u64()
+            .unwrap_or(u64::MAX)
+    }
+}
+
 impl From<u32> for Amount {
     fn from(value: u32) -> Self {
         Self(Decimal::from(value))

@@ -148,6 +148,11 @@ pub struct GateStatus {
     pub met: bool,
     /// Every criterion with its required and measured value.
     pub criteria: Vec<GateCriterionStatus>,
+    /// The hash of what trades (strategy, limits, symbols, image) the
+    /// measured window was earned under; absent while the engine still runs
+    /// another config (the window restarts when it runs this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trading_hash: Option<String>,
 }
 
 /// One gate criterion.

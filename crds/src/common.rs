@@ -64,6 +64,16 @@ impl Phase {
         }
     }
 
+    /// Where this phase's book (positions and orders) lives. A book never
+    /// moves between phases with different books: it is flattened first.
+    pub fn book(self) -> &'static str {
+        match self {
+            Phase::Paper => "the paper broker",
+            Phase::Sandbox => "the exchange's test network",
+            Phase::LimitedReal | Phase::Scaling => "the live exchange",
+        }
+    }
+
     /// True for the phases that trade real money (`LimitedReal`, `Scaling`).
     pub fn is_real_money(self) -> bool {
         matches!(self, Phase::LimitedReal | Phase::Scaling)

@@ -13,6 +13,9 @@ pub mod condition_types {
     pub const PROMOTION_BLOCKED: &str = "PromotionBlocked";
     /// The bot is halted; the message gives the reason and halt id.
     pub const HALTED: &str = "Halted";
+    /// The engine reports the operator's halt, under the same id (`True`);
+    /// `False` while a latched halt is not confirmed yet.
+    pub const HALT_CONFIRMED: &str = "HaltConfirmed";
 }
 
 /// The reasons the operator gives, by condition. Resolution problems
@@ -52,6 +55,13 @@ pub mod condition_reasons {
     pub const ENGINE_HALTED: &str = "EngineHalted";
     /// Halted: the operator saw a halting limit breached.
     pub const LIMIT_BREACHED: &str = "LimitBreached";
+    /// Halted: the bot was halted to flatten its book before a phase change
+    /// that moves it to another venue.
+    pub const FLATTEN_BEFORE_MOVE: &str = "FlattenBeforeMove";
+    /// HaltConfirmed: the engine reports the latched halt.
+    pub const ENGINE_CONFIRMED: &str = "EngineConfirmed";
+    /// HaltConfirmed: the engine does not report the latched halt (yet).
+    pub const NOT_CONFIRMED: &str = "NotConfirmed";
     /// Halted: the bot is not halted.
     pub const NOT_HALTED: &str = "NotHalted";
 }

@@ -60,6 +60,10 @@ pub struct EngineStatus {
     pub state: EngineState,
     /// SHA-256 of the rendered config the engine runs (hex).
     pub config_hash: String,
+    /// [`crate::trading_hash`] of what the engine trades: the phase window
+    /// (and so the gate) was earned under it; a change restarts the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trading_hash: Option<String>,
     /// RFC 3339.
     pub engine_started_at: String,
     /// RFC 3339: when the current phase window began.
@@ -72,6 +76,41 @@ pub struct EngineStatus {
     pub open_orders: u32,
     /// Limits currently binding (e.g. `maxOpenPositions`, `dailyLoss`).
     pub limits_hit: Vec<LimitHit>,
+    /// The halt in force says flatten and the book is not flat yet: the
+    /// engine keeps sending exits (across restarts) until it is. Absent
+    /// (false) otherwise; a flat, confirmed book is `halt` set, this absent,
+    /// no open position and no open order.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flatten_pending: bool,
+    /// Capital allocation changes the engine recorded as ledger transfers,
+    /// oldest first (none while the capital never changed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allocations: Vec<Allocation>,
+}
+
+/// One capital transfer: the allocated capital changed (a Scaling step, an
+/// edit of `spec.capital`) and cash moved in or out of the engine's ledger.
+/// Equity, drawdown, loss limits and returns re-base on it: it is neither
+/// profit nor loss.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Allocation {
+    /// RFC 3339.
+    pub at: String,
+    /// Moved in (> 0) or out (< 0). A cut larger than the free cash moves
+    /// what is free; the rest is `shortfall`, moved by later entries.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    /// The allocated capital from then on.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub capital_after: Decimal,
+    /// Still to move out after this entry; absent when settled.
+    #[serde(
+        default,
+        with = "rust_decimal::serde::str",
+        skip_serializing_if = "Decimal::is_zero"
+    )]
+    pub shortfall: Decimal,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,6 +243,7 @@ mod tests {
             phase: Phase::LimitedReal,
             state: EngineState::Halted,
             config_hash: "ab12".into(),
+            trading_hash: Some("cd34".into()),
             engine_started_at: "2026-01-01T00:00:00Z".into(),
             phase_started_at: "2026-01-02T00:00:00Z".into(),
             halt: Some(HaltInfo {
@@ -240,6 +280,13 @@ mod tests {
                 limit: "maxOpenPositions".into(),
                 message: "3 of 3 positions open".into(),
             }],
+            flatten_pending: true,
+            allocations: vec![Allocation {
+                at: "2026-01-02T00:00:00Z".into(),
+                amount: Decimal::from(-1500),
+                capital_after: Decimal::from(2000),
+                shortfall: Decimal::from_str("625.5").unwrap(),
+            }],
         }
     }
 
@@ -257,8 +304,44 @@ mod tests {
         assert_eq!(json["openPositions"][0]["averagePrice"], "64000.5");
         assert_eq!(json["limitsHit"][0]["limit"], "maxOpenPositions");
         assert_eq!(json["halt"]["id"], "h-1");
+        assert_eq!(json["flattenPending"], true);
+        assert_eq!(json["allocations"][0]["amount"], "-1500");
+        assert_eq!(json["allocations"][0]["capitalAfter"], "2000");
+        assert_eq!(json["allocations"][0]["shortfall"], "625.5");
         let back: EngineStatus = serde_json::from_value(json).unwrap();
         assert_eq!(back, example());
+    }
+
+    /// `allocations` is additive: absent when empty, and a document without
+    /// it (an older engine) still reads.
+    #[test]
+    fn allocations_are_optional() {
+        let mut status = example();
+        status.allocations[0].shortfall = Decimal::ZERO;
+        let json = serde_json::to_value(&status).unwrap();
+        assert!(json["allocations"][0].get("shortfall").is_none());
+        assert_eq!(
+            serde_json::from_value::<EngineStatus>(json).unwrap(),
+            status
+        );
+        status.allocations.clear();
+        let mut json = serde_json::to_value(&status).unwrap();
+        assert!(json.get("allocations").is_none());
+        json.as_object_mut().unwrap().remove("tradingHash");
+        let back: EngineStatus = serde_json::from_value(json).unwrap();
+        assert!(back.allocations.is_empty() && back.trading_hash.is_none());
+    }
+
+    /// `flattenPending` is additive: absent when false, and a document
+    /// without it (an older engine) reads as false.
+    #[test]
+    fn flatten_pending_is_absent_when_false() {
+        let mut status = example();
+        status.flatten_pending = false;
+        let json = serde_json::to_value(&status).unwrap();
+        assert!(json.get("flattenPending").is_none());
+        let back: EngineStatus = serde_json::from_value(json).unwrap();
+        assert!(!back.flatten_pending);
     }
 
     #[test]

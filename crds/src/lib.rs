@@ -27,10 +27,11 @@ pub mod strategy;
 mod strategy_check;
 pub mod tiers;
 pub mod trading_bot;
+pub mod trading_hash;
 pub mod validation;
 mod yaml_docs;
 
-pub use amount::{Amount, Percent, SignedAmount};
+pub use amount::{Amount, Minutes, Percent, SignedAmount};
 pub use breach::{Breach, HaltingLimit, breach};
 pub use common::{ObjectRef, Phase, SecretKeyRef, SecretRef, Timeframe};
 pub use conditions::{ConditionStatus, condition_reasons, condition_types};
@@ -55,6 +56,7 @@ pub use trading_bot::{
     PersistenceBackend, PhaseTransition, PostgresPersistence, Promotion, SqlitePersistence,
     TradingBot, TradingBotSpec, TradingBotStatus, Venue,
 };
+pub use trading_hash::{WhatTrades, trading_hash};
 pub use validation::{ValidationError, ValidationErrors};
 
 /// API group of every Botfleet resource.

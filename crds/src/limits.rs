@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::amount::{Amount, Percent};
+use crate::amount::{Amount, Minutes, Percent};
 use crate::common::{Phase, overlay_struct, schema_with_defaults};
 use crate::validation::ValidationErrors;
 
@@ -61,6 +61,8 @@ overlay_struct! {
         pub flash_crash: FlashCrashBreaker,
         /// Minutes to wait after closing a position before entering the same symbol again (0 = no cooldown).
         pub symbol_cooldown_minutes: u32,
+        /// Dead-man switch: when no operator poll (`GET /status`) has reached the engine for this many minutes, it opens no new position (exits, stops and take-profits keep working) until the next poll. Fractions allowed (0.5 = 30 s); at most 1440. 0 = off, allowed in Paper and Sandbox only.
+        pub dead_man_minutes: Minutes,
     }
 }
 
@@ -89,6 +91,12 @@ impl Default for FlashCrashBreaker {
     }
 }
 
+/// The real phases' default `deadManMinutes`: an engine nobody has polled
+/// for 5 minutes stops opening positions.
+pub const DEAD_MAN_DEFAULT_MINUTES: u32 = 5;
+/// The largest `deadManMinutes` (a day).
+pub const DEAD_MAN_MAX_MINUTES: u32 = 1440;
+
 fn amount(value: u32) -> Option<Amount> {
     Some(Amount::from(value))
 }
@@ -115,6 +123,7 @@ impl PhaseLimits {
             max_losing_days_in_row: 5,
             flash_crash: FlashCrashBreaker::default(),
             symbol_cooldown_minutes: 15,
+            dead_man_minutes: Minutes::ZERO,
         }
     }
 
@@ -155,6 +164,7 @@ impl PhaseLimits {
             max_losing_days_in_row: 3,
             flash_crash: FlashCrashBreaker::default(),
             symbol_cooldown_minutes: 30,
+            dead_man_minutes: Minutes::whole(DEAD_MAN_DEFAULT_MINUTES),
         }
     }
 
@@ -316,6 +326,20 @@ impl PhaseLimits {
             format!("{path}.flashCrash.pauseMinutes"),
             || "must be at least 1".into(),
         );
+        let dead_man = self.dead_man_minutes.value();
+        errs.check(
+            dead_man <= Decimal::from(DEAD_MAN_MAX_MINUTES),
+            format!("{path}.deadManMinutes"),
+            || format!("at most {DEAD_MAN_MAX_MINUTES} (a day), got {dead_man}"),
+        );
+        if phase.is_real_money() {
+            errs.check(dead_man > zero, format!("{path}.deadManMinutes"), || {
+                format!(
+                    "{} trades real money: the engine must stop opening positions when the operator stops polling it; set it above 0 (default {DEAD_MAN_DEFAULT_MINUTES}, at most {DEAD_MAN_MAX_MINUTES}); 0 (off) is for Paper and Sandbox only",
+                    phase.as_str()
+                )
+            });
+        }
         if phase == Phase::LimitedReal {
             for (name, cap) in [
                 ("maxPosition", self.max_position),

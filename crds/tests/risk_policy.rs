@@ -2,8 +2,8 @@
 //! gates, capital schedule.
 
 use botfleet_crds::{
-    Amount, GateCriteria, GateMeasurement, HaltAction, Percent, Phase, PhaseLimits, RiskPolicy,
-    RiskPolicySpec, ValidationErrors, base_asset,
+    Amount, GateCriteria, GateMeasurement, HaltAction, Minutes, Percent, Phase, PhaseLimits,
+    RiskPolicy, RiskPolicySpec, ValidationErrors, base_asset,
 };
 use rust_decimal_macros::dec;
 
@@ -168,6 +168,53 @@ fn limit_rules_are_reported_together() {
             .contains("LimitedReal (50) must be no looser than Scaling (20)"),
         "{errs}"
     );
+}
+
+#[test]
+fn dead_man_switch_defaults_on_in_real_phases_and_cannot_be_turned_off_there() {
+    let spec = RiskPolicySpec::default();
+    let minutes = |p| spec.limits_for(p).dead_man_minutes;
+    assert_eq!(minutes(Phase::Paper), Minutes::ZERO, "off in Paper");
+    assert_eq!(minutes(Phase::Sandbox), Minutes::ZERO, "off in Sandbox");
+    assert_eq!(minutes(Phase::LimitedReal), Minutes::whole(5));
+    assert_eq!(minutes(Phase::Scaling), Minutes::whole(5));
+
+    // Fractions of a minute are fine (tests use seconds), and Sandbox may opt in.
+    let spec: RiskPolicySpec = serde_yaml::from_str(
+        "limits:\n  limitedReal: {deadManMinutes: 0.05}\n  sandbox: {deadManMinutes: 2}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        spec.limits_for(Phase::LimitedReal)
+            .dead_man_minutes
+            .as_millis(),
+        3_000
+    );
+    assert_eq!(
+        spec.limits_for(Phase::Sandbox).dead_man_minutes.as_millis(),
+        120_000
+    );
+    assert_eq!(spec.validate(), Ok(()));
+
+    let mut spec = RiskPolicySpec::default();
+    spec.limits.limited_real.dead_man_minutes = Minutes::ZERO;
+    spec.limits.scaling.dead_man_minutes = Minutes::ZERO;
+    spec.limits.paper.dead_man_minutes = Minutes::whole(1441);
+    let errs = errors(&spec);
+    for path in [
+        "spec.limits.limitedReal.deadManMinutes",
+        "spec.limits.scaling.deadManMinutes",
+        "spec.limits.paper.deadManMinutes",
+    ] {
+        assert!(errs.has_path(path), "missing {path} in {errs}");
+    }
+    let text = errs.to_string();
+    assert!(text.contains("LimitedReal trades real money"), "{text}");
+    assert!(text.contains("at most 1440"), "{text}");
+    let err = serde_yaml::from_str::<RiskPolicySpec>("limits:\n  paper: {deadManMinutes: -1}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("must be ≥ 0"), "{err}");
 }
 
 #[test]

@@ -194,6 +194,7 @@ fn yaml_round_trip_with_status() {
             daily_pnl: SignedAmount::new(dec!(-3.1)),
         }),
         gate: Some(GateStatus {
+            trading_hash: None,
             target_phase: Phase::LimitedReal,
             met: false,
             criteria: gate,

@@ -74,6 +74,7 @@ pub fn build(o: &Observed<'_>, d: &Decisions) -> TradingBotStatus {
         gate_satisfied(&d.outcome),
         promotion_blocked(&d.outcome),
         halted,
+        halt_confirmed(d.halt_status.as_ref(), engine),
     ] {
         set_condition(&mut new.conditions, c, generation, o.now);
     }
@@ -234,6 +235,43 @@ fn halted<'a>(
     Cond {
         type_: ct::HALTED,
         status: ConditionStatus::True,
+        reason,
+        message,
+    }
+}
+
+/// Whether the engine itself reports the latched halt: `Halted=True` is the
+/// operator's latch; only this says the engine stopped.
+fn halt_confirmed(halt: Option<&HaltStatus>, engine: &EngineView) -> Cond<'static> {
+    let reported = engine
+        .status
+        .as_ref()
+        .and_then(|e| e.halt.as_ref())
+        .map(|h| h.id.as_str());
+    let (status, reason, message) = match halt {
+        None => (
+            ConditionStatus::False,
+            r::NOT_HALTED,
+            "the bot is not halted".to_string(),
+        ),
+        Some(h) if reported == Some(h.id.as_str()) => (
+            ConditionStatus::True,
+            r::ENGINE_CONFIRMED,
+            format!("the engine reports halt {}", h.id),
+        ),
+        Some(h) => (
+            ConditionStatus::False,
+            r::NOT_CONFIRMED,
+            format!(
+                "the engine has not confirmed halt {} yet (it reports {}); the operator tells it again on every poll",
+                h.id,
+                reported.map_or("no halt".to_string(), |id| format!("halt {id}"))
+            ),
+        ),
+    };
+    Cond {
+        type_: ct::HALT_CONFIRMED,
+        status,
         reason,
         message,
     }

@@ -24,13 +24,21 @@ struct HaltPart {
     resumed: Option<String>,
     stay_note: Option<String>,
     commands: Vec<EngineCommand>,
+    /// The book must be flattened before the bot moves (see [`flatten_before_move`]).
+    flatten_needed: bool,
 }
 
 /// Decides one reconcile of a bot whose references resolved.
 pub fn decide(o: &Observed<'_>) -> Decisions {
     let flatten = o.policy.on_halt.action == HaltAction::Flatten;
-    let halt = decide_halt(o, flatten);
+    let mut halt = decide_halt(o, flatten);
+    if halt.flatten_needed {
+        request_flatten(o, &mut halt);
+    }
     let (outcome, history) = decide_phase(o, &halt);
+    if let Some(to) = outcome.move_pending {
+        flatten_before_move(o, &mut halt, &format!("demotion to {to}"));
+    }
     let cap = decide_capital(o, &halt, outcome.effective);
     let mut d = Decisions {
         halt_status: halt.status,
@@ -73,6 +81,7 @@ fn decide_halt(o: &Observed<'_>, flatten: bool) -> HaltPart {
         resumed: None,
         stay_note: None,
         commands: Vec::new(),
+        flatten_needed: false,
     };
     match decision {
         HaltDecision::Running => {
@@ -95,6 +104,14 @@ fn decide_halt(o: &Observed<'_>, flatten: bool) -> HaltPart {
             let h = latch(o.bot, reason, engine_id, o.now);
             part.status = Some(h.clone());
             part.new = Some((source, h));
+        }
+        HaltDecision::Resume { halt_id } if resume_moves_unflat_book(o) => {
+            part.stay_note = Some(format!(
+                "the resume of {halt_id} waits for a flat book: it returns the bot to {}, which does not trade on {}; the book is flattened first",
+                resume_phase(o),
+                o.old.phase.unwrap_or_default().book()
+            ));
+            part.flatten_needed = true;
         }
         HaltDecision::Resume { halt_id } => {
             if let Some(h) = engine.and_then(|e| e.halt.as_ref()) {
@@ -125,11 +142,7 @@ fn decide_phase(o: &Observed<'_>, halt: &HaltPart) -> (gate::GateOutcome, Vec<Ph
     let mut history = Vec::new();
     let mut base = o.old.phase;
     if let Some(id) = &halt.resumed {
-        let to = o
-            .policy
-            .on_halt
-            .resume_phase
-            .min(o.old.phase.unwrap_or(Phase::Paper));
+        let to = resume_phase(o);
         history.push(PhaseTransition {
             from: o.old.phase,
             to,
@@ -140,6 +153,12 @@ fn decide_phase(o: &Observed<'_>, halt: &HaltPart) -> (gate::GateOutcome, Vec<Ph
     }
     let measurement = match &o.engine.status {
         _ if halt.resumed.is_some() => Err("the bot was just resumed".to_string()),
+        Some(e) if e.trading_hash.as_deref() != Some(o.trading_hash) => Err(format!(
+            "the engine's window was measured under trading hash {} but the bot now trades {} \
+             (strategy, limits, symbols or image changed): the window restarts when the engine runs the new config",
+            short(e.trading_hash.as_deref()),
+            short(Some(o.trading_hash))
+        )),
         Some(e) if Some(e.phase) == base => match e.phase_started_at.parse::<Timestamp>() {
             Ok(engine_start) => {
                 // Days count from the later of the operator's own record of
@@ -166,6 +185,9 @@ fn decide_phase(o: &Observed<'_>, halt: &HaltPart) -> (gate::GateOutcome, Vec<Ph
         )),
         None => Err(o.engine.error.clone().unwrap_or_default()),
     };
+    let flat_confirmed = o.engine.status.as_ref().is_some_and(|e| {
+        Some(e.phase) == o.old.phase && e.open_positions.is_empty() && e.open_orders == 0
+    });
     let holding = o.engine.status.as_ref().and_then(|e| {
         let (positions, orders) = (e.open_positions.len(), e.open_orders);
         (positions > 0 || orders > 0)
@@ -179,7 +201,18 @@ fn decide_phase(o: &Observed<'_>, halt: &HaltPart) -> (gate::GateOutcome, Vec<Ph
         measurement,
         halted: halt.status.is_some(),
         holding,
+        flat_confirmed,
     });
+    let mut outcome = outcome;
+    if let Some(g) = outcome.gate.as_mut()
+        && o.engine
+            .status
+            .as_ref()
+            .and_then(|e| e.trading_hash.as_deref())
+            == Some(o.trading_hash)
+    {
+        g.trading_hash = Some(o.trading_hash.to_string());
+    }
     if let Some(c) = &outcome.change {
         history.push(PhaseTransition {
             from: c.from,
@@ -221,6 +254,72 @@ fn decide_capital(o: &Observed<'_>, halt: &HaltPart, effective: Phase) -> capita
         now: o.now,
         interval: o.config.day * o.policy.capital.step_interval_days,
     })
+}
+
+/// The phase a resume returns to: the policy's resume phase, never higher
+/// than where the bot was.
+fn resume_phase(o: &Observed<'_>) -> Phase {
+    o.policy
+        .on_halt
+        .resume_phase
+        .min(o.old.phase.unwrap_or(Phase::Paper))
+}
+
+/// A resume would move the book to another venue while the engine has not
+/// confirmed it flat.
+fn resume_moves_unflat_book(o: &Observed<'_>) -> bool {
+    let from = o.old.phase.unwrap_or(Phase::Paper);
+    let flat = o.engine.status.as_ref().is_some_and(|e| {
+        Some(e.phase) == o.old.phase && e.open_positions.is_empty() && e.open_orders == 0
+    });
+    resume_phase(o).book() != from.book() && !flat
+}
+
+/// Before a phase change that moves the book: halt (unless halted) and
+/// have the engine flatten where the book is. Flatten is asked only while
+/// the engine reports positions and no order in flight, so exits are never
+/// sent twice; the engine keeps retrying a flatten it accepted.
+fn flatten_before_move(o: &Observed<'_>, halt: &mut HaltPart, what: &str) {
+    let from = o.old.phase.unwrap_or(Phase::Paper);
+    if halt.status.is_none() {
+        let reason = format!(
+            "{what}: the book on {} is flattened before the bot moves",
+            from.book()
+        );
+        let h = latch(o.bot, reason, None, o.now);
+        halt.status = Some(h.clone());
+        halt.new = Some((HaltSource::BookMove, h));
+    }
+    halt.flatten_needed = true;
+    request_flatten(o, halt);
+}
+
+/// Queues a flatten of the latched halt when the engine holds positions
+/// and has no order in flight (a queued halt request is turned into one).
+fn request_flatten(o: &Observed<'_>, halt: &mut HaltPart) {
+    let (Some(h), Some(e)) = (&halt.status, &o.engine.status) else {
+        return;
+    };
+    if o.engine.address.is_none() {
+        return;
+    }
+    if let Some(EngineCommand::Halt(req)) = halt
+        .commands
+        .iter_mut()
+        .find(|c| matches!(c, EngineCommand::Halt(_)))
+    {
+        req.flatten = true;
+        return;
+    }
+    if !e.open_positions.is_empty() && e.open_orders == 0 {
+        halt.commands
+            .push(EngineCommand::Halt(halt_request(h, true)));
+    }
+}
+
+/// The first 12 characters of a hash, for messages.
+fn short(hash: Option<&str>) -> &str {
+    hash.map_or("(none)", |h| &h[..h.len().min(12)])
 }
 
 /// When the operator moved the bot into `phase`, from its phase history.

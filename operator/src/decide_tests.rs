@@ -51,6 +51,7 @@ fn engine(phase: Phase, equity: i64, halt: Option<HaltInfo>) -> EngineView {
                 EngineState::Trading
             },
             config_hash: "h".into(),
+            trading_hash: Some(TRADING_HASH.into()),
             engine_started_at: "2026-01-01T00:00:00Z".into(),
             phase_started_at: "2026-01-01T00:00:00Z".into(),
             halt,
@@ -75,6 +76,8 @@ fn engine(phase: Phase, equity: i64, halt: Option<HaltInfo>) -> EngineView {
             open_positions: vec![],
             open_orders: 0,
             limits_hit: vec![],
+            allocations: vec![],
+            flatten_pending: false,
         }),
         error: None,
         failures: 0,
@@ -110,8 +113,12 @@ fn run(
         engine: e,
         now: now(),
         config: &config(),
+        trading_hash: TRADING_HASH,
     })
 }
+
+/// What the test bots trade.
+const TRADING_HASH: &str = "5ca1ab1e0000";
 
 #[test]
 fn a_loss_past_the_limited_real_hard_cap_halts_even_under_a_looser_policy() {
@@ -252,4 +259,167 @@ fn min_days_count_from_the_operators_own_phase_history_not_the_engines_clock() {
     let days = gate.criteria.iter().find(|c| c.name == "minDays").unwrap();
     assert_eq!(days.measured, Some(0.0), "{days:?}");
     assert!(!days.met);
+}
+
+#[test]
+fn a_window_earned_under_another_trading_hash_promotes_nothing() {
+    // A Paper window that meets every gate, and the user asks for Sandbox…
+    let mut b = bot(json!({}), false);
+    b.spec.phase = Phase::Sandbox;
+    let mut old = status_in(Phase::Paper, None);
+    old.phase_history.push(PhaseTransition {
+        from: None,
+        to: Phase::Paper,
+        at: Time("2025-01-01T00:00:00Z".parse().unwrap()),
+        reason: "created".into(),
+    });
+    let mut e = engine(Phase::Paper, 11_000, None);
+    {
+        let w = &mut e.status.as_mut().unwrap().window;
+        (w.trades, w.wins, w.win_rate_pct, w.sharpe) = (150, 100, 66.0, 3.0);
+        (w.return_pct, w.orders) = (10.0, 300);
+        e.status.as_mut().unwrap().phase_started_at = "2025-01-01T00:00:00Z".into();
+    }
+    let policy = RiskPolicySpec::default();
+    let earned = run(&b, &old, &policy, &e);
+    assert_eq!(
+        earned.outcome.effective,
+        Phase::Sandbox,
+        "{:?}",
+        earned.outcome
+    );
+    assert_eq!(
+        earned.outcome.gate.as_ref().map(|g| g.target_phase),
+        Some(Phase::LimitedReal)
+    );
+
+    // …but the strategy was swapped since: the engine still reports the
+    // window of the old config. Nothing is promoted, and the reason says why.
+    let swapped = decide(&Observed {
+        bot: &b,
+        old: &old,
+        policy: &policy,
+        engine: &e,
+        now: now(),
+        config: &config(),
+        trading_hash: "0therc0nf1g0",
+    });
+    assert_eq!(swapped.outcome.effective, Phase::Paper);
+    let blocked = swapped.outcome.blocked.expect("blocked");
+    assert!(
+        blocked.message.contains("trading hash"),
+        "{}",
+        blocked.message
+    );
+    assert_eq!(swapped.outcome.gate.unwrap().trading_hash, None);
+}
+
+fn holding_one(e: &mut EngineView, open_orders: u32) {
+    let s = e.status.as_mut().unwrap();
+    s.open_positions = vec![botfleet_crds::engine_api::PositionInfo {
+        symbol: "BTCUSDT".into(),
+        quantity: Decimal::ONE,
+        average_price: Decimal::from(100),
+        unrealized_pnl: Decimal::ZERO,
+    }];
+    s.open_orders = open_orders;
+}
+
+#[test]
+fn a_demotion_off_a_live_book_halts_with_flatten_and_moves_only_once_flat() {
+    let mut b = bot(json!({}), false);
+    b.spec.phase = Phase::Sandbox; // demote from LimitedReal (live) to the test network
+    let old = status_in(Phase::LimitedReal, None);
+    let mut e = engine(Phase::LimitedReal, 10_000, None);
+    holding_one(&mut e, 0);
+    let policy = RiskPolicySpec::default(); // onHalt: cancelOrders
+    let d = run(&b, &old, &policy, &e);
+    assert_eq!(
+        d.outcome.effective,
+        Phase::LimitedReal,
+        "the book does not move"
+    );
+    assert_eq!(d.outcome.move_pending, Some(Phase::Sandbox));
+    let (source, h) = d.new_halt.clone().expect("halted to flatten");
+    assert_eq!(source, HaltSource::BookMove);
+    assert!(
+        matches!(&d.engine_commands[..], [EngineCommand::Halt(r)] if r.flatten && r.halt_id.as_deref() == Some(h.id.as_str())),
+        "{:?}",
+        d.engine_commands
+    );
+    assert!(
+        d.status
+            .condition_is(ct::PROMOTION_BLOCKED, ConditionStatus::True, r::NOT_FLAT)
+    );
+
+    // Exits in flight: nothing is sent twice.
+    let latched = d.status.clone();
+    let mut e = engine(Phase::LimitedReal, 10_000, None);
+    e.status.as_mut().unwrap().halt = Some(HaltInfo {
+        id: h.id.clone(),
+        reason: h.reason.clone(),
+        at: "2026-01-01T12:00:00Z".into(),
+    });
+    holding_one(&mut e, 1);
+    let d = run(&b, &latched, &policy, &e);
+    assert!(d.engine_commands.is_empty(), "{:?}", d.engine_commands);
+    assert_eq!(d.outcome.effective, Phase::LimitedReal);
+
+    // Flat and confirmed: the bot moves, still halted (a resume is a deliberate act).
+    e.status.as_mut().unwrap().open_positions.clear();
+    e.status.as_mut().unwrap().open_orders = 0;
+    let d = run(&b, &latched, &policy, &e);
+    assert_eq!(d.outcome.effective, Phase::Sandbox);
+    assert!(d.halt_status.is_some());
+}
+
+#[test]
+fn a_demotion_on_the_same_book_is_immediate() {
+    let mut b = bot(json!({}), false);
+    b.spec.phase = Phase::LimitedReal;
+    let old = status_in(Phase::Scaling, None);
+    let mut e = engine(Phase::Scaling, 10_000, None);
+    holding_one(&mut e, 0);
+    let d = run(&b, &old, &RiskPolicySpec::default(), &e);
+    assert_eq!(d.outcome.effective, Phase::LimitedReal);
+    assert!(d.new_halt.is_none());
+}
+
+#[test]
+fn a_resume_that_moves_the_book_waits_for_a_flatten() {
+    let latched = HaltStatus {
+        id: "h-9".into(),
+        reason: "drawdown".into(),
+        at: Time(now()),
+    };
+    let b = bot(json!({"botfleet.dev/resume": "h-9"}), false);
+    let old = status_in(Phase::LimitedReal, Some(latched));
+    let mut e = engine(
+        Phase::LimitedReal,
+        10_000,
+        Some(HaltInfo {
+            id: "h-9".into(),
+            reason: "drawdown".into(),
+            at: "2026-01-01T12:00:00Z".into(),
+        }),
+    );
+    holding_one(&mut e, 0);
+    let policy = RiskPolicySpec::default(); // resumes in Paper
+    let d = run(&b, &old, &policy, &e);
+    assert!(
+        d.resumed.is_none(),
+        "not resumed while holding a live position"
+    );
+    assert_eq!(d.outcome.effective, Phase::LimitedReal);
+    assert!(
+        matches!(&d.engine_commands[..], [EngineCommand::Halt(r)] if r.flatten && r.halt_id.as_deref() == Some("h-9")),
+        "{:?}",
+        d.engine_commands
+    );
+    assert!(d.stay_note.unwrap().contains("waits for a flat book"));
+    // Once flat, the same annotation resumes it into Paper.
+    e.status.as_mut().unwrap().open_positions.clear();
+    let d = run(&b, &old, &policy, &e);
+    assert_eq!(d.resumed.as_deref(), Some("h-9"));
+    assert_eq!(d.outcome.effective, Phase::Paper);
 }

@@ -39,6 +39,9 @@ pub struct Observed<'a> {
     pub now: Timestamp,
     /// The operator's settings (the length of a day, the failure threshold).
     pub config: &'a OperatorConfig,
+    /// The hash of what this bot should trade now (`crds::trading_hash`):
+    /// a window measured under another hash earns no gate.
+    pub trading_hash: &'a str,
 }
 
 /// What the operator tells the engine, in order, before the status is written.

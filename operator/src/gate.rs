@@ -37,6 +37,9 @@ pub struct GateInput<'a> {
     /// `None` when flat or unknown. Its book does not move to the next
     /// phase's venue, so a promotion waits for a flat moment.
     pub holding: Option<String>,
+    /// The engine answered in the effective phase and holds no position
+    /// and no order. A demotion that moves the book waits for it.
+    pub flat_confirmed: bool,
 }
 
 /// What kind of phase change happened.
@@ -83,6 +86,9 @@ pub struct GateOutcome {
     pub gate: Option<GateStatus>,
     /// Set when a promotion is requested but refused.
     pub blocked: Option<Blocked>,
+    /// A demotion to this phase waits until the book (on another venue) is
+    /// flat: the bot is halted with flatten, then moved.
+    pub move_pending: Option<Phase>,
 }
 
 /// Builds the gate measurement from an engine window. Undefined statistics
@@ -176,6 +182,7 @@ fn number(v: f64) -> String {
 
 fn gate_status(target: Phase, criteria: Vec<GateCriterionStatus>) -> GateStatus {
     GateStatus {
+        trading_hash: None,
         target_phase: target,
         met: !criteria.is_empty() && criteria.iter().all(|c| c.met),
         criteria,
@@ -199,10 +206,32 @@ pub fn decide(input: &GateInput<'_>) -> GateOutcome {
                 .out_of(Phase::Paper)
                 .map(|c| gate_status(Phase::Sandbox, evaluate(c, &Err(String::new())))),
             blocked: None,
+            move_pending: None,
         };
     };
     if input.desired < current {
         let to = input.desired;
+        if to.book() != current.book() && !input.flat_confirmed {
+            // Nothing ever leaves a position without stops: the book is
+            // flattened where it is, then the bot moves.
+            let what = input
+                .holding
+                .as_deref()
+                .unwrap_or("a book the engine has not confirmed flat");
+            return GateOutcome {
+                effective: current,
+                change: None,
+                gate: None,
+                blocked: Some(Blocked {
+                    reason: botfleet_crds::condition_reasons::NOT_FLAT,
+                    message: format!(
+                        "demotion to {to} waits for a flat book: the bot holds {what} on {}, which {to} does not trade on; it is halted with flatten and moves once flat",
+                        current.book()
+                    ),
+                }),
+                move_pending: Some(to),
+            };
+        }
         return GateOutcome {
             effective: to,
             change: Some(PhaseChange {
@@ -217,6 +246,7 @@ pub fn decide(input: &GateInput<'_>) -> GateOutcome {
                 .zip(to.next())
                 .map(|(c, next)| gate_status(next, evaluate(c, &Err(String::new())))),
             blocked: None,
+            move_pending: None,
         };
     }
     let (Some(target), Some(criteria)) = (current.next(), input.gates.out_of(current)) else {
@@ -225,6 +255,7 @@ pub fn decide(input: &GateInput<'_>) -> GateOutcome {
             change: None,
             gate: None,
             blocked: None,
+            move_pending: None,
         };
     };
     let gate = gate_status(target, evaluate(criteria, &input.measurement));
@@ -233,6 +264,7 @@ pub fn decide(input: &GateInput<'_>) -> GateOutcome {
         change: None,
         gate: Some(gate.clone()),
         blocked,
+        move_pending: None,
     };
     if input.desired == current {
         return stay(None);
@@ -297,6 +329,7 @@ pub fn decide(input: &GateInput<'_>) -> GateOutcome {
             .zip(target.next())
             .map(|(c, next)| gate_status(next, evaluate(c, &Err(String::new())))),
         blocked: None,
+        move_pending: None,
     }
 }
 

@@ -40,6 +40,7 @@ fn input(
         measurement: m,
         halted: false,
         holding: None,
+        flat_confirmed: true,
     }
 }
 

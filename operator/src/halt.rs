@@ -22,6 +22,8 @@ pub enum HaltSource {
     Engine,
     /// The operator saw a limit breached.
     Breach,
+    /// A demotion moves the book to another venue: flatten first.
+    BookMove,
 }
 
 impl HaltSource {
@@ -32,6 +34,7 @@ impl HaltSource {
             Self::Manual => r::MANUAL_KILL_SWITCH,
             Self::Engine => r::ENGINE_HALTED,
             Self::Breach => r::LIMIT_BREACHED,
+            Self::BookMove => r::FLATTEN_BEFORE_MOVE,
         }
     }
 }

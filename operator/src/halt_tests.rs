@@ -34,6 +34,7 @@ fn engine(w: WindowMetrics, halt: Option<HaltInfo>) -> EngineStatus {
         phase: Phase::Paper,
         state: EngineState::Trading,
         config_hash: String::new(),
+        trading_hash: None,
         engine_started_at: String::new(),
         phase_started_at: String::new(),
         halt,
@@ -42,6 +43,8 @@ fn engine(w: WindowMetrics, halt: Option<HaltInfo>) -> EngineStatus {
         open_positions: vec![],
         open_orders: 0,
         limits_hit: vec![],
+        allocations: vec![],
+        flatten_pending: false,
     }
 }
 

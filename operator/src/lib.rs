@@ -35,6 +35,7 @@ pub mod halt;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod pod_security;
 pub mod reconcile;
 pub mod render;
 pub mod resolve;

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub bot_capital: GaugeVec,
     /// 1 while halted.
     pub bot_halted: GaugeVec,
+    /// 1 while halted and the engine does not report that halt.
+    pub bot_halt_unconfirmed: GaugeVec,
     /// Criteria of the next gate that are met.
     pub bot_gate_met: GaugeVec,
     /// Criteria of the next gate.
@@ -158,6 +160,12 @@ impl Metrics {
             ),
             bot_capital: gauge(&r, "botfleet_bot_capital", "Capital allocated", &BOT),
             bot_halted: gauge(&r, "botfleet_bot_halted", "1 while the bot is halted", &BOT),
+            bot_halt_unconfirmed: gauge(
+                &r,
+                "botfleet_bot_halt_unconfirmed",
+                "1 while the bot is halted and its engine does not report that halt",
+                &BOT,
+            ),
             bot_gate_met: gauge(
                 &r,
                 "botfleet_bot_gate_criteria_met",
@@ -240,6 +248,9 @@ impl Metrics {
         self.bot_halted
             .with_label_values(&l)
             .set(f64::from(u8::from(view.halted)));
+        self.bot_halt_unconfirmed
+            .with_label_values(&l)
+            .set(f64::from(u8::from(view.halt_unconfirmed)));
         self.bot_gate_met
             .with_label_values(&l)
             .set(view.gate_met as f64);
@@ -259,6 +270,7 @@ impl Metrics {
             &self.bot_drawdown_limit,
             &self.bot_capital,
             &self.bot_halted,
+            &self.bot_halt_unconfirmed,
             &self.bot_gate_met,
             &self.bot_gate_total,
         ] {
@@ -307,6 +319,8 @@ pub struct BotView {
     pub capital: f64,
     /// Halted.
     pub halted: bool,
+    /// Halted, and the engine does not confirm it.
+    pub halt_unconfirmed: bool,
     /// Gate criteria met.
     pub gate_met: usize,
     /// Gate criteria.
@@ -330,6 +344,12 @@ impl BotView {
                 .as_ref()
                 .map_or(0.0, |c| c.allocated.to_f64()),
             halted: status.halt.is_some(),
+            halt_unconfirmed: status.halt.is_some()
+                && !status.condition_is(
+                    botfleet_crds::condition_types::HALT_CONFIRMED,
+                    botfleet_crds::ConditionStatus::True,
+                    botfleet_crds::condition_reasons::ENGINE_CONFIRMED,
+                ),
             gate_met: gate.map_or(0, |g| g.criteria.iter().filter(|c| c.met).count()),
             gate_total: gate.map_or(0, |g| g.criteria.len()),
         }

@@ -88,6 +88,24 @@ async fn apply_resolved(
 ) -> Result<Action> {
     let old = bot.status.clone().unwrap_or_default();
     let engine = observe(bot, ctx).await;
+    let members: Vec<&Strategy> = resolved.members.iter().map(|m| m.as_ref()).collect();
+    let image = bot
+        .spec
+        .engine
+        .image
+        .as_deref()
+        .unwrap_or(&ctx.config.engine_image);
+    let mut inputs = EngineInputs {
+        bot,
+        strategy: &resolved.strategy,
+        members,
+        policy: &resolved.policy,
+        phase: old.phase.unwrap_or_default(),
+        capital: bot.spec.capital,
+        halted: false,
+        image,
+    };
+    let trading_hash = inputs.trading_hash();
     let d = decide(&Observed {
         bot,
         old: &old,
@@ -95,19 +113,13 @@ async fn apply_resolved(
         engine: &engine,
         now: Timestamp::now(),
         config: &ctx.config,
+        trading_hash: &trading_hash,
     });
     tell_engine(bot, ctx, &engine, &d.engine_commands).await?;
     status::write(api, bot, &d.status).await?;
-    let members: Vec<&Strategy> = resolved.members.iter().map(|m| m.as_ref()).collect();
-    let inputs = EngineInputs {
-        bot,
-        strategy: &resolved.strategy,
-        members,
-        policy: &resolved.policy,
-        phase: d.outcome.effective,
-        capital: d.cap.allocated,
-        halted: d.halt_status.is_some(),
-    };
+    inputs.phase = d.outcome.effective;
+    inputs.capital = d.cap.allocated;
+    inputs.halted = d.halt_status.is_some();
     apply_children(bot, ctx, &inputs).await?;
     // Events and counters, now that the transitions are committed.
     announce::announce(ctx, bot, &old, &d).await;

@@ -11,10 +11,10 @@ use botfleet_crds::{
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
     HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec,
-    Probe, Secret, SecretKeySelector, SecurityContext, Service, ServiceAccount, ServicePort,
-    ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    Probe, Secret, SecretKeySelector, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
+    VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -23,7 +23,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::{FIELD_MANAGER, token};
+use crate::{FIELD_MANAGER, pod_security, token};
 use botfleet_crds::labels::{BOT_LABEL, CONFIG_HASH_ANNOTATION, MANAGED_BY_LABEL};
 
 /// Key of the engine config in the ConfigMap.
@@ -50,6 +50,22 @@ pub struct EngineInputs<'a> {
     pub capital: Amount,
     /// The operator's halt latch.
     pub halted: bool,
+    /// The engine image the pod runs (the bot's, else the operator's default).
+    pub image: &'a str,
+}
+
+impl EngineInputs<'_> {
+    /// [`botfleet_crds::trading_hash`] of these inputs: what the engine,
+    /// computing it over the rendered config, reports for this config.
+    pub fn trading_hash(&self) -> String {
+        botfleet_crds::trading_hash(&botfleet_crds::WhatTrades {
+            strategy: &self.strategy.spec,
+            members: self.members.iter().map(|m| &m.spec).collect(),
+            policy: &self.policy.spec,
+            symbols: &self.bot.spec.exchange.symbols,
+            image: Some(self.image),
+        })
+    }
 }
 
 /// The rendered config and its hash.
@@ -59,6 +75,12 @@ pub struct RenderedConfig {
     pub yaml: String,
     /// SHA-256 of `yaml`, hex.
     pub hash: String,
+    /// SHA-256 of the config as it would be without the halt latch: the pod
+    /// restarts when this changes. A halt or a resume reaches the running
+    /// engine by its control endpoint, so it never restarts the pod (a
+    /// restart mid-flatten would interrupt the flatten); the latch is still
+    /// in the ConfigMap for an engine that restarts for another reason.
+    pub restart_hash: String,
 }
 
 /// Operator settings the workload depends on.
@@ -88,6 +110,16 @@ fn doc(kind: &str, meta: &ObjectMeta, spec: serde_json::Value) -> serde_json::Va
 /// RiskPolicy and the TradingBot with the *effective* phase, the allocated
 /// capital and the halt latch — the same format a user passes with `-f`.
 pub fn engine_config(inputs: &EngineInputs<'_>) -> Result<RenderedConfig> {
+    let yaml = config_yaml(inputs, inputs.halted)?;
+    let restart_yaml = config_yaml(inputs, false)?;
+    Ok(RenderedConfig {
+        hash: hex::encode(Sha256::digest(yaml.as_bytes())),
+        restart_hash: hex::encode(Sha256::digest(restart_yaml.as_bytes())),
+        yaml,
+    })
+}
+
+fn config_yaml(inputs: &EngineInputs<'_>, halted: bool) -> Result<String> {
     let mut docs = vec![doc(
         "Strategy",
         &inputs.strategy.metadata,
@@ -107,7 +139,9 @@ pub fn engine_config(inputs: &EngineInputs<'_>) -> Result<RenderedConfig> {
     ));
     let mut spec = inputs.bot.spec.clone();
     spec.phase = inputs.phase;
-    spec.halted = inputs.halted;
+    spec.halted = halted;
+    // The engine hashes what trades over its config, the image included.
+    spec.engine.image = Some(inputs.image.to_string());
     // The manifest format needs capital > 0; a halted engine trades nothing anyway.
     if inputs.capital > Amount::ZERO {
         spec.capital = inputs.capital;
@@ -122,8 +156,7 @@ pub fn engine_config(inputs: &EngineInputs<'_>) -> Result<RenderedConfig> {
         yaml.push_str("---\n");
         yaml.push_str(&serde_yaml::to_string(d)?);
     }
-    let hash = hex::encode(Sha256::digest(yaml.as_bytes()));
-    Ok(RenderedConfig { yaml, hash })
+    Ok(yaml)
 }
 
 /// Labels of every child; the selector uses the first two.
@@ -356,19 +389,16 @@ pub fn stateful_set(
         }]),
         env: Some(env),
         volume_mounts: Some(mounts),
-        resources: bot.spec.engine.resources.clone(),
+        resources: Some(
+            bot.spec
+                .engine
+                .resources
+                .clone()
+                .unwrap_or_else(pod_security::default_resources),
+        ),
         readiness_probe: Some(probe("/readyz")),
         liveness_probe: Some(probe("/healthz")),
-        security_context: Some(SecurityContext {
-            run_as_non_root: Some(true),
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
+        security_context: Some(pod_security::engine_container()),
         ..Default::default()
     };
     Ok(StatefulSet {
@@ -385,13 +415,14 @@ pub fn stateful_set(
                     labels: Some(labels(bot)),
                     annotations: Some(BTreeMap::from([(
                         CONFIG_HASH_ANNOTATION.into(),
-                        config.hash.clone(),
+                        config.restart_hash.clone(),
                     )])),
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {
                     service_account_name: Some(name.clone()),
                     automount_service_account_token: Some(false),
+                    security_context: Some(pod_security::engine_pod()),
                     termination_grace_period_seconds: Some(30),
                     containers: vec![container],
                     volumes: Some(vec![Volume {

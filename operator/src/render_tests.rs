@@ -35,6 +35,7 @@ fn inputs(m: &Manifests, phase: Phase, capital: u32, halted: bool) -> EngineInpu
         phase,
         capital: Amount::from(capital),
         halted,
+        image: "botfleet/engine:test",
     }
 }
 
@@ -72,6 +73,8 @@ fn the_hash_changes_exactly_when_the_config_does() {
     );
     let halted = engine_config(&inputs(&m, Phase::Paper, 0, true)).unwrap();
     assert_ne!(a.hash, halted.hash);
+    // A halt reaches the engine by its control endpoint: no pod restart.
+    assert_eq!(a.restart_hash, halted.restart_hash);
     let parsed = Manifests::from_yaml(&halted.yaml).unwrap();
     assert!(
         parsed.trading_bots[0].spec.halted,
@@ -207,4 +210,33 @@ fn stateful_set_runs_one_engine_with_sqlite_or_postgres() {
         .unwrap();
     assert_eq!((key.name.as_str(), key.key.as_str()), ("pg", "url"));
     assert_eq!(c.volume_mounts.as_ref().unwrap().len(), 1, "config only");
+}
+
+#[test]
+fn the_engine_pod_meets_the_restricted_pod_security_standard() {
+    let m = manifests();
+    let cfg = engine_config(&inputs(&m, Phase::Paper, 5000, false)).unwrap();
+    let sts = stateful_set(&m.trading_bots[0], &cfg, &SETTINGS).unwrap();
+    let pod = sts.spec.unwrap().template.spec.unwrap();
+    assert_eq!(
+        crate::pod_security::restricted_violations(&pod),
+        Vec::<String>::new()
+    );
+    let psc = pod.security_context.unwrap();
+    assert_eq!(psc.fs_group, Some(65532), "the SQLite volume is writable");
+    let resources = pod.containers[0].resources.clone().unwrap();
+    assert!(resources.requests.is_some() && resources.limits.is_some());
+}
+
+#[test]
+fn the_engine_computes_the_operators_trading_hash_from_the_rendered_config() {
+    let m = manifests();
+    let i = inputs(&m, Phase::Paper, 5000, false);
+    let rendered = engine_config(&i).unwrap();
+    let back = Manifests::from_yaml(&rendered.yaml).unwrap();
+    let bundle = back.bundle(None).unwrap();
+    assert_eq!(back.trading_hash(&bundle), i.trading_hash());
+    // Phase, capital and the halt latch do not trade.
+    let other = inputs(&m, Phase::Sandbox, 9000, true);
+    assert_eq!(other.trading_hash(), i.trading_hash());
 }

@@ -172,6 +172,7 @@ fn build_report(
             }),
         },
         trades: engine.ledger().closed_trades().to_vec(),
+        allocations: engine.ledger().transfers().to_vec(),
         equity_curve,
         drawdown_curve,
     }

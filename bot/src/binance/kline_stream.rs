@@ -208,6 +208,17 @@ fn parse_kline_event(obj: &Map<String, Value>) -> Result<KlineEvent, WireError> 
             format!("`{inner_symbol}` differs from the event's symbol `{symbol}`"),
         ));
     }
+    let price_field = [
+        ("", ""),
+        ("o", "open"),
+        ("h", "high"),
+        ("l", "low"),
+        ("c", "close"),
+    ];
+    kline.check_prices(|i| {
+        let (key, name) = price_field[i];
+        format!("{symbol} {}", k.at(key, &format!("{name} price")))
+    })?;
     if kline.close_time < kline.open_time {
         return Err(WireError::new(
             k.at("T", "kline close time"),

@@ -162,6 +162,30 @@ fn stream_names_and_urls() {
 }
 
 #[test]
+fn a_price_at_or_below_zero_is_refused_naming_symbol_field_and_time() {
+    let doc: Value = serde_json::from_str(DOC_EVENT).unwrap();
+    for (key, name) in [("o", "open"), ("h", "high"), ("l", "low"), ("c", "close")] {
+        let mut v = doc.clone();
+        v["k"][key] = json!("0.00000000");
+        let e = parse_stream_message(&v.to_string()).unwrap_err();
+        assert_eq!(
+            e.context,
+            format!("BNBBTC kline event `k` field `{key}` ({name} price)")
+        );
+        assert!(
+            e.problem.starts_with(
+                "price 0 at open time 2022-12-31T19:43:00Z (1672515780000) is not positive"
+            ),
+            "{e}"
+        );
+    }
+    let mut v = doc.clone();
+    v["k"]["l"] = json!("-1");
+    let e = parse_stream_message(&v.to_string()).unwrap_err();
+    assert!(e.problem.contains("negative"), "{e}");
+}
+
+#[test]
 fn encoded_events_parse_back() {
     let k = kline_at(minutes_ago(10), 3);
     let e = kline_of(parse_stream_message(&kline_event("BTCUSDT", &k, true).to_string()).unwrap());

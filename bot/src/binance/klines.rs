@@ -6,6 +6,7 @@
 
 use super::wire::{self, WireError};
 use crate::domain::{Candle, Money, Price, Quantity};
+use crate::market_data::format_millis;
 use serde_json::Value;
 
 /// One Binance kline with everything the REST row carries (the stream's
@@ -58,6 +59,36 @@ impl Kline {
             self.taker_buy_quote_volume.0.to_string().into(),
             "0".into(),
         ])
+    }
+}
+
+impl Kline {
+    /// Refuses a kline with a price ≤ 0: no market trades at 0, and a 0
+    /// would reach the engine's divisions and mark a position worthless
+    /// (a false drawdown halt). `at(i)` names price `i` (1 open, 2 high,
+    /// 3 low, 4 close) in the error.
+    pub(crate) fn check_prices(&self, at: impl Fn(usize) -> String) -> Result<(), WireError> {
+        let prices = [
+            (1, self.open),
+            (2, self.high),
+            (3, self.low),
+            (4, self.close),
+        ];
+        for (i, price) in prices {
+            if price <= Price::ZERO {
+                return Err(WireError::new(
+                    at(i),
+                    format!(
+                        "price {price} at open time {} ({}) is not positive; a kline's prices \
+                         are always above 0, so this one is refused (fix: check that the market \
+                         data URL points at Binance or a faithful mirror)",
+                        format_millis(self.open_time),
+                        self.open_time
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -135,6 +166,7 @@ pub fn parse_kline_row(row: &Value, index: usize) -> Result<Kline, WireError> {
         taker_buy_base_volume: wire::decimal_value(&cols[9], at(9))?,
         taker_buy_quote_volume: wire::decimal_value(&cols[10], at(10))?,
     };
+    kline.check_prices(|i| at(i)())?;
     if kline.close_time < kline.open_time {
         return Err(WireError::new(
             format!("klines row {index}"),
@@ -247,6 +279,33 @@ mod tests {
     }
 
     #[test]
+    fn prices_at_or_below_zero_are_refused_naming_row_column_and_time() {
+        // 2024-01-01T00:00:00Z
+        let body = |o: &str, h: &str, l: &str, c: &str| {
+            format!(
+                r#"[[1704067200000,"{o}","{h}","{l}","{c}","1",1704067259999,"1",3,"1","1","0"]]"#
+            )
+        };
+        for (row, column) in [
+            (body("0", "2", "1", "1.5"), "column 1 (open price)"),
+            (body("1", "0.00000000", "1", "1"), "column 2 (high price)"),
+            (body("1", "2", "0", "1.5"), "column 3 (low price)"),
+            (body("1", "2", "1", "0"), "column 4 (close price)"),
+        ] {
+            let err = parse_klines(&row).unwrap_err();
+            assert_eq!(err.context, format!("klines row 0, {column}"), "{err}");
+            assert!(err.problem.contains("is not positive"), "{err}");
+            assert!(
+                err.problem.contains("2024-01-01T00:00:00Z (1704067200000)"),
+                "{err}"
+            );
+        }
+        // Negative prices were refused before (as negative decimals).
+        let err = parse_klines(&body("1", "2", "-1", "1.5")).unwrap_err();
+        assert!(err.problem.contains("negative"), "{err}");
+    }
+
+    #[test]
     fn extra_trailing_columns_are_ignored() {
         let body = r#"[[1,"1","2","0.5","1.5","10",59999,"15",3,"4","6","0","new"]]"#;
         assert_eq!(parse_klines(body).unwrap()[0].high, Price::from(2));
@@ -283,17 +342,22 @@ mod tests {
         (0i64..i64::MAX / 4, 0u32..12).prop_map(|(m, s)| Decimal::new(m, s))
     }
 
+    fn arb_price() -> impl Strategy<Value = Decimal> {
+        (1i64..i64::MAX / 4, 0u32..12).prop_map(|(m, s)| Decimal::new(m, s))
+    }
+
     proptest! {
         #[test]
         fn encode_then_parse_is_identity(
             open_time in 0i64..4_000_000_000_000,
             len in 1i64..1_000_000,
             trades in any::<u64>(),
+            p in proptest::collection::vec(arb_price(), 4),
             d in proptest::collection::vec(arb_decimal(), 9),
         ) {
             let k = Kline {
                 open_time,
-                open: Price(d[0]), high: Price(d[1]), low: Price(d[2]), close: Price(d[3]),
+                open: Price(p[0]), high: Price(p[1]), low: Price(p[2]), close: Price(p[3]),
                 volume: Quantity(d[4]),
                 close_time: open_time + len,
                 quote_volume: Money(d[5]),

@@ -183,7 +183,11 @@ impl MarketDataClient {
             q.append_pair("limit", &limit.to_string());
         }
         let body = self.get_with_retry(url).await?;
-        Ok(klines::parse_klines(&body)?)
+        klines::parse_klines(&body).map_err(|mut e| {
+            // The rows do not say whose they are: name the symbol asked for.
+            e.context = format!("{symbol} {}", e.context);
+            RestError::Decode(e)
+        })
     }
 
     /// Every kline with open time in `start..=end` (Unix ms), at most `limit`

@@ -282,9 +282,36 @@ mod against_a_local_server {
             .await
             .unwrap_err();
         match err {
-            RestError::Decode(e) => assert!(e.context.starts_with("klines row 1"), "{e}"),
+            RestError::Decode(e) => assert!(e.context.starts_with("BTCUSDT klines row 1"), "{e}"),
             other => panic!("{other}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_zero_price_is_refused_naming_symbol_row_column_and_time() {
+        let (server, base) = server_with_history(3).await;
+        let mut zero = kline_at(base, 1);
+        zero.low = crate::domain::Price::ZERO;
+        server.push_canned(Canned {
+            status: 200,
+            headers: vec![],
+            body: klines::encode_klines(&[kline_at(base, 0), zero.clone()]),
+        });
+        let c = client(&server, quick_retry());
+        let err = c
+            .fetch_klines(&Symbol::new(SYMBOL), Timeframe::M1, base, base + MINUTE, 10)
+            .await
+            .unwrap_err();
+        assert!(!err.is_permanent(), "a bad answer is retried later: {err}");
+        let RestError::Decode(e) = err else {
+            panic!("{err}")
+        };
+        assert_eq!(e.context, "BTCUSDT klines row 1, column 3 (low price)");
+        let when = crate::market_data::format_millis(zero.open_time);
+        assert!(
+            e.problem.contains("price 0 at open time") && e.problem.contains(&when),
+            "{e}"
+        );
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@
 //! 5. the strategy sees the candle (always, so indicators stay warm); unless
 //!    halted, a Buy asks the risk engine for a size, a Sell exits.
 
+mod allocation;
 mod events;
 mod snapshot;
 mod step;
@@ -55,6 +56,8 @@ pub enum EngineError {
     UnknownSymbol(Symbol),
     #[error("restoring the engine: {0}")]
     Restore(String),
+    #[error("capital transfer: {0}")]
+    Transfer(String),
 }
 
 /// One traded symbol: its own strategy instance and ATR.
@@ -111,6 +114,8 @@ pub struct Engine {
     /// The halt the engine already acted on (cancel/flatten happen once).
     pub(crate) handled_halt: Option<String>,
     pub(crate) last_time: i64,
+    /// Capital is still to move out (see `allocation.rs`).
+    pub(crate) owes_capital: bool,
 }
 
 /// The strategy and risk settings of `config`, resolved and checked: what
@@ -191,6 +196,7 @@ impl Engine {
             counters: RiskCounters::default(),
             handled_halt: None,
             last_time: start_time,
+            owes_capital: false,
         })
     }
 

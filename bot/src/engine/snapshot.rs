@@ -2,7 +2,9 @@
 //!
 //! An engine's state comes back from three sources, each exact:
 //! - the **ledger** by replaying every stored fill into a fresh ledger with
-//!   the snapshot's starting cash (fills are idempotent by trade id);
+//!   the snapshot's starting cash (fills are idempotent by trade id), and
+//!   the snapshot's capital transfers each after as many fills as it
+//!   followed when recorded;
 //! - the **strategies and ATRs** by feeding them every stored candle again
 //!   (indicators such as an EMA depend on the whole history; strategies are
 //!   pure functions of their candles, so the state comes back bit for bit);
@@ -25,7 +27,7 @@ use crate::config::EngineConfig;
 use crate::domain::{Candle, Fill, Money, Symbol};
 use crate::execution::PaperBroker;
 use crate::indicators::{Hlc, Indicator};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Transfer};
 use crate::performance::{EquityCurve, Performance};
 use crate::risk::{Halt, Limit, RiskEngine, RiskState};
 
@@ -57,6 +59,9 @@ pub struct EngineSnapshot {
     pub cash: Money,
     /// Round trips closed so far: the replayed fills must give as many.
     pub closed_trades: u64,
+    /// Capital transfers, oldest first (`engine::allocation`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<Transfer>,
 }
 
 /// [`RiskCounters`] with owned keys (the limit names).
@@ -133,6 +138,7 @@ impl Engine {
             counters: CounterSnapshot::from(&self.counters),
             cash: self.ledger.cash(),
             closed_trades: self.ledger.closed_trades().len() as u64,
+            transfers: self.ledger.transfers().to_vec(),
         }
     }
 
@@ -163,9 +169,17 @@ impl Engine {
             EventMode::Record,
         )?;
         let mut ledger = Ledger::new(snapshot.starting_cash)?;
+        let mut transfers = snapshot.transfers.iter().peekable();
         for fill in fills {
+            let applied = ledger.fills_applied();
+            while let Some(t) = transfers.next_if(|t| t.after_fills <= applied) {
+                ledger.replay_transfer(t)?;
+            }
             // The store keeps one row per trade id: nothing is applied twice.
             let _ = ledger.apply_fill(fill)?;
+        }
+        for t in transfers {
+            ledger.replay_transfer(t)?;
         }
         for symbol in engine.config.symbols.clone() {
             if let Some(price) = snapshot.broker.last_price(&symbol) {
@@ -208,6 +222,12 @@ impl Engine {
             ));
         }
         engine.risk = RiskEngine::restore(risk_config(&engine.config), snapshot.risk)?;
+        if !engine.risk.is_rebased() && ledger.contributed() != engine.config.capital {
+            // The config's capital changed and its transfer is not recorded
+            // yet: the loss limits count from the capital the book holds.
+            engine.risk.set_capital_base(ledger.contributed());
+        }
+        engine.owes_capital = !ledger.owed_out().is_zero();
         engine.ledger = ledger;
         engine.execution = match snapshot.venue {
             Some(orders) => Execution::Venue {
@@ -247,8 +267,19 @@ impl Engine {
         let equity = self.ledger.equity();
         self.risk
             .start_phase(risk_config(&self.config), now, equity)?;
+        if self.ledger.contributed() != self.config.capital {
+            // Capital still owed out is in the book: the loss counts from it.
+            self.risk.set_capital_base(self.ledger.contributed());
+        }
         self.perf.start_window(self.config.phase.as_str(), now);
         Ok(())
+    }
+
+    /// A new measurement window starts at `now` in the same phase (what
+    /// trades changed): the gates measure anew, while the risk engine's
+    /// peak, loss bases and streak go on, so an edit never resets a limit.
+    pub fn start_window(&mut self, now: i64) {
+        self.perf.start_window(self.config.phase.as_str(), now);
     }
 
     /// Like [`Engine::halt`], but a new halt is named `id` (the operator's

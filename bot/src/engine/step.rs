@@ -30,6 +30,10 @@ impl Engine {
         }
         self.perf
             .on_candle(now, self.ledger.equity(), self.ledger.has_position());
+        if self.owes_capital {
+            // A cut of the allocation not yet moved out: what has freed up goes.
+            self.apply_allocation(now)?;
+        }
 
         // 5. Strategy (always fed) and entries/exits.
         let market = &mut self.markets[index];
@@ -243,7 +247,7 @@ impl Engine {
         }
     }
 
-    fn send_exit(&mut self, exit: &ExitOrder) {
+    pub(crate) fn send_exit(&mut self, exit: &ExitOrder) {
         if self.has_open_sell(&exit.symbol) {
             return;
         }

@@ -1,7 +1,7 @@
 //! The account: cash, positions, P&L, fees, equity.
 
 use super::position::{ClosedTrade, Position};
-use super::{LedgerError, LedgerState};
+use super::{LedgerError, LedgerState, Transfer};
 use crate::domain::{Fill, Money, Price, Side, Symbol};
 
 /// What applying a fill did.
@@ -36,8 +36,9 @@ impl FillOutcome {
 /// The engine's book of one spot account, in the quote currency.
 ///
 /// Invariants (property-tested): `equity = cash + Σ quantity × mark`;
-/// `cash = starting_cash − Σ buy notional + Σ sell notional − Σ fees`;
-/// `equity − starting_cash = realized_pnl − fees_paid + unrealized_pnl`.
+/// `cash = starting_cash + Σ transfers − Σ buy notional + Σ sell notional − Σ fees`;
+/// `equity − contributed = realized_pnl − fees_paid + unrealized_pnl`, where
+/// `contributed = starting_cash + Σ transfers` (see `transfer.rs`).
 /// Every figure is an exact decimal; the only rounding is the cost removed by
 /// a partial sell (see [`Position`]).
 ///
@@ -46,17 +47,20 @@ impl FillOutcome {
 /// allocation; [`Ledger::equity`] is a cached field.
 #[derive(Clone, Debug)]
 pub struct Ledger {
-    starting_cash: Money,
-    cash: Money,
+    pub(super) starting_cash: Money,
+    pub(super) cash: Money,
     realized_pnl: Money,
     fees_paid: Money,
-    positions: Vec<Position>,
+    pub(super) positions: Vec<Position>,
     closed_trades: Vec<ClosedTrade>,
     /// Σ market value, kept in step with every mark and fill.
     positions_value: Money,
     /// `cash + positions_value`.
-    equity: Money,
+    pub(super) equity: Money,
     open_positions: usize,
+    /// Capital moved in or out, oldest first (see `transfer.rs`).
+    pub(super) transfers: Vec<Transfer>,
+    pub(super) net_transfers: Money,
 }
 
 impl Ledger {
@@ -77,6 +81,8 @@ impl Ledger {
             positions_value: Money::ZERO,
             equity: starting_cash,
             open_positions: 0,
+            transfers: Vec::new(),
+            net_transfers: Money::ZERO,
         })
     }
 
@@ -230,9 +236,10 @@ impl Ledger {
         self.positions.iter().map(Position::unrealized_pnl).sum()
     }
 
-    /// `equity − starting_cash` = realized − fees + unrealized.
+    /// `equity − contributed` = realized − fees + unrealized (transfers
+    /// are neither profit nor loss).
     pub fn net_pnl(&self) -> Money {
-        self.equity - self.starting_cash
+        self.equity - self.contributed()
     }
 
     /// The entry for `symbol`, flat or not (`None` if never traded).
@@ -270,6 +277,7 @@ impl Ledger {
             fees_paid: self.fees_paid,
             positions: self.positions.clone(),
             closed_trades: self.closed_trades.clone(),
+            transfers: self.transfers.clone(),
         }
     }
 
@@ -319,6 +327,8 @@ impl Ledger {
             positions_value,
             equity: state.cash + positions_value,
             open_positions,
+            net_transfers: state.transfers.iter().map(|t| t.amount).sum(),
+            transfers: state.transfers,
         })
     }
 

@@ -18,10 +18,14 @@
 //!
 //! Applying a fill is idempotent by `(symbol, trade_id)`: restart recovery may
 //! replay fills freely.
+//!
+//! Capital allocations move cash in and out as [`Transfer`]s (`transfer.rs`):
+//! never profit or loss, never below zero cash.
 
 mod account;
 mod position;
 mod snapshot;
+mod transfer;
 
 #[cfg(test)]
 mod tests;
@@ -29,6 +33,7 @@ mod tests;
 pub use account::{AppliedFill, FillOutcome, Ledger};
 pub use position::{ClosedTrade, Position};
 pub use snapshot::{BalancesSnapshot, LedgerState, PositionSnapshot};
+pub use transfer::Transfer;
 
 use crate::domain::{Money, Quantity, Symbol};
 
@@ -67,6 +72,11 @@ pub enum LedgerError {
         value: String,
         reason: &'static str,
     },
+    #[error(
+        "a transfer of {amount} with cash {cash} would leave cash negative: a transfer out \
+         takes at most the free cash"
+    )]
+    TransferExceedsCash { amount: Money, cash: Money },
     #[error("cash {cash} is negative: the account starts with 0 or more")]
     NegativeCash { cash: Money },
     #[error("ledger state field `{field}` is corrupt: {reason}")]

@@ -3,7 +3,7 @@
 //! decimal strings (the domain newtypes do that), so nothing passes through
 //! a float on the way out.
 
-use super::{ClosedTrade, Ledger, Position};
+use super::{ClosedTrade, Ledger, Position, Transfer};
 use crate::domain::{Money, Price, Quantity, Symbol};
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +20,10 @@ pub struct BalancesSnapshot {
     pub realized_pnl: Money,
     pub fees_paid: Money,
     pub unrealized_pnl: Money,
-    /// `equity − starting_cash`.
+    /// Σ capital transfers (in > 0, out < 0).
+    #[serde(default)]
+    pub net_transfers: Money,
+    /// `equity − starting_cash − net_transfers`.
     pub net_pnl: Money,
     pub open_positions: usize,
     pub closed_trades: usize,
@@ -68,6 +71,7 @@ impl Ledger {
             realized_pnl: self.realized_pnl(),
             fees_paid: self.fees_paid(),
             unrealized_pnl: self.unrealized_pnl(),
+            net_transfers: self.net_transfers(),
             net_pnl: self.net_pnl(),
             open_positions: self.open_positions(),
             closed_trades: self.closed_trades().len(),
@@ -90,4 +94,6 @@ pub struct LedgerState {
     pub fees_paid: Money,
     pub positions: Vec<Position>,
     pub closed_trades: Vec<ClosedTrade>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<Transfer>,
 }

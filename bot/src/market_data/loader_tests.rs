@@ -153,6 +153,12 @@ fn inconsistent_ohlc_is_refused() {
     let e = row_err(&format!("{header}{T0},0,11,9,10.5,1\n"));
     assert_eq!(e.column.as_deref(), Some("column 2 (open)"));
     assert!(e.problem.contains("not positive"), "{e}");
+    assert!(e.fix.contains("greater than 0"), "{e}");
+    let e = row_err(&format!("{header}{T0},10,11,-9,10.5,1\n"));
+    assert_eq!(e.column.as_deref(), Some("column 4 (low)"));
+    assert!(e.problem.contains("price -9 is not positive"), "{e}");
+    let e = row_err(&format!("{header}{T0},10,11,9,0.000,1\n"));
+    assert_eq!(e.column.as_deref(), Some("column 5 (close)"));
     // negative volume
     let e = row_err(&format!("{header}{T0},10,11,9,10.5,-1\n"));
     assert_eq!(e.column.as_deref(), Some("column 6 (volume)"));

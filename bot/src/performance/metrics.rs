@@ -1,6 +1,7 @@
 //! The O(1) accumulators of one measurement window and its summary.
 
 use crate::domain::Money;
+use crate::ledger::MONEY_DP;
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds in a UTC day.
@@ -42,6 +43,13 @@ pub struct WindowStats {
     max_losing_streak: u32,
     orders: u64,
     order_errors: u64,
+    /// Σ capital transfers in the window (see [`WindowStats::transfer`]).
+    #[serde(default)]
+    net_transfers: Money,
+    /// The window's start equity plus its transfers: the base of its P&L in
+    /// money. `None`: no transfer yet (the start equity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    contributed: Option<Money>,
 }
 
 impl WindowStats {
@@ -75,7 +83,35 @@ impl WindowStats {
             max_losing_streak: 0,
             orders: 0,
             order_errors: 0,
+            net_transfers: Money::ZERO,
+            contributed: None,
         }
+    }
+
+    /// A capital transfer of `amount` after the last candle. The start
+    /// equity and the peak scale with the account (`(equity + amount) /
+    /// equity`), so the return chains the sub-periods between transfers
+    /// (time-weighted) and the drawdown stays what it was; today's start
+    /// moves by the amount, so neither the day's P&L nor the window's money
+    /// P&L count it. An account at or below zero cannot scale: the start and
+    /// peak move by the amount instead.
+    pub(super) fn transfer(&mut self, amount: Money) {
+        let before = self.equity;
+        let after = before + amount;
+        let rebase = |x: Money| {
+            if before > Money::ZERO {
+                Money::new(x.value() * after.value() / before.value()).round_dp(MONEY_DP)
+            } else {
+                x + amount
+            }
+        };
+        self.contributed = Some(self.contributed.unwrap_or(self.start_equity) + amount);
+        self.net_transfers += amount;
+        self.start_equity = rebase(self.start_equity);
+        self.peak = rebase(self.peak);
+        self.peak_f64 = approx_f64(self.peak);
+        self.equity = after;
+        self.day_start_equity += amount;
     }
 
     /// One candle: `equity` at its close, `equity_f64` the same as a float,
@@ -164,8 +200,20 @@ impl WindowStats {
         self.start_time
     }
 
+    /// The start equity, scaled by every transfer since (the base of the
+    /// time-weighted return).
     pub fn start_equity(&self) -> Money {
         self.start_equity
+    }
+
+    /// Σ capital transfers in the window.
+    pub fn net_transfers(&self) -> Money {
+        self.net_transfers
+    }
+
+    /// P&L in money: equity minus the start equity and the transfers.
+    pub fn net_pnl(&self) -> Money {
+        self.equity - self.contributed.unwrap_or(self.start_equity)
     }
 
     pub fn equity(&self) -> Money {
@@ -176,7 +224,8 @@ impl WindowStats {
         self.peak
     }
 
-    /// `(equity − start) / start × 100`, computed exactly then shown as f64.
+    /// `(equity − start) / start × 100`, computed exactly then shown as f64;
+    /// time-weighted across transfers (they scale `start`).
     pub fn return_pct(&self) -> f64 {
         if self.start_equity.is_zero() {
             return 0.0;
@@ -263,7 +312,8 @@ impl WindowStats {
             start_equity: self.start_equity,
             equity: self.equity,
             peak_equity: self.peak,
-            net_pnl: self.equity - self.start_equity,
+            net_transfers: self.net_transfers,
+            net_pnl: self.net_pnl(),
             return_pct: self.return_pct(),
             drawdown_pct: self.drawdown_pct(),
             max_drawdown_pct: self.max_drawdown_pct(),
@@ -302,6 +352,10 @@ pub struct WindowSummary {
     pub start_equity: Money,
     pub equity: Money,
     pub peak_equity: Money,
+    /// Σ capital transfers in the window (they are not P&L).
+    #[serde(default)]
+    pub net_transfers: Money,
+    /// Equity − start equity − transfers, in money.
     pub net_pnl: Money,
     pub return_pct: f64,
     pub drawdown_pct: f64,

@@ -15,6 +15,11 @@
 //! - **Trades** are round trips (flat → flat) from the ledger; a win has
 //!   P&L > 0 after fees. Profit factor = Σ wins / Σ |losses|, after fees.
 //! - **Exposure** = % of candles closing with a position open.
+//! - **Capital transfers** ([`Performance::transfer`]) are neither return
+//!   nor drawdown: the window's start equity and peak scale with the
+//!   account, so the return is time-weighted (the sub-periods between
+//!   transfers chain) and a candle's return is measured from the equity
+//!   after the transfer; P&L in money leaves the transfers out.
 //! - **Days** are UTC days of the time passed to `on_candle`; a day's P&L is
 //!   its last equity minus the previous day's last equity (or the window's
 //!   start equity).

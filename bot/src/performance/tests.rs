@@ -255,3 +255,41 @@ proptest! {
         }
     }
 }
+
+/// A transfer is neither return nor drawdown: the same trading with and
+/// without a transfer in between gives the same return (time-weighted),
+/// Sharpe, drawdown and daily P&L; the money P&L leaves the transfer out.
+#[test]
+fn transfers_chain_time_weighted_and_are_not_returns() {
+    let mut plain = tracker("100");
+    let mut moved = tracker("100");
+    for (i, (a, b)) in [("110", "110"), ("99", "198"), ("103.95", "207.9")]
+        .iter()
+        .enumerate()
+    {
+        if i == 1 {
+            // 110 in after the first candle: the account doubles.
+            moved.transfer(m("110"));
+            assert!(close(moved.window().return_pct(), 10.0));
+            assert_eq!(moved.window().start_equity(), m("200"));
+            assert_eq!(moved.window().peak_equity(), m("220"));
+        }
+        plain.on_candle(i as i64 * H, m(a), false);
+        moved.on_candle(i as i64 * H, m(b), false);
+    }
+    let (p, q) = (plain.window().summary(365.0), moved.window().summary(365.0));
+    assert!(close(q.return_pct, p.return_pct) && close(q.return_pct, 3.95));
+    assert!(close(q.drawdown_pct, p.drawdown_pct) && close(q.max_drawdown_pct, 10.0));
+    assert!(close(q.sharpe.unwrap(), p.sharpe.unwrap()));
+    assert_eq!((q.net_transfers, q.net_pnl), (m("110"), m("-2.1")));
+    assert_eq!(
+        q.daily_pnl,
+        m("-2.1"),
+        "the day's P&L leaves the transfer out"
+    );
+    assert_eq!(p.net_pnl, m("3.95"));
+    // A cut keeps the drawdown in %: 198 → 99 with the peak 220 → 110.
+    moved.transfer(m("-103.95"));
+    assert!(close(moved.window().drawdown_pct(), q.drawdown_pct));
+    assert!(close(moved.overall().return_pct(), 3.95));
+}

@@ -74,6 +74,15 @@ impl Performance {
         self.window.record_order(accepted);
     }
 
+    /// A capital transfer of `amount` after the last candle: both series
+    /// re-base on it (see `WindowStats::transfer`), and the next candle's
+    /// return is measured from the equity after it.
+    pub fn transfer(&mut self, amount: Money) {
+        self.overall.transfer(amount);
+        self.window.transfer(amount);
+        self.prev_equity_f64 = approx_f64(self.overall.equity());
+    }
+
     /// Starts a new window at `time` from the current equity (the phase
     /// changed). The overall series is untouched.
     pub fn start_window(&mut self, label: impl Into<String>, time: i64) {

@@ -123,6 +123,24 @@ pub fn render_html(r: &BacktestReport) -> String {
         true,
     ));
 
+    if !r.allocations.is_empty() {
+        // Transfers are not P&L: the return above is time-weighted across them.
+        h.push_str(
+            "<h2>Capital allocations</h2><table><tr><th>At</th><th>Amount</th>\
+             <th>Capital after</th><th>Still to move out</th></tr>",
+        );
+        for t in &r.allocations {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                format_millis(t.at),
+                super::money(t.amount),
+                super::money(t.capital_after),
+                super::money(t.shortfall)
+            );
+        }
+        h.push_str("</table>");
+    }
     let _ = write!(h, "<h2>Trades ({})</h2>", r.trades.len());
     if r.trades.len() > MAX_TRADE_ROWS {
         let _ = write!(

@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Money;
-use crate::ledger::{BalancesSnapshot, ClosedTrade};
+use crate::ledger::{BalancesSnapshot, ClosedTrade, Transfer};
 use crate::performance::PerformanceSummary;
 
 pub use html::render_html;
@@ -49,6 +49,11 @@ pub struct BacktestReport {
     pub performance: PerformanceSummary,
     pub risk: RiskSummary,
     pub trades: Vec<ClosedTrade>,
+    /// Capital transfers (allocation changes), oldest first. A backtest runs
+    /// on one capital, so it has none; the field is there for any report
+    /// built from an engine whose allocation changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allocations: Vec<Transfer>,
     /// Downsampled to at most [`CHART_POINTS`] points: (time ms, equity).
     pub equity_curve: Vec<(i64, Money)>,
     /// Same times as `equity_curve`: drawdown % from the running peak.
@@ -147,6 +152,58 @@ mod tests {
         assert_eq!(*d.last().unwrap(), 9_999);
         assert!(d.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(downsample(&v[..5], 100), vec![0, 1, 2, 3, 4]);
+    }
+
+    /// A backtest runs on one capital: no allocations, and the JSON has no
+    /// such field. Given some, the table, the page and the JSON show them.
+    #[test]
+    fn allocations_show_where_there_are_some() {
+        use crate::domain::{Symbol, Timeframe};
+        use crate::market_data::{SyntheticConfig, generate};
+        let text = include_str!("../../../manifests/examples/quickstart.yaml");
+        let manifests = botfleet_crds::Manifests::from_yaml(text).unwrap();
+        let cfg =
+            crate::config::EngineConfig::from_manifests(&manifests, None, text.as_bytes()).unwrap();
+        let series = generate(&SyntheticConfig::for_timeframe(3, 300, Timeframe::H1)).unwrap();
+        let mut r = crate::backtest::run(
+            &cfg,
+            vec![(Symbol::new("BTCUSDT"), series)],
+            &Default::default(),
+        )
+        .unwrap();
+        assert!(r.allocations.is_empty());
+        assert!(
+            serde_json::to_value(&r)
+                .unwrap()
+                .get("allocations")
+                .is_none()
+        );
+        assert!(!render_html(&r).contains("Capital allocations"));
+
+        let mut ledger = crate::ledger::Ledger::new(Money::from(10_000)).unwrap();
+        ledger
+            .transfer(r.to, Money::from(10_000), Money::from(20_000))
+            .unwrap();
+        ledger
+            .transfer(r.to, Money::from(-5_000), Money::from(12_000))
+            .unwrap();
+        r.allocations = ledger.transfers().to_vec();
+        let rows = summary_rows(&r);
+        let (_, text) = rows
+            .iter()
+            .find(|(k, _)| *k == "capital transfers")
+            .unwrap();
+        assert!(
+            text.starts_with("2 transfers, net 5000.00; allocated 12000.00"),
+            "{text}"
+        );
+        assert!(text.ends_with("(3000.00 still to move out)"), "{text}");
+        let html = render_html(&r);
+        assert!(html.contains("<h2>Capital allocations</h2>"));
+        assert!(html.contains("<td>-5000.00</td><td>12000.00</td><td>3000.00</td>"));
+        let json = serde_json::to_string(&r).unwrap();
+        let back: BacktestReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.allocations, r.allocations);
     }
 
     #[test]

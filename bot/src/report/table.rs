@@ -73,6 +73,20 @@ pub fn summary_rows(r: &BacktestReport) -> Vec<(&'static str, String)> {
         ("open positions", r.balances.open_positions.to_string()),
         ("entries refused", refused),
     ];
+    if let Some(last) = r.allocations.last() {
+        let net: crate::domain::Money = r.allocations.iter().map(|t| t.amount).sum();
+        let mut text = format!(
+            "{} transfers, net {}; allocated {} since {}",
+            r.allocations.len(),
+            money(net),
+            money(last.capital_after),
+            format_millis(last.at)
+        );
+        if !last.shortfall.is_zero() {
+            let _ = write!(text, " ({} still to move out)", money(last.shortfall));
+        }
+        rows.insert(7, ("capital transfers", text));
+    }
     if !r.risk.forced_exits.is_empty() {
         rows.push(("stops hit", counts(&r.risk.forced_exits)));
     }

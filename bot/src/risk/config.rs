@@ -128,8 +128,9 @@ pub(super) struct Resolved {
     pub drawdown_pct: Decimal,
     /// `1 − maxDrawdownPct/100`: the drawdown floor is `peak ×` this.
     pub drawdown_factor: Factor,
-    /// Loss from `capital` that halts, and the limit that sets it.
-    pub total_loss: (Money, Limit),
+    /// `maxTotalLossPct` and `maxTotalLoss` (see `Floors::total`).
+    pub total_loss_pct: Decimal,
+    pub total_loss_abs: Option<Money>,
     pub take_profit_pct: Option<Decimal>,
     pub take_profit_factor: Option<Factor>,
     pub trailing_pct: Option<Decimal>,
@@ -169,22 +170,16 @@ pub(super) fn smaller(
 impl Resolved {
     pub fn new(config: &RiskConfig) -> Self {
         let l = config.effective_limits();
-        let capital = config.capital;
-        let total_loss = smaller(
-            pct_of(capital, l.max_total_loss_pct.value()),
-            Limit::MaxTotalLossPct,
-            l.max_total_loss.map(money),
-            Limit::MaxTotalLoss,
-        );
         Self {
-            capital,
+            capital: config.capital,
             max_position: l.max_position.map(money),
             max_order: l.max_order_notional.map(money),
             daily_loss_pct: l.daily_loss_limit_pct.value(),
             daily_loss_abs: l.daily_loss_limit.map(money),
             drawdown_pct: l.max_drawdown_pct.value(),
             drawdown_factor: Factor::pct(l.max_drawdown_pct.value(), false),
-            total_loss,
+            total_loss_pct: l.max_total_loss_pct.value(),
+            total_loss_abs: l.max_total_loss.map(money),
             take_profit_pct: l.take_profit_pct.map(|p| p.value()),
             take_profit_factor: l.take_profit_pct.map(|p| Factor::pct(p.value(), true)),
             trailing_pct: l.trailing_stop_pct.map(|p| p.value()),
@@ -200,16 +195,6 @@ impl Resolved {
             candle_ms: config.timeframe.millis(),
             limits: l,
         }
-    }
-
-    /// The daily loss limit of a day that started at `equity`.
-    pub fn daily_loss(&self, day_start_equity: Money) -> (Money, Limit) {
-        smaller(
-            pct_of(day_start_equity.max(Money::ZERO), self.daily_loss_pct),
-            Limit::DailyLossLimitPct,
-            self.daily_loss_abs,
-            Limit::DailyLossLimit,
-        )
     }
 }
 

@@ -5,6 +5,7 @@ use super::config::{Resolved, RiskConfig, RiskConfigError, SymbolRule};
 use super::level::{Level, approx};
 use super::records::{Binding, ExitOrder, ExitReason, Halt, Pause, ResumeError, RiskStatus};
 use super::state::{RiskState, SymbolState};
+use super::transfer::{LossLimit, loss_limit};
 use super::{Limit, fmt_time, next_day_start};
 use crate::domain::{Money, Quantity, Symbol};
 use crate::ledger::{ClosedTrade, Ledger};
@@ -17,6 +18,8 @@ pub struct RiskEngine {
     pub(super) resolved: Resolved,
     pub(super) state: RiskState,
     pub(super) floors: Floors,
+    /// Entries held from outside (see `control.rs`); not persisted.
+    pub(super) hold: Option<super::records::EntryHold>,
 }
 
 /// Equity levels that trip a limit, rebuilt when their base changes so a
@@ -27,11 +30,12 @@ pub(super) struct Floors {
     pub peak: Level,
     /// Equity at or below which the drawdown from the peak halts.
     pub drawdown: Level,
-    /// Equity at or below which the total loss halts.
+    /// Equity at or below which the total loss halts, and the limit.
     pub total: Level,
+    pub total_limit: LossLimit,
     /// Equity at or below which today's loss pauses entries, and the limit.
     pub day: Level,
-    pub day_limit: (Money, Limit),
+    pub day_limit: LossLimit,
 }
 
 impl RiskEngine {
@@ -53,6 +57,7 @@ impl RiskEngine {
             halt_seq: 0,
             kelly: Default::default(),
             symbols: Default::default(),
+            rebased: None,
         };
         Self::restore(config, state)
     }
@@ -61,6 +66,12 @@ impl RiskEngine {
     pub fn restore(config: RiskConfig, state: RiskState) -> Result<Self, RiskConfigError> {
         config.validate()?;
         let resolved = Resolved::new(&config);
+        let unset = LossLimit {
+            floor: Money::ZERO,
+            amount: Money::ZERO,
+            limit: Limit::MaxTotalLossPct,
+            base: Money::ZERO,
+        };
         let mut engine = Self {
             config,
             resolved,
@@ -69,9 +80,11 @@ impl RiskEngine {
                 peak: Level::fixed(Decimal::ZERO),
                 drawdown: Level::fixed(Decimal::ZERO),
                 total: Level::fixed(Decimal::ZERO),
+                total_limit: unset,
                 day: Level::fixed(Decimal::ZERO),
-                day_limit: (Money::ZERO, Limit::DailyLossLimitPct),
+                day_limit: unset,
             },
+            hold: None,
         };
         engine.refresh_floors();
         Ok(engine)
@@ -112,7 +125,8 @@ impl RiskEngine {
     }
 
     /// A new phase starts at `now` with `equity`: new limits and capital, the
-    /// equity peak and the losing-day streak start over. The halt latch,
+    /// equity peak, the losing-day streak and the loss bases (the config's
+    /// capital again, see [`Self::set_capital_base`]) start over. The halt latch,
     /// pauses, cooldowns, trades today and stop tracking carry over.
     pub fn start_phase(
         &mut self,
@@ -125,6 +139,7 @@ impl RiskEngine {
         self.state.peak_equity = equity;
         self.state.last_equity = equity;
         self.state.losing_days_in_row = 0;
+        self.state.rebased = None;
         self.refresh_floors();
         Ok(())
     }
@@ -135,9 +150,25 @@ impl RiskEngine {
         let peak = s.peak_equity.value();
         self.floors.peak = Level::fixed(peak);
         self.floors.drawdown = Level::new(peak, approx(peak), r.drawdown_factor);
-        self.floors.total = Level::fixed((r.capital - r.total_loss.0).value());
-        self.floors.day_limit = r.daily_loss(s.day_start_equity);
-        self.floors.day = Level::fixed((s.day_start_equity - self.floors.day_limit.0).value());
+        // Without transfers both bases are the capital (see `transfer.rs`).
+        let (pct_base, abs_base) = s
+            .rebased
+            .map_or((r.capital, r.capital), |b| (b.total_pct, b.total_abs));
+        self.floors.total_limit = loss_limit(
+            (pct_base, r.total_loss_pct, Limit::MaxTotalLossPct),
+            (abs_base, r.total_loss_abs, Limit::MaxTotalLoss),
+        );
+        self.floors.total = Level::fixed(self.floors.total_limit.floor.value());
+        let day_pct = s.rebased.and_then(|b| b.day_pct);
+        self.floors.day_limit = loss_limit(
+            (
+                day_pct.unwrap_or(s.day_start_equity),
+                r.daily_loss_pct,
+                Limit::DailyLossLimitPct,
+            ),
+            (s.day_start_equity, r.daily_loss_abs, Limit::DailyLossLimit),
+        );
+        self.floors.day = Level::fixed(self.floors.day_limit.floor.value());
     }
 
     /// The per-symbol state, created on first sight (the only allocation).
@@ -223,8 +254,8 @@ impl RiskEngine {
     /// Clears the halt latch if `halt_id` is the current halt's id. The
     /// drawdown peak restarts at the last equity and the losing-day streak
     /// at 0, so those limits measure from the resume; the total loss still
-    /// counts from the phase's capital (past it, the next tick halts again
-    /// until the phase changes).
+    /// counts from the phase's capital, re-based by transfers (past it, the
+    /// next tick halts again until the phase changes).
     pub fn resume(&mut self, halt_id: &str) -> Result<Halt, ResumeError> {
         match &self.state.halt {
             None => Err(ResumeError::NotHalted {

@@ -1,7 +1,8 @@
 //! Pre-trade checks: may this entry happen, and how big.
 //!
-//! Order of the checks (the first that fails is the refusal): halt latch,
-//! pause (daily loss, flash crash), trades per day, open positions, the
+//! Order of the checks (the first that fails is the refusal): a price ≤ 0
+//! (bad data), halt latch, an entry hold (the dead-man switch), pause
+//! (daily loss, flash crash), trades per day, open positions, the
 //! symbol's cooldown, the sizing method, then the caps, which reduce the
 //! size: room left under the position cap (the smaller of the tier-adjusted
 //! `maxPositionPct` of capital and `maxPosition`), `maxOrderNotional`, and
@@ -51,6 +52,17 @@ impl RiskEngine {
         ledger: &Ledger,
         atr: Option<f64>,
     ) -> Result<Approval, (Limit, String)> {
+        if price <= Price::ZERO {
+            // Bad market data (every input refuses it; defence in depth):
+            // nothing can be sized at a price of 0 without dividing by it.
+            return Err((
+                Limit::Sizing,
+                format!(
+                    "price {price} of {symbol} at {} is not positive: no entry on bad market data",
+                    fmt_time(now)
+                ),
+            ));
+        }
         let today = now.div_euclid(DAY_MS) * DAY_MS;
         if self.state.trades_day != today {
             self.state.trades_day = today;
@@ -66,6 +78,12 @@ impl RiskEngine {
                     h.id,
                     h.reason
                 ),
+            ));
+        }
+        if let Some(h) = &self.hold {
+            return Err((
+                h.limit,
+                format!("entries held since {}: {}", fmt_time(h.since), h.reason),
             ));
         }
         if let Some(p) = self.pause(now) {
@@ -109,9 +127,6 @@ impl RiskEngine {
             ));
         }
         let rule = state.rule.clone().expect("symbol() sets the rule");
-        if price <= Price::ZERO {
-            return Err((Limit::Sizing, format!("price {price} must be above 0")));
-        }
         let equity = ledger.equity();
         let proposal = target(&self.config.sizing, equity, price, atr, &self.state.kelly)
             .map_err(|m| (Limit::Sizing, m))?;

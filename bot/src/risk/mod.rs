@@ -36,6 +36,10 @@
 //! total loss $500) whatever the rendered config says: a missing or looser
 //! cap is replaced by the hard one.
 //!
+//! **Capital transfers** ([`RiskEngine::transfer`]) re-base the peak and
+//! the loss limits so that a transfer never trips or loosens one (see
+//! `transfer.rs`).
+//!
 //! **Halt** is a latch with an id ([`Halt::id`], `halt-<time>-<n>`,
 //! deterministic in backtests, or the operator's id via
 //! [`RiskEngine::halt_with_id`]); only [`RiskEngine::resume`] with that id
@@ -43,6 +47,7 @@
 //! for the audit log and `/status`.
 
 mod config;
+mod control;
 mod engine;
 mod entry;
 mod level;
@@ -50,6 +55,7 @@ mod records;
 mod sizing;
 mod state;
 mod tick;
+mod transfer;
 
 #[cfg(test)]
 mod tests;
@@ -57,8 +63,8 @@ mod tests;
 pub use config::{HardCaps, RiskConfig, RiskConfigError};
 pub use engine::RiskEngine;
 pub use records::{
-    Approval, Binding, ExitOrder, ExitReason, Halt, Pause, Refusal, ResumeError, RiskAction,
-    RiskActions, RiskStatus, SizingNote, Verdict,
+    Approval, Binding, EntryHold, ExitOrder, ExitReason, Halt, Pause, Refusal, ResumeError,
+    RiskAction, RiskActions, RiskStatus, SizingNote, Verdict,
 };
 pub use sizing::KellyStats;
 pub use state::RiskState;
@@ -95,6 +101,8 @@ pub enum Limit {
     Cash,
     /// The smallest order worth sending ([`RiskConfig::min_notional`]).
     MinNotional,
+    /// The dead-man switch: no operator poll for `deadManMinutes`.
+    DeadManMinutes,
 }
 
 impl Limit {
@@ -121,6 +129,7 @@ impl Limit {
             Limit::Sizing => "sizing",
             Limit::Cash => "cash",
             Limit::MinNotional => "minNotional",
+            Limit::DeadManMinutes => "deadManMinutes",
         }
     }
 }

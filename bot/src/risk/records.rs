@@ -124,6 +124,18 @@ impl Pause {
     }
 }
 
+/// New entries held for a reason from outside the policy's own limits (the
+/// run loop's dead-man switch), until the caller lifts it. Exits, stops and
+/// take-profits are not affected. Not persisted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryHold {
+    pub limit: Limit,
+    pub since: i64,
+    /// E.g. `dead-man switch: no operator poll for 5 min (since …)`.
+    pub reason: String,
+}
+
 /// The halt latch: no entries until [`super::RiskEngine::resume`] with this id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

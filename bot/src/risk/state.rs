@@ -10,6 +10,7 @@ use super::config::SymbolRule;
 use super::level::{Factor, Level, approx, cmp_approx};
 use super::records::{Halt, Pause};
 use super::sizing::KellyStats;
+use super::transfer::Rebased;
 use crate::domain::{Candle, Money, Price, Quantity, Symbol};
 use serde::{Deserialize, Serialize};
 use serde::{Deserializer, Serializer};
@@ -36,6 +37,10 @@ pub struct RiskState {
     pub(super) halt_seq: u64,
     pub(super) kelly: KellyStats,
     pub(super) symbols: SymbolMap,
+    /// Loss bases moved by capital transfers in this phase (`transfer.rs`);
+    /// `None`: the config's capital.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) rebased: Option<Rebased>,
 }
 
 impl RiskState {

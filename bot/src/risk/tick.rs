@@ -22,8 +22,18 @@ impl RiskEngine {
     /// One closed candle of `symbol`, after `ledger` was marked at its close.
     /// Returns the exits to send and the pauses/halts raised, empty when
     /// nothing happened (then it does not allocate).
+    ///
+    /// A candle with a price ≤ 0 is bad data (every input refuses one; this
+    /// is defence in depth): it is ignored, so no stop, breaker or
+    /// percentage is computed from it.
     pub fn on_candle(&mut self, symbol: &Symbol, candle: &Candle, ledger: &Ledger) -> RiskActions {
         let mut actions = RiskActions::default();
+        if [candle.open, candle.high, candle.low, candle.close]
+            .iter()
+            .any(|p| *p <= Price::ZERO)
+        {
+            return actions;
+        }
         let now = candle.open_time;
         let cf = CandleF::new(candle);
         let r = &self.resolved;
@@ -80,13 +90,20 @@ impl RiskEngine {
         let s = &self.state;
         let r = &self.resolved;
         let halt = if self.floors.total.cmp(e, ef).is_le() {
-            let (limit, name) = r.total_loss;
+            let l = self.floors.total_limit;
+            let rebased = if l.base != r.capital {
+                ", re-based for capital transfers"
+            } else {
+                ""
+            };
             Some((
-                name,
+                l.limit,
                 format!(
-                    "loss {} since the phase started with {} (equity {equity}), limit {limit} ({name})",
-                    r.capital - equity,
-                    r.capital
+                    "loss {} since the phase started with {}{rebased} (equity {equity}), limit {} ({})",
+                    l.base - equity,
+                    l.base,
+                    l.amount,
+                    l.limit
                 ),
             ))
         } else if self.floors.drawdown.cmp(e, ef).is_le() {
@@ -114,16 +131,17 @@ impl RiskEngine {
             .as_ref()
             .is_some_and(|p| p.is_active(now));
         if !active && self.floors.day.cmp(e, ef).is_le() {
-            let (limit, name) = self.floors.day_limit;
-            let s = &self.state;
+            let l = self.floors.day_limit;
             let pause = Pause {
-                limit: name,
+                limit: l.limit,
                 since: now,
-                until: s.next_day_start,
+                until: self.state.next_day_start,
                 reason: format!(
-                    "loss {} today (day started at {}, equity {equity}), limit {limit} ({name}); no entries until the next UTC day",
-                    s.day_start_equity - equity,
-                    s.day_start_equity
+                    "loss {} today (day started at {}, equity {equity}), limit {} ({}); no entries until the next UTC day",
+                    l.base - equity,
+                    l.base,
+                    l.amount,
+                    l.limit
                 ),
             };
             self.state.daily_pause = Some(pause.clone());
@@ -143,6 +161,9 @@ impl RiskEngine {
             s.losing_days_in_row = 0;
         }
         s.day_start_equity = s.last_equity;
+        if let Some(b) = s.rebased.as_mut() {
+            b.day_pct = None;
+        }
         s.next_day_start = next_day_start(now);
         let streak = s.losing_days_in_row;
         self.refresh_floors();
@@ -165,7 +186,10 @@ impl RiskEngine {
             p.until = p.until.max(until);
             return;
         }
-        let pct = (mv.to.value() - mv.from.value()) / mv.from.value() * Decimal::ONE_HUNDRED;
+        let pct = (mv.to.value() - mv.from.value())
+            .checked_div(mv.from.value())
+            .unwrap_or_default()
+            * Decimal::ONE_HUNDRED;
         let pause = Pause {
             limit: Limit::FlashCrash,
             since: now,

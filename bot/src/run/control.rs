@@ -74,6 +74,15 @@ pub fn apply(engine: &mut Engine, command: &Command, now: i64, step: &mut StepBu
                 Ok(h) => h,
                 Err(e) => return Applied::Failed(format!("could not halt: {e}")),
             };
+            if request.flatten {
+                // Stored with the latch (also onto an existing halt), so the
+                // flatten is retried until the book is flat, across restarts
+                // (`super::flatten`).
+                engine.risk.flatten_on_halt();
+                // A halt in force already acted (it only canceled): close now.
+                super::flatten::retry(engine, now);
+            }
+            let flatten_pending = super::flatten::pending(engine);
             let events = engine.drain_events();
             let canceled = canceled(&events);
             let exits = events
@@ -88,6 +97,7 @@ pub fn apply(engine: &mut Engine, command: &Command, now: i64, step: &mut StepBu
                 "alreadyHalted": already.is_some(),
                 "canceledOrders": canceled,
                 "flattenOrders": exits,
+                "flattenPending": flatten_pending,
             });
             let mut audit = body.clone();
             audit["requestedReason"] = json!(request.reason);

@@ -1,5 +1,7 @@
 //! The engine's HTTP server (axum):
-//! - `GET /status` — the contract document (`EngineStatus`), 503 while restoring;
+//! - `GET /status` — the contract document (`EngineStatus`), 503 while
+//!   restoring; unauthenticated. Every request counts as the operator's poll
+//!   for the dead-man switch (`super::dead_man`);
 //! - `GET /metrics` — Prometheus text;
 //! - `GET /healthz` — the process answers;
 //! - `GET /readyz` — restored and the feed delivers;
@@ -26,6 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::args::Auth;
 use super::control::{Command, Reply, Request};
+use super::dead_man::PollClock;
 use super::metrics::Metrics;
 
 /// How long a control call waits for the trading loop (a step in progress,
@@ -42,6 +45,8 @@ pub struct Shared {
     pub metrics: Metrics,
     pub control: mpsc::Sender<Request>,
     pub auth: Auth,
+    /// When `/status` was last polled (the dead-man switch).
+    pub polls: PollClock,
 }
 
 impl Shared {
@@ -78,6 +83,7 @@ fn error(code: StatusCode, message: impl Into<String>) -> Response {
 }
 
 async fn status(State(s): State<Arc<Shared>>) -> Response {
+    s.polls.touch();
     let current = s.status.read().ok().and_then(|g| g.clone());
     match current {
         Some(status) => Json(status).into_response(),

@@ -36,6 +36,9 @@ pub struct Metrics {
     pub venue_unknown_orders: IntGauge,
     pub venue_used_weight: IntGauge,
     pub venue_fills_recovered: IntCounter,
+    pub dead_man_tripped: IntGauge,
+    pub status_poll_age: Gauge,
+    pub flatten_pending: IntGauge,
 }
 
 impl Metrics {
@@ -84,7 +87,7 @@ impl Metrics {
             halted: int_gauge("halted", "1 while the halt latch is set.")?,
             paused: int_gauge(
                 "paused",
-                "1 while new entries are paused (daily loss, flash crash).",
+                "1 while new entries are paused (daily loss, flash crash, dead-man switch).",
             )?,
             ready: int_gauge("ready", "1 once restored and the feed delivers.")?,
             degraded: int_gauge(
@@ -127,6 +130,18 @@ impl Metrics {
                 "venue_fills_recovered_total",
                 "Fills recorded by restart reconciliation: the venue executed them while the engine was down.",
             )?,
+            dead_man_tripped: int_gauge(
+                "dead_man_tripped",
+                "1 while the dead-man switch holds new entries (no GET /status for deadManMinutes).",
+            )?,
+            status_poll_age: gauge(
+                "status_poll_age_seconds",
+                "Seconds since the last GET /status (or since the engine started).",
+            )?,
+            flatten_pending: int_gauge(
+                "flatten_pending",
+                "1 while a halt with flatten still has a position to close (retried until flat).",
+            )?,
             control_requests,
             registry,
         })
@@ -145,6 +160,7 @@ impl Metrics {
         self.open_positions.set(s.open_positions.len() as i64);
         self.open_orders.set(i64::from(s.open_orders));
         self.halted.set(i64::from(s.halt.is_some()));
+        self.flatten_pending.set(i64::from(s.flatten_pending));
         self.paused.set(i64::from(s.pause.is_some()));
         self.degraded
             .set(i64::from(s.state == EngineState::Degraded));

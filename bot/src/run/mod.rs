@@ -10,6 +10,8 @@
 //! - [`persist`]: engine events → one store step;
 //! - [`trader`]: the trading loop;
 //! - [`control`]: halt / resume / cancel-all;
+//! - [`dead_man`]: no operator poll for `deadManMinutes` → no new entries;
+//! - [`flatten`]: a halt with flatten retries its exits until the book is flat;
 //! - [`http`], [`status`], [`metrics`]: what the operator and Prometheus read.
 //!
 //! - [`venue`]: Sandbox, LimitedReal and Scaling trade on Binance spot (the
@@ -22,7 +24,9 @@
 pub mod args;
 pub mod control;
 pub mod crash_point;
+pub mod dead_man;
 pub mod feed;
+pub mod flatten;
 pub mod http;
 pub mod metrics;
 pub mod persist;
@@ -132,6 +136,7 @@ async fn run(
         metrics: metrics::Metrics::new(&cfg.bot)?,
         control: requests_tx,
         auth,
+        polls: dead_man::PollClock::new(),
     });
     let http_stop = CancellationToken::new();
     let server = axum::serve(listener, http::router(shared.clone()))
@@ -270,7 +275,15 @@ async fn trade(
         setup.control(now, "venue-reconciled", serde_json::to_value(&report)?);
         if engine.risk().halted().is_some() && engine.open_order_count() > 0 {
             // A halt's cancels may not have reached the venue before a crash.
+            // (A pending flatten's exits are sent again once these settle:
+            // see `flatten`.)
             engine.cancel_all();
+        }
+        if flatten::pending(&engine) {
+            tracing::warn!(
+                halt = ?engine.risk().halted().map(|h| h.id.clone()),
+                "flatten pending from before the restart: the exits are sent again until the book is flat"
+            );
         }
     }
     let last_seen = resume.last.clone();
@@ -288,6 +301,7 @@ async fn trade(
         last_delivery: Instant::now(),
         ready: false,
         venue,
+        flatten_retry: flatten::Backoff::new(),
     };
     trader.engine.forget_closed_orders();
     let step = setup.finish(

@@ -17,6 +17,8 @@ use crate::store::{
 pub const SNAPSHOT_KEY: &str = "engine_snapshot";
 /// Key of the hash of the config the engine last ran with.
 pub const CONFIG_HASH_KEY: &str = "config_hash";
+/// Key of the trading hash the phase window runs under (`run::state`).
+pub const TRADING_HASH_KEY: &str = "trading_hash";
 
 /// Symbol of audit records about the whole account (halts, control actions).
 pub const ACCOUNT: &str = "*";
@@ -185,6 +187,9 @@ impl StepBuilder {
         self.step
             .values
             .push((CONFIG_HASH_KEY.into(), json!(engine.config().config_hash)));
+        self.step
+            .values
+            .push((TRADING_HASH_KEY.into(), json!(engine.config().trading_hash)));
         Ok(self.step)
     }
 }

@@ -1,7 +1,13 @@
 //! Restart: read what the store holds, and build the engine from it — fresh
 //! on an empty store, restored otherwise (see `engine::snapshot` for how the
-//! state comes back exactly). Also the phase window: a config whose phase
-//! differs from the stored one starts a new window, recorded as a phase event.
+//! state comes back exactly). Then, in this order:
+//! - the capital: a config capital other than the one the store recorded is
+//!   a ledger transfer (`engine::allocation`), stored with the first step;
+//! - the phase window: a config whose phase, or whose trading hash (what
+//!   trades: strategy, limits, symbols, image), differs from the stored one
+//!   starts a new window, recorded as a phase event with the reason (a new
+//!   phase also restarts the risk engine's phase; a new hash only the
+//!   measurement). Nothing else (capital, `halted`, gates) restarts it.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +15,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use super::feed::ResumeFrom;
-use super::persist::{CONFIG_HASH_KEY, SNAPSHOT_KEY, StepBuilder};
+use super::persist::{CONFIG_HASH_KEY, SNAPSHOT_KEY, StepBuilder, TRADING_HASH_KEY};
 use crate::binance::spot::ClientOrderIds;
 use crate::config::EngineConfig;
 use crate::domain::{Fill, Symbol};
@@ -27,6 +33,9 @@ pub struct Persisted {
     pub state: EngineState,
     pub open_orders: Vec<OrderRecord>,
     pub config_hash: Option<String>,
+    /// The trading hash the stored phase window runs under (`None`: a store
+    /// from before it was kept).
+    pub trading_hash: Option<String>,
 }
 
 impl Persisted {
@@ -38,6 +47,7 @@ impl Persisted {
             .context("reading the engine snapshot")?;
         let last_times = store.last_candle_times().await?;
         let config_hash = store.get_value::<String>(CONFIG_HASH_KEY).await?;
+        let trading_hash = store.get_value::<String>(TRADING_HASH_KEY).await?;
         Ok(Persisted {
             snapshot,
             fills: restored.fills,
@@ -45,6 +55,7 @@ impl Persisted {
             state: restored.state,
             open_orders: restored.open_orders,
             config_hash,
+            trading_hash,
         })
     }
 
@@ -139,25 +150,75 @@ pub async fn start(
         tracing::info!(old = %old, new = %new_hash, "the config changed since the last run");
         setup.control(now, "config-changed", json!({"from": old, "to": new_hash}));
     }
-    if persisted.state.phase.as_deref() != Some(phase.as_str()) {
-        engine.start_phase(now)?;
-        let from = persisted.state.phase.clone();
-        tracing::info!(from = ?from, to = %phase, "the config's phase differs from the stored one: a new phase window starts");
-        setup.phase_event(PhaseEvent {
-            from: from.clone(),
-            to: phase.clone(),
-            at: now,
-            reason: format!(
-                "the config's phase is {phase}, the store's was {}: a new phase window starts",
-                from.as_deref().unwrap_or("none")
-            ),
-        });
+    // The capital first: a window that restarts below starts after the transfer.
+    if let Some(t) = engine.apply_allocation(now)? {
+        tracing::info!(amount = %t.amount, capital = %t.capital_after, shortfall = %t.shortfall,
+            "the config's capital differs from the store's: recorded a capital transfer");
+        setup.events(engine.drain_events(), now);
     }
+    let stored_hash = persisted.trading_hash.as_deref();
+    let stored_phase = persisted.state.phase.as_deref();
+    if let Some(reason) = window_restart(
+        stored_phase,
+        stored_hash,
+        &engine.config().trading_hash,
+        &phase,
+    ) {
+        if stored_phase == Some(phase.as_str()) {
+            engine.start_window(now);
+        } else {
+            engine.start_phase(now)?;
+        }
+        let from = persisted.state.phase.clone();
+        tracing::info!(from = ?from, to = %phase, reason = %reason, "a new phase window starts");
+        setup.phase_event(PhaseEvent {
+            from,
+            to: phase,
+            at: now,
+            reason,
+        });
+    } else if stored_hash.is_none() {
+        tracing::info!(
+            "the store keeps no trading hash yet: the window goes on under this config's"
+        );
+    }
+    super::crash_point::reached("restored");
     Ok(Started {
         engine,
         setup,
         restored: true,
     })
+}
+
+/// Why the phase window restarts, if it does: the phase changed, or what
+/// trades did (the trading hash).
+fn window_restart(
+    stored: Option<&str>,
+    stored_hash: Option<&str>,
+    new: &str,
+    phase: &str,
+) -> Option<String> {
+    let phase_changed = stored != Some(phase);
+    let trading = stored_hash.filter(|old| *old != new).map(|old| {
+        format!(
+            "what trades changed (strategy, risk limits, symbols or image: trading hash {} → {})",
+            short(old),
+            short(new)
+        )
+    });
+    match (phase_changed, trading) {
+        (false, None) => None,
+        (false, Some(t)) => Some(format!("{t}: a new phase window starts")),
+        (true, t) => Some(format!(
+            "the config's phase is {phase}, the store's was {}{}: a new phase window starts",
+            stored.unwrap_or("none"),
+            t.map(|t| format!("; {t}")).unwrap_or_default()
+        )),
+    }
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }
 
 /// The engine's open orders (from the snapshot) must be the store's open
@@ -175,4 +236,30 @@ fn check_open_orders(engine: &Engine, stored: &[OrderRecord]) -> anyhow::Result<
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window_restart;
+
+    #[test]
+    fn the_window_restarts_on_a_new_phase_or_a_new_trading_hash_only() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        assert_eq!(window_restart(Some("Paper"), Some(&a), &a, "Paper"), None);
+        // A store from before the hash was kept goes on.
+        assert_eq!(window_restart(Some("Paper"), None, &a, "Paper"), None);
+        let traded = window_restart(Some("Paper"), Some(&a), &b, "Paper").unwrap();
+        assert_eq!(
+            traded,
+            "what trades changed (strategy, risk limits, symbols or image: trading hash \
+             aaaaaaaaaaaa → bbbbbbbbbbbb): a new phase window starts"
+        );
+        let both = window_restart(Some("Sandbox"), Some(&a), &b, "Paper").unwrap();
+        assert!(
+            both.starts_with("the config's phase is Paper, the store's was Sandbox; what trades"),
+            "{both}"
+        );
+        let phase = window_restart(None, None, &a, "Paper").unwrap();
+        assert!(phase.contains("the store's was none"), "{phase}");
+    }
 }

@@ -2,8 +2,8 @@
 //! contract the operator reads) built from the engine after each step.
 
 use botfleet_crds::engine_api::{
-    ENGINE_STATUS_API_VERSION, EngineState, EngineStatus, HaltInfo, LimitHit, PauseInfo,
-    PositionInfo, WindowMetrics,
+    Allocation, ENGINE_STATUS_API_VERSION, EngineState, EngineStatus, HaltInfo, LimitHit,
+    PauseInfo, PositionInfo, WindowMetrics,
 };
 use chrono::SecondsFormat;
 
@@ -34,11 +34,26 @@ pub fn state(engine: &Engine, now: i64, health: Health) -> EngineState {
         EngineState::Starting
     } else if health.degraded {
         EngineState::Degraded
-    } else if engine.risk().pause(now).is_some() {
+    } else if engine.risk().pause(now).is_some() || engine.risk().entry_hold().is_some() {
         EngineState::Paused
     } else {
         EngineState::Trading
     }
+}
+
+/// The capital transfers, as the contract lists them.
+fn allocations(engine: &Engine) -> Vec<Allocation> {
+    engine
+        .ledger()
+        .transfers()
+        .iter()
+        .map(|t| Allocation {
+            at: rfc3339(t.at),
+            amount: t.amount.value(),
+            capital_after: t.capital_after.value(),
+            shortfall: t.shortfall.value(),
+        })
+        .collect()
 }
 
 /// `/status` for `engine` at `now` (the engine's clock).
@@ -55,6 +70,7 @@ pub fn build(engine: &Engine, now: i64, engine_started_at: i64, health: Health) 
         phase: cfg.phase,
         state: state(engine, now, health),
         config_hash: cfg.config_hash.clone(),
+        trading_hash: Some(cfg.trading_hash.clone()),
         engine_started_at: rfc3339(engine_started_at),
         phase_started_at: rfc3339(w.start_time),
         halt: risk.halt.map(|h| HaltInfo {
@@ -62,10 +78,18 @@ pub fn build(engine: &Engine, now: i64, engine_started_at: i64, health: Health) 
             reason: h.reason,
             at: rfc3339(h.at),
         }),
-        pause: risk.pause.map(|p| PauseInfo {
-            reason: p.reason,
-            until: Some(rfc3339(p.until)),
-        }),
+        // An entry hold (the dead-man switch) lasts until an event, the next
+        // poll: it has no `until`, and it is the pause that binds longest.
+        pause: match engine.risk().entry_hold() {
+            Some(h) => Some(PauseInfo {
+                reason: h.reason.clone(),
+                until: None,
+            }),
+            None => risk.pause.map(|p| PauseInfo {
+                reason: p.reason,
+                until: Some(rfc3339(p.until)),
+            }),
+        },
         window: WindowMetrics {
             start_equity: w.start_equity.value(),
             equity: w.equity.value(),
@@ -102,6 +126,12 @@ pub fn build(engine: &Engine, now: i64, engine_started_at: i64, health: Health) 
                 limit: b.limit.as_str().to_string(),
                 message: b.message,
             })
+            .chain(engine.risk().entry_hold().map(|h| LimitHit {
+                limit: h.limit.as_str().to_string(),
+                message: h.reason.clone(),
+            }))
             .collect(),
+        flatten_pending: super::flatten::pending(engine),
+        allocations: allocations(engine),
     }
 }

@@ -7,6 +7,10 @@
 //!
 //! A step the store refuses is retried (Degraded meanwhile) and never
 //! dropped: the engine does not move on until its state is durable.
+//!
+//! Each second (and before each batch of candles) the loop also applies the
+//! dead-man switch (`super::dead_man`) and retries a pending flatten
+//! (`super::flatten`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -18,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::control::{self, Applied, Reply, Request};
 use super::crash_point;
+use super::dead_man::{self, Decision};
 use super::feed::{FeedCandle, FeedStatus, stale_after};
+use super::flatten;
 use super::http::Shared;
 use super::persist::StepBuilder;
 use super::status::{self, Health};
@@ -51,6 +57,8 @@ pub struct Trader {
     pub ready: bool,
     /// The real venue (Sandbox and above); `None` trades on paper.
     pub venue: Option<VenueLink>,
+    /// When a pending flatten is tried again.
+    pub flatten_retry: flatten::Backoff,
 }
 
 impl Trader {
@@ -107,6 +115,11 @@ impl Trader {
         if let Some(venue) = &self.venue {
             self.shared.metrics.observe_venue(&venue.stats());
         }
+        let m = &self.shared.metrics;
+        m.dead_man_tripped
+            .set(i64::from(self.engine.risk().entry_hold().is_some()));
+        m.status_poll_age
+            .set(self.shared.polls.since_last().as_secs_f64());
     }
 
     fn update_ready(&mut self) {
@@ -151,6 +164,8 @@ impl Trader {
                 },
                 _ = tick.tick() => {
                     self.poll_venue().await?;
+                    self.flatten_again().await?;
+                    self.dead_man().await?;
                     self.update_ready();
                     self.publish();
                 }
@@ -168,6 +183,8 @@ impl Trader {
 
     async fn candles(&mut self, batch: Vec<FeedCandle>) -> anyhow::Result<()> {
         self.last_delivery = Instant::now();
+        // A hold due now applies to this batch's entries.
+        self.dead_man().await?;
         let mut step = self.step();
         let tf = self.tf();
         let mut traded = 0u64;
@@ -286,6 +303,64 @@ impl Trader {
         .await;
         self.venue = Some(venue);
         result
+    }
+
+    /// The dead-man switch: holds entries when nobody polled `/status` for
+    /// `deadManMinutes`, lifts the hold once somebody did; a change is
+    /// logged, stored as an audit record and published at once.
+    async fn dead_man(&mut self) -> anyhow::Result<()> {
+        let now = self.now();
+        let record = match dead_man::update(&mut self.engine, &self.shared.polls, now) {
+            Decision::Keep => return Ok(()),
+            Decision::Trip => serde_json::json!({
+                "held": true,
+                "reason": self.engine.risk().entry_hold().map(|h| h.reason.clone()),
+            }),
+            Decision::Lift => serde_json::json!({"held": false}),
+        };
+        let mut step = self.step();
+        step.control(now, "dead-man-switch", record);
+        self.engine.forget_closed_orders();
+        let step = step.finish(&self.engine, now, self.last_candle())?;
+        self.commit(step).await?;
+        self.publish();
+        Ok(())
+    }
+
+    /// A halt that must flatten and still holds a position: sends the exits
+    /// again (with a backoff) until the book is flat, stored like any order.
+    async fn flatten_again(&mut self) -> anyhow::Result<()> {
+        if !flatten::pending(&self.engine) {
+            self.flatten_retry.reset();
+            return Ok(());
+        }
+        if !self.flatten_retry.due() {
+            return Ok(());
+        }
+        let now = self.now();
+        let sent = flatten::retry(&mut self.engine, now);
+        if sent == 0 {
+            // An exit is still in flight: the venue answers it first.
+            return Ok(());
+        }
+        self.flatten_retry.tried();
+        let halt = self.engine.risk().halted().map(|h| h.id.clone());
+        tracing::warn!(halt = ?halt, exits = sent, "flatten pending: sending the exits again");
+        let events = self.engine.drain_events();
+        log_events(&events);
+        let mut step = self.step();
+        step.events(events, now);
+        step.control(
+            now,
+            "flatten-retry",
+            serde_json::json!({"haltId": halt, "exits": sent}),
+        );
+        self.engine.forget_closed_orders();
+        let step = step.finish(&self.engine, now, self.last_candle())?;
+        self.commit(step).await?;
+        self.drive_venue().await?;
+        self.publish();
+        Ok(())
     }
 
     /// Asks the venue about the orders still open (fills, lost submits,

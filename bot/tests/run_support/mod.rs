@@ -21,6 +21,8 @@ use serde_json::Value;
 mod store;
 #[allow(unused_imports)]
 pub use store::*;
+pub mod live;
+pub mod venue;
 
 pub const TOKEN: &str = "tok-5f3a9c-run-tests";
 /// Long enough for a debug build on a busy 2-core machine.
@@ -138,6 +140,21 @@ impl Workspace {
 
 fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_botfleet-bot")
+}
+
+/// Fails loudly unless the engine binary has the crash points of the kill -9
+/// tests (cargo feature `test-crash-points`, which bot's dev-dependencies
+/// turn on for `cargo test`). A plain `cargo build -p botfleet-bot` run
+/// meanwhile puts the production binary (without them) at the same path.
+pub fn assert_crash_points() {
+    let bytes = std::fs::read(binary()).unwrap();
+    let needle = b"BOTFLEET_TEST_CRASH_AT";
+    assert!(
+        bytes.windows(needle.len()).any(|w| w == needle),
+        "{} has no crash points: it was built without the `test-crash-points` feature \
+         (a `cargo build -p botfleet-bot` replaced the test build?); run `cargo test` again",
+        binary()
+    );
 }
 
 /// `botfleet-bot run` with the workspace's config and data dir, a port the

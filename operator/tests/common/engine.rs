@@ -211,6 +211,7 @@ impl FakeEngine {
             phase: Phase::Paper,
             state: EngineState::Trading,
             config_hash: String::new(),
+            trading_hash: None,
             engine_started_at: long_ago.to_string(),
             phase_started_at: long_ago.to_string(),
             halt: None,
@@ -219,6 +220,8 @@ impl FakeEngine {
             open_positions: vec![],
             open_orders: 0,
             limits_hit: vec![],
+            allocations: vec![],
+            flatten_pending: false,
         };
         let inner = Arc::new(Mutex::new(Inner {
             status: Some(status),

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod real_engine;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -402,6 +403,25 @@ pub fn condition_is(bot: &TradingBot, type_: &str, status: &str) -> bool {
     condition(bot, type_).is_some_and(|c| c.status == status)
 }
 
+/// What a real engine does with its rendered config: report the hash of
+/// what it trades (`crds::trading_hash`), so the stand-in's window counts
+/// for the config the operator rendered last.
+async fn report_trading_hash(admin: &Client, ns: &str, bot: &str, engine: &FakeEngine) {
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(admin.clone(), ns);
+    let Ok(cm) = maps.get(&format!("{bot}-config")).await else {
+        return;
+    };
+    let Some(yaml) = cm.data.as_ref().and_then(|d| d.values().next()) else {
+        return;
+    };
+    if let Ok(m) = botfleet_crds::Manifests::from_yaml(yaml)
+        && let Ok(bundle) = m.bundle(Some(bot))
+    {
+        let hash = m.trading_hash(&bundle);
+        engine.update(|s| s.trading_hash = Some(hash));
+    }
+}
+
 /// Plays the kubelet's part for one field: gives each engine pod the IP of
 /// its bot's stand-in engine.
 async fn assign_pod_ips(
@@ -409,7 +429,7 @@ async fn assign_pod_ips(
     ns: String,
     engines: Arc<Mutex<BTreeMap<String, FakeEngine>>>,
 ) {
-    let pods: Api<Pod> = Api::namespaced(admin, &ns);
+    let pods: Api<Pod> = Api::namespaced(admin.clone(), &ns);
     loop {
         if let Ok(list) = pods
             .list(&ListParams::default().labels("app.kubernetes.io/managed-by=botfleet-operator"))
@@ -421,9 +441,11 @@ async fn assign_pod_ips(
                     .get("botfleet.dev/bot")
                     .cloned()
                     .unwrap_or_default();
-                let Some(ip) = engines.lock().unwrap().get(&bot).map(|e| e.ip.to_string()) else {
+                let Some(engine) = engines.lock().unwrap().get(&bot).cloned() else {
                     continue;
                 };
+                report_trading_hash(&admin, &ns, &bot, &engine).await;
+                let ip = engine.ip.to_string();
                 if pod.status.as_ref().and_then(|s| s.pod_ip.as_ref()) == Some(&ip) {
                     continue;
                 }
@@ -442,4 +464,10 @@ async fn assign_pod_ips(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The control token of the bot with `uid`: what the operator derives and
+/// writes into the `<bot>-engine-token` Secret.
+pub fn engine_token(uid: &str) -> String {
+    TokenKey::new(KEY).unwrap().derive(uid)
 }

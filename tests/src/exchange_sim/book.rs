@@ -92,11 +92,24 @@ pub struct SimBalance {
     pub locked: Decimal,
 }
 
-/// Why an order is refused: Binance's code and message.
+/// Why an order (or an injected price) is refused: Binance's code and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimReject {
     pub code: i64,
     pub msg: String,
+}
+
+impl SimReject {
+    /// Binance's error body: `{"code": -1013, "msg": "Invalid price."}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"code": self.code, "msg": self.msg})
+    }
+}
+
+impl std::fmt::Display for SimReject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_json())
+    }
 }
 
 fn reject(code: i64, msg: impl Into<String>) -> SimReject {
@@ -104,6 +117,28 @@ fn reject(code: i64, msg: impl Into<String>) -> SimReject {
         code,
         msg: msg.into(),
     }
+}
+
+/// Binance's answer to a negative number: its parameter grammar has no sign.
+fn illegal_characters(parameter: &str) -> SimReject {
+    reject(
+        -1100,
+        format!(
+            "Illegal characters found in parameter '{parameter}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'."
+        ),
+    )
+}
+
+/// A price the exchange takes: above 0. Binance refuses a negative one as
+/// illegal characters (`-1100`) and a zero one as `-1013 Invalid price.`.
+pub fn check_price(price: Decimal) -> Result<(), SimReject> {
+    if price.is_sign_negative() && !price.is_zero() {
+        return Err(illegal_characters("price"));
+    }
+    if price <= Decimal::ZERO {
+        return Err(reject(-1013, "Invalid price."));
+    }
+    Ok(())
 }
 
 fn is_multiple(value: Decimal, step: Decimal) -> bool {
@@ -149,13 +184,17 @@ impl Book {
             .get(&new.symbol)
             .cloned()
             .ok_or_else(|| reject(-1121, "Invalid symbol."))?;
+        if new.qty.is_sign_negative() && !new.qty.is_zero() {
+            return Err(illegal_characters("quantity"));
+        }
         if new.qty < sym.min_qty || !is_multiple(new.qty, sym.step_size) {
             return Err(reject(-1013, "Filter failure: LOT_SIZE"));
         }
-        if let Some(p) = new.price
-            && (p <= Decimal::ZERO || !is_multiple(p, sym.tick_size))
-        {
-            return Err(reject(-1013, "Filter failure: PRICE_FILTER"));
+        if let Some(p) = new.price {
+            check_price(p)?;
+            if !is_multiple(p, sym.tick_size) {
+                return Err(reject(-1013, "Filter failure: PRICE_FILTER"));
+            }
         }
         if self
             .orders
@@ -296,7 +335,9 @@ impl Book {
         o.update_time = now;
     }
 
-    /// A candle closed: resting limit orders it trades through fill at their price.
+    /// A candle closed: resting limit orders it trades through fill at their
+    /// price. A price ≤ 0 is refused (nothing changes) with Binance's error
+    /// shape, naming which price; so is an unknown symbol.
     pub fn on_candle(
         &mut self,
         symbol: &str,
@@ -304,7 +345,16 @@ impl Book {
         high: Decimal,
         close: Decimal,
         now: i64,
-    ) {
+    ) -> Result<(), SimReject> {
+        if !self.symbols.contains_key(symbol) {
+            return Err(reject(-1121, "Invalid symbol."));
+        }
+        for (name, price) in [("low", low), ("high", high), ("close", close)] {
+            check_price(price).map_err(|r| SimReject {
+                code: r.code,
+                msg: format!("{} (injected {symbol} candle: {name} {price})", r.msg),
+            })?;
+        }
         for idx in 0..self.orders.len() {
             let o = &self.orders[idx];
             if o.symbol != symbol || !o.status.is_open() {
@@ -320,6 +370,7 @@ impl Book {
             }
         }
         self.last_price.insert(symbol.to_string(), close);
+        Ok(())
     }
 
     pub fn find(

@@ -17,7 +17,9 @@
 pub mod book;
 mod server;
 
-pub use book::{Book, SimBalance, SimOrder, SimSide, SimStatus, SimSymbol, SimTrade};
+pub use book::{
+    Book, SimBalance, SimOrder, SimReject, SimSide, SimStatus, SimSymbol, SimTrade, check_price,
+};
 
 use rust_decimal::Decimal;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -82,6 +84,10 @@ pub struct Faults {
     pub submit_delay: Duration,
     /// The next N order placements are executed, then the response is cut off.
     pub dropped_submits: u32,
+    /// The next N order placements are refused without being placed, as
+    /// Binance refuses orders on a symbol that does not trade:
+    /// `{"code": -2010, "msg": "Market is closed."}`.
+    pub rejected_submits: u32,
     /// Report this weight in `X-MBX-USED-WEIGHT-1M` instead of the real count.
     pub used_weight_override: Option<u32>,
 }
@@ -154,9 +160,29 @@ impl ExchangeSim {
 
     /// Feeds a closed candle: resting orders it trades through fill, and its
     /// close becomes the price market orders fill at.
+    ///
+    /// # Panics
+    /// When the simulator refuses the candle (see [`Self::try_candle`]): a
+    /// price ≤ 0 is a mistake of the test that injects it.
     pub fn candle(&self, symbol: &str, low: Decimal, high: Decimal, close: Decimal) {
+        if let Err(refused) = self.try_candle(symbol, low, high, close) {
+            panic!("the exchange simulator refused the candle: {refused}");
+        }
+    }
+
+    /// Feeds a closed candle like [`Self::candle`]; a price ≤ 0 (or an
+    /// unknown symbol) is refused with Binance's error shape and changes
+    /// nothing: `{"code": -1013, "msg": "Invalid price. (injected BTCUSDT
+    /// candle: low 0)"}`, `-1100` for a negative price.
+    pub fn try_candle(
+        &self,
+        symbol: &str,
+        low: Decimal,
+        high: Decimal,
+        close: Decimal,
+    ) -> Result<(), SimReject> {
         let now = server::now_ms(self.lock().config.clock_skew_ms);
-        self.lock().book.on_candle(symbol, low, high, close, now);
+        self.lock().book.on_candle(symbol, low, high, close, now)
     }
 
     /// Changes the faults injected into the next requests.
@@ -196,3 +222,6 @@ impl Drop for ExchangeSim {
         self.task.abort();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -129,6 +129,9 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
                 -1001,
                 "Internal error; unable to process your request. Please try again.",
             )
+        } else if is_submit && st.faults.rejected_submits > 0 {
+            st.faults.rejected_submits -= 1;
+            bad(-2010, "Market is closed.")
         } else {
             let answer = route(
                 &mut st,

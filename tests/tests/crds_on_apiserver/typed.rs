@@ -86,6 +86,7 @@ fn full_status() -> TradingBotStatus {
             daily_pnl: "-12.5".parse().unwrap(),
         }),
         gate: Some(GateStatus {
+            trading_hash: None,
             target_phase: Phase::LimitedReal,
             met: false,
             criteria: vec![GateCriterionStatus {

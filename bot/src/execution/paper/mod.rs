@@ -171,6 +171,23 @@ impl PaperBroker {
         self.cash
     }
 
+    /// Cash not reserved by open buys.
+    pub fn free_cash(&self) -> Money {
+        (self.cash - self.locked_cash(None)).max(Money::ZERO)
+    }
+
+    /// Moves `amount` of quote currency in (> 0) or out (< 0): a capital
+    /// transfer. Refused with the free cash, nothing changed, when it would
+    /// take more than is free.
+    pub fn transfer(&mut self, amount: Money) -> Result<(), Money> {
+        let free = self.free_cash();
+        if (free + amount).is_sign_negative() {
+            return Err(free);
+        }
+        self.cash += amount;
+        Ok(())
+    }
+
     /// Total base quantity held of `symbol` (free + reserved).
     pub fn holding(&self, symbol: &Symbol) -> Quantity {
         self.holdings

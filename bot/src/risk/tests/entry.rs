@@ -238,3 +238,25 @@ fn tiers_set_position_size_and_stop_loss_per_symbol() {
         "stop-loss: low 93 ≤ stop 93 (entry 100 − 7 %)"
     );
 }
+
+/// Defence in depth: an entry at a price ≤ 0 (bad market data every input
+/// refuses) is refused before any sizing divides by it, and does not count
+/// as one of the day's trades.
+#[test]
+fn an_entry_at_a_price_of_zero_is_refused_not_divided_by() {
+    let mut e = engine(plain("10000"));
+    let l = ledger("10000");
+    for price in ["0", "-5"] {
+        let v = e.check_entry(T0, &sym("BTCUSDT"), p(price), &l, None);
+        let r = refused(&v);
+        assert_eq!(r.limit, Limit::Sizing);
+        assert!(
+            r.message.contains("is not positive") && r.message.contains("BTCUSDT"),
+            "{}",
+            r.message
+        );
+    }
+    assert_eq!(e.state().trades_today(), 0);
+    let v = e.check_entry(T0, &sym("BTCUSDT"), p("100"), &l, None);
+    approved(&v);
+}

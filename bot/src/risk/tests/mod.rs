@@ -3,10 +3,12 @@
 
 mod account;
 mod breach_agrees;
+mod control;
 mod entry;
 mod halt_state;
 mod sizing;
 mod ticks;
+mod transfers;
 
 use super::*;
 use crate::domain::{

@@ -290,3 +290,31 @@ fn flash_crash_only_counts_moves_within_the_window_and_upward_moves_too() {
             .starts_with("ETHUSDT moved 10.01 %")
     );
 }
+
+/// Defence in depth: every input refuses a price ≤ 0, and should one slip
+/// through, the risk engine neither panics (the breaker divides by the
+/// price the move started from) nor acts on it.
+#[test]
+fn a_candle_with_a_price_of_zero_is_ignored_without_panicking() {
+    let mut c = untiered("5");
+    c.limits.flash_crash.move_pct = "10".parse().unwrap();
+    let mut e = engine(c);
+    let mut l = held("100");
+    assert!(tick(&mut e, &mut l, "BTCUSDT", &candle(T0, "101", "99", "100")).is_empty());
+    for bad in [
+        candle(T0 + MIN, "100", "0", "100"),
+        candle(T0 + 2 * MIN, "0", "0", "0"),
+        candle(T0 + 3 * MIN, "100", "-1", "100"),
+    ] {
+        let a = e.on_candle(&sym("BTCUSDT"), &bad, &l);
+        assert!(a.is_empty(), "{bad:?}: {a:?}");
+    }
+    // A real move afterwards is still measured from real prices.
+    let a = tick(
+        &mut e,
+        &mut l,
+        "BTCUSDT",
+        &candle(T0 + 4 * MIN, "100", "80", "80"),
+    );
+    assert!(a.pauses().any(|p| p.limit == Limit::FlashCrash), "{a:?}");
+}
