@@ -198,6 +198,11 @@ pub struct CapitalPeriod {
     /// Equity when it started, quote currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_equity: Option<SignedAmount>,
+    /// The engine's time-weighted phase return when it started, %: the
+    /// interval's return is measured from it, so a capital transfer (a step)
+    /// never counts as profit or loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_return_pct: Option<f64>,
     /// Largest drawdown seen during the interval, %, rounded up to 0.1.
     #[serde(default)]
     pub max_drawdown_pct: f64,

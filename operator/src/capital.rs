@@ -99,7 +99,10 @@ pub fn decide(input: &CapitalInput<'_>) -> CapitalOutcome {
                 let interval = k8s_openapi::jiff::SignedDuration::try_from(input.interval)
                     .unwrap_or(k8s_openapi::jiff::SignedDuration::MAX);
                 if elapsed >= interval {
-                    let return_pct = return_pct(start_equity, w.equity);
+                    let return_pct = match period.start_return_pct {
+                        Some(r0) if w.return_pct.is_finite() => chained(r0, w.return_pct),
+                        _ => return_pct(start_equity, w.equity),
+                    };
                     let dd = period.max_drawdown_pct;
                     new_step = input.policy.next_step(step as usize, return_pct, dd) as u32;
                     if new_step != step {
@@ -118,10 +121,10 @@ pub fn decide(input: &CapitalInput<'_>) -> CapitalOutcome {
                             ),
                         });
                     }
-                    period = fresh(input.now, w.equity, dd_now);
+                    period = fresh(input.now, w, dd_now);
                 }
             }
-            _ => period = fresh(input.now, w.equity, dd_now),
+            _ => period = fresh(input.now, w, dd_now),
         }
     }
     CapitalOutcome {
@@ -132,11 +135,23 @@ pub fn decide(input: &CapitalInput<'_>) -> CapitalOutcome {
     }
 }
 
-fn fresh(now: Timestamp, equity: Decimal, dd: f64) -> CapitalPeriod {
+fn fresh(now: Timestamp, w: &WindowMetrics, dd: f64) -> CapitalPeriod {
     CapitalPeriod {
         start: Some(now.to_string()),
-        start_equity: Some(SignedAmount::new(equity)),
+        start_equity: Some(SignedAmount::new(w.equity)),
+        start_return_pct: w.return_pct.is_finite().then_some(w.return_pct),
         max_drawdown_pct: dd,
+    }
+}
+
+/// The return between two points of one time-weighted phase return, %,
+/// to 2 decimals: (1 + r1) / (1 + r0) − 1.
+fn chained(r0_pct: f64, r1_pct: f64) -> f64 {
+    let growth = (1.0 + r1_pct / 100.0) / (1.0 + r0_pct / 100.0);
+    if growth.is_finite() {
+        ((growth - 1.0) * 10_000.0).round() / 100.0
+    } else {
+        -100.0
     }
 }
 

@@ -30,10 +30,20 @@ fn t(seconds: i64) -> Timestamp {
     Timestamp::from_second(1_700_000_000 + seconds).unwrap()
 }
 
+/// A period as the operator opens it: with the engine's return then (0 %
+/// in these windows).
+fn opened(p: CapitalPeriod) -> CapitalPeriod {
+    CapitalPeriod {
+        start_return_pct: Some(0.0),
+        ..p
+    }
+}
+
 fn period_started(at: Timestamp, equity: i64) -> CapitalPeriod {
     CapitalPeriod {
         start: Some(at.to_string()),
         start_equity: Some(botfleet_crds::SignedAmount::new(Decimal::from(equity))),
+        start_return_pct: None,
         max_drawdown_pct: 0.0,
     }
 }
@@ -87,7 +97,7 @@ fn entering_scaling_starts_at_the_first_step_and_opens_an_interval() {
         (out.allocated, out.step, out.change),
         (Amount::from(5000), Some(0), None)
     );
-    assert_eq!(out.period, period_started(t(0), 5000));
+    assert_eq!(out.period, opened(period_started(t(0), 5000)));
     // Without engine metrics in Scaling yet, the interval waits.
     let out = run(None, CapitalPeriod::default(), None, t(0));
     assert_eq!((out.step, out.period.start), (Some(0), None));
@@ -122,7 +132,7 @@ fn a_profitable_interval_steps_up_only_once_it_is_complete() {
         done.period,
         CapitalPeriod {
             max_drawdown_pct: 2.0,
-            ..period_started(t(86_400 * 30), 5200)
+            ..opened(period_started(t(86_400 * 30), 5200))
         }
     );
 }
@@ -183,4 +193,24 @@ fn numbers_that_overflow_step_down_never_up() {
     p.start_equity = Some(botfleet_crds::SignedAmount::new(Decimal::MAX));
     let out = run(Some(2), p, Some(&w), t(DAY.as_secs() as i64 * 31));
     assert!(out.step.unwrap() < 2, "{out:?}");
+}
+
+#[test]
+fn a_capital_transfer_is_not_return_the_engines_time_weighted_return_is() {
+    // The interval started at a 4 % phase return with equity 5000; the step
+    // to 10 000 doubled equity by transfer. The engine's time-weighted return
+    // is now 4.52 %: the interval earned 0.5 %, not 100 %.
+    let mut p = period_started(t(0), 5000);
+    p.start_return_pct = Some(4.0);
+    let mut w = window(10_050, 0.0);
+    w.return_pct = 4.52;
+    let out = run(Some(1), p, Some(&w), t(DAY.as_secs() as i64 * 31));
+    let change = out.change.expect("a profitable interval steps up");
+    assert!(change.reason.contains("return 0.5 %"), "{}", change.reason);
+    // And a losing time-weighted interval steps down even if a transfer raised equity.
+    let mut p = period_started(t(0), 5000);
+    p.start_return_pct = Some(4.0);
+    w.return_pct = 3.0;
+    let out = run(Some(1), p, Some(&w), t(DAY.as_secs() as i64 * 31));
+    assert_eq!(out.step, Some(0), "{out:?}");
 }

@@ -50,6 +50,12 @@ async fn an_operator_restart_does_not_repeat_a_transition() {
         .await
         .unwrap();
     w.wait_events("steady", "Halted").await.unwrap();
+    // Settled: the engine confirms the halt (HaltConfirmed) before the snapshot.
+    w.wait_bot("steady", "halt confirmed", |b| {
+        condition_is(b, ct::HALT_CONFIRMED, "True")
+    })
+    .await
+    .unwrap();
     let before = w.get("steady").await.unwrap().status.unwrap();
     let events_before = event_counts(&w, "steady").await;
     assert_eq!(&events_before[..3], [1, 1, 1]);

@@ -404,7 +404,11 @@ async fn capital_steps_up_after_a_profitable_interval_and_down_after_a_loss() {
         )
         .await
         .unwrap();
-    engine.update(|s| s.window.equity = 1000.into());
+    engine.update(|s| {
+        // Like the engine: the time-weighted phase return follows equity.
+        s.window.equity = 1000.into();
+        s.window.return_pct = 10.0;
+    });
     for p in [Phase::Sandbox, Phase::LimitedReal, Phase::Scaling] {
         w.wait_bot("scaler", "climbing", |b| phase(b) == Some(p))
             .await
@@ -427,7 +431,11 @@ async fn capital_steps_up_after_a_profitable_interval_and_down_after_a_loss() {
         (Some(0), Amount::from(1000))
     );
 
-    engine.update(|s| s.window.equity = 1100.into());
+    engine.update(|s| {
+        // Like the engine: the time-weighted phase return follows equity.
+        s.window.equity = 1100.into();
+        s.window.return_pct = 21.0;
+    });
     let bot = w
         .wait_bot("scaler", "stepped up", |b| {
             b.status.as_ref().unwrap().capital.as_ref().unwrap().step == Some(1)
@@ -459,7 +467,11 @@ async fn capital_steps_up_after_a_profitable_interval_and_down_after_a_loss() {
         Some(1)
     );
 
-    engine.update(|s| s.window.equity = 1050.into());
+    engine.update(|s| {
+        // Like the engine: the time-weighted phase return follows equity.
+        s.window.equity = 1050.into();
+        s.window.return_pct = 15.5;
+    });
     let bot = w
         .wait_bot("scaler", "stepped down", |b| {
             b.status.as_ref().unwrap().capital.as_ref().unwrap().step == Some(0)

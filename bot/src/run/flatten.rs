@@ -106,6 +106,62 @@ impl Default for Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::EngineConfig;
+    use crate::domain::Timeframe;
+    use crate::engine::EventMode;
+    use crate::execution::PaperConfig;
+    use crate::market_data::{SyntheticConfig, generate};
+    use crate::performance::EquityCurve;
+
+    /// The quickstart bot on paper, fed synthetic candles until it holds a
+    /// position; the candles left.
+    fn long_engine() -> (Engine, Vec<crate::domain::Candle>) {
+        let text = include_str!("../../../manifests/examples/quickstart.yaml");
+        let manifests = botfleet_crds::Manifests::from_yaml(text).unwrap();
+        let config = EngineConfig::from_manifests(&manifests, None, text.as_bytes()).unwrap();
+        let candles = generate(&SyntheticConfig::for_timeframe(7, 3000, Timeframe::H1))
+            .unwrap()
+            .candles;
+        let mut engine = Engine::new(
+            config,
+            PaperConfig::default(),
+            EquityCurve::bounded(0),
+            candles[0].open_time,
+            EventMode::Record,
+        )
+        .unwrap();
+        for (i, c) in candles.iter().enumerate() {
+            engine.on_candle(0, c).unwrap();
+            engine.drain_events();
+            engine.forget_closed_orders();
+            if engine.ledger().has_position() && engine.open_order_count() == 0 {
+                return (engine, candles[i + 1..].to_vec());
+            }
+        }
+        panic!("the quickstart bot never went long");
+    }
+
+    #[test]
+    fn a_flatten_added_to_a_halt_is_pending_until_flat_and_sent_once_at_a_time() {
+        let (mut engine, rest) = long_engine();
+        let now = rest[0].open_time;
+        // A halt that only cancels owes nothing.
+        engine.halt(now, "manual", false);
+        assert!(!pending(&engine));
+        assert_eq!(retry(&mut engine, now), 0);
+        // Made a flatten: pending, one exit, none more while it is in flight.
+        engine.risk.flatten_on_halt();
+        assert!(pending(&engine));
+        assert_eq!(retry(&mut engine, now), 1);
+        assert_eq!(engine.open_order_count(), 1);
+        assert_eq!(retry(&mut engine, now), 0, "an exit is in flight");
+        // The paper broker fills it on the next candle: flat, nothing pending.
+        engine.on_candle(0, &rest[0]).unwrap();
+        assert!(!engine.ledger().has_position());
+        assert!(!pending(&engine));
+        assert_eq!(retry(&mut engine, rest[1].open_time), 0);
+        assert!(engine.risk().halted().is_some(), "the halt stays latched");
+    }
 
     #[test]
     fn backoff_doubles_to_half_a_minute_and_resets() {

@@ -111,6 +111,11 @@ fn build_engine_binary() -> Result<PathBuf> {
             "botfleet-bot",
             "--bin",
             "botfleet-bot",
+            // The same binary `cargo test` builds for the engine's own tests
+            // (which kill it at crash points): building it without the
+            // feature here would replace theirs.
+            "--features",
+            "test-crash-points",
         ])
         .arg("--target-dir")
         .arg(target_dir);
