@@ -3,9 +3,9 @@
 
 use super::config::{Resolved, RiskConfig, RiskConfigError, SymbolRule};
 use super::level::{Level, approx};
+use super::loss_base::{LossLimit, loss_limit};
 use super::records::{Binding, ExitOrder, ExitReason, Halt, Pause, ResumeError, RiskStatus};
 use super::state::{RiskState, SymbolState};
-use super::transfer::{LossLimit, loss_limit};
 use super::{Limit, fmt_time, next_day_start};
 use crate::domain::{Money, Quantity, Symbol};
 use crate::ledger::{ClosedTrade, Ledger};

@@ -51,6 +51,7 @@ mod control;
 mod engine;
 mod entry;
 mod level;
+mod loss_base;
 mod records;
 mod sizing;
 mod state;

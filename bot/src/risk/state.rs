@@ -8,9 +8,9 @@
 
 use super::config::SymbolRule;
 use super::level::{Factor, Level, approx, cmp_approx};
+use super::loss_base::Rebased;
 use super::records::{Halt, Pause};
 use super::sizing::KellyStats;
-use super::transfer::Rebased;
 use crate::domain::{Candle, Money, Price, Quantity, Symbol};
 use serde::{Deserialize, Serialize};
 use serde::{Deserializer, Serializer};
