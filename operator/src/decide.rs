@@ -185,9 +185,7 @@ fn decide_phase(o: &Observed<'_>, halt: &HaltPart) -> (gate::GateOutcome, Vec<Ph
         )),
         None => Err(o.engine.error.clone().unwrap_or_default()),
     };
-    let flat_confirmed = o.engine.status.as_ref().is_some_and(|e| {
-        Some(e.phase) == o.old.phase && e.open_positions.is_empty() && e.open_orders == 0
-    });
+    let flat_confirmed = flat_confirmed(o);
     let holding = o.engine.status.as_ref().and_then(|e| {
         let (positions, orders) = (e.open_positions.len(), e.open_orders);
         (positions > 0 || orders > 0)
@@ -265,14 +263,19 @@ fn resume_phase(o: &Observed<'_>) -> Phase {
         .min(o.old.phase.unwrap_or(Phase::Paper))
 }
 
+/// The engine answered in the current phase with no position and no order:
+/// the only state in which a book may move to another venue.
+fn flat_confirmed(o: &Observed<'_>) -> bool {
+    o.engine.status.as_ref().is_some_and(|e| {
+        Some(e.phase) == o.old.phase && e.open_positions.is_empty() && e.open_orders == 0
+    })
+}
+
 /// A resume would move the book to another venue while the engine has not
 /// confirmed it flat.
 fn resume_moves_unflat_book(o: &Observed<'_>) -> bool {
     let from = o.old.phase.unwrap_or(Phase::Paper);
-    let flat = o.engine.status.as_ref().is_some_and(|e| {
-        Some(e.phase) == o.old.phase && e.open_positions.is_empty() && e.open_orders == 0
-    });
-    resume_phase(o).book() != from.book() && !flat
+    resume_phase(o).book() != from.book() && !flat_confirmed(o)
 }
 
 /// Before a phase change that moves the book: halt (unless halted) and
