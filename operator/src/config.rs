@@ -27,6 +27,8 @@ pub struct OperatorConfig {
     pub engine_port: u16,
     /// Engine image for bots that do not set `spec.engine.image`.
     pub engine_image: String,
+    /// Market data and venue URLs handed to the engines (default: none).
+    pub engine_endpoints: crate::endpoints::EngineEndpoints,
     /// Key the per-bot engine tokens are derived with.
     pub token_key: TokenKey,
     /// Only watch this namespace (`None`: every namespace).
@@ -61,6 +63,7 @@ impl OperatorConfig {
         Self {
             engine_port: 8080,
             engine_image: engine_image.into(),
+            engine_endpoints: Default::default(),
             token_key,
             namespace: None,
             poll_interval: Duration::from_secs(10),

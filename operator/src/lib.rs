@@ -27,6 +27,7 @@ pub mod context;
 pub mod controller;
 pub mod decide;
 pub mod decisions;
+pub mod endpoints;
 pub mod engine_client;
 pub mod error;
 pub mod finalizer;

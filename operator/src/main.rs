@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use botfleet_operator::config::{LeaderElection, parse_duration};
+use botfleet_operator::endpoints::EngineEndpoints;
 use botfleet_operator::token::TokenKey;
 use botfleet_operator::{Metrics, OperatorConfig, http, telemetry};
 use clap::Parser;
@@ -26,6 +27,18 @@ struct Flags {
     /// Engine image for bots that do not set spec.engine.image.
     #[arg(long, env = "BOTFLEET_ENGINE_IMAGE", default_value = concat!("ghcr.io/botfleet/botfleet-bot:", env!("CARGO_PKG_VERSION")))]
     engine_image: String,
+    /// Market data REST base URL for every engine (default: public Binance).
+    #[arg(long, env = "BOTFLEET_ENGINE_MARKET_REST_URL")]
+    engine_market_rest_url: Option<String>,
+    /// Market data WebSocket base URL for every engine (default: public Binance).
+    #[arg(long, env = "BOTFLEET_ENGINE_MARKET_WS_URL")]
+    engine_market_ws_url: Option<String>,
+    /// Venue base URL of Sandbox engines (default: Binance's test network).
+    #[arg(long, env = "BOTFLEET_ENGINE_TESTNET_VENUE_URL")]
+    engine_testnet_venue_url: Option<String>,
+    /// Venue base URL of LimitedReal and Scaling engines (default: Binance).
+    #[arg(long, env = "BOTFLEET_ENGINE_LIVE_VENUE_URL")]
+    engine_live_venue_url: Option<String>,
     /// Port the engines serve /status and the control endpoints on.
     #[arg(long, env = "BOTFLEET_ENGINE_PORT", default_value_t = 8080)]
     engine_port: u16,
@@ -111,6 +124,16 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(flags.log_json);
     let token_key = TokenKey::from_file(&flags.token_key_file)?;
     let mut config = OperatorConfig::new(token_key, flags.engine_image);
+    config.engine_endpoints = EngineEndpoints {
+        market_rest_url: flags.engine_market_rest_url,
+        market_ws_url: flags.engine_market_ws_url,
+        testnet_venue_url: flags.engine_testnet_venue_url,
+        live_venue_url: flags.engine_live_venue_url,
+    };
+    config
+        .engine_endpoints
+        .validate()
+        .map_err(|e| anyhow::anyhow!(e))?;
     config.engine_port = flags.engine_port;
     config.namespace = flags.namespace;
     config.poll_interval = flags.poll_interval;

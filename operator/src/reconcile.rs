@@ -197,6 +197,7 @@ async fn apply_children(bot: &TradingBot, ctx: &Context, inputs: &EngineInputs<'
     let settings = WorkloadSettings {
         default_image: &ctx.config.engine_image,
         engine_port: ctx.config.engine_port,
+        endpoints: &ctx.config.engine_endpoints,
     };
     let token = ctx.config.token_key.derive(&uid(bot)?);
     children::ensure(

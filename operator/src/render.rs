@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::endpoints::EngineEndpoints;
 use botfleet_crds::{
     API_VERSION, Amount, PersistenceBackend, Phase, RiskPolicy, Strategy, TradingBot,
 };
@@ -81,6 +82,8 @@ pub struct RenderedConfig {
     /// restart mid-flatten would interrupt the flatten); the latch is still
     /// in the ConfigMap for an engine that restarts for another reason.
     pub restart_hash: String,
+    /// The phase the engine trades in (it picks the venue URL).
+    pub phase: Phase,
 }
 
 /// Operator settings the workload depends on.
@@ -90,6 +93,8 @@ pub struct WorkloadSettings<'a> {
     pub default_image: &'a str,
     /// Port of `/status` and the control endpoints.
     pub engine_port: u16,
+    /// Market data and venue URLs for the engine's flags.
+    pub endpoints: &'a EngineEndpoints,
 }
 
 fn doc(kind: &str, meta: &ObjectMeta, spec: serde_json::Value) -> serde_json::Value {
@@ -116,6 +121,7 @@ pub fn engine_config(inputs: &EngineInputs<'_>) -> Result<RenderedConfig> {
         hash: hex::encode(Sha256::digest(yaml.as_bytes())),
         restart_hash: hex::encode(Sha256::digest(restart_yaml.as_bytes())),
         yaml,
+        phase: inputs.phase,
     })
 }
 
@@ -374,13 +380,18 @@ pub fn stateful_set(
     let container = Container {
         name: "engine".into(),
         image: Some(image),
-        args: Some(vec![
-            "run".into(),
-            "--config".into(),
-            format!("{CONFIG_DIR}/{CONFIG_KEY}"),
-            "--listen".into(),
-            format!("0.0.0.0:{}", settings.engine_port),
-        ]),
+        args: Some(
+            [
+                "run".into(),
+                "--config".into(),
+                format!("{CONFIG_DIR}/{CONFIG_KEY}"),
+                "--listen".into(),
+                format!("0.0.0.0:{}", settings.engine_port),
+            ]
+            .into_iter()
+            .chain(settings.endpoints.engine_args(config.phase))
+            .collect(),
+        ),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
             container_port: i32::from(settings.engine_port),

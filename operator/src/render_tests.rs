@@ -39,9 +39,17 @@ fn inputs(m: &Manifests, phase: Phase, capital: u32, halted: bool) -> EngineInpu
     }
 }
 
+const NO_ENDPOINTS: EngineEndpoints = EngineEndpoints {
+    market_rest_url: None,
+    market_ws_url: None,
+    testnet_venue_url: None,
+    live_venue_url: None,
+};
+
 const SETTINGS: WorkloadSettings<'static> = WorkloadSettings {
     default_image: "ghcr.io/botfleet/bot:test",
     engine_port: 8080,
+    endpoints: &NO_ENDPOINTS,
 };
 
 #[test]
@@ -239,4 +247,39 @@ fn the_engine_computes_the_operators_trading_hash_from_the_rendered_config() {
     // Phase, capital and the halt latch do not trade.
     let other = inputs(&m, Phase::Sandbox, 9000, true);
     assert_eq!(other.trading_hash(), i.trading_hash());
+}
+
+#[test]
+fn the_engine_flags_carry_the_venue_of_the_rendered_phase_only() {
+    let m = manifests();
+    let endpoints = EngineEndpoints {
+        market_rest_url: Some("http://sim.exchange:8080".into()),
+        market_ws_url: Some("ws://sim.exchange:8080".into()),
+        testnet_venue_url: Some("http://sim.exchange:8080".into()),
+        live_venue_url: Some("http://live.exchange:8080".into()),
+    };
+    let settings = WorkloadSettings {
+        endpoints: &endpoints,
+        ..SETTINGS
+    };
+    let args = |phase| {
+        let cfg = engine_config(&inputs(&m, phase, 5000, false)).unwrap();
+        let sts = stateful_set(&m.trading_bots[0], &cfg, &settings).unwrap();
+        sts.spec.unwrap().template.spec.unwrap().containers[0]
+            .args
+            .clone()
+            .unwrap()
+    };
+    let sandbox = args(Phase::Sandbox);
+    assert!(sandbox.contains(&"--venue-url=http://sim.exchange:8080".to_string()));
+    assert!(sandbox.contains(&"--binance-ws-url=ws://sim.exchange:8080".to_string()));
+    assert!(!sandbox.iter().any(|a| a.contains("live.exchange")));
+    assert!(
+        !args(Phase::Paper)
+            .iter()
+            .any(|a| a.starts_with("--venue-url"))
+    );
+    assert!(
+        args(Phase::LimitedReal).contains(&"--venue-url=http://live.exchange:8080".to_string())
+    );
 }

@@ -7,6 +7,9 @@
 #                                - what gcr.io/distroless/cc-debian12:nonroot provides
 #   botfleet/engine:dev          the runtime stage of bot/Dockerfile on that base
 #   botfleet/operator:dev        the runtime stage of operator/Dockerfile on that base
+#   botfleet/exchange-sim:dev    (only when asked: `sim`) the test exchange simulator
+#                                (botfleet-tests' exchange-sim) on the same base; it
+#                                ships nowhere, so it has no Dockerfile
 # with the release binaries cargo builds on the host (target/release). The archives land
 # in ~/.cache/botfleet/cluster/images (up.sh imports them at every start) and, when the
 # cluster is up, are imported into its containerd (namespace k8s.io) right away.
@@ -26,8 +29,8 @@ for arg in "$@"; do
   case "$arg" in
     --pause-only) PAUSE_ONLY=1 ;;
     --no-cargo) CARGO=0 ;;
-    engine|operator) WANT+=("$arg") ;;
-    *) die "unknown argument $arg (usage: $0 [--pause-only] [--no-cargo] [engine] [operator])" ;;
+    engine|operator|sim) WANT+=("$arg") ;;
+    *) die "unknown argument $arg (usage: $0 [--pause-only] [--no-cargo] [engine] [operator] [sim])" ;;
   esac
 done
 ((${#WANT[@]})) || WANT=(engine operator)
@@ -37,6 +40,7 @@ BEGAN=$SECONDS
 
 ENGINE_IMAGE=docker.io/botfleet/engine:dev
 OPERATOR_IMAGE=docker.io/botfleet/operator:dev
+SIM_IMAGE=docker.io/botfleet/exchange-sim:dev
 BASE_IMAGE=localhost/botfleet/runtime-base:dev
 mkdir -p "$IMAGES_DIR" "$BUILDAH_DIR"
 bah() {
@@ -153,14 +157,15 @@ EOT
 fi
 
 # ---- release binaries ------------------------------------------------------------------------
-declare -A PACKAGE=([engine]=botfleet-bot [operator]=botfleet-operator)
+declare -A PACKAGE=([engine]=botfleet-bot [operator]=botfleet-operator [sim]=botfleet-tests)
+declare -A BINARY=([engine]=botfleet-bot [operator]=botfleet-operator [sim]=exchange-sim)
 declare -A DOCKERFILE=([engine]="$REPO_ROOT/bot/Dockerfile" [operator]="$REPO_ROOT/operator/Dockerfile")
-declare -A IMAGE=([engine]="$ENGINE_IMAGE" [operator]="$OPERATOR_IMAGE")
+declare -A IMAGE=([engine]="$ENGINE_IMAGE" [operator]="$OPERATOR_IMAGE" [sim]="$SIM_IMAGE")
 cargo_args=()
 missing=0
 for name in "${WANT[@]}"; do
   cargo_args+=(-p "${PACKAGE[$name]}")
-  [[ -x "$REPO_ROOT/target/release/${PACKAGE[$name]}" ]] || missing=1
+  [[ -x "$REPO_ROOT/target/release/${BINARY[$name]}" ]] || missing=1
 done
 if ((CARGO || missing)); then
   log "cargo build --release ${cargo_args[*]}"
@@ -168,7 +173,7 @@ if ((CARGO || missing)); then
 fi
 # Every shared library the binaries load must be in the base.
 for name in "${WANT[@]}"; do
-  bin="$REPO_ROOT/target/release/${PACKAGE[$name]}"
+  bin="$REPO_ROOT/target/release/${BINARY[$name]}"
   for lib in $(objdump -p "$bin" | awk '/NEEDED/ {print $2}'); do
     grep -q "/$lib\$" "$BUILDAH_DIR/runtime-base.files" \
       || die "$(basename "$bin") needs $lib, which the runtime base lacks: add its package to BASE_PACKAGES"
@@ -209,8 +214,21 @@ build_runtime() { # dockerfile binary image archive-name
   fi
   save "$image" "$name"
 }
+# The simulator: its binary on the runtime base, nothing else.
+build_plain() { # binary image archive-name
+  local c
+  c="$(bah from --quiet --pull=never "$BASE_IMAGE")"
+  bah copy --quiet --chmod 0755 "$c" "$1" "/usr/local/bin/$(basename "$1")" >/dev/null
+  bah config --entrypoint "[\"/usr/local/bin/$(basename "$1")\"]" --cmd '' --user 65532:65532 "$c"
+  bah commit --quiet --rm "$c" "$2" >/dev/null
+  save "$2" "$3"
+}
 for name in "${WANT[@]}"; do
-  build_runtime "${DOCKERFILE[$name]}" "$REPO_ROOT/target/release/${PACKAGE[$name]}" "${IMAGE[$name]}" "$name"
+  if [[ -n "${DOCKERFILE[$name]:-}" ]]; then
+    build_runtime "${DOCKERFILE[$name]}" "$REPO_ROOT/target/release/${BINARY[$name]}" "${IMAGE[$name]}" "$name"
+  else
+    build_plain "$REPO_ROOT/target/release/${BINARY[$name]}" "${IMAGE[$name]}" "$name"
+  fi
 done
 # Untagged leftovers of earlier builds.
 bah rmi --prune >/dev/null 2>&1 || true
