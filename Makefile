@@ -1,4 +1,4 @@
-.PHONY: test quickstart control-plane crds cluster-up cluster-images cluster-smoke cluster-down
+.PHONY: test quickstart control-plane crds cluster-up cluster-images cluster-smoke cluster-down fleet-up e2e
 
 # Everything CI runs: installs what the tests need, then fmt, clippy and all tests.
 test:
@@ -28,3 +28,12 @@ cluster-smoke:
 
 cluster-down:
 	./scripts/cluster/down.sh
+
+# The fleet on that cluster: images, the exchange simulator, Prometheus and
+# Alertmanager, helm install, the quickstart; it stays up (make cluster-down ends it).
+fleet-up:
+	./scripts/e2e/run.sh --up-only
+
+# The end-to-end scenarios on a fresh local cluster (torn down at the end).
+e2e:
+	./scripts/e2e/run.sh

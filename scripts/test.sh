@@ -3,6 +3,7 @@
 #   1. installs what the tests need (control plane, kubectl/helm, PostgreSQL), cached
 #   2. cargo fmt --check, cargo clippy -D warnings
 #   3. every test in the workspace
+#   4. the end-to-end scenarios on a real local cluster (scripts/e2e/run.sh; root only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +31,13 @@ step "cargo test"
 cargo test --workspace --lib --bins --tests --examples
 # Doc tests are separate from --all-targets.
 cargo test --workspace --doc
+
+step "end-to-end on a local cluster (scripts/e2e/run.sh)"
+if [[ "$(id -u)" != 0 ]]; then
+  echo "the end-to-end run needs root (kubelet, containerd, iptables): sudo make e2e" >&2
+  exit 1
+fi
+# The debug build's incremental caches are not needed again; the release build needs
+# the room (a full disk puts the node under DiskPressure).
+rm -rf target/debug/incremental
+./scripts/e2e/run.sh

@@ -10,13 +10,13 @@
 #   botfleet/exchange-sim:dev    (only when asked: `sim`) the test exchange simulator
 #                                (botfleet-tests' exchange-sim) on the same base; it
 #                                ships nowhere, so it has no Dockerfile
-# with the release binaries cargo builds on the host (target/release). The archives land
+# with the release binaries cargo builds on the host (in $RELEASE_TARGET, see lib.sh). The archives land
 # in ~/.cache/botfleet/cluster/images (up.sh imports them at every start) and, when the
 # cluster is up, are imported into its containerd (namespace k8s.io) right away.
 # Pods name them `botfleet/engine:dev` / `botfleet/operator:dev` with
 # imagePullPolicy: Never (or IfNotPresent).
 #
-# Options: --pause-only (what up.sh needs), --no-cargo (use target/release as it is).
+# Options: --pause-only (what up.sh needs), --no-cargo (use the release binaries as they are).
 # Buildah keeps its storage (vfs driver: no mounts) in ~/.cache/botfleet/cluster/buildah.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -165,15 +165,15 @@ cargo_args=()
 missing=0
 for name in "${WANT[@]}"; do
   cargo_args+=(-p "${PACKAGE[$name]}")
-  [[ -x "$REPO_ROOT/target/release/${BINARY[$name]}" ]] || missing=1
+  [[ -x "$RELEASE_BIN/${BINARY[$name]}" ]] || missing=1
 done
 if ((CARGO || missing)); then
   log "cargo build --release ${cargo_args[*]}"
-  (cd "$REPO_ROOT" && cargo build --release --locked "${cargo_args[@]}" --bins >&2)
+  (cd "$REPO_ROOT" && CARGO_TARGET_DIR="$RELEASE_TARGET" cargo build --release --locked "${cargo_args[@]}" --bins >&2)
 fi
 # Every shared library the binaries load must be in the base.
 for name in "${WANT[@]}"; do
-  bin="$REPO_ROOT/target/release/${BINARY[$name]}"
+  bin="$RELEASE_BIN/${BINARY[$name]}"
   for lib in $(objdump -p "$bin" | awk '/NEEDED/ {print $2}'); do
     grep -q "/$lib\$" "$BUILDAH_DIR/runtime-base.files" \
       || die "$(basename "$bin") needs $lib, which the runtime base lacks: add its package to BASE_PACKAGES"
@@ -225,9 +225,9 @@ build_plain() { # binary image archive-name
 }
 for name in "${WANT[@]}"; do
   if [[ -n "${DOCKERFILE[$name]:-}" ]]; then
-    build_runtime "${DOCKERFILE[$name]}" "$REPO_ROOT/target/release/${BINARY[$name]}" "${IMAGE[$name]}" "$name"
+    build_runtime "${DOCKERFILE[$name]}" "$RELEASE_BIN/${BINARY[$name]}" "${IMAGE[$name]}" "$name"
   else
-    build_plain "$REPO_ROOT/target/release/${BINARY[$name]}" "${IMAGE[$name]}" "$name"
+    build_plain "$RELEASE_BIN/${BINARY[$name]}" "${IMAGE[$name]}" "$name"
   fi
 done
 # Untagged leftovers of earlier builds.

@@ -24,6 +24,11 @@ NODE_BIN="$CLUSTER_CACHE/$K8S_VERSION/bin"
 IMAGES_DIR="$CLUSTER_CACHE/images"
 # Buildah's storage (vfs driver: no mounts) and the Debian packages of the base image.
 BUILDAH_DIR="$CLUSTER_CACHE/buildah"
+# Cargo's target dir of the release binaries the images carry: outside the checkout, so
+# a fresh clone on this machine rebuilds only what changed (a cold release build of the
+# workspace takes ~13 minutes on 2 cores).
+RELEASE_TARGET="${BOTFLEET_RELEASE_TARGET_DIR:-$CACHE_ROOT/release-target}"
+RELEASE_BIN="$RELEASE_TARGET/release"
 
 RUN_DIR="${BOTFLEET_CLUSTER_DIR:-/var/lib/botfleet-cluster}"
 ETCD_DIR="${BOTFLEET_CLUSTER_ETCD_DIR:-/dev/shm/botfleet-cluster-etcd}"

@@ -346,6 +346,10 @@ log "starting kubelet and kube-proxy"
 # at once). The options line keeps the file non-empty: containerd copies the host's
 # /etc/resolv.conf into a sandbox whose DNS config is entirely empty.
 printf '%s\n' "# botfleet local cluster: no DNS" "options timeout:1 attempts:1" >"$RUN_DIR/resolv.conf"
+# Eviction and image GC by absolute amounts, never by percentage: this machine's disk is
+# shared and its free share varies (a CI run once saw the node go DiskPressure, tainted
+# and unschedulable, with gigabytes still free); image GC would also delete the images
+# imported for the run before a pod uses them.
 start_component kubelet "$NODE_BIN/kubelet" \
   --kubeconfig="$RUN_DIR/kubelet.kubeconfig" \
   --hostname-override="$NODE_NAME" --node-ip="$BRIDGE_IP" --address="$BRIDGE_IP" \
@@ -359,7 +363,7 @@ start_component kubelet "$NODE_BIN/kubelet" \
   --resolv-conf="$RUN_DIR/resolv.conf" --cluster-domain=cluster.local \
   --anonymous-auth=false --client-ca-file="$PKI_DIR/ca.crt" --authorization-mode=AlwaysAllow \
   --image-gc-high-threshold=100 --image-gc-low-threshold=99 \
-  --eviction-hard='memory.available<100Mi,nodefs.available<2%,imagefs.available<2%' \
+  --eviction-hard='memory.available<100Mi,nodefs.available<256Mi,imagefs.available<256Mi' \
   --v=1
 start_component kube-proxy "$NODE_BIN/kube-proxy" \
   --kubeconfig="$RUN_DIR/kube-proxy.kubeconfig" --hostname-override="$NODE_NAME" \
