@@ -5,6 +5,13 @@
 //! `recvWindow` checks, a matching engine against candles the test feeds
 //! ([`book`]), and fault injection ([`Faults`]).
 //!
+//! The same candles are its market data ([`market`]): each one becomes a
+//! closed kline served by `GET /api/v3/klines` at [`ExchangeSim::url`] and
+//! pushed on the kline WebSocket at [`ExchangeSim::ws_url`]
+//! (`/ws/<symbol>@kline_<interval>`, `/stream?streams=…`), after the
+//! matching engine has traded through it, so an engine on the live feed
+//! sees the prices its orders fill at.
+//!
 //! ```no_run
 //! # async fn example() {
 //! use botfleet_tests::exchange_sim::{ExchangeSim, SimConfig};
@@ -15,11 +22,14 @@
 //! ```
 
 pub mod book;
+pub mod market;
 mod server;
+mod stream;
 
 pub use book::{
     Book, SimBalance, SimOrder, SimReject, SimSide, SimStatus, SimSymbol, SimTrade, check_price,
 };
+pub use market::SimKline;
 
 use rust_decimal::Decimal;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -38,6 +48,10 @@ pub struct SimConfig {
     pub fee_rate: Decimal,
     /// Added to the local clock to make the simulator's server time.
     pub clock_skew_ms: i64,
+    /// The klines' interval in ms (one interval for every symbol; it must
+    /// be the engine's timeframe). Candles fed without a time follow each
+    /// other one interval apart.
+    pub kline_interval_ms: i64,
 }
 
 impl SimConfig {
@@ -62,6 +76,7 @@ impl SimConfig {
             ],
             fee_rate: Decimal::new(1, 3),
             clock_skew_ms: 0,
+            kline_interval_ms: 3_600_000,
         }
     }
 }
@@ -106,6 +121,7 @@ pub struct SimRequest {
 pub(crate) struct SimState {
     pub config: SimConfig,
     pub book: Book,
+    pub market: market::Market,
     pub faults: Faults,
     pub requests: Vec<SimRequest>,
     /// (minute, weight used in it).
@@ -116,12 +132,31 @@ pub(crate) struct SimState {
 pub struct ExchangeSim {
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub url: String,
+    /// WebSocket base URL of the kline streams, e.g. `ws://127.0.0.1:41235`.
+    pub ws_url: String,
     state: Arc<Mutex<SimState>>,
+    hub: Arc<stream::Hub>,
     task: JoinHandle<()>,
+    ws_task: JoinHandle<()>,
 }
 
 impl ExchangeSim {
+    /// Starts on loopback ports of the OS's choosing.
     pub async fn start(config: SimConfig) -> Self {
+        let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::start_on(config, loopback, loopback).await
+    }
+
+    /// Starts with the REST API on `rest` and the kline streams on `ws` (the
+    /// `exchange-sim` process binds all interfaces in a cluster).
+    ///
+    /// # Panics
+    /// When an address cannot be bound.
+    pub async fn start_on(
+        config: SimConfig,
+        rest: std::net::SocketAddr,
+        ws: std::net::SocketAddr,
+    ) -> Self {
         let mut book = Book::default();
         book.fee_rate = config.fee_rate;
         for s in &config.symbols {
@@ -136,22 +171,42 @@ impl ExchangeSim {
                 },
             );
         }
+        assert!(
+            market::interval_name(config.kline_interval_ms).is_some(),
+            "SimConfig.kline_interval_ms {} is not a Binance interval (1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w)",
+            config.kline_interval_ms
+        );
+        let market = market::Market::new(config.kline_interval_ms);
         let state = Arc::new(Mutex::new(SimState {
             config,
             book,
+            market,
             faults: Faults::default(),
             requests: Vec::new(),
             weight: (0, 0),
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(rest)
             .await
-            .expect("bind a loopback port");
+            .unwrap_or_else(|e| panic!("binding the REST API to {rest}: {e}"));
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let app = server::router(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { url, state, task }
+        let ws_listener = tokio::net::TcpListener::bind(ws)
+            .await
+            .unwrap_or_else(|e| panic!("binding the kline streams to {ws}: {e}"));
+        let ws_url = format!("ws://{}", ws_listener.local_addr().expect("local addr"));
+        let hub = Arc::new(stream::Hub::new());
+        let ws_task = tokio::spawn(stream::serve(ws_listener, state.clone(), hub.clone()));
+        Self {
+            url,
+            ws_url,
+            state,
+            hub,
+            task,
+            ws_task,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, SimState> {
@@ -159,7 +214,10 @@ impl ExchangeSim {
     }
 
     /// Feeds a closed candle: resting orders it trades through fill, and its
-    /// close becomes the price market orders fill at.
+    /// close becomes the price market orders fill at. It is then the
+    /// symbol's newest kline (one interval after the last; the first opens
+    /// [`market::AUTO_START_INTERVALS`] intervals before now), served over
+    /// REST and pushed to the kline streams.
     ///
     /// # Panics
     /// When the simulator refuses the candle (see [`Self::try_candle`]): a
@@ -181,8 +239,103 @@ impl ExchangeSim {
         high: Decimal,
         close: Decimal,
     ) -> Result<(), SimReject> {
-        let now = server::now_ms(self.lock().config.clock_skew_ms);
-        self.lock().book.on_candle(symbol, low, high, close, now)
+        let mut st = self.lock();
+        let now = server::now_ms(st.config.clock_skew_ms);
+        let open_time = st.market.next_open(symbol, now);
+        self.feed(&mut st, symbol, open_time, low, high, close, now)
+    }
+
+    /// Feeds a closed candle opening at `open_time` (Unix ms, on an
+    /// interval boundary, after the symbol's last kline), like
+    /// [`Self::try_candle`]; a misplaced time is refused with `-1100`.
+    pub fn try_candle_at(
+        &self,
+        symbol: &str,
+        open_time: i64,
+        low: Decimal,
+        high: Decimal,
+        close: Decimal,
+    ) -> Result<(), SimReject> {
+        let mut st = self.lock();
+        let now = server::now_ms(st.config.clock_skew_ms);
+        self.feed(&mut st, symbol, open_time, low, high, close, now)
+    }
+
+    /// [`Self::try_candle_at`], panicking on a refusal (a test's mistake).
+    pub fn candle_at(
+        &self,
+        symbol: &str,
+        open_time: i64,
+        low: Decimal,
+        high: Decimal,
+        close: Decimal,
+    ) {
+        if let Err(refused) = self.try_candle_at(symbol, open_time, low, high, close) {
+            panic!("the exchange simulator refused the candle: {refused}");
+        }
+    }
+
+    /// Matches, records and publishes one candle; nothing changes when it
+    /// is refused.
+    #[allow(clippy::too_many_arguments)]
+    fn feed(
+        &self,
+        st: &mut SimState,
+        symbol: &str,
+        open_time: i64,
+        low: Decimal,
+        high: Decimal,
+        close: Decimal,
+        now: i64,
+    ) -> Result<(), SimReject> {
+        if let Err(refused) = st.market.check(symbol, open_time) {
+            return Err(SimReject {
+                code: -1100,
+                msg: refused.0,
+            });
+        }
+        st.book.on_candle(symbol, low, high, close, now)?;
+        let kline = st.market.push(symbol, open_time, low, high, close);
+        let interval = market::interval_name(st.market.interval_ms).unwrap_or("?");
+        let stream = format!("{}@kline_{interval}", symbol.to_ascii_lowercase());
+        for closed in [false, true] {
+            let event = kline.stream_event(symbol, interval, closed, now);
+            self.hub.publish(stream.clone(), event.to_string());
+        }
+        Ok(())
+    }
+
+    /// The klines of `symbol` fed so far (the most recent 100 000), oldest first.
+    pub fn klines(&self, symbol: &str) -> Vec<SimKline> {
+        self.lock()
+            .market
+            .klines
+            .get(symbol)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Ends every open kline stream connection (the client must reconnect
+    /// and backfill what it missed over REST), as Binance does at 24 h.
+    pub fn drop_stream_connections(&self) {
+        self.hub.generation.send_modify(|g| *g += 1);
+    }
+
+    /// While `down`, the kline streams are down: open connections end and
+    /// new ones are refused with 503, so candles fed meanwhile reach a
+    /// client only by its REST backfill.
+    pub fn set_streams_down(&self, down: bool) {
+        self.hub
+            .refusing
+            .store(down, std::sync::atomic::Ordering::SeqCst);
+        if down {
+            self.drop_stream_connections();
+        }
+    }
+
+    /// Kline stream connections open now.
+    pub fn stream_connections(&self) -> usize {
+        self.hub.open.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Changes the faults injected into the next requests.
@@ -220,6 +373,8 @@ impl ExchangeSim {
 impl Drop for ExchangeSim {
     fn drop(&mut self) {
         self.task.abort();
+        self.ws_task.abort();
+        self.drop_stream_connections();
     }
 }
 

@@ -66,6 +66,7 @@ fn weight(path: &str) -> u32 {
         "/api/v3/account" | "/api/v3/myTrades" => 20,
         "/api/v3/openOrders" => 6,
         "/api/v3/order" => 4,
+        "/api/v3/klines" => 2,
         _ => 1,
     }
 }
@@ -178,6 +179,17 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
 }
 
 fn record(st: &mut SimState, method: &Method, path: &str, query: &str, status: u16) {
+    record_request(st, method.as_str(), path, query, status);
+}
+
+/// Remembers one request (HTTP or a WebSocket handshake).
+pub(crate) fn record_request(
+    st: &mut SimState,
+    method: &str,
+    path: &str,
+    query: &str,
+    status: u16,
+) {
     st.requests.push(SimRequest {
         method: method.to_string(),
         path: path.to_string(),
@@ -266,6 +278,7 @@ fn route(
     match (method.as_str(), path) {
         ("GET", "/api/v3/time") => return ok(json!({"serverTime": now})),
         ("GET", "/api/v3/exchangeInfo") => return exchange_info(st, get("symbol"), now),
+        ("GET", "/api/v3/klines") => return klines(st, params),
         ("POST" | "GET" | "DELETE", "/api/v3/order")
         | ("GET", "/api/v3/openOrders" | "/api/v3/account" | "/api/v3/myTrades") => {}
         _ => return error(StatusCode::NOT_FOUND, -1000, "Unknown endpoint."),
@@ -407,6 +420,57 @@ fn new_order(st: &mut SimState, params: &[(String, String)], now: i64) -> Answer
         }
         Err(r) => bad(r.code, &r.msg),
     }
+}
+
+/// `GET /api/v3/klines` (public: no key, no signature).
+fn klines(st: &SimState, params: &[(String, String)]) -> Answer {
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let mandatory = |k: &str| {
+        bad(
+            -1102,
+            &format!("Mandatory parameter '{k}' was not sent, was empty/null, or malformed."),
+        )
+    };
+    let Some(symbol) = get("symbol") else {
+        return mandatory("symbol");
+    };
+    if !st.book.symbols.contains_key(symbol) {
+        return bad(-1121, "Invalid symbol.");
+    }
+    let Some(interval) = get("interval") else {
+        return mandatory("interval");
+    };
+    if Some(interval) != super::market::interval_name(st.market.interval_ms) {
+        return bad(-1120, "Invalid interval.");
+    }
+    let number = |k: &str| -> Result<Option<i64>, Answer> {
+        match get(k) {
+            None => Ok(None),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                bad(
+                    -1100,
+                    &format!("Illegal characters found in parameter '{k}'; legal range is '^[0-9]{{1,20}}$'."),
+                )
+            }),
+        }
+    };
+    let (start, end, limit) = match (number("startTime"), number("endTime"), number("limit")) {
+        (Ok(s), Ok(e), Ok(l)) => (s, e, l),
+        (Err(a), _, _) | (_, Err(a), _) | (_, _, Err(a)) => return a,
+    };
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return bad(-1023, "Start time is greater than end time.");
+    }
+    let limit = limit.map(|l| l.clamp(1, i64::from(u16::MAX)) as usize);
+    ok(Value::Array(
+        st.market
+            .query(symbol, start, end, limit)
+            .into_iter()
+            .map(super::market::SimKline::rest_row)
+            .collect(),
+    ))
 }
 
 fn exchange_info(st: &SimState, symbol: Option<String>, now: i64) -> Answer {
