@@ -205,3 +205,74 @@ async fn a_pending_flatten_survives_a_sigkill_and_ends_flat() {
         "refused before and after the restart: {rejected}"
     );
 }
+
+/// A crash candle fires the stop-loss exit and the drawdown halt at once:
+/// the halt cancels the exit that the venue fills as it is sent. The engine
+/// must take that fill once and go on answering: before the fix the cancel's
+/// look-up re-applied the filled exit as an order "found at the venue", the
+/// store refused the reused order id, and the trading loop retried that step
+/// for ever (a resume timed out) — first seen on the real cluster (scripts/e2e).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_answering() {
+    // Flat, then a climb (the fast SMA crosses up: the bot buys near the
+    // top, where the simulator's price sits), then a 40 % crash.
+    let template = synthetic(1, 7)[0];
+    let mut candles = Vec::new();
+    let mut close = Decimal::from(50_000);
+    let mut time = template.open_time;
+    let mut push = |close: Decimal, open: Decimal, time: i64| {
+        candles.push(Candle {
+            open_time: time,
+            open: Price::new(open),
+            high: Price::new(open.max(close)),
+            low: Price::new(open.min(close)),
+            close: Price::new(close),
+            volume: template.volume,
+        });
+    };
+    for _ in 0..60 {
+        push(close, close, time);
+        time += 3_600_000;
+    }
+    for _ in 0..4 {
+        let next = (close * Decimal::new(101, 2)).round_dp(2);
+        push(next, close, time);
+        close = next;
+        time += 3_600_000;
+    }
+    let bottom = close;
+    push((close * Decimal::new(6, 1)).round_dp(2), close, time);
+    let sim = simulator_holding(Decimal::from(CAPITAL), bottom).await;
+    let ws = Workspace::new("Sandbox");
+    // A 40 % crash on a 25 % position is a 10 % drawdown: over this 5 % limit.
+    let manifests =
+        sandbox_manifests().replacen("      maxDrawdownPct: 90\n", "      maxDrawdownPct: 5\n", 1);
+    assert!(manifests.contains("maxDrawdownPct: 5"));
+    std::fs::write(ws.config(), manifests).unwrap();
+    let data = ws.write_data(&candles);
+    let mut args = ws.replay_args(&data, "max");
+    args.extend(venue_args(&ws, &sim));
+
+    let engine = Engine::start(&ws, &args, &[]);
+    engine.wait_stored(candles.last().unwrap().open_time).await;
+    let (halted, _) = engine
+        .wait_status_until("halted by the drawdown, flat, nothing open", |s| {
+            s.state == EngineState::Halted && s.open_positions.is_empty() && s.open_orders == 0
+        })
+        .await;
+    let halt = halted.halt.expect("the halt is reported");
+    assert!(halt.reason.contains("drawdown"), "{}", halt.reason);
+    let log = engine.log_text();
+    assert!(log.contains("stop-loss"), "the exit fired too: {log}");
+
+    // The trading loop still takes control requests.
+    let (code, body) = engine
+        .post("/v1/resume", Some(TOKEN), json!({"haltId": halt.id}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let log = engine.log_text();
+    assert!(!log.contains("the store refused a step"), "{log}");
+    assert!(!log.contains("found at the venue"), "{log}");
+    assert!(engine.terminate().success(), "{log}");
+    assert_books_equal(&ws, &sim).await;
+}

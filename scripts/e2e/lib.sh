@@ -17,8 +17,8 @@ SIM_URL="http://$SIM_IP:$SIM_PORT"
 SIM_WS_URL="ws://$SIM_IP:$SIM_WS_PORT"
 SIM_ADMIN_URL="http://$SIM_IP:$SIM_ADMIN_PORT"
 # The test-network key pair the simulator accepts (a test fixture, not a secret).
-SIM_API_KEY=e2e-testnet-key
-SIM_SECRET=e2e-testnet-secret
+SIM_API_KEY=e2eTestnetKey7Hq2
+SIM_SECRET=e2eTestnetSecret4Vz9
 PROM_PORT=19090
 ALERTMANAGER_PORT=19093
 PROM_URL="http://127.0.0.1:$PROM_PORT"
@@ -38,6 +38,15 @@ until_ok() { # what timeout command...
     fi
     sleep 1
   done
+}
+
+# `is OP VALUE command args...`: runs the command (afresh at every poll of until_ok)
+# and compares its output, e.g. `until_ok "…" 60 is -ge 2 bot_field ns bot '{.status.x}'`.
+is() { # op value command...
+  local op=$1 want=$2 got
+  shift 2
+  got="$("$@" 2>/dev/null)" || return 1
+  test "$got" "$op" "$want" 2>/dev/null
 }
 
 helm_bin() { echo "${BOTFLEET_TOOLS_DIR:-$CACHE_ROOT/tools}/bin/helm"; }

@@ -189,9 +189,9 @@ scenario_quickstart() {
   kc apply -f "$REPO_ROOT/manifests/examples/quickstart.yaml"
   kc -n "$BOT_NS" rollout status statefulset/quickstart --timeout=300s
   until_ok "kubectl get tbot shows the phase" 120 \
-    test "$(bot_field "$BOT_NS" quickstart '{.status.phase}')" = Paper
+    is = Paper bot_field "$BOT_NS" quickstart '{.status.phase}'
   until_ok "kubectl get tbot shows the engine's equity" 180 \
-    test -n "$(bot_field "$BOT_NS" quickstart '{.status.metrics.equity}')"
+    is != "" bot_field "$BOT_NS" quickstart '{.status.metrics.equity}'
   kc -n "$BOT_NS" get tbot quickstart
   local equity
   equity="$(engine_status "$BOT_NS" quickstart | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["window"]["equity"])')"
@@ -272,12 +272,12 @@ scenario_promote() {
   trader_manifests | kc apply -f -
   kc -n "$BOT_NS" rollout status "statefulset/$TRADER" --timeout=300s
   until_ok "$TRADER trades in Paper" 300 \
-    test "$(bot_field "$BOT_NS" "$TRADER" '{.status.metrics.trades}')" -ge 2
+    is -ge 2 bot_field "$BOT_NS" "$TRADER" '{.status.metrics.trades}'
   kc -n "$BOT_NS" patch tradingbot "$TRADER" --type merge -p '{"spec":{"phase":"Sandbox"}}'
   until_ok "$TRADER promoted (status.phase Sandbox)" 300 \
-    test "$(bot_field "$BOT_NS" "$TRADER" '{.status.phase}')" = Sandbox
-  until_ok "the Sandbox engine runs" 300 test "$(engine_json 's["phase"]')" = Sandbox
-  until_ok "the Sandbox engine's orders reach the simulator" 300 test "$(sim_orders_of_trader)" -ge 2
+    is = Sandbox bot_field "$BOT_NS" "$TRADER" '{.status.phase}'
+  until_ok "the Sandbox engine runs" 300 is = Sandbox engine_json 's["phase"]'
+  until_ok "the Sandbox engine's orders reach the simulator" 300 is -ge 2 sim_orders_of_trader
   kc -n "$BOT_NS" get tbot "$TRADER"
   books_equal
 }
@@ -297,21 +297,21 @@ sim_quiet() {
 }
 
 scenario_crash_halt_resume() {
-  until_ok "$TRADER holds a position" 300 test "$(engine_json 'len(s["openPositions"])')" -ge 1
+  until_ok "$TRADER holds a position" 300 is -ge 1 engine_json 'len(s["openPositions"])'
   sim_admin POST /sim/crash '{"pct": 40}'
   until_ok "the drawdown halts $TRADER" 120 \
-    test "$(bot_field "$BOT_NS" "$TRADER" '{.status.conditions[?(@.type=="Halted")].status}')" = True
+    is = True bot_field "$BOT_NS" "$TRADER" '{.status.conditions[?(@.type=="Halted")].status}'
   until_ok "the engine confirms the halt (HaltConfirmed)" 120 \
-    test "$(bot_field "$BOT_NS" "$TRADER" '{.status.conditions[?(@.type=="HaltConfirmed")].status}')" = True
-  until_ok "the flatten leaves the book flat" 120 test "$(engine_json 'len(s["openPositions"])')" = 0
+    is = True bot_field "$BOT_NS" "$TRADER" '{.status.conditions[?(@.type=="HaltConfirmed")].status}'
+  until_ok "the flatten leaves the book flat" 120 is = 0 engine_json 'len(s["openPositions"])'
   until_ok "BotfleetBotHalted firing in Prometheus" 180 \
     prom_has "ALERTS{alertname=\"BotfleetBotHalted\",alertstate=\"firing\",bot=\"$TRADER\"}"
   until_ok "BotfleetBotHalted delivered to Alertmanager" 60 alertmanager_has BotfleetBotHalted "$TRADER"
   books_equal
   KUBECONFIG="$KUBECONFIG_PATH" "$PLUGIN" resume "$TRADER" -n "$BOT_NS"
   until_ok "$TRADER resumed" 180 \
-    test "$(bot_field "$BOT_NS" "$TRADER" '{.status.conditions[?(@.type=="Halted")].status}')" = False
-  until_ok "the resumed engine trades again" 300 test "$(engine_json 's["state"]')" = Running
+    is = False bot_field "$BOT_NS" "$TRADER" '{.status.conditions[?(@.type=="Halted")].status}'
+  until_ok "the resumed engine trades again" 300 is = Running engine_json 's["state"]'
 }
 
 alertmanager_has() { # alertname bot
@@ -326,7 +326,7 @@ sys.exit(0 if a else 1)"
 kill_mid_order_flow() { # how
   local before
   before="$(sim_orders_of_trader)"
-  until_ok "a new order of $TRADER at the simulator" 300 test "$(sim_orders_of_trader)" -gt "$before"
+  until_ok "a new order of $TRADER at the simulator" 300 is -gt "$before" sim_orders_of_trader
   case "$1" in
     pod) kc -n "$BOT_NS" delete pod "$TRADER-0" --grace-period=0 --force --wait=false ;;
     process)
@@ -342,7 +342,7 @@ kill_mid_order_flow() { # how
   until_ok "the restarted engine reports" 180 engine_status "$BOT_NS" "$TRADER"
   local more
   more="$(sim_orders_of_trader)"
-  until_ok "the restarted engine places orders again" 300 test "$(sim_orders_of_trader)" -gt "$more"
+  until_ok "the restarted engine places orders again" 300 is -gt "$more" sim_orders_of_trader
   books_equal
 }
 scenario_pod_delete() { kill_mid_order_flow pod; }
@@ -357,14 +357,14 @@ scenario_operator_failover() {
   local old new gen
   old="$(lease_holder)"
   kc -n "$OPERATOR_NS" delete pod "$old" --grace-period=0 --force --wait=false
-  until_ok "another replica holds the Lease" 120 sh -c "h=\$($KUBECTL --kubeconfig $KUBECONFIG_PATH -n $OPERATOR_NS get lease botfleet-operator -o jsonpath='{.spec.holderIdentity}'); [ -n \"\$h\" ] && [ \"\$h\" != '$old' ]"
+  until_ok "another replica holds the Lease" 120 is != "$old" lease_holder
   new="$(lease_holder)"
   e2e_log "Lease: $old → $new"
   # The new leader carries on: a spec edit is observed.
   kc -n "$BOT_NS" patch tradingbot quickstart --type merge -p '{"spec":{"capital":9000}}'
   gen="$(kc -n "$BOT_NS" get tradingbot quickstart -o 'jsonpath={.metadata.generation}')"
   until_ok "the new leader reconciles quickstart's edit" 120 \
-    test "$(bot_field "$BOT_NS" quickstart '{.status.observedGeneration}')" = "$gen"
+    is = "$gen" bot_field "$BOT_NS" quickstart '{.status.observedGeneration}'
 }
 
 scenario_dashboard() {
@@ -391,7 +391,7 @@ scenario_helm_lifecycle() {
   local gen
   gen="$(kc -n "$BOT_NS" get tradingbot quickstart -o 'jsonpath={.metadata.generation}')"
   until_ok "the upgraded operator reconciles" 120 \
-    test "$(bot_field "$BOT_NS" quickstart '{.status.observedGeneration}')" = "$gen"
+    is = "$gen" bot_field "$BOT_NS" quickstart '{.status.observedGeneration}'
   hm uninstall "$RELEASE" -n "$OPERATOR_NS" --wait
   local crd
   for crd in tradingbots riskpolicies strategies; do kc get crd "$crd.botfleet.dev"; done

@@ -330,6 +330,14 @@ impl VenueLink {
         symbol: &Symbol,
         id: OrderId,
     ) -> anyhow::Result<()> {
+        // The order may have closed between the engine queueing the cancel
+        // and now (an exit that filled when a halt in the same candle
+        // cancelled it): the engine holds it closed, so there is nothing to
+        // cancel, and the venue's report must not be applied a second time
+        // (the engine would take it for an order it never placed).
+        if !engine.venue_open_orders().iter().any(|o| o.id == id) {
+            return Ok(());
+        }
         match self.client.cancel(symbol, id).await {
             Ok(state) => self.update(engine, state).await?,
             // Not open (a fill won the race) or not there (yet): ask. The
