@@ -129,10 +129,12 @@ impl ControlPlane {
             format!("--cluster-signing-key-file={}", path(&pki.ca_key)),
             "--profiling=false".into(),
         ];
+        // The controller-manager starts once the apiserver is ready: started
+        // alongside it, on a loaded machine it gives up waiting for the
+        // apiserver's health and exits.
         for (name, bin, args) in [
             ("etcd", &etcd_bin, &etcd_args[..]),
             ("kube-apiserver", &apiserver_bin, &apiserver_args),
-            ("kube-controller-manager", &kcm_bin, &kcm_args[..]),
         ] {
             let log = dir.join(format!("{name}.log"));
             cp.components.push(Component::spawn(name, bin, args, log)?);
@@ -154,6 +156,13 @@ impl ControlPlane {
         )
         .await?;
         cp.timings.apiserver_ready = began.elapsed();
+        let log = dir.join("kube-controller-manager.log");
+        cp.components.push(Component::spawn(
+            "kube-controller-manager",
+            &kcm_bin,
+            &kcm_args,
+            log,
+        )?);
 
         // The controllers run once the service-account controller has made the default
         // ServiceAccount (namespaces need it before Pods can be created in them).
