@@ -32,6 +32,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every [`Error::kind`] label (the error counter starts at 0 for each).
+    pub const KINDS: [&'static str; 7] = [
+        "kube",
+        "engine",
+        "finalizer",
+        "serialization",
+        "config",
+        "missing_field",
+        "panic",
+    ];
+
     /// Short label for the `kind` of the error counter.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -111,7 +111,7 @@ impl Metrics {
         .expect("valid metric");
         r.register(Box::new(reconcile_duration.clone()))
             .expect("unique metric");
-        Self {
+        let metrics = Self {
             reconciles,
             reconcile_errors: counter(
                 &r,
@@ -187,7 +187,13 @@ impl Metrics {
                 &["namespace", "bot", "direction"],
             ),
             registry: r,
+        };
+        // Every error kind exists at 0 from the start (a dashboard's rate()
+        // shows "none" rather than "no data").
+        for kind in crate::Error::KINDS {
+            metrics.reconcile_errors.with_label_values(&[kind]);
         }
+        metrics
     }
 
     /// The text exposition of every metric.
@@ -257,6 +263,14 @@ impl Metrics {
         self.bot_gate_total
             .with_label_values(&l)
             .set(view.gate_total as f64);
+        // Counters exist at 0 before their first event, so a dashboard's
+        // `increase()` shows "none yet" rather than "no data".
+        self.bot_promotions.with_label_values(&l);
+        self.bot_halts.with_label_values(&l);
+        self.engine_poll_failures.with_label_values(&l);
+        for d in ["up", "down"] {
+            self.bot_capital_steps.with_label_values(&[ns, bot, d]);
+        }
     }
 
     /// Drops every per-bot series of a deleted bot.
@@ -378,6 +392,11 @@ mod tests {
         );
         assert!(text.contains(r#"botfleet_bot_state{bot="b",namespace="ns",state="Halted"} 1"#));
         assert!(text.contains(r#"botfleet_bot_halted{bot="b",namespace="ns"} 1"#));
+        assert!(text.contains(
+            r#"botfleet_bot_capital_steps_total{bot="b",direction="up",namespace="ns"} 0"#
+        ));
+        assert!(text.contains(r#"botfleet_bot_promotions_total{bot="b",namespace="ns"} 0"#));
+        assert!(text.contains(r#"botfleet_operator_reconcile_errors_total{kind="kube"} 0"#));
         m.remove_bot("ns", "b");
         assert!(!m.render().contains(r#"bot="b""#));
     }

@@ -308,10 +308,13 @@ scenario_crash_halt_resume() {
     prom_has "ALERTS{alertname=\"BotfleetBotHalted\",alertstate=\"firing\",bot=\"$TRADER\"}"
   until_ok "BotfleetBotHalted delivered to Alertmanager" 60 alertmanager_has BotfleetBotHalted "$TRADER"
   books_equal
+  local orders
+  orders="$(sim_orders_of_trader)"
   KUBECONFIG="$KUBECONFIG_PATH" "$PLUGIN" resume "$TRADER" -n "$BOT_NS"
   until_ok "$TRADER resumed" 180 \
     is = False bot_field "$BOT_NS" "$TRADER" '{.status.conditions[?(@.type=="Halted")].status}'
-  until_ok "the resumed engine trades again" 300 is = Running engine_json 's["state"]'
+  until_ok "the resumed engine trades" 300 is = Trading engine_json 's["state"]'
+  until_ok "the resumed engine's orders reach the simulator" 300 is -gt "$orders" sim_orders_of_trader
 }
 
 alertmanager_has() { # alertname bot
@@ -368,6 +371,11 @@ scenario_operator_failover() {
 }
 
 scenario_dashboard() {
+  # Polled: after the failover the new leader exports the bot series at its first poll.
+  until_ok "every dashboard expression returns data" 120 dashboard_check
+  dashboard_check
+}
+dashboard_check() {
   "$PY" "$E2E_SCRIPTS/monitoring.py" dashboard --prom "$PROM_URL" \
     --dashboard "$REPO_ROOT/charts/botfleet/files/dashboard.json" --bot-namespace "$BOT_NS" --bot "$TRADER"
 }

@@ -68,6 +68,11 @@ impl Metrics {
             &["action", "outcome"],
         )?;
         registry.register(Box::new(control_requests.clone()))?;
+        // Each action's "ok" series exists at 0 from the start, so the
+        // dashboard's increase() shows none rather than no data.
+        for action in ["halt", "resume", "cancel-all"] {
+            control_requests.with_label_values(&[action, "ok"]);
+        }
         Ok(Self {
             equity: gauge(
                 "equity",
