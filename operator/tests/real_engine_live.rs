@@ -1,0 +1,248 @@
+//! The real-engine tier on a live market: every engine, Paper included,
+//! reads the exchange simulator's kline REST and WebSocket feed
+//! (`--feed binance` pointed at it), and from Sandbox up trades on the
+//! simulator, whose matching engine fills at the same candles. Candles
+//! arrive one at a time (a fraction of a second each), the operator's
+//! "days" last a second, gates and Scaling intervals are small. Every wait
+//! is a bounded poll; durations are printed, never asserted.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use botfleet_crds::condition_types as ct;
+use botfleet_crds::{Phase, TradingBot};
+use common::live_market::*;
+use common::real_engine::*;
+use common::*;
+use rust_decimal::Decimal;
+use serde_json::json;
+
+const API_KEY: &str = "liveEngKey8Rq2WmZ5xHc";
+const API_SECRET: &str = "liveEngSecret3Jd7Lp1Vb9Nf";
+/// The bot's capital (the default of `RealWorld::bot`).
+const CAPITAL: i64 = 1000;
+/// A climb through four phases on a loaded machine.
+const CLIMB: Duration = Duration::from_secs(300);
+
+/// Limits opened wide: the scenarios test the seam, not the risk rules.
+fn wide_limits() -> serde_json::Value {
+    json!({
+        "maxPositionPct": 20,
+        "stopLossPct": 5,
+        "maxTradesPerDay": 100000,
+        "dailyLossLimitPct": 90,
+        "maxDrawdownPct": 90,
+        "maxTotalLossPct": 90,
+        "maxLosingDaysInRow": 100000,
+        "symbolCooldownMinutes": 0,
+        "flashCrash": {"movePct": 90},
+    })
+}
+
+/// A gate any bot that traded a little meets (one-second days: 0 days).
+fn low_gate() -> serde_json::Value {
+    json!({
+        "minDays": 0,
+        "minTrades": 2,
+        "minWinRatePct": 0,
+        "minSharpe": -1000,
+        "maxDrawdownPct": 100,
+        "minReturnPct": -99,
+        "maxErrorRatePct": 100,
+    })
+}
+
+fn every_phase(limits: serde_json::Value) -> serde_json::Value {
+    json!({
+        "paper": limits.clone(), "sandbox": limits.clone(),
+        "limitedReal": limits.clone(), "scaling": limits,
+    })
+}
+
+fn phase(b: &TradingBot) -> Option<Phase> {
+    b.status.as_ref().and_then(|s| s.phase)
+}
+
+fn took(name: &str, started: Instant) {
+    eprintln!(
+        "SCENARIO {name}: {:.1?} (after the control plane and the engine binary were ready)",
+        started.elapsed()
+    );
+}
+
+/// The world of one scenario: the real engine, the operator, secrets, the
+/// fast SMA strategy and policy `policy`.
+async fn world(prefix: &str, policy: serde_json::Value) -> (RealWorld, Operator) {
+    let rw = RealWorld::new(prefix).await.unwrap();
+    let op = rw.start_operator(rw.config());
+    rw.credentials("keys", API_KEY, API_SECRET).await.unwrap();
+    rw.sma("fast-sma", 2, 5).await.unwrap();
+    rw.policy("policy", policy).await.unwrap();
+    (rw, op)
+}
+
+/// Waits (up to `timeout`) until `check` holds for bot `name`.
+async fn wait_long(
+    rw: &RealWorld,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&TradingBot) -> bool,
+) -> TradingBot {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = rw.get(name).await;
+        if let Ok(bot) = &last
+            && check(bot)
+        {
+            return last.unwrap();
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "{what}: not true after {timeout:?}; last status: {:#?}\n{}",
+                last.map(|b| b.status),
+                rw.kubelet.journal()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// (h) The full climb on real trading: a bot asking for Scaling with
+/// automatic promotion earns Paper → Sandbox → LimitedReal → Scaling, each
+/// gate met by the real engine's trades on the live feed (in Paper on its
+/// paper broker, from Sandbox up on the simulator), each move made on a
+/// flat book. Entering Scaling allocates the schedule's first step: one
+/// ledger transfer, reported in `/status`. At the end the engine's books
+/// equal the venue's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
+    let (rw, op) = world(
+        "live-climb",
+        json!({
+            "limits": every_phase(wide_limits()),
+            "gates": {
+                "paperToSandbox": low_gate(),
+                "sandboxToLimitedReal": low_gate(),
+                "limitedRealToScaling": low_gate(),
+            },
+            "capital": {"schedule": [1500, 2000], "stepIntervalDays": 1000, "stepDownOnLoss": 0},
+        }),
+    )
+    .await;
+    let started = Instant::now();
+    let usdt = Decimal::from(10_000);
+    // 30 000 ± 3 % on a 16-candle wave: SMA(2, 5) trades every half wave
+    // and is flat for a few candles of each.
+    let market = LiveMarket::start(
+        API_KEY,
+        API_SECRET,
+        usdt,
+        40,
+        Duration::from_millis(150),
+        wave_price(Decimal::from(30_000), 3.0, 16.0),
+    )
+    .await;
+    let sim = market.sim.clone();
+    rw.kubelet.set_venue(&sim.url);
+    let feed_args = live_feed(&sim);
+    rw.bot(
+        "climber",
+        "fast-sma",
+        "policy",
+        json!({"phase": "Scaling", "promotion": "Automatic"}),
+        move |_| feed_args.clone(),
+    )
+    .await
+    .unwrap();
+
+    let bot = wait_long(&rw, "climber", "Scaling reached", CLIMB, |b| {
+        phase(b) == Some(Phase::Scaling)
+    })
+    .await;
+    let history: Vec<(Option<Phase>, Phase)> = bot
+        .status
+        .as_ref()
+        .unwrap()
+        .phase_history
+        .iter()
+        .map(|t| (t.from, t.to))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (None, Phase::Paper),
+            (Some(Phase::Paper), Phase::Sandbox),
+            (Some(Phase::Sandbox), Phase::LimitedReal),
+            (Some(Phase::LimitedReal), Phase::Scaling),
+        ],
+        "one gate at a time"
+    );
+    for t in &bot.status.as_ref().unwrap().phase_history[1..] {
+        assert!(t.reason.contains("automatic promotion"), "{}", t.reason);
+    }
+    // Every phase ran the real engine on the simulator's live feed.
+    let runs = rw.kubelet.runs("climber");
+    for p in [Phase::Paper, Phase::Sandbox, Phase::LimitedReal] {
+        let run = runs
+            .iter()
+            .find(|r| r.phase == Some(p))
+            .unwrap_or_else(|| panic!("no engine ran in {p}"));
+        assert!(
+            run.args.iter().any(|a| a == &sim.ws_url),
+            "{p}: {:?}",
+            run.args
+        );
+        assert_eq!(
+            run.args.iter().any(|a| a == "--venue-url"),
+            p != Phase::Paper,
+            "{p}: {:?}",
+            run.args
+        );
+    }
+    assert!(
+        sim.requests()
+            .iter()
+            .any(|r| r.path == "/ws/btcusdt@kline_1h" && r.status == 101),
+        "the engines read the simulator's kline stream"
+    );
+
+    // In Scaling the engine trades the first step of the schedule: one
+    // transfer of 500 in, on top of the 1000 it climbed with.
+    let scaling = rw
+        .kubelet
+        .wait_engine("climber", "the engine trades in Scaling", |s| {
+            s.phase == Phase::Scaling && !s.allocations.is_empty()
+        })
+        .await
+        .unwrap();
+    let moves: Vec<(Decimal, Decimal)> = scaling
+        .allocations
+        .iter()
+        .map(|a| (a.amount, a.capital_after))
+        .collect();
+    assert_eq!(moves, [(Decimal::from(500), Decimal::from(1500))]);
+    // Trades on the venue in each real phase: its orders carry the bot's ids.
+    let orders = sim.orders();
+    assert!(orders.len() >= 4, "{} orders at the venue", orders.len());
+    for o in &orders {
+        assert!(o.client_order_id.starts_with("climber-"), "{o:?}");
+    }
+    let bot = rw.get("climber").await.unwrap();
+    assert!(condition_is(&bot, ct::HALTED, "False"));
+    assert_eq!(
+        rw.kubelet.restarts("climber"),
+        0,
+        "{}",
+        rw.kubelet.journal()
+    );
+
+    op.stop().await;
+    market.stop();
+    let run = rw.kubelet.current("climber").unwrap();
+    let last = rw.kubelet.status("climber").await.unwrap();
+    rw.kubelet.park("climber").await.unwrap();
+    assert_books_equal(&store_url(&run), &sim, usdt, CAPITAL, &last).await;
+    took("h (full climb on the live feed)", started);
+}
