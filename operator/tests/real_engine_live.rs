@@ -246,3 +246,169 @@ async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
     assert_books_equal(&store_url(&run), &sim, usdt, CAPITAL, &last).await;
     took("h (full climb on the live feed)", started);
 }
+
+/// A trend from the market's last close, `pct_per_candle` % a candle.
+fn trend_from(market: &LiveMarket, pct_per_candle: i64) {
+    let from = market.fed();
+    let start = market.bars().last().unwrap().close;
+    let factor = Decimal::ONE + Decimal::new(pct_per_candle, 3);
+    market.set_price(move |i| {
+        let mut p = start;
+        for _ in from..=i {
+            p *= factor;
+        }
+        p.round_dp(2)
+    });
+}
+
+/// The allocations the operator has decided so far in Scaling, one entry
+/// per change (polled; a step lasts at least an interval).
+#[derive(Default)]
+struct Steps {
+    seen: Vec<(u32, Decimal)>,
+}
+
+impl Steps {
+    fn note(&mut self, bot: &TradingBot) {
+        let Some(c) = bot.status.as_ref().and_then(|s| s.capital.as_ref()) else {
+            return;
+        };
+        let (Some(step), Some(Phase::Scaling)) = (c.step, phase(bot)) else {
+            return;
+        };
+        if self.seen.last().map(|s| s.0) != Some(step) {
+            eprintln!("capital step {step}: {}", c.allocated.value());
+            self.seen.push((step, c.allocated.value()));
+        }
+    }
+
+    fn step(&self) -> Option<u32> {
+        self.seen.last().map(|s| s.0)
+    }
+}
+
+/// Waits until the bot's capital step is `want`, noting every step, and
+/// that it is never halted on the way.
+async fn wait_step(rw: &RealWorld, name: &str, steps: &mut Steps, want: u32) {
+    let deadline = Instant::now() + CLIMB;
+    loop {
+        let bot = rw.get(name).await.unwrap();
+        steps.note(&bot);
+        assert!(
+            !condition_is(&bot, ct::HALTED, "True"),
+            "halted while stepping: {:#?}",
+            bot.status
+        );
+        if steps.step() == Some(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "capital step {want} not reached after {CLIMB:?}; steps so far {:?}; status {:#?}\n{}",
+            steps.seen,
+            bot.status,
+            rw.kubelet.journal()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// (i) Scaling steps up and down several times without a halt: rising
+/// markets make profitable intervals (a step up), a falling one a losing
+/// interval (a step down). Each step is a ledger transfer in the real
+/// engine, never profit or loss, and never trips a loss limit: the engine's
+/// allocation history (`/status.allocations`) walks exactly the steps the
+/// operator decided, and the books equal the venue's at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i_scaling_steps_up_and_down_without_a_halt_and_the_allocations_follow() {
+    let schedule = [1200, 1500, 2000, 2500].map(Decimal::from);
+    let mut limits = wide_limits();
+    // Loss limits in force that a step mistaken for a loss would trip.
+    limits["maxTotalLossPct"] = json!(20);
+    limits["dailyLossLimitPct"] = json!(20);
+    let (rw, op) = world(
+        "live-scaling",
+        json!({
+            "limits": every_phase(limits),
+            "gates": {
+                "paperToSandbox": low_gate(),
+                "sandboxToLimitedReal": low_gate(),
+                "limitedRealToScaling": low_gate(),
+            },
+            "capital": {
+                "schedule": [1200, 1500, 2000, 2500],
+                "stepIntervalDays": 2,
+                "stepUp": {"minReturnPct": 0, "maxDrawdownPct": 50},
+                "stepDownOnLoss": 1,
+            },
+        }),
+    )
+    .await;
+    let started = Instant::now();
+    let usdt = Decimal::from(10_000);
+    let market = LiveMarket::start(
+        API_KEY,
+        API_SECRET,
+        usdt,
+        40,
+        Duration::from_millis(150),
+        wave_price(Decimal::from(30_000), 3.0, 16.0),
+    )
+    .await;
+    let sim = market.sim.clone();
+    rw.kubelet.set_venue(&sim.url);
+    let feed_args = live_feed(&sim);
+    rw.bot(
+        "scaler",
+        "fast-sma",
+        "policy",
+        json!({"phase": "Scaling", "promotion": "Automatic"}),
+        move |_| feed_args.clone(),
+    )
+    .await
+    .unwrap();
+    let mut steps = Steps::default();
+    wait_step(&rw, "scaler", &mut steps, 0).await;
+    let climbed = started.elapsed();
+
+    // Up, up; down; up, up; down.
+    trend_from(&market, 5);
+    wait_step(&rw, "scaler", &mut steps, 2).await;
+    trend_from(&market, -8);
+    wait_step(&rw, "scaler", &mut steps, 1).await;
+    trend_from(&market, 5);
+    wait_step(&rw, "scaler", &mut steps, 3).await;
+    trend_from(&market, -8);
+    wait_step(&rw, "scaler", &mut steps, 2).await;
+    let walked: Vec<u32> = steps.seen.iter().map(|s| s.0).collect();
+    assert_eq!(walked, [0, 1, 2, 1, 2, 3, 2], "one step at a time");
+    for (step, allocated) in &steps.seen {
+        assert_eq!(*allocated, schedule[*step as usize]);
+    }
+
+    // The engine recorded each allocation as a transfer, in order.
+    let want: Vec<Decimal> = steps.seen.iter().map(|s| s.1).collect();
+    let engine = rw
+        .kubelet
+        .wait_engine("scaler", "the engine has the last allocation", |s| {
+            s.allocations.last().map(|a| a.capital_after) == want.last().copied()
+        })
+        .await
+        .unwrap();
+    let mut history: Vec<Decimal> = engine.allocations.iter().map(|a| a.capital_after).collect();
+    // A cut larger than the free cash is settled by later entries with the
+    // same allocation.
+    history.dedup();
+    assert_eq!(history, want, "/status.allocations vs the operator's steps");
+    assert!(engine.halt.is_none(), "{:?}", engine.halt);
+    assert_eq!(rw.kubelet.restarts("scaler"), 0, "{}", rw.kubelet.journal());
+
+    op.stop().await;
+    market.stop();
+    let run = rw.kubelet.current("scaler").unwrap();
+    let last = rw.kubelet.status("scaler").await.unwrap();
+    rw.kubelet.park("scaler").await.unwrap();
+    assert_books_equal(&store_url(&run), &sim, usdt, CAPITAL, &last).await;
+    eprintln!("climb to Scaling: {climbed:.1?}");
+    took("i (scaling up and down)", started);
+}
