@@ -412,3 +412,131 @@ async fn i_scaling_steps_up_and_down_without_a_halt_and_the_allocations_follow()
     eprintln!("climb to Scaling: {climbed:.1?}");
     took("i (scaling up and down)", started);
 }
+
+/// (j) A resume while the venue holds a position: the kill switch halts a
+/// Sandbox bot that is long (the policy's `cancelOrders` keeps the
+/// position), and the resume returns it to Paper (the default resume
+/// phase), which does not trade on the venue. The operator first has the
+/// engine flatten on the venue, waits for the engine to confirm a flat
+/// book, then moves: no position is stranded at the exchange, the engine
+/// never crash-loops, and the books end equal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn j_a_resume_while_holding_a_venue_position_flattens_first() {
+    let (rw, op) = world(
+        "live-resume",
+        json!({
+            "limits": every_phase(wide_limits()),
+            "gates": {"paperToSandbox": low_gate()},
+        }),
+    )
+    .await;
+    let started = Instant::now();
+    let usdt = Decimal::from(10_000);
+    let market = LiveMarket::start(
+        API_KEY,
+        API_SECRET,
+        usdt,
+        40,
+        Duration::from_millis(150),
+        wave_price(Decimal::from(30_000), 3.0, 16.0),
+    )
+    .await;
+    let sim = market.sim.clone();
+    rw.kubelet.set_venue(&sim.url);
+    let feed_args = live_feed(&sim);
+    rw.bot(
+        "resumer",
+        "fast-sma",
+        "policy",
+        json!({"phase": "Sandbox", "promotion": "Automatic"}),
+        move |_| feed_args.clone(),
+    )
+    .await
+    .unwrap();
+    wait_long(&rw, "resumer", "promoted to Sandbox", CLIMB, |b| {
+        phase(b) == Some(Phase::Sandbox)
+    })
+    .await;
+    // Long on the venue, and a rising market keeps it long.
+    rw.kubelet
+        .wait_engine("resumer", "long in Sandbox", |s| {
+            s.phase == Phase::Sandbox && !s.open_positions.is_empty() && s.open_orders == 0
+        })
+        .await
+        .unwrap();
+    trend_from(&market, 3);
+    rw.patch_spec("resumer", json!({"halted": true}))
+        .await
+        .unwrap();
+    let bot = rw
+        .wait_bot("resumer", "halted", |b| condition_is(b, ct::HALTED, "True"))
+        .await
+        .unwrap();
+    let id = bot.status.unwrap().halt.unwrap().id;
+    let engine = rw
+        .kubelet
+        .wait_engine("resumer", "the engine confirms the halt", |s| {
+            s.halt.as_ref().map(|h| h.id.as_str()) == Some(id.as_str())
+        })
+        .await
+        .unwrap();
+    assert!(
+        !engine.open_positions.is_empty(),
+        "cancelOrders keeps the position: {:?}",
+        engine.open_positions
+    );
+    let btc = sim.balance("BTC");
+    assert!(btc.free + btc.locked > Decimal::ZERO, "the venue holds BTC");
+
+    rw.patch_spec("resumer", json!({"halted": false, "phase": "Paper"}))
+        .await
+        .unwrap();
+    rw.annotate("resumer", "botfleet.dev/resume", &id)
+        .await
+        .unwrap();
+    let bot = wait_long(&rw, "resumer", "resumed in Paper", CLIMB, |b| {
+        phase(b) == Some(Phase::Paper) && condition_is(b, ct::HALTED, "False")
+    })
+    .await;
+    let last = bot.status.as_ref().unwrap().phase_history.last().unwrap();
+    assert_eq!((last.from, last.to), (Some(Phase::Sandbox), Phase::Paper));
+    assert!(last.reason.contains(&id), "{}", last.reason);
+    let btc = sim.balance("BTC");
+    assert_eq!(
+        btc.free + btc.locked,
+        Decimal::ZERO,
+        "a position stranded at the venue"
+    );
+    let paper = rw
+        .kubelet
+        .wait_run("resumer", "an engine in Paper", |r| {
+            r.phase == Some(Phase::Paper)
+        })
+        .await
+        .unwrap();
+    let engine = rw
+        .kubelet
+        .wait_engine("resumer", "trading on paper", |s| {
+            s.phase == Phase::Paper && s.halt.is_none()
+        })
+        .await
+        .unwrap();
+    assert!(
+        engine.open_positions.is_empty(),
+        "{:?}",
+        engine.open_positions
+    );
+    assert_eq!(
+        rw.kubelet.restarts("resumer"),
+        0,
+        "crash loop:\n{}",
+        rw.kubelet.journal()
+    );
+
+    op.stop().await;
+    market.stop();
+    let last = rw.kubelet.status("resumer").await.unwrap();
+    rw.kubelet.park("resumer").await.unwrap();
+    assert_books_equal(&store_url(&paper), &sim, usdt, CAPITAL, &last).await;
+    took("j (resume flattens first)", started);
+}
