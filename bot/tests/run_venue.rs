@@ -109,15 +109,36 @@ fn setup(sim: &ExchangeSim, candles: &[Candle]) -> Setup {
     Setup { ws, args }
 }
 
-/// Runs the engine until the replay is traded and no order is open, then
-/// stops it with SIGTERM. Returns every `/status` and `/metrics` body seen.
-async fn run_to_the_end(s: &Setup, last_open_time: i64) -> Vec<String> {
-    let engine = Engine::start(&s.ws, &s.args, &[]);
-    engine.wait_stored(last_open_time).await;
+/// Runs the engine (with `envs`, e.g. a debug log level) until the replay
+/// is traded and no order is open, then stops it with SIGTERM. Returns
+/// every `/status` body polled during the run (the last one first, then
+/// the others in order) and the last `/metrics`.
+async fn run_to_the_end(s: &Setup, last_open_time: i64, envs: &[(&str, &str)]) -> Vec<String> {
+    let engine = Engine::start(&s.ws, &s.args, envs);
+    let mut polled = Vec::new();
+    let want = last_open_time as f64 / 1000.0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let (code, body) = engine.get("/status").await;
+        if code == 200 {
+            polled.push(body);
+        }
+        let (metrics, _) = engine.metrics().await;
+        if metrics.get("botfleet_engine_last_candle_time_seconds") == Some(&want) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the last candle was not stored in time:\n{}",
+            engine.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     let (_, status) = engine
         .wait_status_until("no order open", |s| s.open_orders == 0)
         .await;
     let mut bodies = vec![status];
+    bodies.extend(polled);
     bodies.push(engine.get("/metrics").await.1);
     let log = engine.log_text();
     let status = engine.terminate();
@@ -207,6 +228,54 @@ async fn assert_books_equal(s: &Setup, sim: &ExchangeSim) {
     store.close().await;
 }
 
+/// The engine's stored positions and cash are the ledger rebuilt from its
+/// stored fills, and its last `/status` reports the same positions (and,
+/// flat, the same equity).
+async fn assert_status_matches_store(s: &Setup, last: &botfleet_crds::engine_api::EngineStatus) {
+    let store = Store::open(&s.ws.sqlite()).await.unwrap();
+    let mut ledger = Ledger::new(botfleet_bot::domain::Money::from(CAPITAL)).unwrap();
+    for f in &store.fills().await.unwrap() {
+        let _ = ledger.apply_fill(f).unwrap();
+    }
+    let held: BTreeMap<String, Decimal> = ledger
+        .positions()
+        .filter(|p| !p.is_flat())
+        .map(|p| (p.symbol().to_string(), p.quantity().value()))
+        .collect();
+    let stored: BTreeMap<String, Decimal> = store
+        .positions()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|p| !p.quantity.is_zero())
+        .map(|p| (p.symbol.to_string(), p.quantity.value()))
+        .collect();
+    assert_eq!(stored, held, "stored positions vs the ledger's");
+    let reported: BTreeMap<String, Decimal> = last
+        .open_positions
+        .iter()
+        .map(|p| (p.symbol.clone(), p.quantity))
+        .collect();
+    assert_eq!(reported, held, "/status positions vs the ledger's");
+    let snapshot: serde_json::Value = store
+        .get_value("engine_snapshot")
+        .await
+        .unwrap()
+        .expect("the engine stored a snapshot");
+    let cash: botfleet_bot::domain::Money =
+        serde_json::from_value(snapshot["cash"].clone()).unwrap();
+    assert_eq!(cash, ledger.cash(), "stored cash vs the ledger's");
+    if held.is_empty() {
+        assert_eq!(
+            last.window.equity,
+            ledger.cash().value(),
+            "/status equity of a flat book vs the ledger's cash"
+        );
+    }
+    assert_eq!(last.open_orders, 0, "open orders in the last /status");
+    store.close().await;
+}
+
 fn assert_no_secret(texts: &[String]) {
     for text in texts {
         for secret in [API_KEY, API_SECRET] {
@@ -226,6 +295,9 @@ fn all_logs(ws: &Workspace) -> Vec<String> {
         .collect()
 }
 
+/// How long a slow submit is answered after: longer than the client's timeout.
+const SLOW_SUBMIT: Duration = Duration::from_millis(700);
+
 /// Every fault the simulator can inject, armed again each time the venue
 /// has answered `every` more requests (faults by request count, not by
 /// time, so the client's retries always get through eventually).
@@ -243,7 +315,7 @@ fn every_fault(sim: Arc<ExchangeSim>, every: usize) -> tokio::task::JoinHandle<(
                     server_errors: 1,
                     failed_lookups: 1,
                     slow_submits: 1,
-                    submit_delay: Duration::from_millis(700),
+                    submit_delay: SLOW_SUBMIT,
                     dropped_submits: 1,
                     ..Faults::default()
                 });
@@ -258,8 +330,16 @@ async fn sandbox_with_every_fault_ends_with_the_books_equal() {
     let candles = synthetic(240, 7);
     let (sim, prices) = simulator(candles.clone()).await;
     let s = setup(&sim, &candles);
-    let faults = every_fault(sim.clone(), 25);
-    let mut seen = run_to_the_end(&s, candles.last().unwrap().open_time).await;
+    // A submit costs one request: re-arming every 12 requests puts several
+    // rounds of faults into a run of ~50 requests.
+    let faults = every_fault(sim.clone(), 12);
+    // Debug logs: a secret must not leak at any level.
+    let mut seen = run_to_the_end(
+        &s,
+        candles.last().unwrap().open_time,
+        &[("RUST_LOG", "debug")],
+    )
+    .await;
     faults.abort();
     prices.abort();
 
@@ -289,7 +369,23 @@ async fn sandbox_with_every_fault_ends_with_the_books_equal() {
             .any(|o| o.status == SimStatus::Expired && o.executed_qty > Decimal::ZERO),
         "no partial fill happened"
     );
+    // Every armed fault hit a request; a slow submit outlives the client's
+    // timeout (`--venue-timeout-ms 400`), so it took the timeout path.
+    let fired = sim.faults_fired();
+    eprintln!("faults fired: {fired:?}");
+    for (count, fault) in [
+        (fired.rate_limited, "rate limit (429)"),
+        (fired.server_errors, "server error (503)"),
+        (fired.failed_lookups, "failed order lookup"),
+        (fired.slow_submits, "slow submit (timeout)"),
+        (fired.dropped_submits, "dropped submit response"),
+    ] {
+        assert!(count > 0, "the armed {fault} never fired: {fired:?}");
+    }
+    assert!(SLOW_SUBMIT > Duration::from_millis(400));
+    let last: botfleet_crds::engine_api::EngineStatus = serde_json::from_str(&seen[0]).unwrap();
     assert_books_equal(&s, &sim).await;
+    assert_status_matches_store(&s, &last).await;
     seen.extend(all_logs(&s.ws));
     assert_no_secret(&seen);
 }
@@ -306,7 +402,7 @@ async fn a_refused_order_is_stored_with_the_venues_code_and_message() {
     let last = candles.last().unwrap();
     let sim = simulator_at(Decimal::from(20), last.close.value()).await;
     let s = setup(&sim, &candles);
-    let seen = run_to_the_end(&s, last.open_time).await;
+    let seen = run_to_the_end(&s, last.open_time, &[]).await;
     let status: botfleet_crds::engine_api::EngineStatus = serde_json::from_str(&seen[0]).unwrap();
     assert!(status.window.order_errors > 0, "{}", seen[0]);
     assert_eq!(status.window.order_errors, status.window.orders);
@@ -388,7 +484,7 @@ async fn a_demotion_to_paper_needs_a_flat_venue_book() {
     let sim = simulator_at(Decimal::from(CAPITAL), bottom).await;
     let end = candles.last().unwrap();
     let s = setup(&sim, &candles);
-    run_to_the_end(&s, end.open_time).await;
+    run_to_the_end(&s, end.open_time, &[]).await;
     let paper = sandbox_manifests().replace("phase: Sandbox", "phase: Paper");
     let paper_args: Vec<String> = s.ws.replay_args(&s.ws.path("candles.csv"), "max");
 
@@ -511,7 +607,7 @@ async fn sandbox_killed_50_times_loses_and_duplicates_nothing() {
         );
     }
     faults.abort();
-    let mut seen = run_to_the_end(&s, candles.last().unwrap().open_time).await;
+    let mut seen = run_to_the_end(&s, candles.last().unwrap().open_time, &[]).await;
     prices.abort();
     assert_books_equal(&s, &sim).await;
     seen.extend(all_logs(&s.ws));

@@ -96,18 +96,32 @@ pub fn breach(window: &WindowMetrics, limits: &PhaseLimits, phase: Phase) -> Opt
                 ),
             );
         }
-        if let Some(cap) = limits.max_total_loss
-            && loss >= cap.value()
-        {
-            return found(
-                HaltingLimit::MaxTotalLoss,
-                format!(
-                    "total loss {} reached {} = {cap}",
-                    loss.round_dp(2),
-                    path("maxTotalLoss")
-                ),
-            );
-        }
+    }
+    // The absolute cap counts money: from the money base (start equity plus
+    // the capital transfers), not the start equity that transfers scale for
+    // the time-weighted return.
+    let base = window.money_base.unwrap_or(window.start_equity);
+    let Some(money_loss) = base.checked_sub(window.equity) else {
+        return found(
+            HaltingLimit::UnreadableEquity,
+            format!(
+                "the engine reports money base {base} and equity {}, which cannot be compared",
+                window.equity
+            ),
+        );
+    };
+    if let Some(cap) = limits.max_total_loss
+        && money_loss > Decimal::ZERO
+        && money_loss >= cap.value()
+    {
+        return found(
+            HaltingLimit::MaxTotalLoss,
+            format!(
+                "total loss {} reached {} = {cap}",
+                money_loss.round_dp(2),
+                path("maxTotalLoss")
+            ),
+        );
     }
     if window.losing_days_in_a_row >= limits.max_losing_days_in_row {
         return found(

@@ -4,6 +4,7 @@ use crate::amount::Amount;
 fn window() -> WindowMetrics {
     WindowMetrics {
         start_equity: Decimal::from(1000),
+        money_base: None,
         equity: Decimal::from(990),
         return_pct: -1.0,
         drawdown_pct: 2.0,
@@ -105,4 +106,31 @@ fn numbers_that_overflow_halt_instead_of_panicking() {
     w.equity = Decimal::ONE;
     // A loss of almost MAX: × 100 overflows, still no panic.
     assert!(breach(&w, &PhaseLimits::paper_default(), Phase::Paper).is_some());
+}
+
+/// After a capital transfer the start equity is scaled (time-weighted
+/// returns) and no longer the money the bot was given: the absolute
+/// `maxTotalLoss` counts from the money base the engine reports.
+#[test]
+fn the_absolute_total_loss_counts_from_the_money_base_after_a_transfer() {
+    let mut limits = PhaseLimits::paper_default();
+    limits.max_total_loss_pct = crate::amount::Percent::whole(90);
+    limits.max_total_loss = Some(Amount::from(300u32));
+    // 1000 given, 200 lost (800), then 1000 more in: equity 1800. The
+    // scaled start is 1000 × 1800 / 800 = 2250; the money base is 2000.
+    let mut w = window();
+    w.start_equity = Decimal::from(2250);
+    w.money_base = Some(Decimal::from(2000));
+    w.equity = Decimal::from(1800);
+    w.drawdown_pct = 0.0;
+    w.losing_days_in_a_row = 0;
+    assert_eq!(
+        breach(&w, &limits, Phase::Paper),
+        None,
+        "200 lost of 2000 given is under the cap of 300"
+    );
+    w.equity = Decimal::from(1700);
+    let b = breach(&w, &limits, Phase::Paper).expect("300 lost");
+    assert_eq!(b.limit, HaltingLimit::MaxTotalLoss);
+    assert!(b.message.contains("total loss 300"), "{}", b.message);
 }

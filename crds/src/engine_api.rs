@@ -156,8 +156,19 @@ pub struct PauseInfo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WindowMetrics {
+    /// The base of the window's return: its start equity, scaled by each
+    /// capital transfer (returns are time-weighted).
     #[serde(with = "rust_decimal::serde::str")]
     pub start_equity: Decimal,
+    /// The money the window's P&L counts from: its start equity plus the
+    /// capital transfers in it (the base of `maxTotalLoss`). Absent: the
+    /// start equity (an engine that reports no transfers).
+    #[serde(
+        default,
+        with = "rust_decimal::serde::str_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub money_base: Option<Decimal>,
     #[serde(with = "rust_decimal::serde::str")]
     pub equity: Decimal,
     #[serde(with = "stat")]
@@ -254,6 +265,7 @@ mod tests {
             pause: None,
             window: WindowMetrics {
                 start_equity: Decimal::from(1000),
+                money_base: None,
                 equity: Decimal::from_str("1012.345").unwrap(),
                 return_pct: 1.2345,
                 drawdown_pct: 0.5,

@@ -7,6 +7,7 @@ fn policy() -> CapitalPolicy {
 fn window(equity: i64, drawdown_pct: f64) -> WindowMetrics {
     WindowMetrics {
         start_equity: Decimal::from(5000),
+        money_base: None,
         equity: Decimal::from(equity),
         return_pct: 0.0,
         drawdown_pct,

@@ -58,6 +58,7 @@ fn engine(phase: Phase, equity: i64, halt: Option<HaltInfo>) -> EngineView {
             pause: None,
             window: WindowMetrics {
                 start_equity: Decimal::from(10_000),
+                money_base: None,
                 equity: Decimal::from(equity),
                 return_pct: 0.0,
                 drawdown_pct: 1.0,

@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 fn good_window() -> WindowMetrics {
     WindowMetrics {
         start_equity: Decimal::from(1000),
+        money_base: None,
         equity: Decimal::from(1100),
         return_pct: 10.0,
         drawdown_pct: 1.0,

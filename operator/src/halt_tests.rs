@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 fn window() -> WindowMetrics {
     WindowMetrics {
         start_equity: Decimal::from(1000),
+        money_base: None,
         equity: Decimal::from(990),
         return_pct: -1.0,
         drawdown_pct: 2.0,

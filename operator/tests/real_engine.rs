@@ -679,14 +679,10 @@ async fn f_a_strategy_swap_after_the_gate_is_met_restarts_the_window() {
 /// the venue first, then moves the book: no position is stranded at the
 /// exchange, the engine never crash-loops, and the books end equal (before
 /// the fix, the demotion was immediate and the Paper engine refused to
-/// start on a venue position, over and over).
-///
-/// Still failing: after the flatten the book is flat, yet `/status` reports
-/// the equity of the last candle's mark (the flatten's fill happened between
-/// candles, and the window is only re-marked on a candle), and the Paper
-/// window starts from that stale equity.
+/// start on a venue position, over and over). The flatten fills between
+/// candles; the engine re-marks its equity on every venue fill, so
+/// `/status` and the Paper window start from the flat book's cash.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs: /status equity and a new phase window re-marked after fills between candles (the flatten of a demotion)"]
 async fn g_a_demotion_while_holding_a_venue_position_flattens_first() {
     let (rw, op) = world(
         "real-demote",

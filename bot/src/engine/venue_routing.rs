@@ -232,10 +232,18 @@ impl Engine {
         if rejected {
             self.counters.order_errors += 1;
         }
+        let mut filled = false;
         for fill in fills.iter().filter(|f| f.order_id == state.id) {
             if !self.ledger.is_applied(&fill.symbol, &fill.trade_id) {
                 self.apply_fill(fill.clone())?;
+                self.ledger.mark(&fill.symbol, fill.price);
+                filled = true;
             }
+        }
+        if filled {
+            // Venue fills land between candles: re-mark now, so a flatten's
+            // loss is in the equity (and the window) before the next candle.
+            self.perf.mark(self.ledger.equity());
         }
         let venue = self.execution.venue_mut().expect("checked above");
         match (known, state.is_open()) {

@@ -159,6 +159,22 @@ impl WindowStats {
         }
     }
 
+    /// Re-marks the equity between candles (a fill changed it): equity,
+    /// peak and drawdown follow at once; no candle and no return sample is
+    /// added (the next candle's return spans the fill).
+    pub(super) fn mark(&mut self, equity: Money, equity_f64: f64) {
+        self.equity = equity;
+        if equity >= self.peak {
+            self.peak = equity;
+            self.peak_f64 = equity_f64;
+            self.drawdown = 0.0;
+        } else if self.peak_f64 > 0.0 {
+            let dd = ((self.peak_f64 - equity_f64) / self.peak_f64).max(0.0);
+            self.drawdown = dd;
+            self.max_drawdown = self.max_drawdown.max(dd);
+        }
+    }
+
     /// Closes the day(s) before `time`: the day that ended made
     /// `equity − day_start_equity`. Days with no candle at all are not
     /// counted (no data, no verdict).

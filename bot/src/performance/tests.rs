@@ -293,3 +293,23 @@ fn transfers_chain_time_weighted_and_are_not_returns() {
     assert!(close(moved.window().drawdown_pct(), q.drawdown_pct));
     assert!(close(moved.overall().return_pct(), 3.95));
 }
+
+#[test]
+fn a_mark_between_candles_moves_equity_and_drawdown_but_adds_no_candle() {
+    let mut p = tracker("100");
+    p.on_candle(0, m("120"), true);
+    // A flatten fills at 90 between candles.
+    p.mark(m("90"));
+    let w = p.window();
+    assert_eq!(w.equity(), m("90"));
+    assert!(close(w.drawdown_pct(), 25.0) && close(w.max_drawdown_pct(), 25.0));
+    // A window started now starts from the re-marked equity.
+    p.start_window("Sandbox", H);
+    assert_eq!(p.window().equity(), m("90"));
+    let s = p.overall().summary(p.periods_per_year());
+    assert_eq!(s.candles, 1, "a mark is not a candle");
+    // The next candle's return spans the fill: 120 → 99.
+    p.on_candle(H, m("99"), false);
+    assert!(close(p.overall().return_pct(), -1.0));
+    assert_eq!(p.overall().summary(p.periods_per_year()).candles, 2);
+}

@@ -62,6 +62,15 @@ impl Performance {
         self.curve.push(time, equity);
     }
 
+    /// The equity after a fill between candles (a venue fill, a flatten):
+    /// `/status`, drawdown and a window started next see it at once instead
+    /// of at the next candle's mark.
+    pub fn mark(&mut self, equity: Money) {
+        let equity_f64 = approx_f64(equity);
+        self.overall.mark(equity, equity_f64);
+        self.window.mark(equity, equity_f64);
+    }
+
     /// A completed round trip; counted in the window where it closes.
     pub fn record_trade(&mut self, trade: &ClosedTrade) {
         self.overall.record_trade(trade.pnl);

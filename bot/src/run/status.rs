@@ -92,6 +92,7 @@ pub fn build(engine: &Engine, now: i64, engine_started_at: i64, health: Health) 
         },
         window: WindowMetrics {
             start_equity: w.start_equity.value(),
+            money_base: Some((w.equity - w.net_pnl).value()),
             equity: w.equity.value(),
             return_pct: w.return_pct,
             drawdown_pct: w.drawdown_pct,

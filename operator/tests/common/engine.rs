@@ -82,6 +82,7 @@ pub fn free_port() -> u16 {
 pub fn good_window() -> WindowMetrics {
     WindowMetrics {
         start_equity: Decimal::from(1000),
+        money_base: None,
         equity: Decimal::from(1100),
         return_pct: 10.0,
         drawdown_pct: 1.0,

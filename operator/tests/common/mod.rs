@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod live_market;
 pub mod real_engine;
 
 use std::collections::BTreeMap;

@@ -1471,9 +1471,10 @@ pub fn expected_metrics(engine: &EngineStatus) -> BotMetrics {
 ///   and final status; nothing is open on either side;
 /// - the account's USDT moved by exactly the stored venue fills' cash, and
 ///   its BTC is the position of the ledger rebuilt from every stored fill
-///   (`capital` the ledger started with), which is also the stored
-///   position and the one `/status` reported; the stored cash (last equity
-///   point) is the ledger's.
+///   and capital transfer (`capital` the ledger started with), which is
+///   also the stored position and the one `/status` reported; the stored
+///   cash (last equity point) is the ledger's, and `/status` reports the
+///   stored transfers as its allocations.
 pub async fn assert_books_equal(
     store_url: &str,
     sim: &botfleet_tests::exchange_sim::ExchangeSim,
@@ -1558,9 +1559,33 @@ pub async fn assert_books_equal(
         "the venue's USDT change vs the stored venue fills"
     );
 
+    // The engine's own snapshot of the step it stored last holds its cash
+    // and its capital transfers (allocation changes), each after as many
+    // fills as it followed.
+    let snapshot: serde_json::Value = store
+        .get_value("engine_snapshot")
+        .await
+        .unwrap()
+        .expect("the engine stored a snapshot");
+    let transfers: Vec<botfleet_bot::ledger::Transfer> =
+        serde_json::from_value(snapshot["transfers"].clone()).unwrap_or_default();
+    let reported_moves: Vec<Decimal> = last.allocations.iter().map(|a| a.amount).collect();
+    let stored_moves: Vec<Decimal> = transfers.iter().map(|t| t.amount.value()).collect();
+    assert_eq!(
+        reported_moves, stored_moves,
+        "/status allocations vs the stored transfers"
+    );
     let mut ledger = Ledger::new(botfleet_bot::domain::Money::from(capital)).unwrap();
+    let mut pending = transfers.iter().peekable();
     for f in &fills {
+        let applied = ledger.fills_applied();
+        while let Some(t) = pending.next_if(|t| t.after_fills <= applied) {
+            ledger.replay_transfer(t).unwrap();
+        }
         let _ = ledger.apply_fill(f).unwrap();
+    }
+    for t in pending {
+        ledger.replay_transfer(t).unwrap();
     }
     let held: BTreeMap<String, Decimal> = ledger
         .positions()
@@ -1588,19 +1613,6 @@ pub async fn assert_books_equal(
         .map(|p| (p.symbol.clone(), p.quantity))
         .collect();
     assert_eq!(reported, held, "/status positions vs the ledger's");
-    // The engine's own snapshot of the step it stored last holds its cash.
-    let snapshot: serde_json::Value = store
-        .get_value("engine_snapshot")
-        .await
-        .unwrap()
-        .expect("the engine stored a snapshot");
-    assert!(
-        snapshot["transfers"]
-            .as_array()
-            .is_none_or(|t| t.is_empty()),
-        "capital transfers are not modelled by this check: {}",
-        snapshot["transfers"]
-    );
     let money = |v: &serde_json::Value| -> botfleet_bot::domain::Money {
         serde_json::from_value(v.clone()).unwrap()
     };

@@ -107,6 +107,17 @@ pub struct Faults {
     pub used_weight_override: Option<u32>,
 }
 
+/// How many times each fault of [`Faults`] actually hit a request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultsFired {
+    pub rate_limited: u32,
+    pub server_errors: u32,
+    pub failed_lookups: u32,
+    pub slow_submits: u32,
+    pub dropped_submits: u32,
+    pub rejected_submits: u32,
+}
+
 /// One request as received.
 #[derive(Clone, Debug)]
 pub struct SimRequest {
@@ -123,6 +134,7 @@ pub(crate) struct SimState {
     pub book: Book,
     pub market: market::Market,
     pub faults: Faults,
+    pub fired: FaultsFired,
     pub requests: Vec<SimRequest>,
     /// (minute, weight used in it).
     pub weight: (i64, u32),
@@ -182,6 +194,7 @@ impl ExchangeSim {
             book,
             market,
             faults: Faults::default(),
+            fired: FaultsFired::default(),
             requests: Vec::new(),
             weight: (0, 0),
         }));
@@ -341,6 +354,12 @@ impl ExchangeSim {
     /// Changes the faults injected into the next requests.
     pub fn set_faults(&self, faults: Faults) {
         self.lock().faults = faults;
+    }
+
+    /// The faults that hit a request so far (a test that arms faults
+    /// asserts each one fired).
+    pub fn faults_fired(&self) -> FaultsFired {
+        self.lock().fired.clone()
     }
 
     /// Moves the simulator's clock relative to the local one.

@@ -99,6 +99,7 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
         let mut drop_response = false;
         let answer = if st.faults.rate_limited > 0 {
             st.faults.rate_limited -= 1;
+            st.fired.rate_limited += 1;
             let retry = st.faults.retry_after_secs;
             let status = if st.faults.banned {
                 StatusCode::IM_A_TEAPOT
@@ -122,8 +123,10 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
         {
             if st.faults.server_errors > 0 {
                 st.faults.server_errors -= 1;
+                st.fired.server_errors += 1;
             } else {
                 st.faults.failed_lookups -= 1;
+                st.fired.failed_lookups += 1;
             }
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -132,6 +135,7 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
             )
         } else if is_submit && st.faults.rejected_submits > 0 {
             st.faults.rejected_submits -= 1;
+            st.fired.rejected_submits += 1;
             bad(-2010, "Market is closed.")
         } else {
             let answer = route(
@@ -146,9 +150,11 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
             if is_submit && answer.status.is_success() {
                 if st.faults.dropped_submits > 0 {
                     st.faults.dropped_submits -= 1;
+                    st.fired.dropped_submits += 1;
                     drop_response = true;
                 } else if st.faults.slow_submits > 0 {
                     st.faults.slow_submits -= 1;
+                    st.fired.slow_submits += 1;
                     delay = Some(st.faults.submit_delay);
                 }
             }

@@ -15,6 +15,7 @@ fn window(capital: &str, peak: &str, equity: &str) -> WindowMetrics {
         .unwrap();
     WindowMetrics {
         start_equity: d(capital),
+        money_base: None,
         equity,
         return_pct: 0.0,
         drawdown_pct: dd,
