@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::token::TokenKey;
+use crate::signing::SigningKeys;
 
 /// Leader election with a coordination.k8s.io Lease.
 #[derive(Clone, Debug)]
@@ -27,8 +27,8 @@ pub struct OperatorConfig {
     pub engine_port: u16,
     /// Engine image for bots that do not set `spec.engine.image`.
     pub engine_image: String,
-    /// Key the per-bot engine tokens are derived with.
-    pub token_key: TokenKey,
+    /// The key control requests to the engines are signed with.
+    pub signing: SigningKeys,
     /// Only watch this namespace (`None`: every namespace).
     pub namespace: Option<String>,
     /// How often each bot is re-reconciled (and its engine polled).
@@ -57,11 +57,11 @@ pub struct OperatorConfig {
 
 impl OperatorConfig {
     /// Production timings with the given key and image.
-    pub fn new(token_key: TokenKey, engine_image: impl Into<String>) -> Self {
+    pub fn new(signing: SigningKeys, engine_image: impl Into<String>) -> Self {
         Self {
             engine_port: 8080,
             engine_image: engine_image.into(),
-            token_key,
+            signing,
             namespace: None,
             poll_interval: Duration::from_secs(10),
             error_requeue: Duration::from_secs(5),

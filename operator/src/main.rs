@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use botfleet_operator::config::{LeaderElection, parse_duration};
-use botfleet_operator::token::TokenKey;
+use botfleet_operator::signing::SigningKeys;
 use botfleet_operator::{Metrics, OperatorConfig, http, telemetry};
 use clap::Parser;
 use tokio::sync::watch;
@@ -29,13 +29,14 @@ struct Flags {
     /// Port the engines serve /status and the control endpoints on.
     #[arg(long, env = "BOTFLEET_ENGINE_PORT", default_value_t = 8080)]
     engine_port: u16,
-    /// File with the key the per-bot engine tokens are derived from (≥ 32 bytes).
+    /// File with the random key material (≥ 32 bytes) of the Ed25519 key
+    /// that signs control requests to the engines; re-read on change.
     #[arg(
         long,
-        env = "BOTFLEET_TOKEN_KEY_FILE",
-        default_value = "/etc/botfleet/token-key/key"
+        env = "BOTFLEET_SIGNING_KEY_FILE",
+        default_value = "/etc/botfleet/signing-key/key"
     )]
-    token_key_file: PathBuf,
+    signing_key_file: PathBuf,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "BOTFLEET_NAMESPACE")]
     namespace: Option<String>,
@@ -109,8 +110,8 @@ async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     botfleet_operator::install_crypto_provider();
     telemetry::init(flags.log_json);
-    let token_key = TokenKey::from_file(&flags.token_key_file)?;
-    let mut config = OperatorConfig::new(token_key, flags.engine_image);
+    let signing = SigningKeys::from_file(&flags.signing_key_file)?;
+    let mut config = OperatorConfig::new(signing, flags.engine_image);
     config.engine_port = flags.engine_port;
     config.namespace = flags.namespace;
     config.poll_interval = flags.poll_interval;

@@ -1,6 +1,7 @@
 //! The child objects of a TradingBot, pure: the rendered engine config and
-//! the ConfigMap, StatefulSet, Service, ServiceAccount and token Secret that
-//! run it. Everything is owned by the bot (garbage-collected with it) and
+//! the ConfigMap (with the operator's public keys), StatefulSet, Service and
+//! ServiceAccount that run it. No Secret: the engine verifies the operator's
+//! signatures with public keys. Everything is owned by the bot (garbage-collected with it) and
 //! applied with server-side apply.
 
 use std::collections::BTreeMap;
@@ -8,12 +9,11 @@ use std::collections::BTreeMap;
 use botfleet_crds::{
     API_VERSION, Amount, PersistenceBackend, Phase, RiskPolicy, Strategy, TradingBot,
 };
-use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
     HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec,
-    Probe, Secret, SecretKeySelector, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
+    Probe, SecretKeySelector, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
     VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -23,7 +23,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::{FIELD_MANAGER, pod_security, token};
+use crate::{FIELD_MANAGER, pod_security, signing};
 use botfleet_crds::labels::{BOT_LABEL, CONFIG_HASH_ANNOTATION, MANAGED_BY_LABEL};
 
 /// Key of the engine config in the ConfigMap.
@@ -171,7 +171,7 @@ pub fn labels(bot: &TradingBot) -> BTreeMap<String, String> {
     ])
 }
 
-fn selector(bot: &TradingBot) -> BTreeMap<String, String> {
+pub(crate) fn selector(bot: &TradingBot) -> BTreeMap<String, String> {
     labels(bot).into_iter().take(2).collect()
 }
 
@@ -180,7 +180,7 @@ fn owner(bot: &TradingBot) -> Result<OwnerReference> {
         .ok_or(Error::MissingField("metadata.uid"))
 }
 
-fn meta(bot: &TradingBot, name: String) -> Result<ObjectMeta> {
+pub(crate) fn child_meta(bot: &TradingBot, name: String) -> Result<ObjectMeta> {
     Ok(ObjectMeta {
         name: Some(name),
         namespace: bot.namespace(),
@@ -195,16 +195,25 @@ pub fn config_map_name(bot: &str) -> String {
     format!("{bot}-config")
 }
 
-/// ConfigMap with the rendered config.
-pub fn config_map(bot: &TradingBot, config: &RenderedConfig) -> Result<ConfigMap> {
-    let mut metadata = meta(bot, config_map_name(&bot.name_any()))?;
+/// ConfigMap with the rendered config and the operator's public keys. The
+/// keys are outside the config hash: a key rotation reaches the running
+/// engine as a file update (the engine re-reads it), not as a restart.
+pub fn config_map(
+    bot: &TradingBot,
+    config: &RenderedConfig,
+    public_keys: &str,
+) -> Result<ConfigMap> {
+    let mut metadata = child_meta(bot, config_map_name(&bot.name_any()))?;
     metadata.annotations = Some(BTreeMap::from([(
         CONFIG_HASH_ANNOTATION.into(),
         config.hash.clone(),
     )]));
     Ok(ConfigMap {
         metadata,
-        data: Some(BTreeMap::from([(CONFIG_KEY.into(), config.yaml.clone())])),
+        data: Some(BTreeMap::from([
+            (CONFIG_KEY.into(), config.yaml.clone()),
+            (signing::PUBLIC_KEYS_KEY.into(), public_keys.to_string()),
+        ])),
         ..Default::default()
     })
 }
@@ -213,7 +222,7 @@ pub fn config_map(bot: &TradingBot, config: &RenderedConfig) -> Result<ConfigMap
 /// token is mounted.
 pub fn service_account(bot: &TradingBot) -> Result<ServiceAccount> {
     Ok(ServiceAccount {
-        metadata: meta(bot, bot.name_any())?,
+        metadata: child_meta(bot, bot.name_any())?,
         automount_service_account_token: Some(false),
         ..Default::default()
     })
@@ -225,7 +234,7 @@ pub fn service_account(bot: &TradingBot) -> Result<ServiceAccount> {
 /// not exhaust the cluster's service range.
 pub fn service(bot: &TradingBot, settings: &WorkloadSettings<'_>) -> Result<Service> {
     Ok(Service {
-        metadata: meta(bot, bot.name_any())?,
+        metadata: child_meta(bot, bot.name_any())?,
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".into()),
             selector: Some(selector(bot)),
@@ -239,19 +248,6 @@ pub fn service(bot: &TradingBot, settings: &WorkloadSettings<'_>) -> Result<Serv
             }]),
             ..Default::default()
         }),
-        ..Default::default()
-    })
-}
-
-/// The Secret with the engine's bearer token. Written, never read.
-pub fn token_secret(bot: &TradingBot, token_value: &str) -> Result<Secret> {
-    Ok(Secret {
-        metadata: meta(bot, token::secret_name(&bot.name_any()))?,
-        type_: Some("Opaque".into()),
-        data: Some(BTreeMap::from([(
-            token::SECRET_KEY.into(),
-            ByteString(token_value.as_bytes().to_vec()),
-        )])),
         ..Default::default()
     })
 }
@@ -303,12 +299,11 @@ pub fn stateful_set(
             value: Some(name.clone()),
             ..Default::default()
         },
-        secret_env(
-            "BOTFLEET_ENGINE_TOKEN",
-            &token::secret_name(&name),
-            token::SECRET_KEY,
-            false,
-        ),
+        EnvVar {
+            name: "BOTFLEET_CONTROL_KEYS_FILE".into(),
+            value: Some(format!("{CONFIG_DIR}/{}", signing::PUBLIC_KEYS_KEY)),
+            ..Default::default()
+        },
     ];
     if let Some(creds) = &bot.spec.exchange.credentials_secret_ref {
         env.push(secret_env(
@@ -402,7 +397,7 @@ pub fn stateful_set(
         ..Default::default()
     };
     Ok(StatefulSet {
-        metadata: meta(bot, name.clone())?,
+        metadata: child_meta(bot, name.clone())?,
         spec: Some(StatefulSetSpec {
             replicas: Some(1),
             service_name: Some(name.clone()),

@@ -95,22 +95,15 @@ fn every_child_is_owned_by_the_bot_and_labelled() {
     let bot = &m.trading_bots[0];
     let cfg = engine_config(&inputs(&m, Phase::Paper, 5000, false)).unwrap();
     let metas = [
-        config_map(bot, &cfg).unwrap().metadata,
+        config_map(bot, &cfg, "keys").unwrap().metadata,
         service_account(bot).unwrap().metadata,
         service(bot, &SETTINGS).unwrap().metadata,
-        token_secret(bot, "t").unwrap().metadata,
         stateful_set(bot, &cfg, &SETTINGS).unwrap().metadata,
     ];
     let names: Vec<_> = metas.iter().map(|m| m.name.clone().unwrap()).collect();
     assert_eq!(
         names,
-        [
-            "btc-sma-config",
-            "btc-sma",
-            "btc-sma",
-            "btc-sma-engine-token",
-            "btc-sma"
-        ]
+        ["btc-sma-config", "btc-sma", "btc-sma", "btc-sma"]
     );
     for meta in metas {
         assert_eq!(meta.namespace.as_deref(), Some("team-a"));
@@ -125,14 +118,26 @@ fn every_child_is_owned_by_the_bot_and_labelled() {
 }
 
 #[test]
-fn config_map_and_secret_contents() {
+fn config_map_contents_and_no_secret() {
     let m = manifests();
     let bot = &m.trading_bots[0];
     let cfg = engine_config(&inputs(&m, Phase::Paper, 5000, false)).unwrap();
-    let cm = config_map(bot, &cfg).unwrap();
-    assert_eq!(cm.data.unwrap()[CONFIG_KEY], cfg.yaml);
-    let secret = token_secret(bot, "abc").unwrap();
-    assert_eq!(secret.data.unwrap()["token"].0, b"abc");
+    let keys = crate::signing::SigningKeys::from_material(&[7u8; 32]).unwrap();
+    let cm = config_map(bot, &cfg, &keys.public_keys_file()).unwrap();
+    let data = cm.data.unwrap();
+    assert_eq!(data[CONFIG_KEY], cfg.yaml);
+    // The engine reads the operator's public keys from the ConfigMap: one
+    // parseable key, nothing secret.
+    let public = botfleet_crds::control_signature::parse_public_keys(
+        &data[crate::signing::PUBLIC_KEYS_KEY],
+    )
+    .unwrap();
+    assert_eq!(public.len(), 1);
+    // Public keys are not part of the config hash: a rotation never
+    // restarts an engine.
+    let other = crate::signing::SigningKeys::from_material(&[8u8; 32]).unwrap();
+    let cm2 = config_map(bot, &cfg, &other.public_keys_file()).unwrap();
+    assert_eq!(cm2.metadata.annotations, config_map(bot, &cfg, "x").unwrap().metadata.annotations);
     let sa = service_account(bot).unwrap();
     assert_eq!(sa.automount_service_account_token, Some(false));
     let svc = service(bot, &SETTINGS).unwrap().spec.unwrap();
@@ -168,7 +173,13 @@ fn stateful_set_runs_one_engine_with_sqlite_or_postgres() {
         .iter()
         .map(|e| e.name.as_str())
         .collect();
-    assert!(env.contains(&"BOTFLEET_ENGINE_TOKEN") && env.contains(&"BOTFLEET_EXCHANGE_API_KEY"));
+    assert!(env.contains(&"BOTFLEET_CONTROL_KEYS_FILE") && env.contains(&"BOTFLEET_EXCHANGE_API_KEY"));
+    // No env var of the engine reads an operator Secret.
+    for e in c.env.as_ref().unwrap() {
+        if let Some(r) = e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
+            assert!(!r.name.contains("engine-token"), "{}", r.name);
+        }
+    }
     assert_eq!(c.resources, m.trading_bots[0].spec.engine.resources);
     let claims = spec.volume_claim_templates.unwrap();
     let storage = &claims[0]

@@ -65,17 +65,7 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
         .get("alpha")
         .await
         .unwrap();
-    let secret = Api::<Secret>::namespaced(c.clone(), ns)
-        .get("alpha-engine-token")
-        .await
-        .unwrap();
-    for meta in [
-        &cm.metadata,
-        &sts.metadata,
-        &svc.metadata,
-        &sa.metadata,
-        &secret.metadata,
-    ] {
+    for meta in [&cm.metadata, &sts.metadata, &svc.metadata, &sa.metadata] {
         assert!(
             owned_by_bot(meta),
             "{:?} is not owned by the bot",
@@ -103,9 +93,21 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
         hash
     );
     assert_eq!(sts.spec.as_ref().unwrap().replicas, Some(1));
-    // The token Secret holds the token the engine checked on every call.
-    let token = String::from_utf8(secret.data.unwrap()["token"].0.clone()).unwrap();
-    assert_eq!(token.len(), 64);
+    // No Secret at all: the ConfigMap carries the operator's public key,
+    // which verified every control call the engine got.
+    let secrets = Api::<Secret>::namespaced(c.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(
+        secrets.items.iter().all(|s| !owned_by_bot(&s.metadata)),
+        "the operator wrote a Secret"
+    );
+    let keys = botfleet_crds::control_signature::parse_public_keys(
+        &cm.data.as_ref().unwrap()["control-keys.pub"],
+    )
+    .unwrap();
+    assert_eq!(keys, operator_public_keys());
 
     // Settled: more reconciles (polls) change nothing — no status write, no re-apply.
     let settled = w.get("alpha").await.unwrap();
@@ -149,7 +151,7 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
 
     // The operator's identity cannot read Secrets at all.
     let denied = Api::<Secret>::namespaced(w.operator_client.clone(), ns)
-        .get("alpha-engine-token")
+        .get("keys")
         .await;
     assert!(matches!(denied, Err(kube::Error::Api(s)) if s.code == 403));
     let denied = Api::<Secret>::namespaced(w.operator_client.clone(), ns)

@@ -11,7 +11,7 @@
 //!   directory per claim, so the SQLite store survives restarts like a PVC;
 //!   every mount path in the args and env is mapped to its directory;
 //! - **env**: plain values, and `secretKeyRef` / `configMapKeyRef` read from
-//!   the API (the engine token from `<bot>-engine-token`, the exchange keys
+//!   the API (the exchange keys
 //!   from the bot's credentials Secret), exactly what a pod would get;
 //! - **args**: the container's own (`run --config … --listen 0.0.0.0:<port>`),
 //!   with `--listen` bound to the bot's own loopback address (127.x.y.z, one
