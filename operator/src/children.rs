@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::FIELD_MANAGER;
+use crate::{FIELD_MANAGER, network_policy};
 use crate::error::Result;
 use crate::render::{self, EngineInputs, RenderedConfig, WorkloadSettings};
 
@@ -70,7 +70,8 @@ where
     Ok(())
 }
 
-/// Applies the ConfigMap (with the operator's public keys), ServiceAccount, Service and
+/// Applies the ConfigMap (with the operator's public keys), ServiceAccount,
+/// Service, NetworkPolicy and
 /// StatefulSet of `inputs.bot` when needed. Returns true when it wrote.
 #[allow(clippy::too_many_arguments)]
 pub async fn ensure(
@@ -90,12 +91,17 @@ pub async fn ensure(
     let sa = render::service_account(bot)?;
     let svc = render::service(bot, settings)?;
     let sts = render::stateful_set(bot, config, settings)?;
+    let np = settings
+        .network_peers
+        .map(|peers| network_policy::engine_network_policy(bot, settings.engine_port, peers))
+        .transpose()?;
     let mut hasher = Sha256::new();
     for part in [
         serde_json::to_vec(&cm)?,
         serde_json::to_vec(&sa)?,
         serde_json::to_vec(&svc)?,
         serde_json::to_vec(&sts)?,
+        serde_json::to_vec(&np)?,
     ] {
         hasher.update(&part);
     }
@@ -107,6 +113,10 @@ pub async fn ensure(
     apply(client, &ns, &cm).await?;
     apply(client, &ns, &sa).await?;
     apply(client, &ns, &svc).await?;
+    // The pod's network rules before the pod.
+    if let Some(np) = &np {
+        apply(client, &ns, np).await?;
+    }
     apply(client, &ns, &sts).await?;
     cache.record(&uid, fingerprint);
     Ok(true)

@@ -1,8 +1,10 @@
 //! The operator's settings. `main` fills them from flags; tests build them
 //! directly with short timings.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::network_policy::EnginePeers;
 use crate::signing::SigningKeys;
 
 /// Leader election with a coordination.k8s.io Lease.
@@ -29,6 +31,9 @@ pub struct OperatorConfig {
     pub engine_image: String,
     /// The key control requests to the engines are signed with.
     pub signing: SigningKeys,
+    /// Who may reach the engine pods (their NetworkPolicy); `None` renders
+    /// none.
+    pub network_peers: Option<EnginePeers>,
     /// Only watch this namespace (`None`: every namespace).
     pub namespace: Option<String>,
     /// How often each bot is re-reconciled (and its engine polled).
@@ -62,6 +67,15 @@ impl OperatorConfig {
             engine_port: 8080,
             engine_image: engine_image.into(),
             signing,
+            network_peers: Some(EnginePeers {
+                operator_namespace: "botfleet".into(),
+                operator_pod_labels: BTreeMap::from([(
+                    "app.kubernetes.io/name".into(),
+                    "botfleet-operator".into(),
+                )]),
+                scraper_namespace_labels: BTreeMap::new(),
+                scraper_pod_labels: BTreeMap::new(),
+            }),
             namespace: None,
             poll_interval: Duration::from_secs(10),
             error_requeue: Duration::from_secs(5),

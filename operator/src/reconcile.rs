@@ -202,6 +202,7 @@ async fn apply_children(bot: &TradingBot, ctx: &Context, inputs: &EngineInputs<'
     let settings = WorkloadSettings {
         default_image: &ctx.config.engine_image,
         engine_port: ctx.config.engine_port,
+        network_peers: ctx.config.network_peers.as_ref(),
     };
     // A rotated key reaches the engines through their ConfigMaps.
     if let Err(e) = ctx.config.signing.refresh() {

@@ -90,6 +90,8 @@ pub struct WorkloadSettings<'a> {
     pub default_image: &'a str,
     /// Port of `/status` and the control endpoints.
     pub engine_port: u16,
+    /// Who may reach the engines; `None` renders no NetworkPolicy.
+    pub network_peers: Option<&'a crate::network_policy::EnginePeers>,
 }
 
 fn doc(kind: &str, meta: &ObjectMeta, spec: serde_json::Value) -> serde_json::Value {

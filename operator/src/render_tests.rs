@@ -42,6 +42,7 @@ fn inputs(m: &Manifests, phase: Phase, capital: u32, halted: bool) -> EngineInpu
 const SETTINGS: WorkloadSettings<'static> = WorkloadSettings {
     default_image: "ghcr.io/botfleet/bot:test",
     engine_port: 8080,
+    network_peers: None,
 };
 
 #[test]

@@ -11,6 +11,7 @@ use botfleet_crds::condition_types as ct;
 use common::*;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{DeleteParams, ListParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
@@ -65,7 +66,22 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
         .get("alpha")
         .await
         .unwrap();
-    for meta in [&cm.metadata, &sts.metadata, &svc.metadata, &sa.metadata] {
+    let np = Api::<NetworkPolicy>::namespaced(c.clone(), ns)
+        .get("alpha-engine")
+        .await
+        .unwrap();
+    let np_spec = np.spec.as_ref().unwrap();
+    assert_eq!(
+        np_spec.policy_types.as_deref(),
+        Some(&["Ingress".to_string(), "Egress".to_string()][..])
+    );
+    for meta in [
+        &cm.metadata,
+        &sts.metadata,
+        &svc.metadata,
+        &sa.metadata,
+        &np.metadata,
+    ] {
         assert!(
             owned_by_bot(meta),
             "{:?} is not owned by the bot",
