@@ -116,7 +116,11 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
         .await
         .unwrap();
     assert!(
-        secrets.items.iter().all(|s| !owned_by_bot(&s.metadata)),
+        secrets
+            .items
+            .iter()
+            .flat_map(|s| s.metadata.owner_references.iter().flatten())
+            .all(|o| o.uid != uid),
         "the operator wrote a Secret"
     );
     let keys = botfleet_crds::control_signature::parse_public_keys(
