@@ -157,7 +157,13 @@ async fn control_needs_a_signature_and_halt_resume_cancel_work() {
     let wrong = "not-the-operators-key-material-8d1e-0123456789";
     let (code, body) = engine.post("/v1/halt", Some(wrong), halt.clone()).await;
     assert_eq!(code, 401, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("invalid signature"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid signature"),
+        "{body}"
+    );
     for path in ["/v1/resume", "/v1/cancel-all"] {
         let (code, _) = engine.post(path, Some(wrong), json!({"haltId": "x"})).await;
         assert_eq!(code, 401, "{path}");
@@ -176,7 +182,9 @@ async fn control_needs_a_signature_and_halt_resume_cancel_work() {
     assert!(body["error"].as_str().unwrap().contains("reason"));
 
     // Halt: the open order is canceled, the operator's id is adopted.
-    let (code, body) = engine.post("/v1/halt", Some(OPERATOR_KEY), halt.clone()).await;
+    let (code, body) = engine
+        .post("/v1/halt", Some(OPERATOR_KEY), halt.clone())
+        .await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["haltId"], "h-op-1");
     assert_eq!(body["canceledOrders"], 1);
@@ -202,7 +210,11 @@ async fn control_needs_a_signature_and_halt_resume_cancel_work() {
 
     // A stale id is refused with the reason; the right one resumes.
     let (code, body) = engine
-        .post("/v1/resume", Some(OPERATOR_KEY), json!({"haltId": "h-op-0"}))
+        .post(
+            "/v1/resume",
+            Some(OPERATOR_KEY),
+            json!({"haltId": "h-op-0"}),
+        )
         .await;
     assert_eq!(code, 409, "{body}");
     let reason = body["error"].as_str().unwrap();
@@ -212,7 +224,11 @@ async fn control_needs_a_signature_and_halt_resume_cancel_work() {
     );
     assert_eq!(engine.status().await.state, EngineState::Halted);
     let (code, body) = engine
-        .post("/v1/resume", Some(OPERATOR_KEY), json!({"haltId": "h-op-1"}))
+        .post(
+            "/v1/resume",
+            Some(OPERATOR_KEY),
+            json!({"haltId": "h-op-1"}),
+        )
         .await;
     assert_eq!(code, 200, "{body}");
     let resumed = engine.status().await;
@@ -229,11 +245,17 @@ async fn control_needs_a_signature_and_halt_resume_cancel_work() {
     assert_eq!(resumed.window.start_equity, halted.window.equity);
     assert!(halted.window.trades >= 2);
     let (code, body) = engine
-        .post("/v1/resume", Some(OPERATOR_KEY), json!({"haltId": "h-op-1"}))
+        .post(
+            "/v1/resume",
+            Some(OPERATOR_KEY),
+            json!({"haltId": "h-op-1"}),
+        )
         .await;
     assert_eq!(code, 409, "nothing to resume: {body}");
 
-    let (code, body) = engine.post("/v1/cancel-all", Some(OPERATOR_KEY), json!({})).await;
+    let (code, body) = engine
+        .post("/v1/cancel-all", Some(OPERATOR_KEY), json!({}))
+        .await;
     assert_eq!((code, body), (200, json!({"canceledOrders": 0})));
 
     let (_, text) = engine.metrics().await;
@@ -366,7 +388,10 @@ async fn the_public_keys_come_from_a_file_or_the_environment_and_are_required() 
     let empty = ws.path("empty.pub").display().to_string();
     let (status, log) = run_to_exit(&ws, &synthetic_args(&["--control-keys-file", &empty]), &[]);
     assert!(!status.success());
-    assert!(log.contains("empty.pub") && log.contains("no public key"), "{log}");
+    assert!(
+        log.contains("empty.pub") && log.contains("no public key"),
+        "{log}"
+    );
 
     // The operator's variable names the file.
     let keys = ws.path("control-keys.pub").display().to_string();

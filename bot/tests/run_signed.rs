@@ -73,7 +73,10 @@ async fn replayed_stale_unsigned_and_other_bot_requests_are_refused() {
     let halt = br#"{"reason":"forged","haltId":"h-forged"}"#.to_vec();
     let (code, _) = engine.post_raw("/v1/halt", Some(&once), halt).await;
     assert_eq!(code, 401);
-    assert!(engine.status().await.halt.is_none(), "nothing refused acted");
+    assert!(
+        engine.status().await.halt.is_none(),
+        "nothing refused acted"
+    );
 
     let (_, text) = engine.metrics().await;
     assert!(
@@ -88,7 +91,9 @@ async fn a_rotated_key_is_accepted_once_the_keys_file_lists_it() {
     let ws = Workspace::new("Paper");
     let engine = started(&ws).await;
     let keys = ws.path("control-keys.pub");
-    let (code, _) = engine.post("/v1/cancel-all", Some(ROTATED_KEY), json!({})).await;
+    let (code, _) = engine
+        .post("/v1/cancel-all", Some(ROTATED_KEY), json!({}))
+        .await;
     assert_eq!(code, 401, "not yet delivered");
 
     // The operator rotated: the file (the ConfigMap) lists the new key and
@@ -100,9 +105,13 @@ async fn a_rotated_key_is_accepted_once_the_keys_file_lists_it() {
     }
     // The rotation is over: the previous key no longer verifies.
     std::fs::write(&keys, public_keys_file(&[ROTATED_KEY])).unwrap();
-    let (code, body) = engine.post("/v1/cancel-all", Some(OPERATOR_KEY), json!({})).await;
+    let (code, body) = engine
+        .post("/v1/cancel-all", Some(OPERATOR_KEY), json!({}))
+        .await;
     assert_eq!(code, 401, "{body}");
-    let (code, body) = engine.post("/v1/cancel-all", Some(ROTATED_KEY), json!({})).await;
+    let (code, body) = engine
+        .post("/v1/cancel-all", Some(ROTATED_KEY), json!({}))
+        .await;
     assert_eq!(code, 200, "{body}");
     assert!(engine.terminate().success());
 }

@@ -34,7 +34,14 @@ pub const MIN_KEY_MATERIAL_BYTES: usize = 32;
 const DOMAIN: &str = "botfleet-control-v1";
 
 /// The bytes signed for one request.
-pub fn message(method: &str, path: &str, uid: &str, timestamp: i64, nonce: &str, body: &[u8]) -> Vec<u8> {
+pub fn message(
+    method: &str,
+    path: &str,
+    uid: &str,
+    timestamp: i64,
+    nonce: &str,
+    body: &[u8],
+) -> Vec<u8> {
     let body_hash = hex_lower(&Sha256::digest(body));
     format!(
         "{DOMAIN}\n{}\n{path}\n{uid}\n{timestamp}\n{nonce}\n{body_hash}",
@@ -85,7 +92,14 @@ impl SigningKey {
 
     /// The headers of a request, signed at `timestamp` with `nonce`.
     pub fn sign(&self, request: &RequestParts<'_>, timestamp: i64, nonce: &str) -> SignedHeaders {
-        let msg = message(request.method, request.path, request.uid, timestamp, nonce, request.body);
+        let msg = message(
+            request.method,
+            request.path,
+            request.uid,
+            timestamp,
+            nonce,
+            request.body,
+        );
         SignedHeaders {
             timestamp: timestamp.to_string(),
             nonce: nonce.to_string(),
@@ -236,15 +250,22 @@ pub fn verify(
     presented: &Presented<'_>,
     now: i64,
 ) -> Result<Verified, Refusal> {
-    let timestamp = presented.timestamp.ok_or(Refusal::Unsigned(TIMESTAMP_HEADER))?;
+    let timestamp = presented
+        .timestamp
+        .ok_or(Refusal::Unsigned(TIMESTAMP_HEADER))?;
     let nonce = presented.nonce.ok_or(Refusal::Unsigned(NONCE_HEADER))?;
     let uid = presented.uid.ok_or(Refusal::Unsigned(BOT_UID_HEADER))?;
-    let signature = presented.signature.ok_or(Refusal::Unsigned(SIGNATURE_HEADER))?;
+    let signature = presented
+        .signature
+        .ok_or(Refusal::Unsigned(SIGNATURE_HEADER))?;
     if uid != request.uid {
         return Err(Refusal::OtherBot);
     }
     let timestamp: i64 = timestamp.trim().parse().map_err(|_| {
-        Refusal::Malformed(TIMESTAMP_HEADER, "give Unix seconds, e.g. 1767225600".into())
+        Refusal::Malformed(
+            TIMESTAMP_HEADER,
+            "give Unix seconds, e.g. 1767225600".into(),
+        )
     })?;
     if !(16..=64).contains(&nonce.len())
         || !nonce
@@ -264,8 +285,20 @@ pub fn verify(
         .decode(signature.trim())
         .ok()
         .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
-        .ok_or_else(|| Refusal::Malformed(SIGNATURE_HEADER, "base64 of a 64-byte Ed25519 signature".into()))?;
-    let msg = message(request.method, request.path, request.uid, timestamp, nonce, request.body);
+        .ok_or_else(|| {
+            Refusal::Malformed(
+                SIGNATURE_HEADER,
+                "base64 of a 64-byte Ed25519 signature".into(),
+            )
+        })?;
+    let msg = message(
+        request.method,
+        request.path,
+        request.uid,
+        timestamp,
+        nonce,
+        request.body,
+    );
     if keys.iter().any(|k| k.0.verify(&msg, &signature).is_ok()) {
         Ok(Verified {
             timestamp,

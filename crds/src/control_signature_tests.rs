@@ -125,10 +125,28 @@ fn missing_headers_name_the_header() {
     let h = k.sign(&halt(UID), NOW, NONCE);
     let full = presented(&h);
     let cases = [
-        (Presented { timestamp: None, ..full }, TIMESTAMP_HEADER),
-        (Presented { nonce: None, ..full }, NONCE_HEADER),
+        (
+            Presented {
+                timestamp: None,
+                ..full
+            },
+            TIMESTAMP_HEADER,
+        ),
+        (
+            Presented {
+                nonce: None,
+                ..full
+            },
+            NONCE_HEADER,
+        ),
         (Presented { uid: None, ..full }, BOT_UID_HEADER),
-        (Presented { signature: None, ..full }, SIGNATURE_HEADER),
+        (
+            Presented {
+                signature: None,
+                ..full
+            },
+            SIGNATURE_HEADER,
+        ),
     ];
     for (p, header) in cases {
         let refusal = verify(&[k.public_key()], &halt(UID), &p, NOW).unwrap_err();
@@ -152,7 +170,10 @@ fn the_nonce_cache_refuses_a_replay_within_the_window_and_forgets_after_it() {
     };
     cache.admit(&v, NOW).unwrap();
     // Still within the window of its timestamp: a replay.
-    assert_eq!(cache.admit(&v, NOW + 2 * MAX_SKEW_SECS), Err(Refusal::Replayed));
+    assert_eq!(
+        cache.admit(&v, NOW + 2 * MAX_SKEW_SECS),
+        Err(Refusal::Replayed)
+    );
     let other = Verified {
         timestamp: NOW,
         nonce: "another-nonce-0001".into(),
@@ -176,13 +197,20 @@ fn keys_derive_from_material_and_parse_back() {
     let a = key("material-0123456789abcdef0123456789abcdef");
     let same = SigningKey::from_material(b"  material-0123456789abcdef0123456789abcdef\n").unwrap();
     assert_eq!(a.public_key(), same.public_key());
-    let text = format!("# current\n{}\n\n{}\n", a.public_key(), key("b-0123456789abcdef0123456789abcdef0").public_key());
+    let text = format!(
+        "# current\n{}\n\n{}\n",
+        a.public_key(),
+        key("b-0123456789abcdef0123456789abcdef0").public_key()
+    );
     let keys = parse_public_keys(&text).unwrap();
     assert_eq!(keys.len(), 2);
     assert_eq!(keys[0], a.public_key());
     assert!(!format!("{a:?}").contains("material"));
     let err = SigningKey::from_material(b"short").unwrap_err();
-    assert!(err.contains("5 bytes") && err.contains("/dev/urandom"), "{err}");
+    assert!(
+        err.contains("5 bytes") && err.contains("/dev/urandom"),
+        "{err}"
+    );
     let err = parse_public_keys("# nothing\n").unwrap_err();
     assert!(err.contains("no public key"), "{err}");
     let err = parse_public_keys("AAAA\n").unwrap_err();

@@ -14,9 +14,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::{FIELD_MANAGER, network_policy};
 use crate::error::Result;
 use crate::render::{self, EngineInputs, RenderedConfig, WorkloadSettings};
+use crate::{FIELD_MANAGER, network_policy};
 
 /// Remembers what was applied for each bot (by UID).
 #[derive(Default)]

@@ -40,9 +40,9 @@ pub mod pod_security;
 pub mod reconcile;
 pub mod render;
 pub mod resolve;
+pub mod signing;
 pub mod start;
 pub mod status;
-pub mod signing;
 pub mod telemetry;
 
 pub use config::OperatorConfig;

@@ -132,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = OperatorConfig::new(signing, flags.engine_image);
     config.engine_port = flags.engine_port;
     config.namespace = flags.namespace;
-    config.network_peers = flags.engine_network_policy.then(|| EnginePeers {
+    config.network_peers = flags.engine_network_policy.then_some(EnginePeers {
         operator_namespace: flags.operator_namespace,
         operator_pod_labels: flags.operator_pod_labels,
         scraper_namespace_labels: flags.metrics_scraper_namespace_labels,

@@ -45,8 +45,12 @@ pub fn parse_labels(text: &str) -> std::result::Result<BTreeMap<String, String>,
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
-            _ => Err(format!("`{pair}` is not a label: write key=value, separated by commas")),
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_string(), v.trim().to_string()))
+            }
+            _ => Err(format!(
+                "`{pair}` is not a label: write key=value, separated by commas"
+            )),
         })
         .collect()
 }

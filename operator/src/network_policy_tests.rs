@@ -41,7 +41,9 @@ fn ports(list: &Option<Vec<NetworkPolicyPort>>) -> Vec<(String, i32)> {
 }
 
 fn only_peer(from: &Option<Vec<NetworkPolicyPeer>>) -> &NetworkPolicyPeer {
-    let from = from.as_ref().expect("a rule without `from` admits everyone");
+    let from = from
+        .as_ref()
+        .expect("a rule without `from` admits everyone");
     assert_eq!(from.len(), 1);
     &from[0]
 }
@@ -109,7 +111,10 @@ fn egress_only_dns_and_https_to_the_venue_plus_postgres_when_used() {
         ]
     );
     for rule in &egress {
-        assert!(rule.ports.is_some(), "a rule without ports opens every port");
+        assert!(
+            rule.ports.is_some(),
+            "a rule without ports opens every port"
+        );
     }
 
     let pg = bot(Some(serde_json::json!(

@@ -102,10 +102,7 @@ fn every_child_is_owned_by_the_bot_and_labelled() {
         stateful_set(bot, &cfg, &SETTINGS).unwrap().metadata,
     ];
     let names: Vec<_> = metas.iter().map(|m| m.name.clone().unwrap()).collect();
-    assert_eq!(
-        names,
-        ["btc-sma-config", "btc-sma", "btc-sma", "btc-sma"]
-    );
+    assert_eq!(names, ["btc-sma-config", "btc-sma", "btc-sma", "btc-sma"]);
     for meta in metas {
         assert_eq!(meta.namespace.as_deref(), Some("team-a"));
         let owner = &meta.owner_references.unwrap()[0];
@@ -129,16 +126,18 @@ fn config_map_contents_and_no_secret() {
     assert_eq!(data[CONFIG_KEY], cfg.yaml);
     // The engine reads the operator's public keys from the ConfigMap: one
     // parseable key, nothing secret.
-    let public = botfleet_crds::control_signature::parse_public_keys(
-        &data[crate::signing::PUBLIC_KEYS_KEY],
-    )
-    .unwrap();
+    let public =
+        botfleet_crds::control_signature::parse_public_keys(&data[crate::signing::PUBLIC_KEYS_KEY])
+            .unwrap();
     assert_eq!(public.len(), 1);
     // Public keys are not part of the config hash: a rotation never
     // restarts an engine.
     let other = crate::signing::SigningKeys::from_material(&[8u8; 32]).unwrap();
     let cm2 = config_map(bot, &cfg, &other.public_keys_file()).unwrap();
-    assert_eq!(cm2.metadata.annotations, config_map(bot, &cfg, "x").unwrap().metadata.annotations);
+    assert_eq!(
+        cm2.metadata.annotations,
+        config_map(bot, &cfg, "x").unwrap().metadata.annotations
+    );
     let sa = service_account(bot).unwrap();
     assert_eq!(sa.automount_service_account_token, Some(false));
     let svc = service(bot, &SETTINGS).unwrap().spec.unwrap();
@@ -174,10 +173,16 @@ fn stateful_set_runs_one_engine_with_sqlite_or_postgres() {
         .iter()
         .map(|e| e.name.as_str())
         .collect();
-    assert!(env.contains(&"BOTFLEET_CONTROL_KEYS_FILE") && env.contains(&"BOTFLEET_EXCHANGE_API_KEY"));
+    assert!(
+        env.contains(&"BOTFLEET_CONTROL_KEYS_FILE") && env.contains(&"BOTFLEET_EXCHANGE_API_KEY")
+    );
     // No env var of the engine reads an operator Secret.
     for e in c.env.as_ref().unwrap() {
-        if let Some(r) = e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
+        if let Some(r) = e
+            .value_from
+            .as_ref()
+            .and_then(|v| v.secret_key_ref.as_ref())
+        {
             assert!(!r.name.contains("engine-token"), "{}", r.name);
         }
     }

@@ -79,7 +79,10 @@ impl SigningKeys {
     }
 
     fn read(&self) -> Loaded {
-        self.loaded.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Re-reads the key file; a new key becomes current and the one before

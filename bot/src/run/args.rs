@@ -134,7 +134,11 @@ impl RunArgs {
     /// Who may call the control endpoints: signatures by the operator's
     /// keys for the bot `uid` (from the config), or nobody checks.
     pub fn auth(&self, uid: Option<&str>) -> anyhow::Result<super::control_auth::Auth> {
-        super::control_auth::from_args(self.control_keys_file.as_deref(), self.insecure_no_auth, uid)
+        super::control_auth::from_args(
+            self.control_keys_file.as_deref(),
+            self.insecure_no_auth,
+            uid,
+        )
     }
 
     /// `--store`, else the env vars, else the SQLite file under `--data-dir`.

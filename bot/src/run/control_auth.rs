@@ -48,7 +48,13 @@ impl SignedAuth {
 
     /// `Err(reason)` when the request is not the operator's, for this bot,
     /// now and once. The reason never echoes what was sent.
-    pub fn check(&self, method: &str, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+    pub fn check(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), String> {
         let keys = read_keys(&self.keys_file).map_err(|e| {
             tracing::error!(error = %format!("{e:#}"), "control request refused: the public keys file is unusable");
             "the engine cannot read its operator public keys; see its log".to_string()
@@ -74,16 +80,26 @@ impl SignedAuth {
 }
 
 fn read_keys(path: &Path) -> anyhow::Result<Vec<PublicKey>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the operator public keys from --control-keys-file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "reading the operator public keys from --control-keys-file {}",
+            path.display()
+        )
+    })?;
     parse_public_keys(&text)
         .map_err(|e| anyhow::anyhow!("--control-keys-file {}: {e}", path.display()))
 }
 
 /// The control auth from `--control-keys-file` (or its env var) and the
 /// bot's UID; without a keys file only `--insecure-no-auth` starts.
-pub fn from_args(keys_file: Option<&Path>, insecure_no_auth: bool, uid: Option<&str>) -> anyhow::Result<Auth> {
-    let env = std::env::var(KEYS_FILE_ENV).ok().filter(|v| !v.trim().is_empty());
+pub fn from_args(
+    keys_file: Option<&Path>,
+    insecure_no_auth: bool,
+    uid: Option<&str>,
+) -> anyhow::Result<Auth> {
+    let env = std::env::var(KEYS_FILE_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
     let keys_file = keys_file.map(Path::to_path_buf).or(env.map(PathBuf::from));
     match keys_file {
         Some(path) => {
@@ -94,7 +110,9 @@ pub fn from_args(keys_file: Option<&Path>, insecure_no_auth: bool, uid: Option<&
                 );
             };
             if insecure_no_auth {
-                tracing::warn!("--insecure-no-auth is ignored: operator public keys are configured");
+                tracing::warn!(
+                    "--insecure-no-auth is ignored: operator public keys are configured"
+                );
             }
             Ok(Auth::Signed(SignedAuth::new(path, uid.to_string())?))
         }

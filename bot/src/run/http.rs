@@ -27,8 +27,8 @@ use botfleet_crds::engine_api::{
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use super::control_auth::Auth;
 use super::control::{Command, Reply, Request};
+use super::control_auth::Auth;
 use super::dead_man::PollClock;
 use super::metrics::Metrics;
 

@@ -140,7 +140,11 @@ impl Workspace {
     pub fn new(phase: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bot.yaml"), manifests(phase)).unwrap();
-        std::fs::write(dir.path().join("control-keys.pub"), public_keys_file(&[OPERATOR_KEY])).unwrap();
+        std::fs::write(
+            dir.path().join("control-keys.pub"),
+            public_keys_file(&[OPERATOR_KEY]),
+        )
+        .unwrap();
         Workspace { dir }
     }
 
@@ -373,7 +377,12 @@ impl Engine {
     }
 
     /// POSTs `body` as is with these signature headers (a replay, a forgery).
-    pub async fn post_raw(&self, path: &str, headers: Option<&SignedHeaders>, body: Vec<u8>) -> (u16, Value) {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        headers: Option<&SignedHeaders>,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
         let mut request = self
             .client
             .post(self.url(path))

@@ -152,7 +152,11 @@ async fn status(State(inner): State<Arc<Mutex<Inner>>>) -> axum::response::Respo
     }
 }
 
-async fn halt(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn halt(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let mut inner = inner.lock().unwrap();
     if !authorized(&mut inner, "/v1/halt", &headers, &body) {
         return StatusCode::UNAUTHORIZED;
@@ -179,7 +183,11 @@ async fn halt(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: 
     StatusCode::OK
 }
 
-async fn resume(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn resume(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let mut inner = inner.lock().unwrap();
     if !authorized(&mut inner, "/v1/resume", &headers, &body) {
         return StatusCode::UNAUTHORIZED;
@@ -208,7 +216,11 @@ async fn resume(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body
     }
 }
 
-async fn cancel_all(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn cancel_all(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let mut inner = inner.lock().unwrap();
     if !authorized(&mut inner, "/v1/cancel-all", &headers, &body) {
         return StatusCode::UNAUTHORIZED;

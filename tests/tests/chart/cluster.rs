@@ -120,7 +120,10 @@ async fn helm_install_binds_the_operator_to_its_role_without_any_verb_on_secrets
     };
     let own_key = format!("{release}-botfleet-signing-key");
     forbidden(
-        secrets.create(&PostParams::default(), &secret).await.map(|_| ()),
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .map(|_| ()),
         "create secret",
     );
     forbidden(secrets.get(&own_key).await.map(|_| ()), "get secret");
@@ -140,11 +143,17 @@ async fn helm_install_binds_the_operator_to_its_role_without_any_verb_on_secrets
         "patch secret",
     );
     forbidden(
-        secrets.replace(&own_key, &PostParams::default(), &secret).await.map(|_| ()),
+        secrets
+            .replace(&own_key, &PostParams::default(), &secret)
+            .await
+            .map(|_| ()),
         "update secret",
     );
     forbidden(
-        secrets.delete(&own_key, &Default::default()).await.map(|_| ()),
+        secrets
+            .delete(&own_key, &Default::default())
+            .await
+            .map(|_| ()),
         "delete secret",
     );
     forbidden(
