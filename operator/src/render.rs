@@ -12,9 +12,9 @@ use botfleet_crds::{
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
-    HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec,
-    Probe, SecretKeySelector, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    HTTPGetAction, KeyToPath, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec,
+    PodTemplateSpec, Probe, SecretKeySelector, SecretVolumeSource, Service, ServiceAccount,
+    ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -30,6 +30,9 @@ use botfleet_crds::labels::{BOT_LABEL, CONFIG_HASH_ANNOTATION, MANAGED_BY_LABEL}
 pub const CONFIG_KEY: &str = "bot.yaml";
 /// Where the config is mounted in the engine container.
 pub const CONFIG_DIR: &str = "/etc/botfleet";
+/// Where the exchange credentials are mounted (Sandbox and up only).
+pub const CREDENTIALS_DIR: &str = "/etc/botfleet/exchange";
+const CREDENTIALS_VOLUME: &str = "exchange-credentials";
 /// Where the SQLite volume is mounted.
 pub const DATA_DIR: &str = "/var/lib/botfleet";
 
@@ -81,6 +84,8 @@ pub struct RenderedConfig {
     /// restart mid-flatten would interrupt the flatten); the latch is still
     /// in the ConfigMap for an engine that restarts for another reason.
     pub restart_hash: String,
+    /// The effective phase: it decides which credentials the pod gets.
+    pub phase: Phase,
 }
 
 /// Operator settings the workload depends on.
@@ -117,6 +122,7 @@ pub fn engine_config(inputs: &EngineInputs<'_>) -> Result<RenderedConfig> {
     Ok(RenderedConfig {
         hash: hex::encode(Sha256::digest(yaml.as_bytes())),
         restart_hash: hex::encode(Sha256::digest(restart_yaml.as_bytes())),
+        phase: inputs.phase,
         yaml,
     })
 }
@@ -269,6 +275,17 @@ fn secret_env(name: &str, secret: &str, key: &str, optional: bool) -> EnvVar {
     }
 }
 
+/// The credentials Secret the engine pod of `phase` mounts: none in Paper
+/// (it sends no order), the bot's from Sandbox up.
+pub fn credentials_for(bot: &TradingBot, phase: Phase) -> Option<&botfleet_crds::SecretRef> {
+    match phase {
+        Phase::Paper => None,
+        Phase::Sandbox | Phase::LimitedReal | Phase::Scaling => {
+            bot.spec.exchange.credentials_secret_ref.as_ref()
+        }
+    }
+}
+
 fn probe(path: &str) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
@@ -307,26 +324,56 @@ pub fn stateful_set(
             ..Default::default()
         },
     ];
-    if let Some(creds) = &bot.spec.exchange.credentials_secret_ref {
-        env.push(secret_env(
-            "BOTFLEET_EXCHANGE_API_KEY",
-            &creds.name,
-            "apiKey",
-            false,
-        ));
-        env.push(secret_env(
-            "BOTFLEET_EXCHANGE_API_SECRET",
-            &creds.name,
-            "apiSecret",
-            false,
-        ));
-    }
     let mut mounts = vec![VolumeMount {
         name: "config".into(),
         mount_path: CONFIG_DIR.into(),
         read_only: Some(true),
         ..Default::default()
     }];
+    let mut volumes = vec![Volume {
+        name: "config".into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map_name(&name),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }];
+    let mut credential_args = Vec::new();
+    if let Some(creds) = credentials_for(bot, config.phase) {
+        // Files, not env: env leaks into crash dumps, `kubectl describe`
+        // of a misconfigured pod and child processes.
+        mounts.push(VolumeMount {
+            name: CREDENTIALS_VOLUME.into(),
+            mount_path: CREDENTIALS_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+        volumes.push(Volume {
+            name: CREDENTIALS_VOLUME.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(creds.name.clone()),
+                // Owner root, group fsGroup (the engine's): group read only.
+                default_mode: Some(0o440),
+                items: Some(
+                    ["apiKey", "apiSecret"]
+                        .map(|key| KeyToPath {
+                            key: key.into(),
+                            path: key.into(),
+                            mode: None,
+                        })
+                        .to_vec(),
+                ),
+                optional: None,
+            }),
+            ..Default::default()
+        });
+        credential_args = vec![
+            "--api-key-file".to_string(),
+            format!("{CREDENTIALS_DIR}/apiKey"),
+            "--api-secret-file".to_string(),
+            format!("{CREDENTIALS_DIR}/apiSecret"),
+        ];
+    }
     let mut claims = None;
     match bot.spec.persistence.backend() {
         Some(PersistenceBackend::Postgres(p)) => env.push(secret_env(
@@ -371,13 +418,18 @@ pub fn stateful_set(
     let container = Container {
         name: "engine".into(),
         image: Some(image),
-        args: Some(vec![
-            "run".into(),
-            "--config".into(),
-            format!("{CONFIG_DIR}/{CONFIG_KEY}"),
-            "--listen".into(),
-            format!("0.0.0.0:{}", settings.engine_port),
-        ]),
+        args: Some(
+            vec![
+                "run".into(),
+                "--config".into(),
+                format!("{CONFIG_DIR}/{CONFIG_KEY}"),
+                "--listen".into(),
+                format!("0.0.0.0:{}", settings.engine_port),
+            ]
+            .into_iter()
+            .chain(credential_args)
+            .collect(),
+        ),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
             container_port: i32::from(settings.engine_port),
@@ -422,14 +474,7 @@ pub fn stateful_set(
                     security_context: Some(pod_security::engine_pod()),
                     termination_grace_period_seconds: Some(30),
                     containers: vec![container],
-                    volumes: Some(vec![Volume {
-                        name: "config".into(),
-                        config_map: Some(ConfigMapVolumeSource {
-                            name: config_map_name(&name),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }]),
+                    volumes: Some(volumes),
                     ..Default::default()
                 }),
             },

@@ -173,9 +173,7 @@ fn stateful_set_runs_one_engine_with_sqlite_or_postgres() {
         .iter()
         .map(|e| e.name.as_str())
         .collect();
-    assert!(
-        env.contains(&"BOTFLEET_CONTROL_KEYS_FILE") && env.contains(&"BOTFLEET_EXCHANGE_API_KEY")
-    );
+    assert!(env.contains(&"BOTFLEET_CONTROL_KEYS_FILE"));
     // No env var of the engine reads an operator Secret.
     for e in c.env.as_ref().unwrap() {
         if let Some(r) = e
@@ -256,4 +254,83 @@ fn the_engine_computes_the_operators_trading_hash_from_the_rendered_config() {
     // Phase, capital and the halt latch do not trade.
     let other = inputs(&m, Phase::Sandbox, 9000, true);
     assert_eq!(other.trading_hash(), i.trading_hash());
+}
+
+#[test]
+fn exchange_credentials_are_files_mounted_only_from_sandbox_up() {
+    let m = manifests();
+    let bot = &m.trading_bots[0];
+    let creds = bot
+        .spec
+        .exchange
+        .credentials_secret_ref
+        .clone()
+        .expect("the example bot names its credentials");
+    for phase in [
+        Phase::Paper,
+        Phase::Sandbox,
+        Phase::LimitedReal,
+        Phase::Scaling,
+    ] {
+        let cfg = engine_config(&inputs(&m, phase, 5000, false)).unwrap();
+        let pod = stateful_set(bot, &cfg, &SETTINGS)
+            .unwrap()
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap();
+        let c = &pod.containers[0];
+        // Never in the environment, in any phase.
+        for e in c.env.iter().flatten() {
+            let from_creds = e
+                .value_from
+                .as_ref()
+                .and_then(|v| v.secret_key_ref.as_ref())
+                .is_some_and(|r| r.name == creds.name);
+            assert!(
+                !from_creds,
+                "{phase:?}: env {} reads the credentials",
+                e.name
+            );
+        }
+        let volume = pod.volumes.iter().flatten().find(|v| {
+            v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) == Some(&creds.name)
+        });
+        let args = c.args.clone().unwrap();
+        if phase == Phase::Paper {
+            assert!(volume.is_none(), "Paper sends no order: no credentials");
+            assert!(!args.iter().any(|a| a.starts_with("--api-")), "{args:?}");
+            continue;
+        }
+        let volume = volume.unwrap_or_else(|| panic!("{phase:?}: no credentials volume"));
+        let secret = volume.secret.as_ref().unwrap();
+        assert_eq!(secret.default_mode, Some(0o440));
+        let mount = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == volume.name)
+            .unwrap();
+        assert_eq!(mount.mount_path, CREDENTIALS_DIR);
+        assert_eq!(mount.read_only, Some(true));
+        assert!(
+            mount.sub_path.is_none(),
+            "a subPath would never see a rotation"
+        );
+        let pos = |flag: &str| args.iter().position(|a| a == flag).unwrap();
+        assert_eq!(
+            args[pos("--api-key-file") + 1],
+            format!("{CREDENTIALS_DIR}/apiKey")
+        );
+        assert_eq!(
+            args[pos("--api-secret-file") + 1],
+            format!("{CREDENTIALS_DIR}/apiSecret")
+        );
+        // Still restricted with the extra volume.
+        assert_eq!(
+            crate::pod_security::restricted_violations(&pod),
+            Vec::<String>::new()
+        );
+    }
 }

@@ -47,26 +47,27 @@ async fn a_redirected_signed_request_is_not_followed_to_another_host() {
     )
     .await;
     // The "venue": its clock answers, everything else is redirected away.
-    let venue = serve(
-        Router::new()
-            .route(
-                "/api/v3/time",
-                get(|| async {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap()
-                        .as_millis();
-                    axum::Json(serde_json::json!({ "serverTime": now as u64 }))
-                }),
-            )
-            .fallback(any(move |uri: Uri| {
-                let to = format!("{other}{uri}");
-                async move {
-                    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response()
-                }
-            })),
-    )
-    .await;
+    let venue =
+        serve(
+            Router::new()
+                .route(
+                    "/api/v3/time",
+                    get(|| async {
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap()
+                            .as_millis();
+                        axum::Json(serde_json::json!({ "serverTime": now as u64 }))
+                    }),
+                )
+                .fallback(any(move |uri: Uri| {
+                    let to = format!("{other}{uri}");
+                    async move {
+                        (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response()
+                    }
+                })),
+        )
+        .await;
 
     let endpoint = SpotEndpoint::with_url(Phase::Sandbox, &venue).unwrap();
     let creds = SpotCredentials::new(KEY, SECRET).unwrap();
