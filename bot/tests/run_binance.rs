@@ -128,8 +128,8 @@ impl FakeBinance {
             &self.rest_url,
             "--binance-ws-url",
             &self.ws_url,
-            "--token-file",
-            &ws.path("token").display().to_string(),
+            "--control-keys-file",
+            &ws.path("control-keys.pub").display().to_string(),
         ]
         .map(String::from)
         .to_vec()

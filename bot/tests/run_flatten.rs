@@ -13,7 +13,7 @@ use botfleet_bot::store::Store;
 use botfleet_crds::engine_api::EngineState;
 use botfleet_tests::exchange_sim::{Faults, SimSide, SimStatus};
 use run_support::venue::{assert_books_equal, simulator_holding, venue_args};
-use run_support::{CAPITAL, Engine, TOKEN, Workspace, synthetic};
+use run_support::{CAPITAL, Engine, OPERATOR_KEY, Workspace, synthetic};
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -93,7 +93,7 @@ async fn a_pending_flatten_survives_a_sigkill_and_ends_flat() {
     let (code, body) = engine
         .post(
             "/v1/halt",
-            Some(TOKEN),
+            Some(OPERATOR_KEY),
             json!({"reason": "test: close the book", "flatten": true, "haltId": "h-flat-1"}),
         )
         .await;

@@ -1,5 +1,5 @@
 //! `botfleet-bot run` as a subprocess: the `/status` contract, `/metrics`,
-//! the probes, the control endpoints and their token, the refusal of real
+//! the probes, the signed control endpoints, the refusal of real
 //! phases.
 
 mod run_support;
@@ -136,7 +136,7 @@ fn candles_ending_with_an_open_order() -> Vec<Candle> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn control_needs_the_token_and_halt_resume_cancel_work() {
+async fn control_needs_a_signature_and_halt_resume_cancel_work() {
     let ws = Workspace::new("Paper");
     let candles = candles_ending_with_an_open_order();
     let data = ws.write_data(&candles);
@@ -146,20 +146,24 @@ async fn control_needs_the_token_and_halt_resume_cancel_work() {
     assert_eq!(before.open_orders, 1, "the last candle's buy is open");
     assert_eq!(before.state, EngineState::Trading);
 
-    // No token, a wrong token: 401, and nothing sent is echoed.
+    // Unsigned, signed by another key: 401 with the reason, nothing echoed.
     let halt = json!({"reason": "test halt", "haltId": "h-op-1"});
     let (code, body) = engine.post("/v1/halt", None, halt.clone()).await;
+    assert_eq!(code, 401, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("unsigned request"),
+        "{body}"
+    );
+    let wrong = "not-the-operators-key-material-8d1e-0123456789";
+    let (code, body) = engine.post("/v1/halt", Some(wrong), halt.clone()).await;
     assert_eq!(code, 401, "{body}");
     assert!(
         body["error"]
             .as_str()
             .unwrap()
-            .contains("missing bearer token")
+            .contains("invalid signature"),
+        "{body}"
     );
-    let wrong = "not-the-token-8d1e";
-    let (code, body) = engine.post("/v1/halt", Some(wrong), halt.clone()).await;
-    assert_eq!(code, 401, "{body}");
-    assert!(!body.to_string().contains(wrong) && !body.to_string().contains(TOKEN));
     for path in ["/v1/resume", "/v1/cancel-all"] {
         let (code, _) = engine.post(path, Some(wrong), json!({"haltId": "x"})).await;
         assert_eq!(code, 401, "{path}");
@@ -172,13 +176,15 @@ async fn control_needs_the_token_and_halt_resume_cancel_work() {
 
     // A bad body is a 400 that names the field.
     let (code, body) = engine
-        .post("/v1/halt", Some(TOKEN), json!({"reason": " "}))
+        .post("/v1/halt", Some(OPERATOR_KEY), json!({"reason": " "}))
         .await;
     assert_eq!(code, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("reason"));
 
     // Halt: the open order is canceled, the operator's id is adopted.
-    let (code, body) = engine.post("/v1/halt", Some(TOKEN), halt.clone()).await;
+    let (code, body) = engine
+        .post("/v1/halt", Some(OPERATOR_KEY), halt.clone())
+        .await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["haltId"], "h-op-1");
     assert_eq!(body["canceledOrders"], 1);
@@ -192,7 +198,7 @@ async fn control_needs_the_token_and_halt_resume_cancel_work() {
     let (code, body) = engine
         .post(
             "/v1/halt",
-            Some(TOKEN),
+            Some(OPERATOR_KEY),
             json!({"reason": "again", "haltId": "h-op-2"}),
         )
         .await;
@@ -204,7 +210,11 @@ async fn control_needs_the_token_and_halt_resume_cancel_work() {
 
     // A stale id is refused with the reason; the right one resumes.
     let (code, body) = engine
-        .post("/v1/resume", Some(TOKEN), json!({"haltId": "h-op-0"}))
+        .post(
+            "/v1/resume",
+            Some(OPERATOR_KEY),
+            json!({"haltId": "h-op-0"}),
+        )
         .await;
     assert_eq!(code, 409, "{body}");
     let reason = body["error"].as_str().unwrap();
@@ -214,7 +224,11 @@ async fn control_needs_the_token_and_halt_resume_cancel_work() {
     );
     assert_eq!(engine.status().await.state, EngineState::Halted);
     let (code, body) = engine
-        .post("/v1/resume", Some(TOKEN), json!({"haltId": "h-op-1"}))
+        .post(
+            "/v1/resume",
+            Some(OPERATOR_KEY),
+            json!({"haltId": "h-op-1"}),
+        )
         .await;
     assert_eq!(code, 200, "{body}");
     let resumed = engine.status().await;
@@ -231,11 +245,17 @@ async fn control_needs_the_token_and_halt_resume_cancel_work() {
     assert_eq!(resumed.window.start_equity, halted.window.equity);
     assert!(halted.window.trades >= 2);
     let (code, body) = engine
-        .post("/v1/resume", Some(TOKEN), json!({"haltId": "h-op-1"}))
+        .post(
+            "/v1/resume",
+            Some(OPERATOR_KEY),
+            json!({"haltId": "h-op-1"}),
+        )
         .await;
     assert_eq!(code, 409, "nothing to resume: {body}");
 
-    let (code, body) = engine.post("/v1/cancel-all", Some(TOKEN), json!({})).await;
+    let (code, body) = engine
+        .post("/v1/cancel-all", Some(OPERATOR_KEY), json!({}))
+        .await;
     assert_eq!((code, body), (200, json!({"canceledOrders": 0})));
 
     let (_, text) = engine.metrics().await;
@@ -245,8 +265,8 @@ async fn control_needs_the_token_and_halt_resume_cancel_work() {
     );
     let (_, status_text) = engine.get("/status").await;
     for exposed in [text.as_str(), status_text.as_str(), &engine.log_text()] {
-        assert!(!exposed.contains(TOKEN), "the token leaked");
-        assert!(!exposed.contains(wrong), "a sent token leaked");
+        assert!(!exposed.contains(OPERATOR_KEY), "the key material leaked");
+        assert!(!exposed.contains(wrong), "key material leaked");
     }
     assert!(engine.terminate().success());
 
@@ -309,7 +329,7 @@ async fn halt_with_flatten_sells_the_positions() {
     let (code, body) = engine
         .post(
             "/v1/halt",
-            Some(TOKEN),
+            Some(OPERATOR_KEY),
             json!({"reason": "flatten it", "flatten": true}),
         )
         .await;
@@ -343,7 +363,7 @@ async fn halt_with_flatten_sells_the_positions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_token_comes_from_a_file_or_the_environment_and_is_required() {
+async fn the_public_keys_come_from_a_file_or_the_environment_and_are_required() {
     let ws = Workspace::new("Paper");
     let synthetic_args = |extra: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = ["--feed", "synthetic", "--speed", "max", "--candles", "100"]
@@ -352,43 +372,40 @@ async fn the_token_comes_from_a_file_or_the_environment_and_is_required() {
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
-    // No token and no --insecure-no-auth: refuses to start, says how.
+    // No keys and no --insecure-no-auth: refuses to start, says how.
     let (status, log) = run_to_exit(&ws, &synthetic_args(&[]), &[]);
     assert!(!status.success());
     assert!(
-        log.contains("--token-file") && log.contains("BOTFLEET_CONTROL_TOKEN"),
+        log.contains("--control-keys-file") && log.contains("BOTFLEET_CONTROL_KEYS_FILE"),
         "{log}"
     );
     assert!(
         !ws.db().exists(),
-        "nothing is opened before the token is settled"
+        "nothing is opened before the keys are settled"
+    );
+    // A keys file without a key: refuses to start, names the file.
+    std::fs::write(ws.path("empty.pub"), "# no key yet\n").unwrap();
+    let empty = ws.path("empty.pub").display().to_string();
+    let (status, log) = run_to_exit(&ws, &synthetic_args(&["--control-keys-file", &empty]), &[]);
+    assert!(!status.success());
+    assert!(
+        log.contains("empty.pub") && log.contains("no public key"),
+        "{log}"
     );
 
-    let env_token = "env-token-77c2";
+    // The operator's variable names the file.
+    let keys = ws.path("control-keys.pub").display().to_string();
     let engine = Engine::start(
         &ws,
         &synthetic_args(&[]),
-        &[("BOTFLEET_CONTROL_TOKEN", env_token)],
-    );
-    let (code, _) = engine.post("/v1/cancel-all", Some(TOKEN), json!({})).await;
-    assert_eq!(code, 401, "only the env token counts");
-    let (code, body) = engine
-        .post("/v1/cancel-all", Some(env_token), json!({}))
-        .await;
-    assert_eq!(code, 200, "{body}");
-    assert!(!engine.log_text().contains(env_token));
-    assert!(engine.terminate().success());
-
-    // The operator's variable name works too.
-    let engine = Engine::start(
-        &ws,
-        &synthetic_args(&[]),
-        &[("BOTFLEET_ENGINE_TOKEN", env_token)],
+        &[("BOTFLEET_CONTROL_KEYS_FILE", keys.as_str())],
     );
     let (code, body) = engine
-        .post("/v1/cancel-all", Some(env_token), json!({}))
+        .post("/v1/cancel-all", Some(OPERATOR_KEY), json!({}))
         .await;
     assert_eq!(code, 200, "{body}");
+    let (code, _) = engine.post("/v1/cancel-all", None, json!({})).await;
+    assert_eq!(code, 401);
     assert!(engine.terminate().success());
 
     let engine = Engine::start(&ws, &synthetic_args(&["--insecure-no-auth"]), &[]);
@@ -408,8 +425,8 @@ fn real_phases_need_credentials_a_safe_url_and_live_data() {
             "synthetic",
             "--speed",
             "max",
-            "--token-file",
-            &ws.path("token").display().to_string(),
+            "--control-keys-file",
+            &ws.path("control-keys.pub").display().to_string(),
         ]
         .map(String::from)
         .to_vec();
@@ -464,7 +481,7 @@ fn real_phases_need_credentials_a_safe_url_and_live_data() {
 #[test]
 fn bad_flags_are_refused_with_the_fix() {
     let ws = Workspace::new("Paper");
-    let token = ws.path("token").display().to_string();
+    let token = ws.path("control-keys.pub").display().to_string();
     let cases: [(&[&str], &str); 4] = [
         (&["--feed", "replay"], "--feed replay needs --data"),
         (
@@ -482,7 +499,7 @@ fn bad_flags_are_refused_with_the_fix() {
     ];
     for (args, message) in cases {
         let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        all.extend(["--token-file".to_string(), token.clone()]);
+        all.extend(["--control-keys-file".to_string(), token.clone()]);
         let (status, log) = run_to_exit(&ws, &all, &[]);
         assert!(!status.success(), "{args:?}");
         assert!(log.contains(message), "{args:?}: {log}");
@@ -495,7 +512,7 @@ fn bad_flags_are_refused_with_the_fix() {
         "max",
         "--data",
         &missing,
-        "--token-file",
+        "--control-keys-file",
         &token,
     ]
     .map(String::from)

@@ -513,7 +513,7 @@ async fn a_demotion_to_paper_needs_a_flat_venue_book() {
     let (code, body) = engine
         .post(
             "/v1/halt",
-            Some(run_support::TOKEN),
+            Some(run_support::OPERATOR_KEY),
             serde_json::json!({"reason": "demote", "flatten": true}),
         )
         .await;

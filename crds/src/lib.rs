@@ -14,6 +14,7 @@ mod bot_status;
 pub mod breach;
 mod common;
 pub mod conditions;
+pub mod control_signature;
 pub mod crd;
 pub mod engine_api;
 pub mod gates;

@@ -132,7 +132,7 @@ async fn main() -> Result<()> {
             &ns,
             "--leader-elect",
             "false",
-            "--token-key-file",
+            "--signing-key-file",
         ])
         .arg(&key)
         .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])

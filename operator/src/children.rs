@@ -14,9 +14,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::FIELD_MANAGER;
 use crate::error::Result;
 use crate::render::{self, EngineInputs, RenderedConfig, WorkloadSettings};
+use crate::{FIELD_MANAGER, network_policy};
 
 /// Remembers what was applied for each bot (by UID).
 #[derive(Default)]
@@ -70,7 +70,8 @@ where
     Ok(())
 }
 
-/// Applies the ConfigMap, ServiceAccount, Service, token Secret and
+/// Applies the ConfigMap (with the operator's public keys), ServiceAccount,
+/// Service, NetworkPolicy and
 /// StatefulSet of `inputs.bot` when needed. Returns true when it wrote.
 #[allow(clippy::too_many_arguments)]
 pub async fn ensure(
@@ -79,25 +80,28 @@ pub async fn ensure(
     inputs: &EngineInputs<'_>,
     config: &RenderedConfig,
     settings: &WorkloadSettings<'_>,
-    token: &str,
+    public_keys: &str,
     pod_exists: bool,
     resync: Duration,
 ) -> Result<bool> {
     let bot: &TradingBot = inputs.bot;
     let ns = bot.namespace().unwrap_or_default();
     let uid = bot.uid().unwrap_or_default();
-    let cm = render::config_map(bot, config)?;
+    let cm = render::config_map(bot, config, public_keys)?;
     let sa = render::service_account(bot)?;
     let svc = render::service(bot, settings)?;
-    let secret = render::token_secret(bot, token)?;
     let sts = render::stateful_set(bot, config, settings)?;
+    let np = settings
+        .network_peers
+        .map(|peers| network_policy::engine_network_policy(bot, settings.engine_port, peers))
+        .transpose()?;
     let mut hasher = Sha256::new();
     for part in [
         serde_json::to_vec(&cm)?,
         serde_json::to_vec(&sa)?,
         serde_json::to_vec(&svc)?,
         serde_json::to_vec(&sts)?,
-        token.as_bytes().to_vec(),
+        serde_json::to_vec(&np)?,
     ] {
         hasher.update(&part);
     }
@@ -105,11 +109,14 @@ pub async fn ensure(
     if pod_exists && !cache.needs(&uid, &fingerprint, resync) {
         return Ok(false);
     }
-    // The config and the token first, so a new pod finds both.
+    // The config first, so a new pod finds it.
     apply(client, &ns, &cm).await?;
-    apply(client, &ns, &secret).await?;
     apply(client, &ns, &sa).await?;
     apply(client, &ns, &svc).await?;
+    // The pod's network rules before the pod.
+    if let Some(np) = &np {
+        apply(client, &ns, np).await?;
+    }
     apply(client, &ns, &sts).await?;
     cache.record(&uid, fingerprint);
     Ok(true)

@@ -1,9 +1,11 @@
 //! The operator's settings. `main` fills them from flags; tests build them
 //! directly with short timings.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::token::TokenKey;
+use crate::network_policy::EnginePeers;
+use crate::signing::SigningKeys;
 
 /// Leader election with a coordination.k8s.io Lease.
 #[derive(Clone, Debug)]
@@ -29,8 +31,11 @@ pub struct OperatorConfig {
     pub engine_image: String,
     /// Market data and venue URLs handed to the engines (default: none).
     pub engine_endpoints: crate::endpoints::EngineEndpoints,
-    /// Key the per-bot engine tokens are derived with.
-    pub token_key: TokenKey,
+    /// The key control requests to the engines are signed with.
+    pub signing: SigningKeys,
+    /// Who may reach the engine pods (their NetworkPolicy); `None` renders
+    /// none.
+    pub network_peers: Option<EnginePeers>,
     /// Only watch this namespace (`None`: every namespace).
     pub namespace: Option<String>,
     /// How often each bot is re-reconciled (and its engine polled).
@@ -59,12 +64,21 @@ pub struct OperatorConfig {
 
 impl OperatorConfig {
     /// Production timings with the given key and image.
-    pub fn new(token_key: TokenKey, engine_image: impl Into<String>) -> Self {
+    pub fn new(signing: SigningKeys, engine_image: impl Into<String>) -> Self {
         Self {
             engine_port: 8080,
             engine_image: engine_image.into(),
             engine_endpoints: Default::default(),
-            token_key,
+            signing,
+            network_peers: Some(EnginePeers {
+                operator_namespace: "botfleet".into(),
+                operator_pod_labels: BTreeMap::from([(
+                    "app.kubernetes.io/name".into(),
+                    "botfleet-operator".into(),
+                )]),
+                scraper_namespace_labels: BTreeMap::new(),
+                scraper_pod_labels: BTreeMap::new(),
+            }),
             namespace: None,
             poll_interval: Duration::from_secs(10),
             error_requeue: Duration::from_secs(5),

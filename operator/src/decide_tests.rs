@@ -15,10 +15,13 @@ use super::*;
 use crate::config::OperatorConfig;
 use crate::decisions::EngineView;
 use crate::engine_client::EngineAddress;
-use crate::token::TokenKey;
+use crate::signing::SigningKeys;
 
 fn config() -> OperatorConfig {
-    OperatorConfig::new(TokenKey::new([7u8; 32]).unwrap(), "engine:test")
+    OperatorConfig::new(
+        SigningKeys::from_material(&[7u8; 32]).unwrap(),
+        "engine:test",
+    )
 }
 
 fn bot(annotations: serde_json::Value, halted: bool) -> TradingBot {

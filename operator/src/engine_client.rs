@@ -14,6 +14,15 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::signing::SigningKeys;
+
+/// Who a control call is for, and the keys that sign it.
+#[derive(Clone, Copy, Debug)]
+pub struct Signer<'a> {
+    pub keys: &'a SigningKeys,
+    /// The TradingBot's UID: the engine refuses a request for another bot.
+    pub uid: &'a str,
+}
 
 /// Where one engine listens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,49 +109,67 @@ impl EngineClient {
     }
 
     /// `POST /v1/halt`.
-    pub async fn halt(&self, at: EngineAddress, token: &str, request: &HaltRequest) -> Result<()> {
-        self.post(at, HALT_PATH, token, request).await
+    pub async fn halt(
+        &self,
+        at: EngineAddress,
+        signer: Signer<'_>,
+        request: &HaltRequest,
+    ) -> Result<()> {
+        self.post(at, HALT_PATH, signer, request).await
     }
 
     /// `POST /v1/resume`.
-    pub async fn resume(&self, at: EngineAddress, token: &str, halt_id: &str) -> Result<()> {
+    pub async fn resume(&self, at: EngineAddress, signer: Signer<'_>, halt_id: &str) -> Result<()> {
         let body = ResumeRequest {
             halt_id: halt_id.into(),
         };
-        self.post(at, RESUME_PATH, token, &body).await
+        self.post(at, RESUME_PATH, signer, &body).await
     }
 
     /// `POST /v1/cancel-all`.
-    pub async fn cancel_all(&self, at: EngineAddress, token: &str) -> Result<()> {
-        self.post(at, CANCEL_ALL_PATH, token, &serde_json::json!({}))
+    pub async fn cancel_all(&self, at: EngineAddress, signer: Signer<'_>) -> Result<()> {
+        self.post(at, CANCEL_ALL_PATH, signer, &serde_json::json!({}))
             .await
     }
 
+    /// A signed POST. Refused (401) with the current key while the previous
+    /// one is still held, it is signed again with the previous key: the
+    /// engine's ConfigMap may not list the new key yet.
     async fn post(
         &self,
         at: EngineAddress,
         path: &str,
-        token: &str,
+        signer: Signer<'_>,
         body: &impl Serialize,
     ) -> Result<()> {
         let err = |message: String| Error::Engine {
             endpoint: path.into(),
             message,
         };
-        let response = self
-            .http
-            .post(at.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| err(describe(&e)))?;
-        let code = response.status();
-        if code.is_success() {
-            return Ok(());
+        let body = serde_json::to_vec(body)?;
+        let mut last = None;
+        for headers in signer.keys.sign(path, signer.uid, &body) {
+            let mut request = self
+                .http
+                .post(at.url(path))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+            for (name, value) in headers.pairs() {
+                request = request.header(name, value);
+            }
+            let response = request.send().await.map_err(|e| err(describe(&e)))?;
+            let code = response.status();
+            if code.is_success() {
+                return Ok(());
+            }
+            let text = response.text().await.unwrap_or_default();
+            let failure = err(format!("HTTP {code}: {}", text.trim()));
+            if code != reqwest::StatusCode::UNAUTHORIZED {
+                return Err(failure);
+            }
+            last = Some(failure);
         }
-        let text = response.text().await.unwrap_or_default();
-        Err(err(format!("HTTP {code}: {}", text.trim())))
+        Err(last.unwrap_or_else(|| err("no signing key".into())))
     }
 }
 

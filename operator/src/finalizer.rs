@@ -16,6 +16,7 @@ use kube::{Resource, ResourceExt};
 use tracing::info;
 
 use crate::context::Context;
+use crate::engine_client::Signer;
 use crate::error::{Error, Result};
 use crate::halt::new_halt_id;
 
@@ -35,7 +36,10 @@ pub async fn cleanup(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
         None if !ctx.pod_exists(&bot) => Ok("no engine pod was running; nothing to stop".into()),
         None => Err("the engine pod has no IP".into()),
         Some(at) => {
-            let token = ctx.config.token_key.derive(&uid);
+            let signer = Signer {
+                keys: &ctx.config.signing,
+                uid: &uid,
+            };
             let halt_id = bot
                 .status
                 .as_ref()
@@ -46,9 +50,9 @@ pub async fn cleanup(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
                 flatten,
                 halt_id: Some(halt_id.clone()),
             };
-            match ctx.engine.halt(at, &token, &request).await {
+            match ctx.engine.halt(at, signer, &request).await {
                 Err(e) => Err(e.to_string()),
-                Ok(()) => match ctx.engine.cancel_all(at, &token).await {
+                Ok(()) => match ctx.engine.cancel_all(at, signer).await {
                     Err(e) => Err(e.to_string()),
                     Ok(()) => Ok(format!(
                         "engine halted (halt id {halt_id}{}) and open orders cancelled",

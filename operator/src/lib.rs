@@ -1,5 +1,5 @@
 //! The Botfleet operator: reconciles each `TradingBot` into its engine's
-//! workload (ConfigMap, StatefulSet, Service, ServiceAccount, token Secret),
+//! workload (ConfigMap, StatefulSet, Service, ServiceAccount),
 //! polls the engine's `/status`, enforces the phase gates, halts on breaches,
 //! steps capital in Scaling, and reports everything in the bot's status.
 //!
@@ -36,14 +36,15 @@ pub mod halt;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod network_policy;
 pub mod pod_security;
 pub mod reconcile;
 pub mod render;
 pub mod resolve;
+pub mod signing;
 pub mod start;
 pub mod status;
 pub mod telemetry;
-pub mod token;
 
 pub use config::OperatorConfig;
 pub use error::{Error, Result};

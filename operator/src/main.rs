@@ -4,6 +4,7 @@
 //! `--metrics-addr`. SIGTERM/SIGINT stop it gracefully: in-flight
 //! reconciles finish and the Lease is released.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,7 +13,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use botfleet_operator::config::{LeaderElection, parse_duration};
 use botfleet_operator::endpoints::EngineEndpoints;
-use botfleet_operator::token::TokenKey;
+use botfleet_operator::network_policy::{EnginePeers, parse_labels};
+use botfleet_operator::signing::SigningKeys;
 use botfleet_operator::{Metrics, OperatorConfig, http, telemetry};
 use clap::Parser;
 use tokio::sync::watch;
@@ -42,16 +44,33 @@ struct Flags {
     /// Port the engines serve /status and the control endpoints on.
     #[arg(long, env = "BOTFLEET_ENGINE_PORT", default_value_t = 8080)]
     engine_port: u16,
-    /// File with the key the per-bot engine tokens are derived from (≥ 32 bytes).
+    /// File with the random key material (≥ 32 bytes) of the Ed25519 key
+    /// that signs control requests to the engines; re-read on change.
     #[arg(
         long,
-        env = "BOTFLEET_TOKEN_KEY_FILE",
-        default_value = "/etc/botfleet/token-key/key"
+        env = "BOTFLEET_SIGNING_KEY_FILE",
+        default_value = "/etc/botfleet/signing-key/key"
     )]
-    token_key_file: PathBuf,
+    signing_key_file: PathBuf,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "BOTFLEET_NAMESPACE")]
     namespace: Option<String>,
+    /// Render a NetworkPolicy per engine pod (ingress: the operator and the
+    /// metrics scraper; egress: DNS, the venue's HTTPS, PostgreSQL).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    engine_network_policy: bool,
+    /// The operator's own namespace (the engines admit its pods).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "botfleet")]
+    operator_namespace: String,
+    /// Labels of the operator's pods, `k=v,k=v`.
+    #[arg(long, default_value = "app.kubernetes.io/name=botfleet-operator", value_parser = labels)]
+    operator_pod_labels: BTreeMap<String, String>,
+    /// Labels of the namespaces the metrics scraper runs in (empty: any).
+    #[arg(long, default_value = "", value_parser = labels)]
+    metrics_scraper_namespace_labels: BTreeMap<String, String>,
+    /// Labels of the metrics scraper's pods (empty: any pod there).
+    #[arg(long, default_value = "", value_parser = labels)]
+    metrics_scraper_pod_labels: BTreeMap<String, String>,
     /// How often each bot is reconciled and its engine polled.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     poll_interval: Duration,
@@ -122,8 +141,8 @@ async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     botfleet_operator::install_crypto_provider();
     telemetry::init(flags.log_json);
-    let token_key = TokenKey::from_file(&flags.token_key_file)?;
-    let mut config = OperatorConfig::new(token_key, flags.engine_image);
+    let signing = SigningKeys::from_file(&flags.signing_key_file)?;
+    let mut config = OperatorConfig::new(signing, flags.engine_image);
     config.engine_endpoints = EngineEndpoints {
         market_rest_url: flags.engine_market_rest_url,
         market_ws_url: flags.engine_market_ws_url,
@@ -136,6 +155,12 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!(e))?;
     config.engine_port = flags.engine_port;
     config.namespace = flags.namespace;
+    config.network_peers = flags.engine_network_policy.then_some(EnginePeers {
+        operator_namespace: flags.operator_namespace,
+        operator_pod_labels: flags.operator_pod_labels,
+        scraper_namespace_labels: flags.metrics_scraper_namespace_labels,
+        scraper_pod_labels: flags.metrics_scraper_pod_labels,
+    });
     config.poll_interval = flags.poll_interval;
     config.error_requeue = flags.error_requeue;
     config.engine_timeout = flags.engine_timeout;
@@ -175,4 +200,8 @@ async fn main() -> anyhow::Result<()> {
     botfleet_operator::run(client, config, metrics, wait(rx)).await?;
     server.await??;
     Ok(())
+}
+
+fn labels(text: &str) -> Result<BTreeMap<String, String>, String> {
+    parse_labels(text)
 }

@@ -21,6 +21,7 @@ use tracing::warn;
 use crate::context::{Context, observe};
 use crate::decide::{decide, decide_unresolved};
 use crate::decisions::{EngineCommand, EngineView, Observed};
+use crate::engine_client::Signer;
 use crate::error::{Error, Result};
 use crate::render::{self, EngineInputs, WorkloadSettings};
 use crate::resolve::{self, Problem, Resolved};
@@ -173,16 +174,20 @@ async fn tell_engine(
     let Some(address) = engine.address else {
         return Ok(());
     };
-    let token = ctx.config.token_key.derive(&uid(bot)?);
+    let uid = uid(bot)?;
+    let signer = Signer {
+        keys: &ctx.config.signing,
+        uid: &uid,
+    };
     for command in commands {
         match command {
             EngineCommand::Halt(request) => {
-                if let Err(e) = ctx.engine.halt(address, &token, request).await {
+                if let Err(e) = ctx.engine.halt(address, signer, request).await {
                     warn!(bot = %bot.name_any(), error = %e, "could not tell the engine to halt; retrying next poll");
                 }
             }
             EngineCommand::Resume { halt_id, required } => {
-                let result = ctx.engine.resume(address, &token, halt_id).await;
+                let result = ctx.engine.resume(address, signer, halt_id).await;
                 if *required {
                     result?;
                 }
@@ -198,15 +203,20 @@ async fn apply_children(bot: &TradingBot, ctx: &Context, inputs: &EngineInputs<'
         default_image: &ctx.config.engine_image,
         engine_port: ctx.config.engine_port,
         endpoints: &ctx.config.engine_endpoints,
+        network_peers: ctx.config.network_peers.as_ref(),
     };
-    let token = ctx.config.token_key.derive(&uid(bot)?);
+    // A rotated key reaches the engines through their ConfigMaps.
+    if let Err(e) = ctx.config.signing.refresh() {
+        warn!(error = %e, "the signing key file is unusable; keeping the loaded key");
+    }
+    let public_keys = ctx.config.signing.public_keys_file();
     children::ensure(
         &ctx.client,
         &ctx.applied,
         inputs,
         &rendered,
         &settings,
-        &token,
+        &public_keys,
         ctx.pod_exists(bot),
         ctx.config.resync_interval,
     )

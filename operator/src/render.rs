@@ -1,6 +1,7 @@
 //! The child objects of a TradingBot, pure: the rendered engine config and
-//! the ConfigMap, StatefulSet, Service, ServiceAccount and token Secret that
-//! run it. Everything is owned by the bot (garbage-collected with it) and
+//! the ConfigMap (with the operator's public keys), StatefulSet, Service and
+//! ServiceAccount that run it. No Secret: the engine verifies the operator's
+//! signatures with public keys. Everything is owned by the bot (garbage-collected with it) and
 //! applied with server-side apply.
 
 use std::collections::BTreeMap;
@@ -9,13 +10,12 @@ use crate::endpoints::EngineEndpoints;
 use botfleet_crds::{
     API_VERSION, Amount, PersistenceBackend, Phase, RiskPolicy, Strategy, TradingBot,
 };
-use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
-    HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec,
-    Probe, Secret, SecretKeySelector, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    HTTPGetAction, KeyToPath, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec,
+    PodTemplateSpec, Probe, SecretKeySelector, SecretVolumeSource, Service, ServiceAccount,
+    ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -24,13 +24,16 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::{FIELD_MANAGER, pod_security, token};
+use crate::{FIELD_MANAGER, pod_security, signing};
 use botfleet_crds::labels::{BOT_LABEL, CONFIG_HASH_ANNOTATION, MANAGED_BY_LABEL};
 
 /// Key of the engine config in the ConfigMap.
 pub const CONFIG_KEY: &str = "bot.yaml";
 /// Where the config is mounted in the engine container.
 pub const CONFIG_DIR: &str = "/etc/botfleet";
+/// Where the exchange credentials are mounted (Sandbox and up only).
+pub const CREDENTIALS_DIR: &str = "/etc/botfleet/exchange";
+const CREDENTIALS_VOLUME: &str = "exchange-credentials";
 /// Where the SQLite volume is mounted.
 pub const DATA_DIR: &str = "/var/lib/botfleet";
 
@@ -82,7 +85,8 @@ pub struct RenderedConfig {
     /// restart mid-flatten would interrupt the flatten); the latch is still
     /// in the ConfigMap for an engine that restarts for another reason.
     pub restart_hash: String,
-    /// The phase the engine trades in (it picks the venue URL).
+    /// The effective phase: it decides which credentials and which venue
+    /// URL the pod gets.
     pub phase: Phase,
 }
 
@@ -95,6 +99,8 @@ pub struct WorkloadSettings<'a> {
     pub engine_port: u16,
     /// Market data and venue URLs for the engine's flags.
     pub endpoints: &'a EngineEndpoints,
+    /// Who may reach the engines; `None` renders no NetworkPolicy.
+    pub network_peers: Option<&'a crate::network_policy::EnginePeers>,
 }
 
 fn doc(kind: &str, meta: &ObjectMeta, spec: serde_json::Value) -> serde_json::Value {
@@ -177,7 +183,7 @@ pub fn labels(bot: &TradingBot) -> BTreeMap<String, String> {
     ])
 }
 
-fn selector(bot: &TradingBot) -> BTreeMap<String, String> {
+pub(crate) fn selector(bot: &TradingBot) -> BTreeMap<String, String> {
     labels(bot).into_iter().take(2).collect()
 }
 
@@ -186,7 +192,7 @@ fn owner(bot: &TradingBot) -> Result<OwnerReference> {
         .ok_or(Error::MissingField("metadata.uid"))
 }
 
-fn meta(bot: &TradingBot, name: String) -> Result<ObjectMeta> {
+pub(crate) fn child_meta(bot: &TradingBot, name: String) -> Result<ObjectMeta> {
     Ok(ObjectMeta {
         name: Some(name),
         namespace: bot.namespace(),
@@ -201,16 +207,25 @@ pub fn config_map_name(bot: &str) -> String {
     format!("{bot}-config")
 }
 
-/// ConfigMap with the rendered config.
-pub fn config_map(bot: &TradingBot, config: &RenderedConfig) -> Result<ConfigMap> {
-    let mut metadata = meta(bot, config_map_name(&bot.name_any()))?;
+/// ConfigMap with the rendered config and the operator's public keys. The
+/// keys are outside the config hash: a key rotation reaches the running
+/// engine as a file update (the engine re-reads it), not as a restart.
+pub fn config_map(
+    bot: &TradingBot,
+    config: &RenderedConfig,
+    public_keys: &str,
+) -> Result<ConfigMap> {
+    let mut metadata = child_meta(bot, config_map_name(&bot.name_any()))?;
     metadata.annotations = Some(BTreeMap::from([(
         CONFIG_HASH_ANNOTATION.into(),
         config.hash.clone(),
     )]));
     Ok(ConfigMap {
         metadata,
-        data: Some(BTreeMap::from([(CONFIG_KEY.into(), config.yaml.clone())])),
+        data: Some(BTreeMap::from([
+            (CONFIG_KEY.into(), config.yaml.clone()),
+            (signing::PUBLIC_KEYS_KEY.into(), public_keys.to_string()),
+        ])),
         ..Default::default()
     })
 }
@@ -219,7 +234,7 @@ pub fn config_map(bot: &TradingBot, config: &RenderedConfig) -> Result<ConfigMap
 /// token is mounted.
 pub fn service_account(bot: &TradingBot) -> Result<ServiceAccount> {
     Ok(ServiceAccount {
-        metadata: meta(bot, bot.name_any())?,
+        metadata: child_meta(bot, bot.name_any())?,
         automount_service_account_token: Some(false),
         ..Default::default()
     })
@@ -231,7 +246,7 @@ pub fn service_account(bot: &TradingBot) -> Result<ServiceAccount> {
 /// not exhaust the cluster's service range.
 pub fn service(bot: &TradingBot, settings: &WorkloadSettings<'_>) -> Result<Service> {
     Ok(Service {
-        metadata: meta(bot, bot.name_any())?,
+        metadata: child_meta(bot, bot.name_any())?,
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".into()),
             selector: Some(selector(bot)),
@@ -249,19 +264,6 @@ pub fn service(bot: &TradingBot, settings: &WorkloadSettings<'_>) -> Result<Serv
     })
 }
 
-/// The Secret with the engine's bearer token. Written, never read.
-pub fn token_secret(bot: &TradingBot, token_value: &str) -> Result<Secret> {
-    Ok(Secret {
-        metadata: meta(bot, token::secret_name(&bot.name_any()))?,
-        type_: Some("Opaque".into()),
-        data: Some(BTreeMap::from([(
-            token::SECRET_KEY.into(),
-            ByteString(token_value.as_bytes().to_vec()),
-        )])),
-        ..Default::default()
-    })
-}
-
 fn secret_env(name: &str, secret: &str, key: &str, optional: bool) -> EnvVar {
     EnvVar {
         name: name.into(),
@@ -274,6 +276,17 @@ fn secret_env(name: &str, secret: &str, key: &str, optional: bool) -> EnvVar {
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// The credentials Secret the engine pod of `phase` mounts: none in Paper
+/// (it sends no order), the bot's from Sandbox up.
+pub fn credentials_for(bot: &TradingBot, phase: Phase) -> Option<&botfleet_crds::SecretRef> {
+    match phase {
+        Phase::Paper => None,
+        Phase::Sandbox | Phase::LimitedReal | Phase::Scaling => {
+            bot.spec.exchange.credentials_secret_ref.as_ref()
+        }
     }
 }
 
@@ -309,33 +322,62 @@ pub fn stateful_set(
             value: Some(name.clone()),
             ..Default::default()
         },
-        secret_env(
-            "BOTFLEET_ENGINE_TOKEN",
-            &token::secret_name(&name),
-            token::SECRET_KEY,
-            false,
-        ),
+        EnvVar {
+            name: "BOTFLEET_CONTROL_KEYS_FILE".into(),
+            value: Some(format!("{CONFIG_DIR}/{}", signing::PUBLIC_KEYS_KEY)),
+            ..Default::default()
+        },
     ];
-    if let Some(creds) = &bot.spec.exchange.credentials_secret_ref {
-        env.push(secret_env(
-            "BOTFLEET_EXCHANGE_API_KEY",
-            &creds.name,
-            "apiKey",
-            false,
-        ));
-        env.push(secret_env(
-            "BOTFLEET_EXCHANGE_API_SECRET",
-            &creds.name,
-            "apiSecret",
-            false,
-        ));
-    }
     let mut mounts = vec![VolumeMount {
         name: "config".into(),
         mount_path: CONFIG_DIR.into(),
         read_only: Some(true),
         ..Default::default()
     }];
+    let mut volumes = vec![Volume {
+        name: "config".into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map_name(&name),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }];
+    let mut credential_args = Vec::new();
+    if let Some(creds) = credentials_for(bot, config.phase) {
+        // Files, not env: env leaks into crash dumps, `kubectl describe`
+        // of a misconfigured pod and child processes.
+        mounts.push(VolumeMount {
+            name: CREDENTIALS_VOLUME.into(),
+            mount_path: CREDENTIALS_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+        volumes.push(Volume {
+            name: CREDENTIALS_VOLUME.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(creds.name.clone()),
+                // Owner root, group fsGroup (the engine's): group read only.
+                default_mode: Some(0o440),
+                items: Some(
+                    ["apiKey", "apiSecret"]
+                        .map(|key| KeyToPath {
+                            key: key.into(),
+                            path: key.into(),
+                            mode: None,
+                        })
+                        .to_vec(),
+                ),
+                optional: None,
+            }),
+            ..Default::default()
+        });
+        credential_args = vec![
+            "--api-key-file".to_string(),
+            format!("{CREDENTIALS_DIR}/apiKey"),
+            "--api-secret-file".to_string(),
+            format!("{CREDENTIALS_DIR}/apiSecret"),
+        ];
+    }
     let mut claims = None;
     match bot.spec.persistence.backend() {
         Some(PersistenceBackend::Postgres(p)) => env.push(secret_env(
@@ -381,7 +423,7 @@ pub fn stateful_set(
         name: "engine".into(),
         image: Some(image),
         args: Some(
-            [
+            vec![
                 "run".into(),
                 "--config".into(),
                 format!("{CONFIG_DIR}/{CONFIG_KEY}"),
@@ -389,6 +431,7 @@ pub fn stateful_set(
                 format!("0.0.0.0:{}", settings.engine_port),
             ]
             .into_iter()
+            .chain(credential_args)
             .chain(settings.endpoints.engine_args(config.phase))
             .collect(),
         ),
@@ -413,7 +456,7 @@ pub fn stateful_set(
         ..Default::default()
     };
     Ok(StatefulSet {
-        metadata: meta(bot, name.clone())?,
+        metadata: child_meta(bot, name.clone())?,
         spec: Some(StatefulSetSpec {
             replicas: Some(1),
             service_name: Some(name.clone()),
@@ -436,14 +479,7 @@ pub fn stateful_set(
                     security_context: Some(pod_security::engine_pod()),
                     termination_grace_period_seconds: Some(30),
                     containers: vec![container],
-                    volumes: Some(vec![Volume {
-                        name: "config".into(),
-                        config_map: Some(ConfigMapVolumeSource {
-                            name: config_map_name(&name),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }]),
+                    volumes: Some(volumes),
                     ..Default::default()
                 }),
             },

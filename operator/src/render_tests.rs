@@ -50,6 +50,7 @@ const SETTINGS: WorkloadSettings<'static> = WorkloadSettings {
     default_image: "ghcr.io/botfleet/bot:test",
     engine_port: 8080,
     endpoints: &NO_ENDPOINTS,
+    network_peers: None,
 };
 
 #[test]
@@ -103,23 +104,13 @@ fn every_child_is_owned_by_the_bot_and_labelled() {
     let bot = &m.trading_bots[0];
     let cfg = engine_config(&inputs(&m, Phase::Paper, 5000, false)).unwrap();
     let metas = [
-        config_map(bot, &cfg).unwrap().metadata,
+        config_map(bot, &cfg, "keys").unwrap().metadata,
         service_account(bot).unwrap().metadata,
         service(bot, &SETTINGS).unwrap().metadata,
-        token_secret(bot, "t").unwrap().metadata,
         stateful_set(bot, &cfg, &SETTINGS).unwrap().metadata,
     ];
     let names: Vec<_> = metas.iter().map(|m| m.name.clone().unwrap()).collect();
-    assert_eq!(
-        names,
-        [
-            "btc-sma-config",
-            "btc-sma",
-            "btc-sma",
-            "btc-sma-engine-token",
-            "btc-sma"
-        ]
-    );
+    assert_eq!(names, ["btc-sma-config", "btc-sma", "btc-sma", "btc-sma"]);
     for meta in metas {
         assert_eq!(meta.namespace.as_deref(), Some("team-a"));
         let owner = &meta.owner_references.unwrap()[0];
@@ -133,14 +124,28 @@ fn every_child_is_owned_by_the_bot_and_labelled() {
 }
 
 #[test]
-fn config_map_and_secret_contents() {
+fn config_map_contents_and_no_secret() {
     let m = manifests();
     let bot = &m.trading_bots[0];
     let cfg = engine_config(&inputs(&m, Phase::Paper, 5000, false)).unwrap();
-    let cm = config_map(bot, &cfg).unwrap();
-    assert_eq!(cm.data.unwrap()[CONFIG_KEY], cfg.yaml);
-    let secret = token_secret(bot, "abc").unwrap();
-    assert_eq!(secret.data.unwrap()["token"].0, b"abc");
+    let keys = crate::signing::SigningKeys::from_material(&[7u8; 32]).unwrap();
+    let cm = config_map(bot, &cfg, &keys.public_keys_file()).unwrap();
+    let data = cm.data.unwrap();
+    assert_eq!(data[CONFIG_KEY], cfg.yaml);
+    // The engine reads the operator's public keys from the ConfigMap: one
+    // parseable key, nothing secret.
+    let public =
+        botfleet_crds::control_signature::parse_public_keys(&data[crate::signing::PUBLIC_KEYS_KEY])
+            .unwrap();
+    assert_eq!(public.len(), 1);
+    // Public keys are not part of the config hash: a rotation never
+    // restarts an engine.
+    let other = crate::signing::SigningKeys::from_material(&[8u8; 32]).unwrap();
+    let cm2 = config_map(bot, &cfg, &other.public_keys_file()).unwrap();
+    assert_eq!(
+        cm2.metadata.annotations,
+        config_map(bot, &cfg, "x").unwrap().metadata.annotations
+    );
     let sa = service_account(bot).unwrap();
     assert_eq!(sa.automount_service_account_token, Some(false));
     let svc = service(bot, &SETTINGS).unwrap().spec.unwrap();
@@ -176,7 +181,17 @@ fn stateful_set_runs_one_engine_with_sqlite_or_postgres() {
         .iter()
         .map(|e| e.name.as_str())
         .collect();
-    assert!(env.contains(&"BOTFLEET_ENGINE_TOKEN") && env.contains(&"BOTFLEET_EXCHANGE_API_KEY"));
+    assert!(env.contains(&"BOTFLEET_CONTROL_KEYS_FILE"));
+    // No env var of the engine reads an operator Secret.
+    for e in c.env.as_ref().unwrap() {
+        if let Some(r) = e
+            .value_from
+            .as_ref()
+            .and_then(|v| v.secret_key_ref.as_ref())
+        {
+            assert!(!r.name.contains("engine-token"), "{}", r.name);
+        }
+    }
     assert_eq!(c.resources, m.trading_bots[0].spec.engine.resources);
     let claims = spec.volume_claim_templates.unwrap();
     let storage = &claims[0]
@@ -282,4 +297,83 @@ fn the_engine_flags_carry_the_venue_of_the_rendered_phase_only() {
     assert!(
         args(Phase::LimitedReal).contains(&"--venue-url=http://live.exchange:8080".to_string())
     );
+}
+
+#[test]
+fn exchange_credentials_are_files_mounted_only_from_sandbox_up() {
+    let m = manifests();
+    let bot = &m.trading_bots[0];
+    let creds = bot
+        .spec
+        .exchange
+        .credentials_secret_ref
+        .clone()
+        .expect("the example bot names its credentials");
+    for phase in [
+        Phase::Paper,
+        Phase::Sandbox,
+        Phase::LimitedReal,
+        Phase::Scaling,
+    ] {
+        let cfg = engine_config(&inputs(&m, phase, 5000, false)).unwrap();
+        let pod = stateful_set(bot, &cfg, &SETTINGS)
+            .unwrap()
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap();
+        let c = &pod.containers[0];
+        // Never in the environment, in any phase.
+        for e in c.env.iter().flatten() {
+            let from_creds = e
+                .value_from
+                .as_ref()
+                .and_then(|v| v.secret_key_ref.as_ref())
+                .is_some_and(|r| r.name == creds.name);
+            assert!(
+                !from_creds,
+                "{phase:?}: env {} reads the credentials",
+                e.name
+            );
+        }
+        let volume = pod.volumes.iter().flatten().find(|v| {
+            v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) == Some(&creds.name)
+        });
+        let args = c.args.clone().unwrap();
+        if phase == Phase::Paper {
+            assert!(volume.is_none(), "Paper sends no order: no credentials");
+            assert!(!args.iter().any(|a| a.starts_with("--api-")), "{args:?}");
+            continue;
+        }
+        let volume = volume.unwrap_or_else(|| panic!("{phase:?}: no credentials volume"));
+        let secret = volume.secret.as_ref().unwrap();
+        assert_eq!(secret.default_mode, Some(0o440));
+        let mount = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == volume.name)
+            .unwrap();
+        assert_eq!(mount.mount_path, CREDENTIALS_DIR);
+        assert_eq!(mount.read_only, Some(true));
+        assert!(
+            mount.sub_path.is_none(),
+            "a subPath would never see a rotation"
+        );
+        let pos = |flag: &str| args.iter().position(|a| a == flag).unwrap();
+        assert_eq!(
+            args[pos("--api-key-file") + 1],
+            format!("{CREDENTIALS_DIR}/apiKey")
+        );
+        assert_eq!(
+            args[pos("--api-secret-file") + 1],
+            format!("{CREDENTIALS_DIR}/apiSecret")
+        );
+        // Still restricted with the extra volume.
+        assert_eq!(
+            crate::pod_security::restricted_violations(&pod),
+            Vec::<String>::new()
+        );
+    }
 }

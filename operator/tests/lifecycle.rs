@@ -11,6 +11,7 @@ use botfleet_crds::condition_types as ct;
 use common::*;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{DeleteParams, ListParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
@@ -65,16 +66,21 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
         .get("alpha")
         .await
         .unwrap();
-    let secret = Api::<Secret>::namespaced(c.clone(), ns)
-        .get("alpha-engine-token")
+    let np = Api::<NetworkPolicy>::namespaced(c.clone(), ns)
+        .get("alpha-engine")
         .await
         .unwrap();
+    let np_spec = np.spec.as_ref().unwrap();
+    assert_eq!(
+        np_spec.policy_types.as_deref(),
+        Some(&["Ingress".to_string(), "Egress".to_string()][..])
+    );
     for meta in [
         &cm.metadata,
         &sts.metadata,
         &svc.metadata,
         &sa.metadata,
-        &secret.metadata,
+        &np.metadata,
     ] {
         assert!(
             owned_by_bot(meta),
@@ -103,9 +109,25 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
         hash
     );
     assert_eq!(sts.spec.as_ref().unwrap().replicas, Some(1));
-    // The token Secret holds the token the engine checked on every call.
-    let token = String::from_utf8(secret.data.unwrap()["token"].0.clone()).unwrap();
-    assert_eq!(token.len(), 64);
+    // No Secret at all: the ConfigMap carries the operator's public key,
+    // which verified every control call the engine got.
+    let secrets = Api::<Secret>::namespaced(c.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(
+        secrets
+            .items
+            .iter()
+            .flat_map(|s| s.metadata.owner_references.iter().flatten())
+            .all(|o| o.uid != uid),
+        "the operator wrote a Secret"
+    );
+    let keys = botfleet_crds::control_signature::parse_public_keys(
+        &cm.data.as_ref().unwrap()["control-keys.pub"],
+    )
+    .unwrap();
+    assert_eq!(keys, operator_public_keys());
 
     // Settled: more reconciles (polls) change nothing — no status write, no re-apply.
     let settled = w.get("alpha").await.unwrap();
@@ -149,7 +171,7 @@ async fn children_are_created_owned_and_status_settles_without_spinning() {
 
     // The operator's identity cannot read Secrets at all.
     let denied = Api::<Secret>::namespaced(w.operator_client.clone(), ns)
-        .get("alpha-engine-token")
+        .get("keys")
         .await;
     assert!(matches!(denied, Err(kube::Error::Api(s)) if s.code == 403));
     let denied = Api::<Secret>::namespaced(w.operator_client.clone(), ns)

@@ -426,10 +426,11 @@ async fn c_a_crash_halts_the_engine_the_operator_latches_it_and_the_halt_id_resu
     took("c (crash, engine halt, resume)", started);
 }
 
-/// (d) The kill switch: the operator's authenticated request reaches the real
-/// engine (its token derived from the bot's UID, delivered through the
-/// pod's Secret env) and the engine halts under the operator's halt id; a
-/// wrong token is refused. Resuming lifts it in the engine too.
+/// (d) The kill switch: the operator's signed request reaches the real
+/// engine (which verifies it with the public key from its ConfigMap) and
+/// the engine halts under the operator's halt id; an unsigned request, one
+/// signed for another bot and one signed by another key are refused.
+/// Resuming lifts it in the engine too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn d_the_kill_switch_halts_the_real_engine_under_the_operators_id() {
     let (rw, op) = world("real-kill", json!({"limits": {"paper": wide_limits()}})).await;
@@ -449,25 +450,38 @@ async fn d_the_kill_switch_halts_the_real_engine_under_the_operators_id() {
         .await
         .unwrap();
 
-    // The Secret the pod's env reads holds the token the operator derives.
+    // The engine refuses what is not the operator's, for this bot.
     let uid = bot.metadata.uid.clone().unwrap();
-    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
-        kube::Api::namespaced(rw.admin.clone(), &rw.ns);
-    let secret = secrets.get("manual-engine-token").await.unwrap();
-    let token = String::from_utf8(secret.data.unwrap()["token"].0.clone()).unwrap();
-    assert_eq!(token, engine_token(&uid));
-    // The engine refuses a wrong token (and another bot's).
     let run = rw.kubelet.current("manual").unwrap();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    for wrong in ["not-the-token".to_string(), engine_token("another-bot-uid")] {
-        let r = http
+    let body = serde_json::to_vec(&json!({"reason": "forged"})).unwrap();
+    let stranger = botfleet_operator::signing::SigningKeys::from_material(
+        b"not-the-operators-key-material-0123456789abcdef",
+    )
+    .unwrap();
+    let attempts = [
+        ("unsigned", None),
+        (
+            "another bot",
+            Some(signing_keys().sign("/v1/halt", "another-bot-uid", &body)[0].clone()),
+        ),
+        (
+            "invalid signature",
+            Some(stranger.sign("/v1/halt", &uid, &body)[0].clone()),
+        ),
+    ];
+    for (why, headers) in attempts {
+        let mut request = http
             .post(format!("http://{}/v1/halt", run.addr))
-            .bearer_auth(&wrong)
-            .json(&json!({"reason": "forged"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 401);
+            .header("content-type", "application/json")
+            .body(body.clone());
+        for (name, value) in headers.iter().flat_map(|h| h.pairs()) {
+            request = request.header(name, value);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{why}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(why), "{why}: {text}");
     }
     assert!(rw.kubelet.status("manual").await.unwrap().halt.is_none());
 

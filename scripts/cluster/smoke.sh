@@ -67,10 +67,9 @@ spec:
   - name: engine
     image: $ENGINE_IMAGE
     imagePullPolicy: Never
-    args: [run, --config, /etc/botfleet/bot.yaml, --listen, "0.0.0.0:8080", --feed, synthetic, --speed, "3600"]
+    args: [run, --config, /etc/botfleet/bot.yaml, --listen, "0.0.0.0:8080", --feed, synthetic, --speed, "3600", --insecure-no-auth]
     env:
     - {name: BOTFLEET_DATABASE_URL, value: "sqlite:///var/lib/botfleet/bot.db?mode=rwc"}
-    - {name: BOTFLEET_CONTROL_TOKEN, value: smoke-token}
     ports: [{name: http, containerPort: 8080}]
     readinessProbe: {httpGet: {path: /readyz, port: http}, periodSeconds: 2}
     livenessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 10}

@@ -1,15 +1,14 @@
 //! `run`'s command line, and where its secrets come from.
 //!
-//! Secrets (the control token, a PostgreSQL URL with a password) are read
-//! from a file or the environment, never echoed: the token is kept only as
-//! its SHA-256 digest, and the store URL is logged through `store::redact`.
+//! Secrets (a PostgreSQL URL with a password) are read from a file or the
+//! environment, never echoed: the store URL is logged through
+//! `store::redact`. The control endpoints need no secret here: the engine
+//! verifies the operator's signatures with public keys (`super::control_auth`).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, bail};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use anyhow::bail;
 
 use crate::backtest::DataArg;
 use crate::binance::{BINANCE_API_URL, BINANCE_WS_URL};
@@ -17,10 +16,6 @@ use crate::execution::PaperConfig;
 use crate::market_data::parse_time_flag;
 use crate::store::StoreConfig;
 
-/// Env var holding the control endpoints' bearer token.
-pub const TOKEN_ENV: &str = "BOTFLEET_CONTROL_TOKEN";
-/// The same, under the name the operator's StatefulSet sets.
-pub const OPERATOR_TOKEN_ENV: &str = "BOTFLEET_ENGINE_TOKEN";
 /// Env var holding the store URL (a PostgreSQL URL from a Secret).
 pub const STORE_ENV: &str = "BOTFLEET_STORE_URL";
 /// The same, under the name the operator's StatefulSet sets.
@@ -48,11 +43,12 @@ pub struct RunArgs {
     /// Directory of the default SQLite store.
     #[arg(long, default_value = "/var/lib/botfleet")]
     pub data_dir: PathBuf,
-    /// File holding the bearer token of the control endpoints (else
-    /// $BOTFLEET_CONTROL_TOKEN or $BOTFLEET_ENGINE_TOKEN).
+    /// File of the operator's Ed25519 public keys (one base64 key a line)
+    /// that verify signed control requests (else $BOTFLEET_CONTROL_KEYS_FILE).
+    /// Re-read on every control request, so a key rotation needs no restart.
     #[arg(long, value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
-    /// Serve the control endpoints without a token. Local use only.
+    pub control_keys_file: Option<PathBuf>,
+    /// Serve the control endpoints unsigned. Local use only.
     #[arg(long)]
     pub insecure_no_auth: bool,
     /// Where candles come from.
@@ -134,69 +130,15 @@ impl std::str::FromStr for Speed {
     }
 }
 
-/// The control token, kept as its SHA-256 digest so it cannot be logged or
-/// echoed by accident; checked in constant time.
-#[derive(Clone)]
-pub struct Token {
-    digest: [u8; 32],
-}
-
-impl Token {
-    pub fn new(secret: &str) -> Self {
-        Self {
-            digest: Sha256::digest(secret.as_bytes()).into(),
-        }
-    }
-
-    /// Whether `given` is the token. Both sides are hashed first, so the
-    /// comparison takes the same time whatever `given` is (length included).
-    pub fn verify(&self, given: &str) -> bool {
-        let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
-        self.digest.ct_eq(&given).into()
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(***)")
-    }
-}
-
-/// Who may call the control endpoints.
-#[derive(Clone, Debug)]
-pub enum Auth {
-    Bearer(Token),
-    /// `--insecure-no-auth`: anyone who reaches the port.
-    Disabled,
-}
-
 impl RunArgs {
-    /// The control token from `--token-file`, or the environment; without
-    /// one, only an explicit `--insecure-no-auth` lets the engine start.
-    pub fn auth(&self) -> anyhow::Result<Auth> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let secret = match &self.token_file {
-            Some(path) => Some(read_token_file(path)?),
-            None => env(TOKEN_ENV).or_else(|| env(OPERATOR_TOKEN_ENV)),
-        };
-        match secret {
-            Some(secret) => {
-                let secret = secret.trim();
-                if secret.is_empty() {
-                    bail!("the control token is empty: put the token in the file or the variable");
-                }
-                if self.insecure_no_auth {
-                    tracing::warn!("--insecure-no-auth is ignored: a control token is configured");
-                }
-                Ok(Auth::Bearer(Token::new(secret)))
-            }
-            None if self.insecure_no_auth => Ok(Auth::Disabled),
-            None => bail!(
-                "no control token: give --token-file PATH or set {TOKEN_ENV} (the bearer token of \
-                 /v1/halt, /v1/resume and /v1/cancel-all); for local use only, --insecure-no-auth \
-                 serves them without one"
-            ),
-        }
+    /// Who may call the control endpoints: signatures by the operator's
+    /// keys for the bot `uid` (from the config), or nobody checks.
+    pub fn auth(&self, uid: Option<&str>) -> anyhow::Result<super::control_auth::Auth> {
+        super::control_auth::from_args(
+            self.control_keys_file.as_deref(),
+            self.insecure_no_auth,
+            uid,
+        )
     }
 
     /// `--store`, else the env vars, else the SQLite file under `--data-dir`.
@@ -257,15 +199,6 @@ impl RunArgs {
     }
 }
 
-fn read_token_file(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "reading the control token from --token-file {}",
-            path.display()
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,16 +213,5 @@ mod tests {
             let err = bad.parse::<Speed>().unwrap_err();
             assert!(err.contains("positive factor"), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn the_token_is_checked_exactly_and_never_shown() {
-        let token = Token::new("s3cret-token");
-        assert!(token.verify("s3cret-token"));
-        for wrong in ["", "s3cret-toke", "s3cret-token ", "S3CRET-TOKEN", "x"] {
-            assert!(!token.verify(wrong), "{wrong:?}");
-        }
-        assert_eq!(format!("{token:?}"), "Token(***)");
-        assert!(!format!("{:?}", Auth::Bearer(token)).contains("s3cret"));
     }
 }

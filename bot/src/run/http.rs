@@ -5,17 +5,18 @@
 //! - `GET /metrics` — Prometheus text;
 //! - `GET /healthz` — the process answers;
 //! - `GET /readyz` — restored and the feed delivers;
-//! - `POST /v1/halt`, `/v1/resume`, `/v1/cancel-all` — behind the bearer
-//!   token (checked in constant time; a missing or wrong one is a 401 that
-//!   never echoes what was sent), applied by the trading loop between
-//!   candles and answered once stored.
+//! - `POST /v1/halt`, `/v1/resume`, `/v1/cancel-all` — signed by the
+//!   operator (`super::control_auth`; unsigned, stale, replayed, another
+//!   bot's or badly signed is a 401 with the reason, never echoing what was
+//!   sent), applied by the trading loop between candles and answered once
+//!   stored.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{Json, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,8 +27,8 @@ use botfleet_crds::engine_api::{
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use super::args::Auth;
 use super::control::{Command, Reply, Request};
+use super::control_auth::Auth;
 use super::dead_man::PollClock;
 use super::metrics::Metrics;
 
@@ -125,33 +126,35 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
     }
 }
 
-/// The bearer token check: `Some(401 response)` when refused. The answer
-/// never contains what was sent.
-fn unauthorized(s: &Shared, headers: &HeaderMap, action: &str) -> Option<Response> {
-    let Auth::Bearer(token) = &s.auth else {
+/// The signature check: `Some(401 response)` when refused, with the
+/// reason. The answer never contains what was sent.
+fn unauthorized(
+    s: &Shared,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    action: &str,
+) -> Option<Response> {
+    let Auth::Signed(auth) = &s.auth else {
         return None;
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
-        });
-    let message = match given {
-        Some(given) if token.verify(given) => return None,
-        Some(_) => "invalid bearer token",
-        None => "missing bearer token: send `Authorization: Bearer <token>`",
-    };
+    let reason = auth.check("POST", path, headers, body).err()?;
     s.metrics
         .control_requests
         .with_label_values(&[action, "unauthorized"])
         .inc();
-    let mut response = error(StatusCode::UNAUTHORIZED, message);
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    tracing::warn!(action, reason = %reason, "control request refused");
+    let mut response = error(StatusCode::UNAUTHORIZED, reason);
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Botfleet-Signature"),
+    );
     Some(response)
+}
+
+/// The JSON body, or the reason it is not one.
+fn parse<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("{what} body: {e}"))
 }
 
 fn invalid(s: &Shared, action: &str, message: String) -> Response {
@@ -162,17 +165,13 @@ fn invalid(s: &Shared, action: &str, message: String) -> Response {
     error(StatusCode::BAD_REQUEST, message)
 }
 
-async fn halt(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Result<Json<HaltRequest>, JsonRejection>,
-) -> Response {
-    if let Some(r) = unauthorized(&s, &headers, "halt") {
+async fn halt(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = unauthorized(&s, HALT_PATH, &headers, &body, "halt") {
         return r;
     }
-    let request = match body {
-        Ok(Json(r)) => r,
-        Err(e) => return invalid(&s, "halt", format!("halt body: {}", e.body_text())),
+    let request: HaltRequest = match parse("halt", &body) {
+        Ok(r) => r,
+        Err(e) => return invalid(&s, "halt", e),
     };
     if request.reason.trim().is_empty() {
         return invalid(
@@ -184,27 +183,23 @@ async fn halt(
     send(&s, Command::Halt(request)).await
 }
 
-async fn resume(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Result<Json<ResumeRequest>, JsonRejection>,
-) -> Response {
-    if let Some(r) = unauthorized(&s, &headers, "resume") {
+async fn resume(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = unauthorized(&s, RESUME_PATH, &headers, &body, "resume") {
         return r;
     }
-    match body {
-        Ok(Json(r)) if !r.halt_id.trim().is_empty() => send(&s, Command::Resume(r)).await,
+    match parse::<ResumeRequest>("resume", &body) {
+        Ok(r) if !r.halt_id.trim().is_empty() => send(&s, Command::Resume(r)).await,
         Ok(_) => invalid(
             &s,
             "resume",
             "resume body: `haltId` must name the halt to lift (see /status halt.id)".into(),
         ),
-        Err(e) => invalid(&s, "resume", format!("resume body: {}", e.body_text())),
+        Err(e) => invalid(&s, "resume", e),
     }
 }
 
-async fn cancel_all(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(r) = unauthorized(&s, &headers, "cancel-all") {
+async fn cancel_all(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = unauthorized(&s, CANCEL_ALL_PATH, &headers, &body, "cancel-all") {
         return r;
     }
     send(&s, Command::CancelAll).await

@@ -2,9 +2,10 @@
 //! from a feed (live Binance klines, a replayed CSV, or synthetic data) go
 //! through the same [`Engine`](crate::engine::Engine) a backtest uses; every step is stored in one
 //! transaction; `/status`, `/metrics`, `/healthz`, `/readyz` and the
-//! authenticated control endpoints are served over HTTP.
+//! signed control endpoints are served over HTTP.
 //!
-//! - [`args`]: flags, the control token, the store location;
+//! - [`args`]: flags and the store location;
+//! - [`control_auth`]: signed control requests (the operator's public keys);
 //! - [`feed`]: candle sources;
 //! - [`state`]: restore from the store and the phase window;
 //! - [`persist`]: engine events → one store step;
@@ -23,6 +24,7 @@
 
 pub mod args;
 pub mod control;
+pub mod control_auth;
 pub mod crash_point;
 pub mod dead_man;
 pub mod feed;
@@ -51,7 +53,8 @@ use crate::config::EngineConfig;
 use crate::engine;
 use crate::execution::PaperConfig;
 use crate::store::{Store, StoreConfig, redact};
-use args::{Auth, FeedKind};
+use args::FeedKind;
+use control_auth::Auth;
 use feed::Feed;
 use http::Shared;
 use state::Persisted;
@@ -65,7 +68,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<()> {
     args.check_feed()?;
     check_feed_for_phase(&args, &cfg)?;
     let venue = args.venue.client(&cfg)?;
-    let auth = args.auth()?;
+    let auth = args.auth(cfg.uid.as_deref())?;
     let store = args.store();
     let paper = args.paper()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use botfleet_bot::domain::{Candle, Timeframe};
 use botfleet_bot::market_data::{SyntheticConfig, TimeUnit, generate, write_binance_csv_file};
 use botfleet_bot::store::StoreConfig;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use botfleet_crds::control_signature::{RequestParts, SignedHeaders, SigningKey};
 use botfleet_crds::engine_api::EngineStatus;
 use serde_json::Value;
 
@@ -24,7 +27,11 @@ pub use store::*;
 pub mod live;
 pub mod venue;
 
-pub const TOKEN: &str = "tok-5f3a9c-run-tests";
+/// The operator's signing key material in these tests; the workspace holds
+/// only its public key, as an engine pod does.
+pub const OPERATOR_KEY: &str = "operator-key-material-5f3a9c-run-tests-0123";
+/// `metadata.uid` of the test TradingBot: signed requests are bound to it.
+pub const BOT_UID: &str = "0b7e5c1a-run-tests-bot-uid";
 /// Long enough for a debug build on a busy 2-core machine.
 pub const TIMEOUT: Duration = Duration::from_secs(120);
 pub const CAPITAL: i64 = 10_000;
@@ -65,6 +72,7 @@ apiVersion: botfleet.dev/v1alpha1
 kind: TradingBot
 metadata:
   name: quickstart
+  uid: {BOT_UID}
 spec:
   strategyRef:
     name: quickstart-sma
@@ -86,7 +94,44 @@ pub fn synthetic(n: usize, seed: u64) -> Vec<Candle> {
         .candles
 }
 
-/// A temp dir with the manifests, the token file and the data.
+/// The public keys file an engine verifies `OPERATOR_KEY`'s signatures with.
+pub fn public_keys_file(materials: &[&str]) -> String {
+    materials
+        .iter()
+        .map(|m| format!("{}\n", signing_key(m).public_key()))
+        .collect()
+}
+
+pub fn signing_key(material: &str) -> SigningKey {
+    SigningKey::from_material(material.as_bytes()).unwrap()
+}
+
+/// The signature headers of `POST path` with `body` for `uid` at `timestamp`
+/// (Unix seconds), with a fresh nonce.
+pub fn signed(material: &str, path: &str, uid: &str, body: &[u8], timestamp: i64) -> SignedHeaders {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nonce = format!(
+        "t{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed) + 1_000_000_000_000
+    );
+    let request = RequestParts {
+        method: "POST",
+        path,
+        uid,
+        body,
+    };
+    signing_key(material).sign(&request, timestamp, &nonce)
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A temp dir with the manifests, the operator's public keys and the data.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
 }
@@ -95,7 +140,11 @@ impl Workspace {
     pub fn new(phase: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bot.yaml"), manifests(phase)).unwrap();
-        std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
+        std::fs::write(
+            dir.path().join("control-keys.pub"),
+            public_keys_file(&[OPERATOR_KEY]),
+        )
+        .unwrap();
         Workspace { dir }
     }
 
@@ -122,7 +171,7 @@ impl Workspace {
         path
     }
 
-    /// Arguments of a replay of `data` at `speed` with the token file and
+    /// Arguments of a replay of `data` at `speed` with the public keys and
     /// the default SQLite store in this workspace.
     pub fn replay_args(&self, data: &Path, speed: &str) -> Vec<String> {
         vec![
@@ -132,8 +181,8 @@ impl Workspace {
             data.display().to_string(),
             "--speed".into(),
             speed.into(),
-            "--token-file".into(),
-            self.path("token").display().to_string(),
+            "--control-keys-file".into(),
+            self.path("control-keys.pub").display().to_string(),
         ]
     }
 }
@@ -170,8 +219,7 @@ fn run_command(ws: &Workspace, args: &[String], log: &Path) -> Command {
         .arg("--listen")
         .arg("127.0.0.1:0")
         .args(args)
-        .env_remove("BOTFLEET_CONTROL_TOKEN")
-        .env_remove("BOTFLEET_ENGINE_TOKEN")
+        .env_remove("BOTFLEET_CONTROL_KEYS_FILE")
         .env_remove("BOTFLEET_STORE_URL")
         .env_remove("BOTFLEET_DATABASE_URL")
         .env_remove("BOTFLEET_EXCHANGE_API_KEY")
@@ -320,11 +368,28 @@ impl Engine {
         (parse_metrics(&text), text)
     }
 
-    /// POSTs `body` with `Authorization: Bearer <token>` when given.
-    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let mut request = self.client.post(self.url(path)).json(&body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+    /// POSTs `body`, signed now with the key `material` for the test bot
+    /// when given.
+    pub async fn post(&self, path: &str, material: Option<&str>, body: Value) -> (u16, Value) {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let headers = material.map(|m| signed(m, path, BOT_UID, &bytes, unix_now()));
+        self.post_raw(path, headers.as_ref(), bytes).await
+    }
+
+    /// POSTs `body` as is with these signature headers (a replay, a forgery).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        headers: Option<&SignedHeaders>,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers.iter().flat_map(|h| h.pairs()) {
+            request = request.header(name, value);
         }
         let r = request.send().await.unwrap();
         let code = r.status().as_u16();

@@ -37,8 +37,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
-{{- define "botfleet.tokenKeySecret" -}}
-{{- default (printf "%s-token-key" (include "botfleet.fullname" .)) .Values.tokenKey.existingSecret -}}
+{{- define "botfleet.signingKeySecret" -}}
+{{- default (printf "%s-signing-key" (include "botfleet.fullname" .)) .Values.signingKey.existingSecret -}}
 {{- end -}}
 
 {{- define "botfleet.operatorImage" -}}

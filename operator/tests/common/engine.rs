@@ -1,5 +1,6 @@
 //! A stand-in for one bot's engine: serves the `/status` contract and the
-//! control endpoints on its own loopback address, checks the bearer token,
+//! control endpoints on its own loopback address, checks the operator's
+//! signature (`botfleet_crds::control_signature`, replays included),
 //! and records every control call. The real engine joins in the end-to-end
 //! tests; this one lets a test set exactly the numbers it needs.
 
@@ -8,10 +9,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use botfleet_crds::Phase;
+use botfleet_crds::control_signature::{
+    BOT_UID_HEADER, NONCE_HEADER, NonceCache, Presented, PublicKey, RequestParts, SIGNATURE_HEADER,
+    TIMESTAMP_HEADER, verify,
+};
 use botfleet_crds::engine_api::{
     ENGINE_STATUS_API_VERSION, EngineState, EngineStatus, HaltInfo, HaltRequest, ResumeRequest,
     WindowMetrics,
@@ -40,7 +46,9 @@ struct Inner {
     misbehavior: Option<Misbehavior>,
     status: Option<EngineStatus>,
     calls: Vec<Call>,
-    token: Option<String>,
+    /// The operator's public keys and the bot UID signatures must match.
+    signed_for: Option<(Vec<PublicKey>, String)>,
+    nonces: NonceCache,
     halts: u32,
 }
 
@@ -100,12 +108,28 @@ pub fn good_window() -> WindowMetrics {
     }
 }
 
-fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
-    let given = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    inner.token.is_some() && given == inner.token.as_deref()
+fn authorized(inner: &mut Inner, path: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    let Some((keys, uid)) = &inner.signed_for else {
+        return false;
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let presented = Presented {
+        timestamp: header(TIMESTAMP_HEADER),
+        nonce: header(NONCE_HEADER),
+        uid: header(BOT_UID_HEADER),
+        signature: header(SIGNATURE_HEADER),
+    };
+    let request = RequestParts {
+        method: "POST",
+        path,
+        uid,
+        body,
+    };
+    let now = Timestamp::now().as_second();
+    match verify(keys, &request, &presented, now) {
+        Ok(v) => inner.nonces.admit(&v, now).is_ok(),
+        Err(_) => false,
+    }
 }
 
 async fn status(State(inner): State<Arc<Mutex<Inner>>>) -> axum::response::Response {
@@ -132,12 +156,15 @@ async fn status(State(inner): State<Arc<Mutex<Inner>>>) -> axum::response::Respo
 async fn halt(
     State(inner): State<Arc<Mutex<Inner>>>,
     headers: HeaderMap,
-    axum::Json(req): axum::Json<HaltRequest>,
+    body: Bytes,
 ) -> StatusCode {
     let mut inner = inner.lock().unwrap();
-    if !authorized(&inner, &headers) {
+    if !authorized(&mut inner, "/v1/halt", &headers, &body) {
         return StatusCode::UNAUTHORIZED;
     }
+    let Ok(req) = serde_json::from_slice::<HaltRequest>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
     inner.calls.push(Call {
         path: "/v1/halt".into(),
         body: serde_json::to_value(&req).unwrap(),
@@ -160,12 +187,15 @@ async fn halt(
 async fn resume(
     State(inner): State<Arc<Mutex<Inner>>>,
     headers: HeaderMap,
-    axum::Json(req): axum::Json<ResumeRequest>,
+    body: Bytes,
 ) -> StatusCode {
     let mut inner = inner.lock().unwrap();
-    if !authorized(&inner, &headers) {
+    if !authorized(&mut inner, "/v1/resume", &headers, &body) {
         return StatusCode::UNAUTHORIZED;
     }
+    let Ok(req) = serde_json::from_slice::<ResumeRequest>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
     inner.calls.push(Call {
         path: "/v1/resume".into(),
         body: serde_json::to_value(&req).unwrap(),
@@ -187,9 +217,13 @@ async fn resume(
     }
 }
 
-async fn cancel_all(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> StatusCode {
+async fn cancel_all(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let mut inner = inner.lock().unwrap();
-    if !authorized(&inner, &headers) {
+    if !authorized(&mut inner, "/v1/cancel-all", &headers, &body) {
         return StatusCode::UNAUTHORIZED;
     }
     inner.calls.push(Call {
@@ -247,14 +281,14 @@ impl FakeEngine {
         }
     }
 
-    /// The token the operator must present (derived from the bot's UID).
     /// From now on `/status` answers with `m` instead of the status.
     pub fn misbehave(&self, m: Misbehavior) {
         self.inner.lock().unwrap().misbehavior = Some(m);
     }
 
-    pub fn expect_token(&self, token: String) {
-        self.inner.lock().unwrap().token = Some(token);
+    /// Control calls must be signed by one of `keys` for the bot `uid`.
+    pub fn expect_signed(&self, keys: Vec<PublicKey>, uid: String) {
+        self.inner.lock().unwrap().signed_for = Some((keys, uid));
     }
 
     /// Changes what `/status` reports.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use botfleet_crds::{RiskPolicy, Strategy, TradingBot};
 use botfleet_operator::config::LeaderElection;
-use botfleet_operator::token::TokenKey;
+use botfleet_operator::signing::SigningKeys;
 use botfleet_operator::{Metrics, OperatorConfig};
 use botfleet_tests::control_plane::ControlPlane;
 use k8s_openapi::api::core::v1::Pod;
@@ -186,7 +186,7 @@ impl World {
     /// The operator settings of the tests: this namespace only, fast polls,
     /// one-second "days".
     pub fn config(&self) -> OperatorConfig {
-        let mut c = OperatorConfig::new(TokenKey::new(KEY).unwrap(), "botfleet/engine:test");
+        let mut c = OperatorConfig::new(signing_keys(), "botfleet/engine:test");
         c.engine_port = self.engine_port;
         c.namespace = Some(self.ns.clone());
         c.poll_interval = Duration::from_millis(200);
@@ -298,7 +298,7 @@ impl World {
             "apiVersion": "botfleet.dev/v1alpha1", "kind": "TradingBot",
             "metadata": {"name": name}, "spec": spec}))?;
         let created = self.bots().create(&PostParams::default(), &bot).await?;
-        engine.expect_token(TokenKey::new(KEY).unwrap().derive(&created.uid().unwrap()));
+        engine.expect_signed(operator_public_keys(), created.uid().unwrap());
         // A real engine reports the UID from its rendered config.
         engine.update(|s| s.uid = created.uid());
         self.engines
@@ -467,8 +467,12 @@ async fn assign_pod_ips(
     }
 }
 
-/// The control token of the bot with `uid`: what the operator derives and
-/// writes into the `<bot>-engine-token` Secret.
-pub fn engine_token(uid: &str) -> String {
-    TokenKey::new(KEY).unwrap().derive(uid)
+/// The operator's signing key in these tests.
+pub fn signing_keys() -> SigningKeys {
+    SigningKeys::from_material(KEY).unwrap()
+}
+
+/// The public keys an engine verifies the test operator's signatures with.
+pub fn operator_public_keys() -> Vec<botfleet_crds::control_signature::PublicKey> {
+    botfleet_crds::control_signature::parse_public_keys(&signing_keys().public_keys_file()).unwrap()
 }

@@ -6,12 +6,13 @@
 //! kubelet. [`Kubelet`] plays that part for the engine container:
 //!
 //! - **volumes**: the `configMap` volume is written to a directory per
-//!   pod (the CURRENT ConfigMap, read when the container starts); the
+//!   pod (the CURRENT ConfigMap, read when the container starts), a `secret`
+//!   volume's items likewise (the exchange credentials from Sandbox up); the
 //!   `persistentVolumeClaim` of the StatefulSet's `data` template is a
 //!   directory per claim, so the SQLite store survives restarts like a PVC;
 //!   every mount path in the args and env is mapped to its directory;
 //! - **env**: plain values, and `secretKeyRef` / `configMapKeyRef` read from
-//!   the API (the engine token from `<bot>-engine-token`, the exchange keys
+//!   the API (the exchange keys
 //!   from the bot's credentials Secret), exactly what a pod would get;
 //! - **args**: the container's own (`run --config … --listen 0.0.0.0:<port>`),
 //!   with `--listen` bound to the bot's own loopback address (127.x.y.z, one
@@ -1115,13 +1116,35 @@ async fn start_engine(k: &Inner, bot: &str, pod: &Pod, uid: &str) -> Result<()> 
                 std::fs::write(host.join(key), value)?;
             }
             host
+        } else if let Some(secret) = &volume.secret {
+            // A Secret volume: its items as files, as the kubelet writes them.
+            let name = secret.secret_name.clone().unwrap_or_default();
+            let host = pod_dir.join(&volume.name);
+            std::fs::create_dir_all(&host)?;
+            let items: Vec<(String, String)> = match &secret.items {
+                Some(items) => items
+                    .iter()
+                    .map(|i| (i.key.clone(), i.path.clone()))
+                    .collect(),
+                None => bail!(
+                    "volume `{}`: a Secret volume without items is not supported by the stand-in",
+                    volume.name
+                ),
+            };
+            for (key, path) in items {
+                let Some(value) = secret_value(k, &name, &key).await? else {
+                    bail!("ContainerCreating: Secret `{name}` has no key `{key}`");
+                };
+                std::fs::write(host.join(path), value)?;
+            }
+            host
         } else if let Some(pvc) = &volume.persistent_volume_claim {
             dir.join("volumes").join(&pvc.claim_name)
         } else if volume.empty_dir.is_some() {
             pod_dir.join(&volume.name)
         } else {
             bail!(
-                "volume `{}`: only configMap, persistentVolumeClaim and emptyDir are supported",
+                "volume `{}`: only configMap, secret, persistentVolumeClaim and emptyDir are supported",
                 volume.name
             );
         };

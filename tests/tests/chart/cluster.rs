@@ -7,7 +7,9 @@ use botfleet_tests::control_plane::ControlPlane;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+};
 use serde_json::json;
 
 use crate::{chart_dir, helm, run, template};
@@ -45,7 +47,7 @@ async fn the_rendered_chart_passes_a_server_side_dry_run() {
         "clusterrole.rbac.authorization.k8s.io/botfleet-operator",
         "clusterrolebinding.rbac.authorization.k8s.io/botfleet-operator",
         "service/botfleet-operator",
-        "secret/botfleet-token-key",
+        "secret/botfleet-signing-key",
         "configmap/botfleet-dashboard",
         "networkpolicy.networking.k8s.io/botfleet-operator",
     ] {
@@ -57,7 +59,7 @@ async fn the_rendered_chart_passes_a_server_side_dry_run() {
 }
 
 #[tokio::test]
-async fn helm_install_binds_the_operator_to_its_role_without_secret_reads() {
+async fn helm_install_binds_the_operator_to_its_role_without_any_verb_on_secrets() {
     let cp = cp().await;
     let ns = cp.namespace("chart-install").await.unwrap();
     let release = ns.clone();
@@ -96,36 +98,70 @@ async fn helm_install_binds_the_operator_to_its_role_without_secret_reads() {
     let token = cp.service_account_token(&ns, &sa).await.unwrap();
     let operator = cp.client_for_token(&token).await.unwrap();
 
-    // It can do its job: watch bots everywhere, write an engine-token Secret…
+    // It can do its job: watch bots everywhere…
     let bots = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("botfleet.dev", "v1alpha1", "TradingBot"),
         "tradingbots",
     );
     let all_bots: Api<DynamicObject> = Api::all_with(operator.clone(), &bots);
     all_bots.list(&ListParams::default()).await.unwrap();
+    // …and is refused every verb on Secrets, its own signing key included
+    // (engines verify with public keys; nothing of the operator's is a Secret
+    // it has to write or read).
     let secrets: Api<Secret> = Api::namespaced(operator.clone(), &ns);
     let secret: Secret = serde_json::from_value(json!({
         "metadata": {"name": "some-bot-engine-token"},
         "stringData": {"token": "t"}
     }))
     .unwrap();
-    secrets
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
-
-    // …and is refused reading any Secret, its own included.
     let forbidden = |r: kube::Result<_>, what: &str| match r {
         Err(kube::Error::Api(s)) if s.code == 403 => {}
         other => panic!("{what}: expected 403 Forbidden, got {other:?}"),
     };
+    let own_key = format!("{release}-botfleet-signing-key");
     forbidden(
-        secrets.get("some-bot-engine-token").await.map(|_| ()),
-        "get secret",
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .map(|_| ()),
+        "create secret",
     );
+    forbidden(secrets.get(&own_key).await.map(|_| ()), "get secret");
     forbidden(
         secrets.list(&ListParams::default()).await.map(|_| ()),
         "list secrets",
+    );
+    forbidden(
+        secrets
+            .patch(
+                &own_key,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+            )
+            .await
+            .map(|_| ()),
+        "patch secret",
+    );
+    forbidden(
+        secrets
+            .replace(&own_key, &PostParams::default(), &secret)
+            .await
+            .map(|_| ()),
+        "update secret",
+    );
+    forbidden(
+        secrets
+            .delete(&own_key, &Default::default())
+            .await
+            .map(|_| ()),
+        "delete secret",
+    );
+    forbidden(
+        secrets
+            .delete_collection(&Default::default(), &ListParams::default())
+            .await
+            .map(|_| ()),
+        "deletecollection secrets",
     );
     forbidden(
         Api::<Secret>::all(operator.clone())
@@ -144,7 +180,14 @@ async fn helm_install_binds_the_operator_to_its_role_without_secret_reads() {
         ("patch", "configmaps", "yes"),
         ("create", "events.events.k8s.io", "yes"),
         ("update", "leases.coordination.k8s.io", "yes"),
+        ("get", "secrets", "no"),
+        ("list", "secrets", "no"),
         ("watch", "secrets", "no"),
+        ("create", "secrets", "no"),
+        ("update", "secrets", "no"),
+        ("patch", "secrets", "no"),
+        ("delete", "secrets", "no"),
+        ("deletecollection", "secrets", "no"),
         ("delete", "tradingbots.botfleet.dev", "no"),
         ("create", "strategies.botfleet.dev", "no"),
         ("delete", "pods", "no"),
@@ -156,7 +199,7 @@ async fn helm_install_binds_the_operator_to_its_role_without_secret_reads() {
         assert_eq!(answer, expected, "can-i {verb} {resource}");
     }
 
-    // Uninstalling keeps the token key (every engine token derives from it).
+    // Uninstalling keeps the signing key material (engines verify with its public key).
     let mut uninstall = helm();
     uninstall
         .args(["uninstall", &release, "--namespace", &ns])
@@ -164,7 +207,7 @@ async fn helm_install_binds_the_operator_to_its_role_without_secret_reads() {
     run(uninstall, None);
     let admin: Api<Secret> = Api::namespaced(cp.client().await.unwrap(), &ns);
     let key = admin
-        .get(&format!("{release}-botfleet-token-key"))
+        .get(&format!("{release}-botfleet-signing-key"))
         .await
         .unwrap();
     assert!(key.data.unwrap()["key"].0.len() >= 32);

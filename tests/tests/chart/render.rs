@@ -7,7 +7,7 @@ use crate::{chart_dir, documents, helm, kinds, one, repo, run, template};
 
 /// The command that renders `manifests/install.yaml` (the test below keeps it in sync).
 pub const RENDER_INSTALL: &str = "helm template botfleet charts/botfleet --namespace botfleet \
-     --include-crds --set tokenKey.create=false";
+     --include-crds --set signingKey.create=false";
 
 /// Every optional object switched on.
 const ALL_ON: &[&str] = &[
@@ -40,7 +40,7 @@ fn helm_lint_passes_with_defaults_and_with_every_option_on() {
 }
 
 #[test]
-fn the_operator_runs_with_restricted_pod_security_probes_and_its_token_key() {
+fn the_operator_runs_with_restricted_pod_security_probes_and_its_signing_key() {
     let docs = documents(&template("botfleet", &[]));
     let deploy = one(&docs, "Deployment");
     let pod = &deploy["spec"]["template"]["spec"];
@@ -75,10 +75,11 @@ fn the_operator_runs_with_restricted_pod_security_probes_and_its_token_key() {
     assert_eq!(field("POD_NAME"), "metadata.name");
     assert_eq!(field("POD_NAMESPACE"), "metadata.namespace");
 
-    // The token key: the chart's Secret, mounted where --token-key-file points.
+    // The signing key material: the chart's Secret, mounted where
+    // --signing-key-file points (no subPath, so a rotation reaches the file).
     let args = args(&docs);
     assert!(
-        args.contains(&"--token-key-file=/etc/botfleet/token-key/key".into()),
+        args.contains(&"--signing-key-file=/etc/botfleet/signing-key/key".into()),
         "{args:?}"
     );
     assert!(
@@ -86,13 +87,13 @@ fn the_operator_runs_with_restricted_pod_security_probes_and_its_token_key() {
         "{args:?}"
     );
     let mount = &c["volumeMounts"][0];
-    assert_eq!(mount["mountPath"], "/etc/botfleet/token-key");
+    assert_eq!(mount["mountPath"], "/etc/botfleet/signing-key");
     assert_eq!(mount["readOnly"], true);
     let volume = &pod["volumes"][0];
     assert_eq!(volume["name"], mount["name"]);
-    assert_eq!(volume["secret"]["secretName"], "botfleet-token-key");
+    assert_eq!(volume["secret"]["secretName"], "botfleet-signing-key");
     let secret = one(&docs, "Secret");
-    assert_eq!(secret["metadata"]["name"], "botfleet-token-key");
+    assert_eq!(secret["metadata"]["name"], "botfleet-signing-key");
     assert_eq!(
         secret["metadata"]["annotations"]["helm.sh/resource-policy"],
         "keep"
@@ -305,9 +306,9 @@ fn install_header() -> String {
          # Generated; do not edit. Regenerate with (from the repository root):\n\
          #   {RENDER_INSTALL} > manifests/install.yaml   (then put back this header)\n\
          # or: BOTFLEET_UPDATE_INSTALL_YAML=1 cargo test -p botfleet-tests --test chart -- install_yaml\n\
-         # Before applying, create the operator's token key (see docs/install.md):\n\
+         # Before applying, create the operator's signing key material (see docs/install.md):\n\
          #   kubectl create namespace botfleet\n\
-         #   kubectl -n botfleet create secret generic botfleet-token-key --from-literal=key=\"$(head -c 48 /dev/urandom | base64)\"\n"
+         #   kubectl -n botfleet create secret generic botfleet-signing-key --from-literal=key=\"$(head -c 48 /dev/urandom | base64)\"\n"
     )
 }
 
@@ -318,7 +319,7 @@ fn install_yaml_is_the_rendered_chart() {
         install_header(),
         template(
             "botfleet",
-            &["--include-crds", "--set", "tokenKey.create=false"]
+            &["--include-crds", "--set", "signingKey.create=false"]
         )
     );
     let path = repo().join("manifests/install.yaml");

@@ -139,6 +139,9 @@ impl SpotClient {
     ) -> Result<Self, VenueError> {
         let http = reqwest::Client::builder()
             .timeout(opts.timeout)
+            // A redirect would carry the signed request and the API key
+            // header to another host: the venue answers for itself or not at all.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| VenueError::Unavailable {
                 message: format!("cannot build the HTTP client: {e}"),
