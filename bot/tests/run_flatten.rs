@@ -267,7 +267,7 @@ async fn a_halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_an
 
     // The trading loop still takes control requests.
     let (code, body) = engine
-        .post("/v1/resume", Some(TOKEN), json!({"haltId": halt.id}))
+        .post("/v1/resume", Some(OPERATOR_KEY), json!({"haltId": halt.id}))
         .await;
     assert_eq!(code, 200, "{body}");
     let log = engine.log_text();
