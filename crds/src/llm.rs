@@ -263,3 +263,20 @@ pub fn template_fields(template: &str) -> Vec<Result<&str, String>> {
     }
     out
 }
+
+impl crate::strategy::StrategySpec {
+    /// The model members of this Strategy: itself when it is `llm`, and
+    /// the inline `llm` members of its committee (referenced members are
+    /// Strategies of their own).
+    pub fn llm_members(&self) -> Vec<&LlmStrategy> {
+        let mut out: Vec<&LlmStrategy> = self.llm.iter().collect();
+        if let Some(c) = &self.committee {
+            out.extend(
+                c.members
+                    .iter()
+                    .filter_map(|m| m.inline.as_ref().and_then(|i| i.llm.as_ref())),
+            );
+        }
+        out
+    }
+}

@@ -81,6 +81,9 @@ pub struct RenderedConfig {
     /// restart mid-flatten would interrupt the flatten); the latch is still
     /// in the ConfigMap for an engine that restarts for another reason.
     pub restart_hash: String,
+    /// API keys of the model members: (environment variable, Secret key),
+    /// set on the engine container from the Secrets, never written here.
+    pub llm_keys: Vec<(String, botfleet_crds::SecretKeyRef)>,
 }
 
 /// Operator settings the workload depends on.
@@ -112,10 +115,20 @@ fn doc(kind: &str, meta: &ObjectMeta, spec: serde_json::Value) -> serde_json::Va
 pub fn engine_config(inputs: &EngineInputs<'_>) -> Result<RenderedConfig> {
     let yaml = config_yaml(inputs, inputs.halted)?;
     let restart_yaml = config_yaml(inputs, false)?;
+    let mut llm_keys: Vec<(String, botfleet_crds::SecretKeyRef)> = Vec::new();
+    let specs = std::iter::once(inputs.strategy).chain(inputs.members.iter().copied());
+    for llm in specs.flat_map(|s| s.spec.llm_members()) {
+        if let (Some(env), Some(r)) = (llm.api_key_env(), &llm.api_key_secret_ref)
+            && !llm_keys.iter().any(|(e, _)| *e == env)
+        {
+            llm_keys.push((env, r.clone()));
+        }
+    }
     Ok(RenderedConfig {
         hash: hex::encode(Sha256::digest(yaml.as_bytes())),
         restart_hash: hex::encode(Sha256::digest(restart_yaml.as_bytes())),
         yaml,
+        llm_keys,
     })
 }
 
@@ -323,6 +336,9 @@ pub fn stateful_set(
             "apiSecret",
             false,
         ));
+    }
+    for (var, key) in &config.llm_keys {
+        env.push(secret_env(var, &key.name, &key.key, false));
     }
     let mut mounts = vec![VolumeMount {
         name: "config".into(),

@@ -47,7 +47,11 @@ struct Inner {
     /// Looks up an API key by environment variable name.
     keys: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
     state: Mutex<State>,
+    /// Told of every exchange (the `run` command's metrics).
+    observer: OnceLock<Observer>,
 }
+
+type Observer = Box<dyn Fn(&Exchange, f64) + Send + Sync>;
 
 #[derive(Default)]
 struct State {
@@ -82,6 +86,7 @@ impl LlmBackend {
             client: OnceLock::new(),
             keys: Box::new(|name| std::env::var(name).ok()),
             state: Mutex::new(State::default()),
+            observer: OnceLock::new(),
         }))
     }
 
@@ -110,6 +115,12 @@ impl LlmBackend {
         let mut b = Self::live();
         Arc::get_mut(&mut b.0).expect("fresh backend").keys = Box::new(keys);
         b
+    }
+
+    /// Calls `observer` with every exchange and the member's budget share
+    /// used (the first observer set stays).
+    pub fn set_observer(&self, observer: impl Fn(&Exchange, f64) + Send + Sync + 'static) {
+        let _ = self.0.observer.set(Box::new(observer));
     }
 
     pub fn mode(&self) -> LlmMode {
@@ -226,6 +237,9 @@ impl LlmBackend {
             .map_or(0.0, Budget::used_share);
         let stats = state.stats.entry(exchange.member.clone()).or_default();
         stats.count(&exchange, used);
+        if let Some(observe) = self.0.observer.get() {
+            observe(&exchange, used);
+        }
         state.exchanges.push(exchange);
     }
 
