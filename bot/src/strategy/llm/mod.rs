@@ -255,3 +255,6 @@ impl LlmMember {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;
