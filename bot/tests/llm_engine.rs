@@ -79,13 +79,24 @@ fn live() -> LlmBackend {
 }
 
 fn candles(n: usize) -> Vec<Candle> {
-    generate(&SyntheticConfig::for_timeframe(11, n, botfleet_crds::Timeframe::H1))
-        .unwrap()
-        .candles
+    generate(&SyntheticConfig::for_timeframe(
+        11,
+        n,
+        botfleet_crds::Timeframe::H1,
+    ))
+    .unwrap()
+    .candles
 }
 
 fn engine(cfg: EngineConfig, start: i64) -> Engine {
-    Engine::new(cfg, Default::default(), EquityCurve::bounded(0), start, EventMode::Record).unwrap()
+    Engine::new(
+        cfg,
+        Default::default(),
+        EquityCurve::bounded(0),
+        start,
+        EventMode::Record,
+    )
+    .unwrap()
 }
 
 fn llm_records(events: &[EngineEvent]) -> Vec<&AuditRecord> {
@@ -110,7 +121,10 @@ fn a_model_voting_buy_with_full_confidence_every_candle_stays_within_the_policy_
     let sim = LlmSim::start();
     sim.set_default(Reply::vote("buy", 1.0));
     let data = candles(200);
-    let mut e = engine(config(&llm_only(&sim.endpoint(), ""), live()), data[0].open_time);
+    let mut e = engine(
+        config(&llm_only(&sim.endpoint(), ""), live()),
+        data[0].open_time,
+    );
     let mut events = Vec::new();
     for c in &data[..120] {
         e.on_candle(0, c).unwrap();
@@ -128,7 +142,11 @@ fn a_model_voting_buy_with_full_confidence_every_candle_stays_within_the_policy_
             }
             events.push(ev);
         }
-        let held = e.ledger().positions().map(|p| p.cost_basis().value()).sum::<Decimal>();
+        let held = e
+            .ledger()
+            .positions()
+            .map(|p| p.cost_basis().value())
+            .sum::<Decimal>();
         // Entry at the next open may slip; 2 % covers slippage and fees.
         assert!(
             held <= e.equity().value() * Decimal::new(25, 2) * Decimal::new(102, 2),
@@ -136,9 +154,15 @@ fn a_model_voting_buy_with_full_confidence_every_candle_stays_within_the_policy_
             e.equity().value()
         );
     }
-    assert!(buys(&events) >= 1, "the model's buy was acted on at least once");
+    assert!(
+        buys(&events) >= 1,
+        "the model's buy was acted on at least once"
+    );
     let asked = sim.requests().len();
-    assert!(asked >= 90, "the model was asked each candle past warm-up ({asked})");
+    assert!(
+        asked >= 90,
+        "the model was asked each candle past warm-up ({asked})"
+    );
 
     e.halt(data[120].open_time, "operator test halt", true);
     let mut after = Vec::new();
@@ -146,10 +170,19 @@ fn a_model_voting_buy_with_full_confidence_every_candle_stays_within_the_policy_
         e.on_candle(0, c).unwrap();
         after.extend(e.drain_events());
     }
-    assert_eq!(buys(&after), 0, "no buy while halted, whatever the model says");
-    assert!(sim.requests().len() > asked, "the model kept voting during the halt");
+    assert_eq!(
+        buys(&after),
+        0,
+        "no buy while halted, whatever the model says"
+    );
     assert!(
-        after.iter().any(|ev| matches!(ev, EngineEvent::Audit(a) if a.verdict == "refused" && a.signal == "buy")),
+        sim.requests().len() > asked,
+        "the model kept voting during the halt"
+    );
+    assert!(
+        after.iter().any(
+            |ev| matches!(ev, EngineEvent::Audit(a) if a.verdict == "refused" && a.signal == "buy")
+        ),
         "the halted buy is audited as refused"
     );
 }
@@ -180,7 +213,12 @@ fn every_prompt_and_reply_is_audited_and_the_key_goes_only_in_the_header() {
     assert_eq!(records[0].signal, "buy");
     assert_eq!(r0["model"], "sim-model");
     assert_eq!(r0["promptHash"].as_str().unwrap().len(), 64);
-    assert!(r0["prompt"].as_str().unwrap().contains("candles (oldest first"));
+    assert!(
+        r0["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("candles (oldest first")
+    );
     assert!(r0["reply"].as_str().unwrap().contains("\"buy\""));
     assert_eq!(r0["usage"]["totalTokens"], 135);
     assert_eq!(r0["usage"]["cost"], "0.0003");
@@ -197,24 +235,39 @@ fn every_prompt_and_reply_is_audited_and_the_key_goes_only_in_the_header() {
     assert_eq!(stats["model"].buy, 1);
 
     let seen = sim.requests();
-    assert_eq!(seen[0].authorization.as_deref(), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        seen[0].authorization.as_deref(),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     let body = &seen[0].body;
     assert_eq!(body["model"], "sim-model");
     assert_eq!(body["temperature"], 0.0);
     assert_eq!(body["response_format"]["type"], "json_schema");
     assert_eq!(body["messages"][0]["role"], "system");
-    let audit = serde_json::to_string(&events.iter().filter_map(|e| match e {
-        EngineEvent::Audit(a) => Some(a),
-        _ => None,
-    }).collect::<Vec<_>>()).unwrap();
-    assert!(!audit.contains(KEY), "the API key never reaches the audit log");
+    let audit = serde_json::to_string(
+        &events
+            .iter()
+            .filter_map(|e| match e {
+                EngineEvent::Audit(a) => Some(a),
+                _ => None,
+            })
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(
+        !audit.contains(KEY),
+        "the API key never reaches the audit log"
+    );
     assert!(!body.to_string().contains(KEY), "nor the request body");
 }
 
 #[test]
 fn a_slow_model_abstains_at_the_deadline_and_the_bot_does_not_trade_on_it() {
     let sim = LlmSim::start();
-    sim.set_default(Reply::Slow(Duration::from_secs(30), Box::new(Reply::vote("buy", 1.0))));
+    sim.set_default(Reply::Slow(
+        Duration::from_secs(30),
+        Box::new(Reply::vote("buy", 1.0)),
+    ));
     let yaml = llm_only(&sim.endpoint(), "").replace("timeoutSeconds: 5", "timeoutSeconds: 1");
     let data = candles(23);
     let cfg = config(&yaml, live());
@@ -233,11 +286,23 @@ fn a_slow_model_abstains_at_the_deadline_and_the_bot_does_not_trade_on_it() {
 fn rate_limits_and_server_errors_are_retried_then_abstain() {
     let sim = LlmSim::start();
     sim.push([
-        Reply::Status { code: 429, retry_after: Some(1) },
+        Reply::Status {
+            code: 429,
+            retry_after: Some(1),
+        },
         Reply::vote("buy", 0.9),
-        Reply::Status { code: 500, retry_after: None },
-        Reply::Status { code: 503, retry_after: None },
-        Reply::Status { code: 401, retry_after: None },
+        Reply::Status {
+            code: 500,
+            retry_after: None,
+        },
+        Reply::Status {
+            code: 503,
+            retry_after: None,
+        },
+        Reply::Status {
+            code: 401,
+            retry_after: None,
+        },
     ]);
     let data = candles(24);
     let cfg = config(&llm_only(&sim.endpoint(), ""), live());
@@ -249,10 +314,16 @@ fn rate_limits_and_server_errors_are_retried_then_abstain() {
         events.extend(e.drain_events());
     }
     let records = llm_records(&events);
-    assert_eq!(records[0].signal, "buy", "the 429 was retried after Retry-After");
+    assert_eq!(
+        records[0].signal, "buy",
+        "the 429 was retried after Retry-After"
+    );
     assert_eq!(records[0].reason["attempts"], 2);
     assert_eq!(records[1].reason["abstained"], "serverError");
-    assert_eq!(records[1].reason["attempts"], 2, "maxRetries 1: two requests");
+    assert_eq!(
+        records[1].reason["attempts"], 2,
+        "maxRetries 1: two requests"
+    );
     assert_eq!(records[2].reason["abstained"], "refused");
     assert_eq!(records[2].reason["attempts"], 1, "a 401 is not retried");
     assert_eq!(sim.requests().len(), 5);
@@ -273,11 +344,20 @@ fn a_member_over_its_daily_budget_abstains_until_the_next_utc_day() {
         e.on_candle(0, c).unwrap();
         e.drain_events();
     }
-    let days: std::collections::BTreeSet<i64> =
-        data[21..].iter().map(|c| c.open_time.div_euclid(86_400_000)).collect();
-    assert_eq!(sim.requests().len(), 3 * days.len(), "3 requests per UTC day");
+    let days: std::collections::BTreeSet<i64> = data[21..]
+        .iter()
+        .map(|c| c.open_time.div_euclid(86_400_000))
+        .collect();
+    assert_eq!(
+        sim.requests().len(),
+        3 * days.len(),
+        "3 requests per UTC day"
+    );
     let s = &backend.stats()["model"];
-    assert_eq!(s.abstentions["budgetExhausted"], (data.len() - 21 - 3 * days.len()) as u64);
+    assert_eq!(
+        s.abstentions["budgetExhausted"],
+        (data.len() - 21 - 3 * days.len()) as u64
+    );
     assert_eq!(backend.budget("model").unwrap().requests, 3);
 }
 
@@ -285,7 +365,10 @@ fn a_member_over_its_daily_budget_abstains_until_the_next_utc_day() {
 fn a_missing_api_key_is_an_abstention_not_an_unauthenticated_request() {
     let sim = LlmSim::start();
     let data = candles(22);
-    let cfg = config(&llm_only(&sim.endpoint(), ""), LlmBackend::live_with_keys(|_| None));
+    let cfg = config(
+        &llm_only(&sim.endpoint(), ""),
+        LlmBackend::live_with_keys(|_| None),
+    );
     let backend = cfg.llm.clone();
     let mut e = engine(cfg, data[0].open_time);
     for c in &data {
@@ -296,7 +379,10 @@ fn a_missing_api_key_is_an_abstention_not_an_unauthenticated_request() {
 }
 
 fn committee(endpoint: &str) -> String {
-    committee_keyed(endpoint, ", apiKeySecretRef: {name: llm-api-key, key: api-key}")
+    committee_keyed(
+        endpoint,
+        ", apiKeySecretRef: {name: llm-api-key, key: api-key}",
+    )
 }
 
 fn committee_keyed(endpoint: &str, key: &str) -> String {
@@ -319,7 +405,10 @@ fn a_committee_decision_lists_every_members_vote_including_the_model() {
     let sim = LlmSim::start();
     sim.set_default(Reply::vote("buy", 0.7));
     let data = candles(300);
-    let mut e = engine(config(&committee(&sim.endpoint()), live()), data[0].open_time);
+    let mut e = engine(
+        config(&committee(&sim.endpoint()), live()),
+        data[0].open_time,
+    );
     let mut events = Vec::new();
     for c in &data {
         e.on_candle(0, c).unwrap();
@@ -332,9 +421,17 @@ fn a_committee_decision_lists_every_members_vote_including_the_model() {
             _ => None,
         })
         .collect();
-    assert!(!decided.is_empty(), "the committee bought with the model's weight");
+    assert!(
+        !decided.is_empty(),
+        "the committee bought with the model's weight"
+    );
     let why = decided[0].reason["strategy"].as_str().unwrap();
-    for member in ["sma (weight 1)", "rsi (weight 1)", "gpt (weight 2)", "model voted buy"] {
+    for member in [
+        "sma (weight 1)",
+        "rsi (weight 1)",
+        "gpt (weight 2)",
+        "model voted buy",
+    ] {
         assert!(why.contains(member), "`{member}` missing from: {why}");
     }
 }
@@ -354,7 +451,10 @@ fn a_committee_backtest_replays_recorded_replies_deterministically_and_offline()
         let args = BacktestArgs {
             file,
             bot: None,
-            data: vec![botfleet_bot::backtest::DataArg { symbol: None, path: data_path.clone() }],
+            data: vec![botfleet_bot::backtest::DataArg {
+                symbol: None,
+                path: data_path.clone(),
+            }],
             from: None,
             to: None,
             seed: 1,
@@ -379,15 +479,25 @@ fn a_committee_backtest_replays_recorded_replies_deterministically_and_offline()
     let a = run(&endpoint, LlmFlag::Replay, "replay-a");
     let b = run(&endpoint, LlmFlag::Replay, "replay-b");
     assert!(asked > 300);
-    assert_eq!(serde_json::to_value(&a.trades).unwrap(), serde_json::to_value(&b.trades).unwrap());
-    assert_eq!(serde_json::to_value(&a.trades).unwrap(), serde_json::to_value(&recorded.trades).unwrap());
+    assert_eq!(
+        serde_json::to_value(&a.trades).unwrap(),
+        serde_json::to_value(&b.trades).unwrap()
+    );
+    assert_eq!(
+        serde_json::to_value(&a.trades).unwrap(),
+        serde_json::to_value(&recorded.trades).unwrap()
+    );
     assert_eq!(
         serde_json::to_value(&a.balances).unwrap(),
         serde_json::to_value(&recorded.balances).unwrap()
     );
     let m = &a.llm_members[0];
     assert_eq!(m.name, "gpt");
-    assert_eq!(m.buy + m.sell, asked as u64, "every recorded reply replayed");
+    assert_eq!(
+        m.buy + m.sell,
+        asked as u64,
+        "every recorded reply replayed"
+    );
     assert!(m.abstentions.is_empty(), "{:?}", m.abstentions);
     assert!(m.hit_rate.is_some());
     let html = std::fs::read_to_string(dir.path().join("replay-a/report.html")).unwrap();
@@ -396,7 +506,10 @@ fn a_committee_backtest_replays_recorded_replies_deterministically_and_offline()
     // Without recordings, every prompt is an abstention the report counts.
     std::fs::remove_file(&cache).unwrap();
     let empty = run(&endpoint, LlmFlag::Replay, "replay-empty");
-    assert_eq!(empty.llm_members[0].abstentions["notRecorded"], asked as u64);
+    assert_eq!(
+        empty.llm_members[0].abstentions["notRecorded"],
+        asked as u64
+    );
     assert_eq!(empty.llm_members[0].buy, 0);
 }
 

@@ -115,7 +115,13 @@ impl LlmStrategy {
             let raw = format!("{}_{}", r.name, r.key);
             let name: String = raw
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             format!("BOTFLEET_LLM_KEY_{name}")
         })
@@ -188,12 +194,7 @@ impl LlmStrategy {
         errs.check(
             (1..=200).contains(&self.lookback_candles),
             format!("{path}.lookbackCandles"),
-            || {
-                format!(
-                    "lookbackCandles is 1 to 200, got {}",
-                    self.lookback_candles
-                )
-            },
+            || format!("lookbackCandles is 1 to 200, got {}", self.lookback_candles),
         );
         if let Some(t) = &self.template {
             check_template(t, &format!("{path}.template"), errs);
@@ -207,7 +208,10 @@ impl LlmStrategy {
         errs.check(
             b.tokens != Some(0),
             format!("{path}.dailyBudget.tokens"),
-            || "a budget of 0 tokens would never ask the model; remove the limit or set at least 1".into(),
+            || {
+                "a budget of 0 tokens would never ask the model; remove the limit or set at least 1"
+                    .into()
+            },
         );
         errs.check(
             b.cost.is_none_or(|c| !c.value().is_zero()),
@@ -246,7 +250,9 @@ pub fn template_fields(template: &str) -> Vec<Result<&str, String>> {
             continue;
         }
         if c == b'}' {
-            out.push(Err("a `}` without `{`; write `}}` for a literal brace".into()));
+            out.push(Err(
+                "a `}` without `{`; write `}}` for a literal brace".into()
+            ));
             rest = after;
             continue;
         }
@@ -256,7 +262,9 @@ pub fn template_fields(template: &str) -> Vec<Result<&str, String>> {
                 rest = &after[j + 1..];
             }
             None => {
-                out.push(Err("a `{` is not closed; write `{{` for a literal brace".into()));
+                out.push(Err(
+                    "a `{` is not closed; write `{{` for a literal brace".into()
+                ));
                 break;
             }
         }

@@ -22,7 +22,8 @@ fn message(errs: &ValidationErrors, path: &str) -> String {
 
 #[test]
 fn a_minimal_llm_strategy_takes_safe_defaults() {
-    let s = spec("timeframe: 1h\nllm:\n  endpoint: https://api.openai.com/v1\n  model: gpt-4o-mini\n");
+    let s =
+        spec("timeframe: 1h\nllm:\n  endpoint: https://api.openai.com/v1\n  model: gpt-4o-mini\n");
     assert_eq!(s.validate(), Ok(()));
     let llm = s.llm.as_ref().unwrap();
     assert_eq!(llm.temperature, 0.0);
@@ -35,10 +36,14 @@ fn a_minimal_llm_strategy_takes_safe_defaults() {
 
 #[test]
 fn the_timeout_must_stay_under_a_quarter_of_the_candle_period() {
-    let s = spec("timeframe: 1m\nllm:\n  endpoint: http://ollama:11434/v1\n  model: llama3\n  timeoutSeconds: 30\n");
+    let s = spec(
+        "timeframe: 1m\nllm:\n  endpoint: http://ollama:11434/v1\n  model: llama3\n  timeoutSeconds: 30\n",
+    );
     let m = message(&errors(&s), "spec.llm.timeoutSeconds");
     assert!(m.contains("1 to 15") && m.contains("1m"), "{m}");
-    let ok = spec("timeframe: 1h\nllm:\n  endpoint: http://ollama:11434/v1\n  model: llama3\n  timeoutSeconds: 30\n");
+    let ok = spec(
+        "timeframe: 1h\nllm:\n  endpoint: http://ollama:11434/v1\n  model: llama3\n  timeoutSeconds: 30\n",
+    );
     assert_eq!(ok.validate(), Ok(()));
 }
 
@@ -124,7 +129,9 @@ committee:
 
 #[test]
 fn the_key_variable_is_derived_from_the_secret_reference() {
-    let s = spec("llm:\n  endpoint: https://api.openai.com/v1\n  model: m\n  apiKeySecretRef: {name: open-ai, key: api.key}\n");
+    let s = spec(
+        "llm:\n  endpoint: https://api.openai.com/v1\n  model: m\n  apiKeySecretRef: {name: open-ai, key: api.key}\n",
+    );
     assert_eq!(
         s.llm.unwrap().api_key_env().as_deref(),
         Some("BOTFLEET_LLM_KEY_OPEN_AI_API_KEY")

@@ -243,7 +243,10 @@ fn the_engine_computes_the_operators_trading_hash_from_the_rendered_config() {
 
 #[test]
 fn a_model_members_api_key_reaches_the_engine_from_its_secret_only() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/examples/llm-committee.yaml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../manifests/examples/llm-committee.yaml"
+    );
     let m = Manifests::from_yaml(&std::fs::read_to_string(path).unwrap()).unwrap();
     let i = EngineInputs {
         bot: &m.trading_bots[0],
@@ -266,7 +269,16 @@ fn a_model_members_api_key_reaches_the_engine_from_its_secret_only() {
         .find(|e| e.name == "BOTFLEET_LLM_KEY_OPENAI_API_KEY")
         .expect("the key variable the engine reads");
     assert!(var.value.is_none(), "no literal value");
-    let key = var.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+    let key = var
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
     assert_eq!((key.name.as_str(), key.key.as_str()), ("openai", "api-key"));
-    assert_eq!(key.optional, None, "a missing Secret keeps the pod from starting");
+    assert_eq!(
+        key.optional, None,
+        "a missing Secret keeps the pod from starting"
+    );
 }

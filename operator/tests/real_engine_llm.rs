@@ -21,8 +21,7 @@ use serde_json::json;
 const LLM_KEY: &str = "sk-llmRealEngine9Qw3Zt7Hk";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_paper_bot_trades_on_a_models_votes_through_the_operator_with_the_key_from_its_secret()
-{
+async fn a_paper_bot_trades_on_a_models_votes_through_the_operator_with_the_key_from_its_secret() {
     let sim = LlmSim::start();
     // Long for 6 candles, flat for 6, over and over: round trips to count.
     sim.push((0..400).map(|i| Reply::vote(if (i / 6) % 2 == 0 { "buy" } else { "sell" }, 0.9)));
@@ -30,7 +29,9 @@ async fn a_paper_bot_trades_on_a_models_votes_through_the_operator_with_the_key_
     let rw = RealWorld::new("real-llm").await.unwrap();
     let op = rw.start_operator(rw.config());
     let started = Instant::now();
-    rw.credentials("keys", "unusedKey", "unusedSecret").await.unwrap();
+    rw.credentials("keys", "unusedKey", "unusedSecret")
+        .await
+        .unwrap();
     let secret: Secret = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "llm-key"},
@@ -84,9 +85,11 @@ spec:
     let end = candles.last().unwrap().time;
     let feed = data.path().join("waves.csv");
     write_csv(&feed, &candles).unwrap();
-    rw.bot("llm", "model", "policy", json!({}), move |_| replay(&feed, None))
-        .await
-        .unwrap();
+    rw.bot("llm", "model", "policy", json!({}), move |_| {
+        replay(&feed, None)
+    })
+    .await
+    .unwrap();
 
     let engine = rw.kubelet.wait_replayed("llm", end).await.unwrap();
     assert_eq!(engine.phase, Phase::Paper);
@@ -103,7 +106,8 @@ spec:
     assert!(seen.len() >= candles.len() - 21, "{} requests", seen.len());
     let bearer = format!("Bearer {LLM_KEY}");
     assert!(
-        seen.iter().all(|r| r.authorization.as_deref() == Some(bearer.as_str())),
+        seen.iter()
+            .all(|r| r.authorization.as_deref() == Some(bearer.as_str())),
         "every request carries the key from the Secret"
     );
     assert_eq!(seen[0].body["model"], "sim-model");
@@ -115,7 +119,11 @@ spec:
         .unwrap();
     assert!(decisions >= 1.0, "the engine counts its model's decisions");
     assert!(
-        !rw.kubelet.rendered_config("llm").await.unwrap().contains(LLM_KEY),
+        !rw.kubelet
+            .rendered_config("llm")
+            .await
+            .unwrap()
+            .contains(LLM_KEY),
         "the key is not in the rendered config"
     );
     op.stop().await;

@@ -6,8 +6,8 @@ use crate::execution::OrderState;
 use crate::indicators::{Hlc, Indicator};
 use crate::risk::{ExitOrder, Halt, ResumeError, RiskAction, RiskActions, Verdict};
 use crate::strategy::{Advice, DecisionContext, Signal};
-use rust_decimal::Decimal;
 use botfleet_crds::HaltAction;
+use rust_decimal::Decimal;
 
 impl Engine {
     /// One closed candle of the symbol at `index` ([`Engine::symbol_index`]).
@@ -92,7 +92,9 @@ impl Engine {
         DecisionContext {
             symbol: symbol.to_string(),
             position_quantity: position.map_or(Decimal::ZERO, |p| p.quantity().value()),
-            avg_entry_price: position.and_then(|p| p.avg_entry_price()).map(|p| p.value()),
+            avg_entry_price: position
+                .and_then(|p| p.avg_entry_price())
+                .map(|p| p.value()),
             cash: self.ledger.cash().value(),
             equity: self.ledger.equity().value(),
             max_position_pct: limits.max_position_pct.value(),

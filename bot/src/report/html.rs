@@ -147,8 +147,11 @@ pub fn render_html(r: &BacktestReport) -> String {
              <th>Sell</th><th>Hold</th><th>Abstained</th><th>Hit rate</th><th>Tokens</th></tr>",
         );
         for m in &r.llm_members {
-            let abstained: Vec<String> =
-                m.abstentions.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let abstained: Vec<String> = m
+                .abstentions
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -157,8 +160,16 @@ pub fn render_html(r: &BacktestReport) -> String {
                 m.buy,
                 m.sell,
                 m.hold,
-                esc(&if abstained.is_empty() { "0".to_string() } else { abstained.join(", ") }),
-                m.hit_rate.map_or("n/a".to_string(), |r| format!("{:.1}% of {}", r * 100.0, m.scored_votes)),
+                esc(&if abstained.is_empty() {
+                    "0".to_string()
+                } else {
+                    abstained.join(", ")
+                }),
+                m.hit_rate.map_or("n/a".to_string(), |r| format!(
+                    "{:.1}% of {}",
+                    r * 100.0,
+                    m.scored_votes
+                )),
                 m.tokens
             );
         }

@@ -128,7 +128,9 @@ impl LlmMetrics {
                 .with_label_values(&[m])
                 .observe(x.latency_ms as f64 / 1000.0);
         }
-        self.tokens.with_label_values(&[m]).inc_by(x.usage.total_tokens);
+        self.tokens
+            .with_label_values(&[m])
+            .inc_by(x.usage.total_tokens);
         self.budget_used.with_label_values(&[m]).set(budget_used);
         self.budget_exhausted
             .with_label_values(&[m])

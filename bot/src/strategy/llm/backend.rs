@@ -38,7 +38,12 @@ pub struct Decision {
     pub attempts: u32,
 }
 
-type Job = (ClientConfig, Option<ApiKey>, Prompt, mpsc::SyncSender<Completion>);
+type Job = (
+    ClientConfig,
+    Option<ApiKey>,
+    Prompt,
+    mpsc::SyncSender<Completion>,
+);
 
 struct Inner {
     mode: LlmMode,
@@ -181,13 +186,16 @@ impl LlmBackend {
         let config = member.client_config();
         let deadline = config.deadline;
         let (tx, rx) = mpsc::sync_channel(1);
-        let sent = self
-            .client()
-            .lock()
-            .expect("llm client")
-            .send((config, key, prompt.clone(), tx));
+        let sent =
+            self.client()
+                .lock()
+                .expect("llm client")
+                .send((config, key, prompt.clone(), tx));
         // The client enforces the deadline; the margin only covers a stuck thread.
-        let completion = match sent.ok().and_then(|()| rx.recv_timeout(deadline + Duration::from_secs(5)).ok()) {
+        let completion = match sent
+            .ok()
+            .and_then(|()| rx.recv_timeout(deadline + Duration::from_secs(5)).ok())
+        {
             Some(c) => c,
             None => return abstain(AbstainCause::Transport),
         };
@@ -246,7 +254,11 @@ impl LlmBackend {
     /// A scored vote: did the next close move the way the member voted?
     pub(crate) fn score(&self, member: &str, hit: bool) {
         let mut state = self.0.state.lock().expect("llm state");
-        state.stats.entry(member.to_string()).or_default().score(hit);
+        state
+            .stats
+            .entry(member.to_string())
+            .or_default()
+            .score(hit);
     }
 
     /// The exchanges since the last call, oldest first.
@@ -261,7 +273,13 @@ impl LlmBackend {
 
     /// Today's spending of `member`, if it asked anything yet.
     pub fn budget(&self, member: &str) -> Option<Budget> {
-        self.0.state.lock().expect("llm state").budgets.get(member).cloned()
+        self.0
+            .state
+            .lock()
+            .expect("llm state")
+            .budgets
+            .get(member)
+            .cloned()
     }
 }
 
@@ -277,7 +295,10 @@ fn abstain(cause: AbstainCause) -> Decision {
 
 /// Serves jobs one at a time on its own runtime, until every sender is gone.
 fn client_thread(rx: mpsc::Receiver<Job>) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "LLM client runtime did not start; models abstain");

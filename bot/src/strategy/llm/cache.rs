@@ -74,12 +74,11 @@ impl ReplayCache {
             if line.trim().is_empty() {
                 continue;
             }
-            let r: RecordedReply =
-                serde_json::from_str(&line).map_err(|e| CacheError::Line {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    message: e.to_string(),
-                })?;
+            let r: RecordedReply = serde_json::from_str(&line).map_err(|e| CacheError::Line {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: e.to_string(),
+            })?;
             cache
                 .replies
                 .insert((r.model.clone(), r.prompt_hash.clone()), r);

@@ -77,7 +77,14 @@ pub fn render(
         }
         match (c, after.find('}')) {
             (b'{', Some(j)) => {
-                field(&mut user, &after[..j], timeframe, candles, indicators, context);
+                field(
+                    &mut user,
+                    &after[..j],
+                    timeframe,
+                    candles,
+                    indicators,
+                    context,
+                );
                 rest = &after[j + 1..];
             }
             _ => {
@@ -123,12 +130,7 @@ fn field(
             }
         }
         "indicators" => {
-            let _ = write!(
-                out,
-                "rsi14={} sma20={}",
-                opt(ind.rsi14),
-                opt(ind.sma20)
-            );
+            let _ = write!(out, "rsi14={} sma20={}", opt(ind.rsi14), opt(ind.sma20));
         }
         "position" => {
             let _ = write!(
