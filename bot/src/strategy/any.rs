@@ -17,7 +17,8 @@ pub enum SingleStrategy {
     RsiReversion(RsiReversionStrategy),
     BollingerReversion(BollingerReversionStrategy),
     MacdTrend(MacdTrendStrategy),
-    Llm(LlmMember),
+    /// Boxed: its prompt window and context are larger than any indicator's state.
+    Llm(Box<LlmMember>),
 }
 
 impl SingleStrategy {
@@ -33,7 +34,7 @@ impl SingleStrategy {
                 BollingerReversionStrategy::new(p).map(Self::BollingerReversion)
             }
             StrategyKind::MacdTrend(p) => MacdTrendStrategy::new(p).map(Self::MacdTrend),
-            StrategyKind::Llm(p) => LlmMember::new(p, timeframe).map(Self::Llm),
+            StrategyKind::Llm(p) => LlmMember::new(p, timeframe).map(|m| Self::Llm(Box::new(m))),
             StrategyKind::Committee(_) => return None,
         })
     }

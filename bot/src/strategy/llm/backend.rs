@@ -50,13 +50,14 @@ struct Inner {
     cache: Mutex<ReplayCache>,
     client: OnceLock<Mutex<mpsc::Sender<Job>>>,
     /// Looks up an API key by environment variable name.
-    keys: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    keys: KeyLookup,
     state: Mutex<State>,
     /// Told of every exchange (the `run` command's metrics).
     observer: OnceLock<Observer>,
 }
 
 type Observer = Box<dyn Fn(&Exchange, f64) + Send + Sync>;
+type KeyLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 #[derive(Default)]
 struct State {
