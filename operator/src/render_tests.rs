@@ -247,7 +247,9 @@ fn a_model_members_api_key_reaches_the_engine_from_its_secret_only() {
         env!("CARGO_MANIFEST_DIR"),
         "/../manifests/examples/llm-committee.yaml"
     );
-    let m = Manifests::from_yaml(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut m = Manifests::from_yaml(&std::fs::read_to_string(path).unwrap()).unwrap();
+    m.trading_bots[0].metadata.namespace = Some("team-a".into());
+    m.trading_bots[0].metadata.uid = Some("uid-1".into());
     let i = EngineInputs {
         bot: &m.trading_bots[0],
         strategy: m.strategy("llm-committee").unwrap(),
