@@ -51,6 +51,9 @@ pub struct EngineConfig {
     /// committee members, risk limits, symbols, image): the phase window is
     /// bound to it (see `run::state`).
     pub trading_hash: String,
+    /// Where model members' votes come from: offline replay unless the
+    /// caller (backtest `--llm`, the `run` command) connects them.
+    pub llm: crate::strategy::llm::LlmBackend,
 }
 
 impl EngineConfig {
@@ -113,6 +116,7 @@ impl EngineConfig {
             config_hash: hex(&Sha256::digest(raw)),
             trading_hash,
             bot_spec: spec,
+            llm: crate::strategy::llm::LlmBackend::offline(),
         })
     }
 }

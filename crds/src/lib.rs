@@ -21,6 +21,7 @@ pub mod gates;
 pub mod hard_caps;
 pub mod labels;
 pub mod limits;
+pub mod llm;
 pub mod manifests;
 pub mod risk_policy;
 pub mod sizing;
@@ -40,6 +41,7 @@ pub use crd::{crd_files, crds, crds_yaml};
 pub use gates::{Comparison, GateCriteria, GateMeasurement, Gates};
 pub use hard_caps::HardCaps;
 pub use limits::{FlashCrashBreaker, Limits, PhaseLimits};
+pub use llm::{LlmBudget, LlmStrategy};
 pub use manifests::{BotBundle, DocumentError, ManifestError, Manifests, SkippedDocument};
 pub use risk_policy::{
     CapitalPolicy, HaltAction, OnHalt, RiskPolicy, RiskPolicySpec, RiskPolicyStatus, StepUp,

@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{ObjectRef, Timeframe};
+use crate::llm::LlmStrategy;
 
 pub use crate::strategy_check::StrategyKind;
 
@@ -68,6 +69,9 @@ pub struct StrategySpec {
     /// Weighted vote of several strategies, with an optional veto member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committee: Option<Committee>,
+    /// A model behind an OpenAI-compatible Chat Completions endpoint votes buy, sell or hold (see docs/llm.md); the risk engine still decides size and limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmStrategy>,
 }
 
 /// Simple-moving-average crossover parameters.
@@ -219,6 +223,9 @@ pub struct InlineStrategy {
     /// MACD trend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub macd_trend: Option<MacdTrend>,
+    /// A model voting through an OpenAI-compatible endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmStrategy>,
 }
 
 /// Status of a Strategy, written by the operator.

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::common::Timeframe;
+use crate::llm::LlmStrategy;
 use crate::strategy::{
     BollingerReversion, Committee, InlineStrategy, MacdTrend, RsiReversion, SmaCrossover,
     StrategySpec,
@@ -22,6 +24,8 @@ pub enum StrategyKind<'a> {
     MacdTrend(&'a MacdTrend),
     /// `committee` (only at the top level of a Strategy).
     Committee(&'a Committee),
+    /// `llm`.
+    Llm(&'a LlmStrategy),
 }
 
 impl StrategyKind<'_> {
@@ -33,6 +37,7 @@ impl StrategyKind<'_> {
             StrategyKind::BollingerReversion(_) => "bollingerReversion",
             StrategyKind::MacdTrend(_) => "macdTrend",
             StrategyKind::Committee(_) => "committee",
+            StrategyKind::Llm(_) => "llm",
         }
     }
 
@@ -43,6 +48,7 @@ impl StrategyKind<'_> {
             StrategyKind::RsiReversion(p) => p.period + 1,
             StrategyKind::BollingerReversion(p) => p.period,
             StrategyKind::MacdTrend(p) => p.slow + p.signal,
+            StrategyKind::Llm(p) => p.warmup_candles(),
             StrategyKind::Committee(c) => c
                 .members
                 .iter()
@@ -53,7 +59,7 @@ impl StrategyKind<'_> {
         }
     }
 
-    fn check(&self, path: &str, errs: &mut ValidationErrors) {
+    fn check(&self, path: &str, timeframe: Timeframe, errs: &mut ValidationErrors) {
         match self {
             StrategyKind::SmaCrossover(p) => {
                 check_period(p.fast, &format!("{path}.fast"), errs);
@@ -103,7 +109,8 @@ impl StrategyKind<'_> {
                     )
                 });
             }
-            StrategyKind::Committee(c) => c.check(path, errs),
+            StrategyKind::Committee(c) => c.check(path, timeframe, errs),
+            StrategyKind::Llm(p) => p.check(path, timeframe, errs),
         }
     }
 }
@@ -120,6 +127,7 @@ fn kinds_set<'a>(
     rsi: &'a Option<RsiReversion>,
     bollinger: &'a Option<BollingerReversion>,
     macd: &'a Option<MacdTrend>,
+    llm: &'a Option<LlmStrategy>,
     committee: Option<&'a Option<Committee>>,
 ) -> Vec<StrategyKind<'a>> {
     let mut kinds = Vec::new();
@@ -127,6 +135,7 @@ fn kinds_set<'a>(
     kinds.extend(rsi.as_ref().map(StrategyKind::RsiReversion));
     kinds.extend(bollinger.as_ref().map(StrategyKind::BollingerReversion));
     kinds.extend(macd.as_ref().map(StrategyKind::MacdTrend));
+    kinds.extend(llm.as_ref().map(StrategyKind::Llm));
     if let Some(c) = committee {
         kinds.extend(c.as_ref().map(StrategyKind::Committee));
     }
@@ -138,6 +147,7 @@ fn check_exactly_one(
     kinds: &[StrategyKind<'_>],
     path: &str,
     allowed: &str,
+    timeframe: Timeframe,
     errs: &mut ValidationErrors,
 ) {
     let at = |field: &str| format!("{path}.{field}");
@@ -146,7 +156,7 @@ fn check_exactly_one(
             path,
             format!("no strategy kind is set; set exactly one of {allowed}"),
         ),
-        [kind] => kind.check(&at(kind.name()), errs),
+        [kind] => kind.check(&at(kind.name()), timeframe, errs),
         several => {
             let names: Vec<_> = several.iter().map(|k| k.name()).collect();
             errs.add(
@@ -168,6 +178,7 @@ impl StrategySpec {
             &self.rsi_reversion,
             &self.bollinger_reversion,
             &self.macd_trend,
+            &self.llm,
             Some(&self.committee),
         )
         .as_slice()
@@ -185,12 +196,14 @@ impl StrategySpec {
             &self.rsi_reversion,
             &self.bollinger_reversion,
             &self.macd_trend,
+            &self.llm,
             Some(&self.committee),
         );
         check_exactly_one(
             &kinds,
             "spec",
-            "smaCrossover, rsiReversion, bollingerReversion, macdTrend, committee",
+            "smaCrossover, rsiReversion, bollingerReversion, macdTrend, llm, committee",
+            self.timeframe,
             &mut errs,
         );
         errs.into_result()
@@ -205,6 +218,7 @@ impl InlineStrategy {
             &self.rsi_reversion,
             &self.bollinger_reversion,
             &self.macd_trend,
+            &self.llm,
             None,
         )
         .as_slice()
@@ -216,7 +230,7 @@ impl InlineStrategy {
 }
 
 impl Committee {
-    fn check(&self, path: &str, errs: &mut ValidationErrors) {
+    fn check(&self, path: &str, timeframe: Timeframe, errs: &mut ValidationErrors) {
         errs.check(!self.members.is_empty(), format!("{path}.members"), || {
             "a committee needs at least one member".into()
         });
@@ -253,12 +267,14 @@ impl Committee {
                         &inline.rsi_reversion,
                         &inline.bollinger_reversion,
                         &inline.macd_trend,
+                        &inline.llm,
                         None,
                     );
                     check_exactly_one(
                         &kinds,
                         &format!("{at}.inline"),
-                        "smaCrossover, rsiReversion, bollingerReversion, macdTrend",
+                        "smaCrossover, rsiReversion, bollingerReversion, macdTrend, llm",
+                        timeframe,
                         errs,
                     );
                 }

@@ -88,6 +88,9 @@ pub struct RenderedConfig {
     /// The effective phase: it decides which credentials and which venue
     /// URL the pod gets.
     pub phase: Phase,
+    /// API keys of the model members: (environment variable, Secret key),
+    /// set on the engine container from the Secrets, never written here.
+    pub llm_keys: Vec<(String, botfleet_crds::SecretKeyRef)>,
 }
 
 /// Operator settings the workload depends on.
@@ -123,11 +126,21 @@ fn doc(kind: &str, meta: &ObjectMeta, spec: serde_json::Value) -> serde_json::Va
 pub fn engine_config(inputs: &EngineInputs<'_>) -> Result<RenderedConfig> {
     let yaml = config_yaml(inputs, inputs.halted)?;
     let restart_yaml = config_yaml(inputs, false)?;
+    let mut llm_keys: Vec<(String, botfleet_crds::SecretKeyRef)> = Vec::new();
+    let specs = std::iter::once(inputs.strategy).chain(inputs.members.iter().copied());
+    for llm in specs.flat_map(|s| s.spec.llm_members()) {
+        if let (Some(env), Some(r)) = (llm.api_key_env(), &llm.api_key_secret_ref)
+            && !llm_keys.iter().any(|(e, _)| *e == env)
+        {
+            llm_keys.push((env, r.clone()));
+        }
+    }
     Ok(RenderedConfig {
         hash: hex::encode(Sha256::digest(yaml.as_bytes())),
         restart_hash: hex::encode(Sha256::digest(restart_yaml.as_bytes())),
         yaml,
         phase: inputs.phase,
+        llm_keys,
     })
 }
 
@@ -328,6 +341,9 @@ pub fn stateful_set(
             ..Default::default()
         },
     ];
+    for (var, key) in &config.llm_keys {
+        env.push(secret_env(var, &key.name, &key.key, false));
+    }
     let mut mounts = vec![VolumeMount {
         name: "config".into(),
         mount_path: CONFIG_DIR.into(),

@@ -377,3 +377,47 @@ fn exchange_credentials_are_files_mounted_only_from_sandbox_up() {
         );
     }
 }
+
+#[test]
+fn a_model_members_api_key_reaches_the_engine_from_its_secret_only() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../manifests/examples/llm-committee.yaml"
+    );
+    let mut m = Manifests::from_yaml(&std::fs::read_to_string(path).unwrap()).unwrap();
+    m.trading_bots[0].metadata.namespace = Some("team-a".into());
+    m.trading_bots[0].metadata.uid = Some("uid-1".into());
+    let i = EngineInputs {
+        bot: &m.trading_bots[0],
+        strategy: m.strategy("llm-committee").unwrap(),
+        members: vec![],
+        policy: &m.risk_policies[0],
+        phase: Phase::Paper,
+        capital: Amount::from(10_000u32),
+        halted: false,
+        image: "botfleet/engine:test",
+    };
+    let cfg = engine_config(&i).unwrap();
+    let sts = stateful_set(&m.trading_bots[0], &cfg, &SETTINGS).unwrap();
+    let c = &sts.spec.unwrap().template.spec.unwrap().containers[0];
+    let var = c
+        .env
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|e| e.name == "BOTFLEET_LLM_KEY_OPENAI_API_KEY")
+        .expect("the key variable the engine reads");
+    assert!(var.value.is_none(), "no literal value");
+    let key = var
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!((key.name.as_str(), key.key.as_str()), ("openai", "api-key"));
+    assert_eq!(
+        key.optional, None,
+        "a missing Secret keeps the pod from starting"
+    );
+}

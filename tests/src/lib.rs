@@ -5,4 +5,5 @@
 
 pub mod control_plane;
 pub mod exchange_sim;
+pub mod llm_sim;
 pub mod tools;

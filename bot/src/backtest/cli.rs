@@ -12,6 +12,7 @@ use crate::config::EngineConfig;
 use crate::execution::PaperConfig;
 use crate::market_data::parse_time_flag;
 use crate::report::BacktestReport;
+use crate::strategy::llm::LlmBackend;
 
 /// Flags of `backtest`.
 #[derive(clap::Args, Debug)]
@@ -50,6 +51,21 @@ pub struct BacktestArgs {
     /// Slippage of market orders, in basis points.
     #[arg(long, default_value = "5")]
     pub slippage_bps: Decimal,
+    /// Model members: `replay` answers from recorded replies only and never
+    /// connects (a missing reply is an abstention the report counts);
+    /// `record` asks the endpoints and records every reply.
+    #[arg(long, value_enum, default_value = "replay")]
+    pub llm: LlmFlag,
+    /// The recorded replies (JSON lines, keyed by model + prompt hash).
+    #[arg(long, default_value = "llm-replies.jsonl")]
+    pub llm_cache: PathBuf,
+}
+
+/// `--llm`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LlmFlag {
+    Replay,
+    Record,
 }
 
 /// What a backtest run left behind.
@@ -63,7 +79,11 @@ impl BacktestArgs {
     /// Loads the manifests and candles, runs the backtest, writes
     /// `report.json` and `report.html` (nothing is written on an error).
     pub fn execute(self, progress: bool) -> anyhow::Result<BacktestOutcome> {
-        let cfg = EngineConfig::load(&self.file, self.bot.as_deref())?;
+        let mut cfg = EngineConfig::load(&self.file, self.bot.as_deref())?;
+        cfg.llm = match self.llm {
+            LlmFlag::Replay => LlmBackend::replay(&self.llm_cache)?,
+            LlmFlag::Record => LlmBackend::record(&self.llm_cache)?,
+        };
         let selection = DataSelection {
             data: self.data,
             seed: self.seed,

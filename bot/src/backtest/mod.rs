@@ -7,7 +7,7 @@
 mod cli;
 mod inputs;
 
-pub use cli::{BacktestArgs, BacktestOutcome};
+pub use cli::{BacktestArgs, BacktestOutcome, LlmFlag};
 pub use inputs::{DataArg, DataSelection, load_series};
 
 use std::io::{IsTerminal, Write};
@@ -173,6 +173,23 @@ fn build_report(
         },
         trades: engine.ledger().closed_trades().to_vec(),
         allocations: engine.ledger().transfers().to_vec(),
+        llm_members: cfg
+            .llm
+            .stats()
+            .into_iter()
+            .map(|(name, s)| crate::report::LlmMemberReport {
+                hit_rate: s.hit_rate(),
+                name,
+                model: s.model,
+                buy: s.buy,
+                sell: s.sell,
+                hold: s.hold,
+                abstentions: s.abstentions,
+                scored_votes: s.scored,
+                tokens: s.tokens,
+                cost: s.cost,
+            })
+            .collect(),
         equity_curve,
         drawdown_curve,
     }

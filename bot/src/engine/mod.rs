@@ -66,6 +66,9 @@ pub(crate) struct Market {
     pub strategy: Box<dyn Strategy>,
     pub atr: Option<Atr>,
     pub atr_value: Option<f64>,
+    /// The strategy has a model member: it is given the bot's context and
+    /// its exchanges are audited (indicator-only bots skip both).
+    pub uses_llm: bool,
 }
 
 /// Where the engine's orders go.
@@ -122,7 +125,8 @@ pub struct Engine {
 /// [`Engine::new`] builds from and [`warmup_candles`] reads.
 fn resolve(config: &EngineConfig) -> Result<(StrategyBlueprint, RiskConfig), EngineError> {
     let lookup = |name: &str| config.strategies.get(name).cloned();
-    let blueprint = StrategyBlueprint::resolve(&config.strategy_name, &config.strategy, &lookup)?;
+    let blueprint = StrategyBlueprint::resolve(&config.strategy_name, &config.strategy, &lookup)?
+        .with_llm(&config.llm);
     let risk = risk_config(config);
     risk.validate()?;
     Ok((blueprint, risk))
@@ -166,6 +170,7 @@ impl Engine {
                 strategy: blueprint.build(),
                 atr: atr_period.and_then(|p| Atr::new(p).ok()),
                 atr_value: None,
+                uses_llm: blueprint.has_llm(),
             })
             .collect();
         let index = markets

@@ -257,7 +257,7 @@ impl Engine {
         if let Some(atr) = market.atr.as_mut() {
             market.atr_value = atr.update(Hlc::from(candle));
         }
-        let _ = market.strategy.on_candle(candle);
+        market.strategy.warm(candle);
     }
 
     /// A new phase window starts at `now` for the config's phase: the risk

@@ -5,8 +5,9 @@ use crate::domain::{Candle, OrderKind, OrderRequest, Quantity, Side, Symbol};
 use crate::execution::OrderState;
 use crate::indicators::{Hlc, Indicator};
 use crate::risk::{ExitOrder, Halt, ResumeError, RiskAction, RiskActions, Verdict};
-use crate::strategy::{Advice, Signal};
+use crate::strategy::{Advice, DecisionContext, Signal};
 use botfleet_crds::HaltAction;
+use rust_decimal::Decimal;
 
 impl Engine {
     /// One closed candle of the symbol at `index` ([`Engine::symbol_index`]).
@@ -40,7 +41,16 @@ impl Engine {
         if let Some(atr) = market.atr.as_mut() {
             market.atr_value = atr.update(Hlc::from(candle));
         }
-        let advice = market.strategy.on_candle(candle);
+        let advice = if market.uses_llm {
+            let context = self.decision_context(index);
+            let market = &mut self.markets[index];
+            market.strategy.observe(&context);
+            let advice = market.strategy.on_candle(candle);
+            self.audit_llm_exchanges(index);
+            advice
+        } else {
+            market.strategy.on_candle(candle)
+        };
         if advice.signal == Signal::Hold {
             return Ok(());
         }
@@ -72,6 +82,46 @@ impl Engine {
             Signal::Hold => {}
         }
         Ok(())
+    }
+
+    /// What a strategy may know of the bot before deciding (a model is shown it).
+    fn decision_context(&self, index: usize) -> DecisionContext {
+        let symbol = &self.markets[index].symbol;
+        let position = self.ledger.position(symbol).filter(|p| !p.is_flat());
+        let limits = self.risk.limits();
+        DecisionContext {
+            symbol: symbol.to_string(),
+            position_quantity: position.map_or(Decimal::ZERO, |p| p.quantity().value()),
+            avg_entry_price: position
+                .and_then(|p| p.avg_entry_price())
+                .map(|p| p.value()),
+            cash: self.ledger.cash().value(),
+            equity: self.ledger.equity().value(),
+            max_position_pct: limits.max_position_pct.value(),
+            max_position: limits.max_position.map(|a| a.value()),
+            stop_loss_pct: limits.stop_loss_pct.value(),
+            halted: self.risk.halted().is_some(),
+        }
+    }
+
+    /// Every prompt and reply of the model members goes to the audit log.
+    fn audit_llm_exchanges(&mut self, index: usize) {
+        for x in self.config.llm.take_exchanges() {
+            let symbol = &self.markets[index].symbol;
+            self.log.record(|| {
+                EngineEvent::Audit(AuditRecord {
+                    at: x.at,
+                    symbol: symbol.clone(),
+                    signal: x
+                        .vote
+                        .as_ref()
+                        .map_or("abstain", |v| v.signal.as_str())
+                        .to_string(),
+                    verdict: "llm".to_string(),
+                    reason: serde_json::to_value(&x).unwrap_or_default(),
+                })
+            });
+        }
     }
 
     fn paper_fills(&mut self, index: usize, candle: &Candle) -> Result<(), EngineError> {

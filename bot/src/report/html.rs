@@ -141,6 +141,40 @@ pub fn render_html(r: &BacktestReport) -> String {
         }
         h.push_str("</table>");
     }
+    if !r.llm_members.is_empty() {
+        h.push_str(
+            "<h2>Model members</h2><table><tr><th>Member</th><th>Model</th><th>Buy</th>\
+             <th>Sell</th><th>Hold</th><th>Abstained</th><th>Hit rate</th><th>Tokens</th></tr>",
+        );
+        for m in &r.llm_members {
+            let abstained: Vec<String> = m
+                .abstentions
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&m.name),
+                esc(&m.model),
+                m.buy,
+                m.sell,
+                m.hold,
+                esc(&if abstained.is_empty() {
+                    "0".to_string()
+                } else {
+                    abstained.join(", ")
+                }),
+                m.hit_rate.map_or("n/a".to_string(), |r| format!(
+                    "{:.1}% of {}",
+                    r * 100.0,
+                    m.scored_votes
+                )),
+                m.tokens
+            );
+        }
+        h.push_str("</table>");
+    }
     let _ = write!(h, "<h2>Trades ({})</h2>", r.trades.len());
     if r.trades.len() > MAX_TRADE_ROWS {
         let _ = write!(

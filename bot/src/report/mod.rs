@@ -58,6 +58,27 @@ pub struct BacktestReport {
     pub equity_curve: Vec<(i64, Money)>,
     /// Same times as `equity_curve`: drawdown % from the running peak.
     pub drawdown_curve: Vec<(i64, f64)>,
+    /// Each model member's votes, abstentions and hit rate (empty without one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llm_members: Vec<LlmMemberReport>,
+}
+
+/// One model member over the backtest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LlmMemberReport {
+    pub name: String,
+    pub model: String,
+    pub buy: u64,
+    pub sell: u64,
+    pub hold: u64,
+    /// Abstentions by cause; `notRecorded` counts prompts missing from the replay cache.
+    pub abstentions: std::collections::BTreeMap<String, u64>,
+    /// Share of buy/sell votes followed by a close that moved their way.
+    pub hit_rate: Option<f64>,
+    pub scored_votes: u64,
+    pub tokens: u64,
+    pub cost: rust_decimal::Decimal,
 }
 
 /// What the risk engine did during the run.

@@ -6,7 +6,8 @@
 
 use botfleet_crds::engine_api::{EngineState, EngineStatus};
 use prometheus::{
-    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use rust_decimal::prelude::ToPrimitive;
 
@@ -39,6 +40,102 @@ pub struct Metrics {
     pub dead_man_tripped: IntGauge,
     pub status_poll_age: Gauge,
     pub flatten_pending: IntGauge,
+    pub llm: LlmMetrics,
+}
+
+/// Per model member (label `member`): what it cost and how often it failed to vote.
+pub struct LlmMetrics {
+    pub decisions: IntCounterVec,
+    pub abstentions: IntCounterVec,
+    pub latency: HistogramVec,
+    pub tokens: IntCounterVec,
+    pub budget_used: GaugeVec,
+    pub budget_exhausted: IntGaugeVec,
+}
+
+impl LlmMetrics {
+    fn new(registry: &Registry) -> anyhow::Result<Self> {
+        let member = &["member"];
+        let decisions = IntCounterVec::new(
+            Opts::new(
+                "llm_decisions_total",
+                "Candles a model member was to vote on (votes and abstentions).",
+            ),
+            member,
+        )?;
+        let abstentions = IntCounterVec::new(
+            Opts::new(
+                "llm_abstentions_total",
+                "Decisions a model member abstained from, by cause (timeout, malformed, budgetExhausted, ...).",
+            ),
+            &["member", "cause"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "llm_latency_seconds",
+                "Time from prompt to reply of a model member, retries included.",
+            )
+            .buckets(vec![0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0]),
+            member,
+        )?;
+        let tokens = IntCounterVec::new(
+            Opts::new(
+                "llm_tokens_total",
+                "Tokens a model member's endpoint reported used (prompt + completion).",
+            ),
+            member,
+        )?;
+        let budget_used = GaugeVec::new(
+            Opts::new(
+                "llm_budget_used_ratio",
+                "Share of the tightest daily budget limit a model member has used today (0-1).",
+            ),
+            member,
+        )?;
+        let budget_exhausted = IntGaugeVec::new(
+            Opts::new(
+                "llm_budget_exhausted",
+                "1 while a model member abstains because its daily budget is spent.",
+            ),
+            member,
+        )?;
+        registry.register(Box::new(decisions.clone()))?;
+        registry.register(Box::new(abstentions.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(tokens.clone()))?;
+        registry.register(Box::new(budget_used.clone()))?;
+        registry.register(Box::new(budget_exhausted.clone()))?;
+        Ok(Self {
+            decisions,
+            abstentions,
+            latency,
+            tokens,
+            budget_used,
+            budget_exhausted,
+        })
+    }
+
+    /// Counts one decision of a model member.
+    pub fn observe(&self, x: &crate::strategy::llm::Exchange, budget_used: f64) {
+        let m = x.member.as_str();
+        self.decisions.with_label_values(&[m]).inc();
+        let exhausted = x.abstained.as_deref() == Some("budgetExhausted");
+        if let Some(cause) = &x.abstained {
+            self.abstentions.with_label_values(&[m, cause]).inc();
+        }
+        if x.attempts > 0 {
+            self.latency
+                .with_label_values(&[m])
+                .observe(x.latency_ms as f64 / 1000.0);
+        }
+        self.tokens
+            .with_label_values(&[m])
+            .inc_by(x.usage.total_tokens);
+        self.budget_used.with_label_values(&[m]).set(budget_used);
+        self.budget_exhausted
+            .with_label_values(&[m])
+            .set(i64::from(exhausted));
+    }
 }
 
 impl Metrics {
@@ -148,6 +245,7 @@ impl Metrics {
                 "1 while a halt with flatten still has a position to close (retried until flat).",
             )?,
             control_requests,
+            llm: LlmMetrics::new(&registry)?,
             registry,
         })
     }

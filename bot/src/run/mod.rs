@@ -64,7 +64,10 @@ use venue::VenueLink;
 /// Entry point of `run`.
 pub fn main(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_json);
-    let cfg = EngineConfig::load(&args.config, args.bot.as_deref())?;
+    let mut cfg = EngineConfig::load(&args.config, args.bot.as_deref())?;
+    // Model members ask their endpoints; keys come from the environment
+    // the operator sets from each apiKeySecretRef.
+    cfg.llm = crate::strategy::llm::LlmBackend::live();
     args.check_feed()?;
     check_feed_for_phase(&args, &cfg)?;
     let venue = args.venue.client(&cfg)?;
@@ -141,6 +144,9 @@ async fn run(
         auth,
         polls: dead_man::PollClock::new(),
     });
+    let observed = shared.clone();
+    cfg.llm
+        .set_observer(move |x, used| observed.metrics.llm.observe(x, used));
     let http_stop = CancellationToken::new();
     let server = axum::serve(listener, http::router(shared.clone()))
         .with_graceful_shutdown(http_stop.clone().cancelled_owned());

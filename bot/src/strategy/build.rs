@@ -30,7 +30,7 @@ pub enum StrategyError {
     /// A committee member refers to another committee (the CRD forbids nesting).
     #[error(
         "{path}: `{name}` is a committee; committee members must be single strategies \
-         (smaCrossover, rsiReversion, bollingerReversion, macdTrend); list its members here instead"
+         (smaCrossover, rsiReversion, bollingerReversion, macdTrend, llm); list its members here instead"
     )]
     NestedCommittee { path: String, name: String },
     /// A referenced member evaluates candles of another interval.
@@ -120,7 +120,11 @@ impl StrategyBlueprint {
             Some(StrategyKind::Committee(c)) => {
                 AnyStrategy::Committee(resolve_committee(name, spec.timeframe, c, lookup)?)
             }
-            Some(kind) => AnyStrategy::Single(single(kind, None, &here)?),
+            Some(kind) => {
+                let mut s = single(kind, spec.timeframe, None, &here)?;
+                s.set_name(name);
+                AnyStrategy::Single(s)
+            }
             None => {
                 return Err(StrategyError::invalid(
                     format!("{here}: spec"),
@@ -150,6 +154,17 @@ impl StrategyBlueprint {
         self.prototype.warmup_candles()
     }
 
+    /// Connects every model member to `backend` (offline replay until then).
+    pub fn with_llm(mut self, backend: &super::llm::LlmBackend) -> Self {
+        self.prototype.set_llm_backend(backend);
+        self
+    }
+
+    /// Whether any member is a model (the engine then passes context and audits exchanges).
+    pub fn has_llm(&self) -> bool {
+        self.prototype.has_llm()
+    }
+
     /// A fresh instance (no history), for one symbol.
     pub fn build(&self) -> Box<dyn Strategy> {
         Box::new(self.prototype.clone())
@@ -174,10 +189,11 @@ pub fn build_strategy(
 /// `inline_at` for an inline member, and prefixed with `context`.
 fn single(
     kind: StrategyKind<'_>,
+    timeframe: Timeframe,
     inline_at: Option<&str>,
     context: &str,
 ) -> Result<SingleStrategy, StrategyError> {
-    match SingleStrategy::from_kind(kind) {
+    match SingleStrategy::from_kind(kind, timeframe) {
         Some(built) => built.map_err(|e| e.relocate(inline_at, context)),
         None => Err(StrategyError::invalid(
             format!("{context}: spec.committee"),
@@ -243,12 +259,12 @@ fn resolve_committee(
                         "set exactly one strategy kind",
                     ));
                 };
-                single(kind, None, &context)?
+                single(kind, timeframe, None, &context)?
             }
             (None, Some(inline)) => {
                 let inline_at = format!("{at}.inline");
                 match InlineStrategy::kind(inline) {
-                    Some(kind) => single(kind, Some(&inline_at), &here)?,
+                    Some(kind) => single(kind, timeframe, Some(&inline_at), &here)?,
                     None => {
                         return Err(StrategyError::invalid(
                             format!("{here}: {inline_at}"),
@@ -264,6 +280,8 @@ fn resolve_committee(
                 ));
             }
         };
+        let mut strategy = strategy;
+        strategy.set_name(&m.name);
         members.push((m.name.clone(), m.weight, strategy));
     }
     let veto = match &committee.veto_by {

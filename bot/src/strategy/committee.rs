@@ -1,8 +1,9 @@
 //! `committee`: weighted voting between single strategies, with a veto.
 
+use super::llm::LlmBackend;
 use super::{
-    Advice, Candle, CommitteeReason, IndicatorReason, MemberVote, Reason, Signal, SingleStrategy,
-    Strategy, Vote,
+    Advice, Candle, CommitteeReason, DecisionContext, IndicatorReason, MemberVote, Reason, Signal,
+    SingleStrategy, Strategy, Vote,
 };
 
 /// Rounding slack when comparing a weight share with `minAgreement`, so a
@@ -116,6 +117,10 @@ impl Strategy for CommitteeStrategy {
             match signal {
                 Signal::Buy => (m.vote, m.reason) = (Vote::Buy, reason),
                 Signal::Sell => (m.vote, m.reason) = (Vote::Sell, reason),
+                // A model's hold or abstention withdraws its vote.
+                Signal::Hold if m.strategy.votes_per_candle() => {
+                    (m.vote, m.reason) = (Vote::Abstain, reason)
+                }
                 Signal::Hold if m.vote == Vote::Abstain => m.reason = reason,
                 Signal::Hold => {}
             }
@@ -173,5 +178,29 @@ impl Strategy for CommitteeStrategy {
 
     fn name(&self) -> &str {
         "committee"
+    }
+
+    fn observe(&mut self, context: &DecisionContext) {
+        for m in &mut self.members {
+            m.strategy.observe_context(context);
+        }
+    }
+
+    fn warm(&mut self, candle: &Candle) {
+        for m in &mut self.members {
+            m.strategy.warm_on(candle);
+        }
+    }
+}
+
+impl CommitteeStrategy {
+    pub(crate) fn has_llm(&self) -> bool {
+        self.members.iter().any(|m| m.strategy.votes_per_candle())
+    }
+
+    pub(crate) fn set_llm_backend(&mut self, backend: &LlmBackend) {
+        for m in &mut self.members {
+            m.strategy.set_llm_backend(backend);
+        }
     }
 }

@@ -50,6 +50,8 @@
 //! - **macdTrend {fast, slow, signal}** — Buy when the MACD line crosses above
 //!   its signal line (histogram turns positive), Sell when it crosses below.
 //!   Warm-up: `slow + signal − 1` (the first MACD value needs that many).
+//! - **llm** — see [`llm`]: a model's vote each candle past its warm-up
+//!   (`max(lookbackCandles, 21)`); a hold or abstention is `Hold`.
 //! - **committee** — see [`CommitteeStrategy`]: weighted vote of the members'
 //!   standing opinions against `minAgreement` (a share of the total weight),
 //!   a `vetoBy` member's opposing vote blocks; emits on a change of outcome.
@@ -88,6 +90,8 @@ macro_rules! single_indicator_strategy {
 mod any;
 mod build;
 mod committee;
+mod context;
+pub mod llm;
 mod reason;
 mod reversion;
 mod trend;
@@ -95,6 +99,7 @@ mod trend;
 pub use any::{AnyStrategy, SingleStrategy};
 pub use build::{StrategyBlueprint, StrategyError, StrategyLookup, build_strategy};
 pub use committee::CommitteeStrategy;
+pub use context::DecisionContext;
 pub use reason::{CommitteeReason, IndicatorReason, MemberVote, Reason, Trigger, Vote};
 pub use reversion::{BollingerReversionStrategy, RsiReversionStrategy};
 pub use trend::{MacdTrendStrategy, SmaCrossoverStrategy};
@@ -115,6 +120,15 @@ pub trait Strategy: Send {
 
     /// The kind, as written in the Strategy resource (`smaCrossover`, `committee`, ...).
     fn name(&self) -> &str;
+
+    /// The bot's position and limits before the next candle (a model is shown them).
+    fn observe(&mut self, _context: &DecisionContext) {}
+
+    /// Feeds history (warm-up, restore): indicators advance, no signal is
+    /// acted on and a model is not asked.
+    fn warm(&mut self, candle: &Candle) {
+        let _ = self.on_candle(candle);
+    }
 }
 
 /// What the strategy wants, spot and long-only.

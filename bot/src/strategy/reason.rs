@@ -65,6 +65,12 @@ pub enum IndicatorReason {
         histogram: f64,
         trigger: Trigger,
     },
+    /// A model's vote on this candle (`hold` when it abstained, with the cause).
+    Llm {
+        signal: super::Signal,
+        confidence: f64,
+        abstained: Option<super::llm::AbstainCause>,
+    },
 }
 
 /// A committee member's standing opinion: its latest non-`Hold` signal.
@@ -163,6 +169,13 @@ impl fmt::Display for IndicatorReason {
             IndicatorReason::Warmup { seen, needed } => {
                 write!(f, "warming up: {seen} of {needed} candles seen")
             }
+            IndicatorReason::Llm {
+                abstained: Some(cause),
+                ..
+            } => write!(f, "model abstained ({cause})"),
+            IndicatorReason::Llm {
+                signal, confidence, ..
+            } => write!(f, "model voted {signal} (confidence {})", Num(confidence)),
             IndicatorReason::SmaCrossover {
                 fast,
                 slow,

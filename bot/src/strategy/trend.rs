@@ -78,6 +78,10 @@ impl WarmupCounter {
         )
     }
 
+    pub(crate) fn seen(&self) -> usize {
+        self.seen as usize
+    }
+
     pub(crate) fn needed(&self) -> usize {
         self.needed as usize
     }

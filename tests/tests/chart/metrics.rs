@@ -75,6 +75,11 @@ pub fn exported() -> BTreeSet<String> {
             names.insert(format!("{}_{name}", prefix[0]));
         }
     }
+    for h in literals_after(&engine, "HistogramOpts::new(") {
+        for suffix in ["_bucket", "_sum", "_count"] {
+            names.insert(format!("{}_{h}{suffix}", prefix[0]));
+        }
+    }
     names
 }
 
