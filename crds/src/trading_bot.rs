@@ -15,7 +15,7 @@ use crate::common::{ObjectRef, Phase, SecretKeyRef, SecretRef, is_k8s_name};
 use crate::validation::ValidationErrors;
 
 pub use crate::bot_status::{
-    BotMetrics, BotState, CapitalPeriod, CapitalStatus, GateCriterionStatus, GateStatus,
+    ApprovalRecord, BotMetrics, BotState, CapitalPeriod, CapitalStatus, GateCriterionStatus, GateStatus,
     HaltStatus, PHASE_HISTORY_LIMIT, PhaseTransition, TradingBotStatus,
 };
 

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use botfleet_crds::engine_api::EngineStatus;
-use botfleet_crds::{RiskPolicy, Strategy, TradingBot};
+use botfleet_crds::{PhaseApproval, RiskPolicy, Strategy, TradingBot};
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -38,6 +38,8 @@ pub struct Context {
     pub strategies: Store<Strategy>,
     /// RiskPolicies.
     pub policies: Store<RiskPolicy>,
+    /// PhaseApprovals.
+    pub approvals: Store<PhaseApproval>,
     /// Consecutive failed polls per bot UID.
     pub failures: Mutex<HashMap<String, u32>>,
     /// What was applied per bot.
@@ -59,6 +61,16 @@ impl Context {
             ip,
             port: self.config.engine_port,
         })
+    }
+
+    /// The PhaseApprovals in `bot`'s namespace that name it.
+    pub fn approvals_for(&self, bot: &TradingBot) -> Vec<Arc<PhaseApproval>> {
+        let (ns, name) = (bot.namespace(), bot.name_any());
+        self.approvals
+            .state()
+            .into_iter()
+            .filter(|a| a.namespace() == ns && a.spec.bot.name == name)
+            .collect()
     }
 
     /// True when the engine pod (`<bot>-0`) exists.

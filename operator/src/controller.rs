@@ -1,10 +1,11 @@
-//! The controller loop: caches (engine pods, Strategies, RiskPolicies),
+//! The controller loop: caches (engine pods, Strategies, RiskPolicies,
+//! PhaseApprovals),
 //! watches (bots, owned StatefulSets, and the Strategies and RiskPolicies
 //! bots use), and the reconcile of each bot. Started by [`crate::start`].
 
 use std::sync::Arc;
 
-use botfleet_crds::{RiskPolicy, Strategy, TradingBot};
+use botfleet_crds::{PhaseApproval, RiskPolicy, Strategy, TradingBot};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use std::collections::hash_map::DefaultHasher;
@@ -118,7 +119,9 @@ pub async fn run_controller(
         cache::<Strategy>(api(&client, &ns), watcher::Config::default(), slim);
     let (policies, policies_task) =
         cache::<RiskPolicy>(api(&client, &ns), watcher::Config::default(), slim);
-    let tasks = [pods_task, strategies_task, policies_task];
+    let (approvals, approvals_task) =
+        cache::<PhaseApproval>(api(&client, &ns), watcher::Config::default(), slim);
+    let tasks = [pods_task, strategies_task, policies_task, approvals_task];
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
@@ -126,6 +129,7 @@ pub async fn run_controller(
         pods.wait_until_ready().await.ok();
         strategies.wait_until_ready().await.ok();
         policies.wait_until_ready().await.ok();
+        approvals.wait_until_ready().await.ok();
     };
     tokio::select! {
         _ = ready => {}
@@ -151,6 +155,7 @@ pub async fn run_controller(
         pods,
         strategies: strategies.clone(),
         policies,
+        approvals,
         failures: Default::default(),
         applied: AppliedCache::default(),
     });
@@ -201,6 +206,15 @@ pub async fn run_controller(
                     .filter(|b| b.namespace() == ns && b.spec.risk_policy_ref.name == name)
                     .map(|b| ObjectRef::from_obj(&*b))
                     .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            api::<PhaseApproval>(&client, &ns),
+            watcher::Config::default(),
+            // An approval triggers the bot it names at once (a person waits for it).
+            |a| {
+                a.namespace()
+                    .map(|ns| ObjectRef::<TradingBot>::new(&a.spec.bot.name).within(&ns))
             },
         )
         .graceful_shutdown_on(stopped(stop))

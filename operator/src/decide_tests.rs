@@ -114,6 +114,7 @@ fn run(
         now: now(),
         config: &config(),
         trading_hash: TRADING_HASH,
+        approvals: &[],
     })
 }
 
@@ -303,6 +304,7 @@ fn a_window_earned_under_another_trading_hash_promotes_nothing() {
         now: now(),
         config: &config(),
         trading_hash: "0therc0nf1g0",
+        approvals: &[],
     });
     assert_eq!(swapped.outcome.effective, Phase::Paper);
     let blocked = swapped.outcome.blocked.expect("blocked");

@@ -3,7 +3,9 @@
 //! modules that act on a decision all stand on this one.
 
 use botfleet_crds::engine_api::{EngineStatus, HaltRequest};
-use botfleet_crds::{HaltStatus, PhaseTransition, RiskPolicySpec, TradingBot, TradingBotStatus};
+use botfleet_crds::{
+    HaltStatus, PhaseApproval, PhaseTransition, RiskPolicySpec, TradingBot, TradingBotStatus,
+};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::capital::CapitalOutcome;
@@ -42,6 +44,8 @@ pub struct Observed<'a> {
     /// The hash of what this bot should trade now (`crds::trading_hash`):
     /// a window measured under another hash earns no gate.
     pub trading_hash: &'a str,
+    /// The PhaseApprovals in the bot's namespace that name it.
+    pub approvals: &'a [std::sync::Arc<PhaseApproval>],
 }
 
 /// What the operator tells the engine, in order, before the status is written.

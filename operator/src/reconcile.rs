@@ -106,6 +106,7 @@ async fn apply_resolved(
         image,
     };
     let trading_hash = inputs.trading_hash();
+    let approvals = ctx.approvals_for(bot);
     let d = decide(&Observed {
         bot,
         old: &old,
@@ -114,6 +115,7 @@ async fn apply_resolved(
         now: Timestamp::now(),
         config: &ctx.config,
         trading_hash: &trading_hash,
+        approvals: &approvals,
     });
     tell_engine(bot, ctx, &engine, &d.engine_commands).await?;
     status::write(api, bot, &d.status).await?;
