@@ -64,6 +64,9 @@ pub struct TradingBotStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
     pub phase_history: Vec<PhaseTransition>,
+    /// The image the engine pod actually runs, by digest, as the kubelet reports it (the pod's status.containerStatuses[].imageID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_image_id: Option<String>,
     /// PhaseApprovals used to enter a real-money phase, oldest first (at most 20): who approved, which object, when it was used.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]

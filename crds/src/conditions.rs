@@ -62,6 +62,9 @@ pub mod condition_reasons {
     pub const ENGINE_CONFIRMED: &str = "EngineConfirmed";
     /// HaltConfirmed: the engine does not report the latched halt (yet).
     pub const NOT_CONFIRMED: &str = "NotConfirmed";
+    /// Ready: the engine image is not in the operator's trusted images;
+    /// nothing is rendered or started for it.
+    pub const UNTRUSTED_IMAGE: &str = "UntrustedImage";
     /// Halted: the bot is not halted.
     pub const NOT_HALTED: &str = "NotHalted";
 }

@@ -19,6 +19,7 @@ pub mod crd;
 pub mod engine_api;
 pub mod gates;
 pub mod hard_caps;
+pub mod image_trust;
 pub mod labels;
 pub mod limits;
 pub mod manifests;

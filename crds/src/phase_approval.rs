@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bot_status::GateCriterionStatus;
 use crate::common::{Phase, is_k8s_name};
+use crate::trading_bot::TradingBot;
 use crate::validation::ValidationErrors;
 
 /// Spec of a PhaseApproval.
@@ -94,6 +95,58 @@ impl PhaseApprovalSpec {
             "set the bot's status.gate.tradingHash (kubectl botfleet approve fills it in)".into()
         });
         errs.into_result()
+    }
+}
+
+impl PhaseApproval {
+    /// The approval for `bot` as it is now to enter `phase` until
+    /// `expires_at`: its UID, and the trading hash and gate table its status
+    /// shows (what the approver is shown). Named `<bot>-<phase>-` plus a
+    /// suffix the apiserver generates.
+    pub fn for_bot(bot: &TradingBot, phase: Phase, expires_at: Timestamp) -> Result<Self, String> {
+        let name = bot.name_any();
+        let uid = bot
+            .uid()
+            .ok_or_else(|| format!("TradingBot `{name}` has no metadata.uid yet"))?;
+        let current = bot.status.as_ref().and_then(|s| s.phase);
+        let gate = bot.status.as_ref().and_then(|s| s.gate.as_ref());
+        let gate = match gate {
+            Some(g) if g.target_phase == phase => g,
+            _ => {
+                return Err(format!(
+                    "`{name}` is in {} and its next phase is {}; only the next phase can be approved (--phase)",
+                    current.map_or("no phase yet".to_string(), |p| p.to_string()),
+                    current
+                        .and_then(Phase::next)
+                        .map_or("none".to_string(), |p| p.to_string()),
+                ));
+            }
+        };
+        if !phase.is_real_money() {
+            return Err(format!("{phase} needs no approval; approve LimitedReal or Scaling"));
+        }
+        let trading_hash = gate.trading_hash.clone().ok_or_else(|| {
+            format!(
+                "`{name}`'s engine does not report the current config yet (status.gate.tradingHash is empty): there is no measured window to approve; try again once it does"
+            )
+        })?;
+        let mut approval = PhaseApproval::new(
+            "",
+            PhaseApprovalSpec {
+                bot: ApprovedBot { name: name.clone(), uid },
+                phase,
+                trading_hash,
+                gate: gate.criteria.clone(),
+                expires_at: Time(expires_at),
+                approved_by: None,
+                approved_groups: Vec::new(),
+            },
+        );
+        approval.metadata.name = None;
+        approval.metadata.generate_name =
+            Some(format!("{name}-{}-", phase.as_str().to_ascii_lowercase()));
+        approval.metadata.namespace = bot.namespace();
+        Ok(approval)
     }
 }
 

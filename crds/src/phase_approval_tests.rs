@@ -124,3 +124,43 @@ fn validate_names_each_bad_field() {
     let ok = approval("a", "bot-uid", "Scaling", HASH, LATER);
     assert!(ok.spec.validate().is_ok());
 }
+
+fn bot_in(phase: &str, gate_target: &str, hash: Option<&str>) -> TradingBot {
+    serde_json::from_value(json!({
+        "apiVersion": "botfleet.dev/v1alpha1", "kind": "TradingBot",
+        "metadata": {"name": "b", "namespace": "ns", "uid": "bot-uid"},
+        "spec": {"strategyRef": {"name": "s"}, "riskPolicyRef": {"name": "p"},
+            "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "k"}},
+            "capital": 1000, "phase": "LimitedReal"},
+        "status": {"phase": phase, "gate": {"targetPhase": gate_target, "met": true,
+            "tradingHash": hash,
+            "criteria": [{"name": "minTrades", "comparison": ">=", "required": 100.0,
+                "measured": 120.0, "met": true}]}},
+    }))
+    .unwrap()
+}
+
+#[test]
+fn for_bot_approves_what_the_status_shows() {
+    let expires = "2026-06-02T12:00:00Z".parse().unwrap();
+    let a = PhaseApproval::for_bot(&bot_in("Sandbox", "LimitedReal", Some(HASH)), Phase::LimitedReal, expires)
+        .unwrap();
+    assert_eq!(a.spec.bot, ApprovedBot { name: "b".into(), uid: "bot-uid".into() });
+    assert_eq!(a.spec.trading_hash, HASH);
+    assert_eq!(a.spec.gate.len(), 1);
+    assert_eq!(a.spec.approved_by, None);
+    assert_eq!(a.metadata.generate_name.as_deref(), Some("b-limitedreal-"));
+    assert_eq!(a.metadata.namespace.as_deref(), Some("ns"));
+}
+
+#[test]
+fn for_bot_refuses_a_phase_that_is_not_next_or_a_config_not_measured() {
+    let expires = "2026-06-02T12:00:00Z".parse().unwrap();
+    let skip = PhaseApproval::for_bot(&bot_in("Sandbox", "LimitedReal", Some(HASH)), Phase::Scaling, expires)
+        .unwrap_err();
+    assert!(skip.contains("next phase is LimitedReal"), "{skip}");
+    let unmeasured =
+        PhaseApproval::for_bot(&bot_in("Sandbox", "LimitedReal", None), Phase::LimitedReal, expires)
+            .unwrap_err();
+    assert!(unmeasured.contains("tradingHash"), "{unmeasured}");
+}

@@ -36,6 +36,10 @@ pub fn build(o: &Observed<'_>, d: &Decisions) -> TradingBotStatus {
         }),
         halt: d.halt_status.clone(),
         phase_history: o.old.phase_history.clone(),
+        engine_image_id: engine
+            .image_id
+            .clone()
+            .or_else(|| o.old.engine_image_id.clone()),
         approvals: o.old.approvals.clone(),
     };
     for t in d.history.iter().cloned() {

@@ -27,6 +27,10 @@ pub struct OperatorConfig {
     pub engine_port: u16,
     /// Engine image for bots that do not set `spec.engine.image`.
     pub engine_image: String,
+    /// Engine images allowed to run, by digest (`repo@sha256:...`); empty
+    /// allows every image. Checked on the image a bot would run, the default
+    /// included.
+    pub trusted_engine_images: Vec<String>,
     /// Key the per-bot engine tokens are derived with.
     pub token_key: TokenKey,
     /// Only watch this namespace (`None`: every namespace).
@@ -61,6 +65,7 @@ impl OperatorConfig {
         Self {
             engine_port: 8080,
             engine_image: engine_image.into(),
+            trusted_engine_images: Vec::new(),
             token_key,
             namespace: None,
             poll_interval: Duration::from_secs(10),

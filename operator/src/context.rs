@@ -18,6 +18,7 @@ use crate::config::OperatorConfig;
 use crate::decisions::EngineView;
 use crate::engine_client::{EngineAddress, EngineClient};
 use crate::metrics::Metrics;
+use crate::render::ENGINE_CONTAINER;
 use botfleet_crds::labels::BOT_LABEL;
 
 /// Shared state of the controller.
@@ -47,15 +48,32 @@ pub struct Context {
 }
 
 impl Context {
-    /// The engine address of `bot`: its pod's IP and the engine port.
-    pub fn engine_address(&self, bot: &TradingBot) -> Option<EngineAddress> {
+    /// The engine pod of `bot` (`<bot>-0`, labelled for it), from the cache.
+    fn engine_pod(&self, bot: &TradingBot) -> Option<Arc<Pod>> {
         let ns = bot.namespace()?;
         let pod = self
             .pods
             .get(&ObjectRef::new(&format!("{}-0", bot.name_any())).within(&ns))?;
-        if pod.labels().get(BOT_LABEL) != Some(&bot.name_any()) {
-            return None;
-        }
+        (pod.labels().get(BOT_LABEL) == Some(&bot.name_any())).then_some(pod)
+    }
+
+    /// The image the engine container runs, by digest, as the kubelet
+    /// reports it (`containerStatuses[].imageID`).
+    pub fn engine_image_id(&self, bot: &TradingBot) -> Option<String> {
+        let pod = self.engine_pod(bot)?;
+        pod.status
+            .as_ref()?
+            .container_statuses
+            .as_ref()?
+            .iter()
+            .find(|c| c.name == ENGINE_CONTAINER)
+            .map(|c| c.image_id.clone())
+            .filter(|id| !id.is_empty())
+    }
+
+    /// The engine address of `bot`: its pod's IP and the engine port.
+    pub fn engine_address(&self, bot: &TradingBot) -> Option<EngineAddress> {
+        let pod = self.engine_pod(bot)?;
         let ip: IpAddr = pod.status.as_ref()?.pod_ip.as_ref()?.parse().ok()?;
         Some(EngineAddress {
             ip,
@@ -119,6 +137,7 @@ pub async fn observe(bot: &TradingBot, ctx: &Context) -> EngineView {
                 error: None,
                 failures: 0,
                 address,
+                image_id: ctx.engine_image_id(bot),
             }
         }
         Err(e) => {
@@ -134,6 +153,7 @@ pub async fn observe(bot: &TradingBot, ctx: &Context) -> EngineView {
                 error: Some(e),
                 failures: *count,
                 address,
+                image_id: ctx.engine_image_id(bot),
             }
         }
     }

@@ -11,7 +11,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use k8s_openapi::api::core::v1::{Pod, PodStatus};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodStatus};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
@@ -25,6 +25,7 @@ use crate::FIELD_MANAGER;
 use crate::children::AppliedCache;
 use crate::config::OperatorConfig;
 use crate::context::Context;
+use crate::render::ENGINE_CONTAINER;
 use crate::engine_client::EngineClient;
 use crate::error::Result;
 use crate::metrics::Metrics;
@@ -73,14 +74,28 @@ fn slim<K: kube::Resource>(obj: &mut K) {
     obj.meta_mut().managed_fields = None;
 }
 
-/// Engine pods: only labels and the IP are read.
+/// Engine pods: only labels, the IP and the engine's image id are read.
 fn slim_pod(pod: &mut Pod) {
     pod.metadata.managed_fields = None;
     pod.metadata.annotations = None;
     pod.spec = None;
     if let Some(status) = pod.status.as_mut() {
+        let engine = status
+            .container_statuses
+            .take()
+            .into_iter()
+            .flatten()
+            .filter(|c| c.name == ENGINE_CONTAINER)
+            .map(|c| ContainerStatus {
+                name: c.name,
+                image: c.image,
+                image_id: c.image_id,
+                ..Default::default()
+            })
+            .collect::<Vec<_>>();
         *status = PodStatus {
             pod_ip: status.pod_ip.take(),
+            container_statuses: (!engine.is_empty()).then_some(engine),
             ..Default::default()
         };
     }

@@ -85,6 +85,7 @@ fn engine(phase: Phase, equity: i64, halt: Option<HaltInfo>) -> EngineView {
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 8080,
         }),
+        image_id: None,
     }
 }
 

@@ -25,6 +25,8 @@ pub struct EngineView {
     pub failures: u32,
     /// Where it is (its pod's IP), once known.
     pub address: Option<EngineAddress>,
+    /// The image its pod runs, by digest (`containerStatuses[].imageID`).
+    pub image_id: Option<String>,
 }
 
 /// Everything one reconcile decides from.

@@ -26,6 +26,10 @@ struct Flags {
     /// Engine image for bots that do not set spec.engine.image.
     #[arg(long, env = "BOTFLEET_ENGINE_IMAGE", default_value = concat!("ghcr.io/botfleet/botfleet-bot:", env!("CARGO_PKG_VERSION")))]
     engine_image: String,
+    /// An engine image allowed to run, pinned by digest (repo@sha256:...);
+    /// repeat for several. None given: every image may run.
+    #[arg(long = "trusted-engine-image")]
+    trusted_engine_images: Vec<String>,
     /// Port the engines serve /status and the control endpoints on.
     #[arg(long, env = "BOTFLEET_ENGINE_PORT", default_value_t = 8080)]
     engine_port: u16,
@@ -111,6 +115,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(flags.log_json);
     let token_key = TokenKey::from_file(&flags.token_key_file)?;
     let mut config = OperatorConfig::new(token_key, flags.engine_image);
+    botfleet_crds::image_trust::check_allowlist(&flags.trusted_engine_images)
+        .map_err(anyhow::Error::msg)?;
+    config.trusted_engine_images = flags.trusted_engine_images;
     config.engine_port = flags.engine_port;
     config.namespace = flags.namespace;
     config.poll_interval = flags.poll_interval;

@@ -74,7 +74,12 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     if bot.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    match resolve::resolve(&bot, &ctx.strategies, &ctx.policies) {
+    let trusted = resolve::trusted_image(
+        &bot,
+        &ctx.config.engine_image,
+        &ctx.config.trusted_engine_images,
+    );
+    match trusted.and_then(|_| resolve::resolve(&bot, &ctx.strategies, &ctx.policies)) {
         Ok(resolved) => apply_resolved(&bot, &resolved, &api, ctx).await,
         Err(problem) => apply_unresolved(&bot, &problem, &api, ctx).await,
     }
