@@ -9,6 +9,7 @@ mod images;
 mod metrics;
 mod monitoring;
 mod render;
+mod roles;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
