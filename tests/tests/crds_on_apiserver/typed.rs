@@ -113,6 +113,7 @@ fn full_status() -> TradingBotStatus {
             at: time("2026-01-02T00:00:00Z"),
             reason: "gate met".into(),
         }],
+        engine_image_id: Some("docker-pullable://botfleet-bot@sha256:0123".into()),
         approvals: vec![ApprovalRecord {
             name: "typed-limitedreal".into(),
             uid: "approval-uid".into(),
