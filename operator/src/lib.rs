@@ -18,6 +18,7 @@
 //! Names shared with the engine and the plugin (labels, annotations,
 //! condition types and reasons, the halting limits) live in `botfleet_crds`.
 
+pub mod admission;
 pub mod announce;
 pub mod capital;
 pub mod children;
