@@ -22,10 +22,10 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         TradingBot::crd(),
         PhaseApproval::crd(),
     ]
-        .into_iter()
-        .map(tidy)
-        .map(keep_on_uninstall)
-        .collect()
+    .into_iter()
+    .map(tidy)
+    .map(keep_on_uninstall)
+    .collect()
 }
 
 /// `helm.sh/resource-policy: keep`: uninstalling the chart must never delete

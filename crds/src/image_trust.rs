@@ -42,8 +42,7 @@ fn is_digest_pinned(image: &str) -> bool {
 mod tests {
     use super::*;
 
-    const GOOD: &str =
-        "ghcr.io/botfleet/botfleet-bot@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const GOOD: &str = "ghcr.io/botfleet/botfleet-bot@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
     fn an_empty_allowlist_trusts_every_image() {
@@ -56,7 +55,10 @@ mod tests {
         assert!(check_image(GOOD, &list).is_ok());
         let other = GOOD.replace("0123", "fff0");
         let err = check_image(&other, &list).unwrap_err();
-        assert!(err.starts_with("spec.engine.image:") && err.contains(&other), "{err}");
+        assert!(
+            err.starts_with("spec.engine.image:") && err.contains(&other),
+            "{err}"
+        );
         let tag = check_image("ghcr.io/botfleet/botfleet-bot:0.1.0", &list).unwrap_err();
         assert!(tag.contains("pin it as repository@sha256"), "{tag}");
     }

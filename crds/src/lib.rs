@@ -42,11 +42,11 @@ pub use crd::{crd_files, crds, crds_yaml};
 pub use gates::{Comparison, GateCriteria, GateMeasurement, Gates};
 pub use hard_caps::HardCaps;
 pub use limits::{FlashCrashBreaker, Limits, PhaseLimits};
+pub use manifests::{BotBundle, DocumentError, ManifestError, Manifests, SkippedDocument};
 pub use phase_approval::{
     ApprovalRejection, ApprovalTarget, ApprovedBot, PhaseApproval, PhaseApprovalSpec,
     approval_reasons,
 };
-pub use manifests::{BotBundle, DocumentError, ManifestError, Manifests, SkippedDocument};
 pub use risk_policy::{
     CapitalPolicy, HaltAction, OnHalt, RiskPolicy, RiskPolicySpec, RiskPolicyStatus, StepUp,
     SymbolLimits,

@@ -32,11 +32,7 @@ use crate::validation::ValidationErrors;
     doc = "A person's approval for one TradingBot (by UID) to enter one real-money phase with one trading config, until it expires. Create it with `kubectl botfleet approve`.",
     printcolumn(name = "Bot", type_ = "string", json_path = ".spec.bot.name"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".spec.phase"),
-    printcolumn(
-        name = "ApprovedBy",
-        type_ = "string",
-        json_path = ".spec.approvedBy"
-    ),
+    printcolumn(name = "ApprovedBy", type_ = "string", json_path = ".spec.approvedBy"),
     printcolumn(name = "Expires", type_ = "string", json_path = ".spec.expiresAt"),
     printcolumn(
         name = "Age",
@@ -91,9 +87,14 @@ impl PhaseApprovalSpec {
                 self.phase
             )
         });
-        errs.check(!self.trading_hash.trim().is_empty(), "spec.tradingHash", || {
-            "set the bot's status.gate.tradingHash (kubectl botfleet approve fills it in)".into()
-        });
+        errs.check(
+            !self.trading_hash.trim().is_empty(),
+            "spec.tradingHash",
+            || {
+                "set the bot's status.gate.tradingHash (kubectl botfleet approve fills it in)"
+                    .into()
+            },
+        );
         errs.into_result()
     }
 }
@@ -123,7 +124,9 @@ impl PhaseApproval {
             }
         };
         if !phase.is_real_money() {
-            return Err(format!("{phase} needs no approval; approve LimitedReal or Scaling"));
+            return Err(format!(
+                "{phase} needs no approval; approve LimitedReal or Scaling"
+            ));
         }
         let trading_hash = gate.trading_hash.clone().ok_or_else(|| {
             format!(
@@ -133,7 +136,10 @@ impl PhaseApproval {
         let mut approval = PhaseApproval::new(
             "",
             PhaseApprovalSpec {
-                bot: ApprovedBot { name: name.clone(), uid },
+                bot: ApprovedBot {
+                    name: name.clone(),
+                    uid,
+                },
                 phase,
                 trading_hash,
                 gate: gate.criteria.clone(),
@@ -262,7 +268,10 @@ fn short(hash: &str) -> &str {
 }
 
 /// Is this approval valid for this bot, phase and config now?
-pub fn check(approval: &PhaseApproval, target: &ApprovalTarget<'_>) -> Result<(), ApprovalRejection> {
+pub fn check(
+    approval: &PhaseApproval,
+    target: &ApprovalTarget<'_>,
+) -> Result<(), ApprovalRejection> {
     let spec = &approval.spec;
     if spec.bot.name != target.bot_name {
         return Err(ApprovalRejection::Missing);
@@ -285,10 +294,7 @@ pub fn check(approval: &PhaseApproval, target: &ApprovalTarget<'_>) -> Result<()
             at: spec.expires_at.0,
         });
     }
-    if approval
-        .uid()
-        .is_some_and(|uid| target.used.contains(&uid))
-    {
+    if approval.uid().is_some_and(|uid| target.used.contains(&uid)) {
         return Err(ApprovalRejection::AlreadyUsed);
     }
     Ok(())

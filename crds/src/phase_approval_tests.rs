@@ -60,14 +60,20 @@ fn each_mismatch_is_rejected_with_its_own_reason() {
     for (a, reason) in cases {
         let err = check(&a, &t).unwrap_err();
         assert_eq!(err.reason(), reason, "{a:?}");
-        assert!(err.message(&t).contains("kubectl botfleet approve b --phase LimitedReal"));
+        assert!(
+            err.message(&t)
+                .contains("kubectl botfleet approve b --phase LimitedReal")
+        );
     }
 }
 
 #[test]
 fn an_approval_expiring_exactly_now_is_expired() {
     let a = approval("a", "bot-uid", "LimitedReal", HASH, "2026-06-01T12:00:00Z");
-    assert_eq!(check(&a, &target(&[])).unwrap_err().reason(), "ApprovalExpired");
+    assert_eq!(
+        check(&a, &target(&[])).unwrap_err().reason(),
+        "ApprovalExpired"
+    );
 }
 
 #[test]
@@ -75,7 +81,10 @@ fn an_approval_for_another_config_names_both_hashes() {
     let t = target(&[]);
     let a = approval("a", "bot-uid", "LimitedReal", "bbbbbbbbbbbbbbbbbb", LATER);
     let msg = check(&a, &t).unwrap_err().message(&t);
-    assert!(msg.contains("bbbbbbbbbbbb") && msg.contains("aaaaaaaaaaaa"), "{msg}");
+    assert!(
+        msg.contains("bbbbbbbbbbbb") && msg.contains("aaaaaaaaaaaa"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -118,7 +127,12 @@ fn validate_names_each_bad_field() {
     let mut a = approval("a", "", "Sandbox", "", LATER);
     a.spec.bot.name = "Not A Name".into();
     let errs = a.spec.validate().unwrap_err();
-    for path in ["spec.bot.name", "spec.bot.uid", "spec.phase", "spec.tradingHash"] {
+    for path in [
+        "spec.bot.name",
+        "spec.bot.uid",
+        "spec.phase",
+        "spec.tradingHash",
+    ] {
         assert!(errs.has_path(path), "{path} missing in {errs}");
     }
     let ok = approval("a", "bot-uid", "Scaling", HASH, LATER);
@@ -143,9 +157,19 @@ fn bot_in(phase: &str, gate_target: &str, hash: Option<&str>) -> TradingBot {
 #[test]
 fn for_bot_approves_what_the_status_shows() {
     let expires = "2026-06-02T12:00:00Z".parse().unwrap();
-    let a = PhaseApproval::for_bot(&bot_in("Sandbox", "LimitedReal", Some(HASH)), Phase::LimitedReal, expires)
-        .unwrap();
-    assert_eq!(a.spec.bot, ApprovedBot { name: "b".into(), uid: "bot-uid".into() });
+    let a = PhaseApproval::for_bot(
+        &bot_in("Sandbox", "LimitedReal", Some(HASH)),
+        Phase::LimitedReal,
+        expires,
+    )
+    .unwrap();
+    assert_eq!(
+        a.spec.bot,
+        ApprovedBot {
+            name: "b".into(),
+            uid: "bot-uid".into()
+        }
+    );
     assert_eq!(a.spec.trading_hash, HASH);
     assert_eq!(a.spec.gate.len(), 1);
     assert_eq!(a.spec.approved_by, None);
@@ -156,11 +180,18 @@ fn for_bot_approves_what_the_status_shows() {
 #[test]
 fn for_bot_refuses_a_phase_that_is_not_next_or_a_config_not_measured() {
     let expires = "2026-06-02T12:00:00Z".parse().unwrap();
-    let skip = PhaseApproval::for_bot(&bot_in("Sandbox", "LimitedReal", Some(HASH)), Phase::Scaling, expires)
-        .unwrap_err();
+    let skip = PhaseApproval::for_bot(
+        &bot_in("Sandbox", "LimitedReal", Some(HASH)),
+        Phase::Scaling,
+        expires,
+    )
+    .unwrap_err();
     assert!(skip.contains("next phase is LimitedReal"), "{skip}");
-    let unmeasured =
-        PhaseApproval::for_bot(&bot_in("Sandbox", "LimitedReal", None), Phase::LimitedReal, expires)
-            .unwrap_err();
+    let unmeasured = PhaseApproval::for_bot(
+        &bot_in("Sandbox", "LimitedReal", None),
+        Phase::LimitedReal,
+        expires,
+    )
+    .unwrap_err();
     assert!(unmeasured.contains("tradingHash"), "{unmeasured}");
 }

@@ -31,7 +31,11 @@ fn a_strategy_with_fast_not_below_slow_or_no_kind_is_refused_with_field_paths() 
     let empty = json!({"metadata": {"name": "s"}, "spec": {"timeframe": "1h"}});
     let r = respond(&review("Strategy", "CREATE", empty, Value::Null));
     assert_eq!(r["response"]["allowed"], false, "{r}");
-    assert!(message(&r).contains("Strategy `s` is invalid"), "{}", message(&r));
+    assert!(
+        message(&r).contains("Strategy `s` is invalid"),
+        "{}",
+        message(&r)
+    );
 }
 
 fn bot(phase: &str, promotion: &str) -> Value {
@@ -43,14 +47,38 @@ fn bot(phase: &str, promotion: &str) -> Value {
 #[test]
 fn a_manual_phase_skip_is_refused_and_one_step_or_automatic_is_admitted() {
     let paper = json!({"status": {"phase": "Paper"}});
-    let r = respond(&review("TradingBot", "UPDATE", bot("LimitedReal", "Manual"), paper.clone()));
+    let r = respond(&review(
+        "TradingBot",
+        "UPDATE",
+        bot("LimitedReal", "Manual"),
+        paper.clone(),
+    ));
     assert_eq!(r["response"]["allowed"], false);
-    assert!(message(&r).contains("spec.phase: LimitedReal skips a phase"), "{}", message(&r));
-    let r = respond(&review("TradingBot", "UPDATE", bot("Sandbox", "Manual"), paper.clone()));
+    assert!(
+        message(&r).contains("spec.phase: LimitedReal skips a phase"),
+        "{}",
+        message(&r)
+    );
+    let r = respond(&review(
+        "TradingBot",
+        "UPDATE",
+        bot("Sandbox", "Manual"),
+        paper.clone(),
+    ));
     assert_eq!(r["response"]["allowed"], true, "{r}");
-    let r = respond(&review("TradingBot", "UPDATE", bot("Scaling", "Automatic"), paper));
+    let r = respond(&review(
+        "TradingBot",
+        "UPDATE",
+        bot("Scaling", "Automatic"),
+        paper,
+    ));
     assert_eq!(r["response"]["allowed"], true, "{r}");
-    let r = respond(&review("TradingBot", "CREATE", bot("LimitedReal", "Manual"), Value::Null));
+    let r = respond(&review(
+        "TradingBot",
+        "CREATE",
+        bot("LimitedReal", "Manual"),
+        Value::Null,
+    ));
     assert_eq!(r["response"]["allowed"], false, "a new bot starts in Paper");
 }
 
@@ -62,9 +90,16 @@ fn a_phase_approval_records_the_requesting_user_over_what_was_typed() {
     let r = respond(&review("PhaseApproval", "CREATE", approval, Value::Null));
     assert_eq!(r["response"]["allowed"], true, "{r}");
     assert_eq!(r["response"]["patchType"], "JSONPatch");
-    let patch = decide(&review("PhaseApproval", "CREATE", json!({"spec": {
+    let patch = decide(
+        &review(
+            "PhaseApproval",
+            "CREATE",
+            json!({"spec": {
         "bot": {"name": "b", "uid": "u"}, "phase": "LimitedReal", "tradingHash": "h",
-        "expiresAt": "2030-01-01T00:00:00Z", "approvedBy": "somebody-else"}}), Value::Null)["request"])
+        "expiresAt": "2030-01-01T00:00:00Z", "approvedBy": "somebody-else"}}),
+            Value::Null,
+        )["request"],
+    )
     .unwrap()
     .unwrap();
     assert_eq!(

@@ -25,11 +25,11 @@ use crate::FIELD_MANAGER;
 use crate::children::AppliedCache;
 use crate::config::OperatorConfig;
 use crate::context::Context;
-use crate::render::ENGINE_CONTAINER;
 use crate::engine_client::EngineClient;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::reconcile;
+use crate::render::ENGINE_CONTAINER;
 use crate::resolve::uses_strategy;
 
 /// Label selector of every object the operator creates.

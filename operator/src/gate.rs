@@ -18,7 +18,8 @@
 
 use botfleet_crds::engine_api::WindowMetrics;
 use botfleet_crds::{
-    ApprovalRecord, GateCriteria, GateCriterionStatus, GateMeasurement, GateStatus, Gates, Phase, Promotion,
+    ApprovalRecord, GateCriteria, GateCriterionStatus, GateMeasurement, GateStatus, Gates, Phase,
+    Promotion,
 };
 
 /// Inputs of one evaluation.

@@ -323,5 +323,9 @@ fn a_granted_approval_promotes_and_is_named_in_the_change() {
     assert_eq!(out.effective, Phase::LimitedReal);
     let change = out.change.unwrap();
     assert_eq!(change.approval, Some(record()));
-    assert!(change.reason.contains("approved by alice"), "{}", change.reason);
+    assert!(
+        change.reason.contains("approved by alice"),
+        "{}",
+        change.reason
+    );
 }

@@ -87,7 +87,10 @@ async fn a_lying_engine_reaches_limited_real_only_with_an_approval_for_the_confi
         .await
         .unwrap();
     let (_, message) = blocked(&bot).unwrap();
-    assert!(message.contains(&stale.spec.trading_hash[..12]), "{message}");
+    assert!(
+        message.contains(&stale.spec.trading_hash[..12]),
+        "{message}"
+    );
     w.let_reconcile(&op, 5).await.unwrap();
     assert_eq!(phase(&w.get("liar").await.unwrap()), Some(Phase::Sandbox));
 
@@ -118,7 +121,10 @@ async fn a_lying_engine_reaches_limited_real_only_with_an_approval_for_the_confi
     })
     .await
     .unwrap();
-    assert_eq!(phase(&w.get("liar").await.unwrap()), Some(Phase::LimitedReal));
+    assert_eq!(
+        phase(&w.get("liar").await.unwrap()),
+        Some(Phase::LimitedReal)
+    );
     op.stop().await;
 }
 
@@ -134,7 +140,11 @@ async fn an_untrusted_engine_image_is_refused_and_the_running_digest_is_shown() 
     w.strategy("sma").await.unwrap();
     w.policy("seed", json!({})).await.unwrap();
     let _rogue = w
-        .bot("rogue", "seed", json!({"engine": {"image": "evil.test/engine:latest"}}))
+        .bot(
+            "rogue",
+            "seed",
+            json!({"engine": {"image": "evil.test/engine:latest"}}),
+        )
         .await
         .unwrap();
     let _good = w.bot("good", "seed", json!({})).await.unwrap();
@@ -147,7 +157,11 @@ async fn an_untrusted_engine_image_is_refused_and_the_running_digest_is_shown() 
         .unwrap();
     let ready = condition(&bot, ct::READY).unwrap();
     assert_eq!(ready.status, "False");
-    assert!(ready.message.contains("evil.test/engine:latest"), "{}", ready.message);
+    assert!(
+        ready.message.contains("evil.test/engine:latest"),
+        "{}",
+        ready.message
+    );
     w.wait_bot("good", "trading", |b| condition_is(b, ct::READY, "True"))
         .await
         .unwrap();
@@ -163,12 +177,16 @@ async fn an_untrusted_engine_image_is_refused_and_the_running_digest_is_shown() 
     let image_id = format!("docker-pullable://{TRUSTED}");
     let patch = json!({"status": {"containerStatuses": [{"name": "engine", "image": TRUSTED,
         "imageID": image_id, "ready": true, "restartCount": 0}]}});
-    eventually("the engine pod exists", std::time::Duration::from_secs(60), || async {
-        Ok(pods
-            .patch_status("good-0", &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .is_ok())
-    })
+    eventually(
+        "the engine pod exists",
+        std::time::Duration::from_secs(60),
+        || async {
+            Ok(pods
+                .patch_status("good-0", &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .is_ok())
+        },
+    )
     .await
     .unwrap();
     w.wait_bot("good", "the running digest", |b| {

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use botfleet_tests::control_plane::ControlPlane;
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use kube::Client;
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
 };
-use kube::Client;
 use serde_json::{Value, json};
 
 use crate::{chart_dir, helm, run};
@@ -33,10 +33,12 @@ fn object(value: Value) -> DynamicObject {
 }
 
 fn approval(name: &str) -> DynamicObject {
-    object(json!({"apiVersion": "botfleet.dev/v1alpha1", "kind": "PhaseApproval",
+    object(
+        json!({"apiVersion": "botfleet.dev/v1alpha1", "kind": "PhaseApproval",
         "metadata": {"name": name},
         "spec": {"bot": {"name": "bot", "uid": "u"}, "phase": "LimitedReal",
-            "tradingHash": "0123456789ab", "expiresAt": "2030-01-01T00:00:00Z"}}))
+            "tradingHash": "0123456789ab", "expiresAt": "2030-01-01T00:00:00Z"}}),
+    )
 }
 
 /// `Err(403)` expected.
@@ -101,21 +103,33 @@ async fn a_trader_cannot_approve_write_status_or_loosen_risk_and_a_risk_manager_
     // The release is named after the namespace so the cluster-wide role
     // names of parallel tests never meet.
     let mut render = helm();
-    render
-        .args(["template", &ns])
-        .arg(chart_dir())
-        .args(["--namespace", &ns, "--show-only", "templates/user-roles.yaml"]);
+    render.args(["template", &ns]).arg(chart_dir()).args([
+        "--namespace",
+        &ns,
+        "--show-only",
+        "templates/user-roles.yaml",
+    ]);
     let roles = String::from_utf8(run(render, None).stdout).unwrap();
     let mut apply = cp.kubectl().unwrap();
-    apply.args(["apply", "--server-side", "--field-manager=chart-test", "-f", "-"]);
+    apply.args([
+        "apply",
+        "--server-side",
+        "--field-manager=chart-test",
+        "-f",
+        "-",
+    ]);
     run(apply, Some(&roles));
     let role = |r: &str| format!("{ns}-botfleet-{r}");
 
     let admin = cp.client().await.unwrap();
     let pp = PatchParams::apply("chart-test");
     api(&admin, &ns, "RiskPolicy", "riskpolicies")
-        .patch("seed", &pp, &Patch::Apply(json!({"apiVersion": "botfleet.dev/v1alpha1",
-            "kind": "RiskPolicy", "metadata": {"name": "seed"}, "spec": {}})))
+        .patch(
+            "seed",
+            &pp,
+            &Patch::Apply(json!({"apiVersion": "botfleet.dev/v1alpha1",
+            "kind": "RiskPolicy", "metadata": {"name": "seed"}, "spec": {}})),
+        )
         .await
         .unwrap();
 
@@ -123,18 +137,24 @@ async fn a_trader_cannot_approve_write_status_or_loosen_risk_and_a_risk_manager_
     wait_until_allowed(&trader, &ns, "TradingBot", "tradingbots").await;
     // What a trader does: strategies and bots.
     api(&trader, &ns, "Strategy", "strategies")
-        .create(&PostParams::default(), &object(json!({"apiVersion": "botfleet.dev/v1alpha1",
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": "botfleet.dev/v1alpha1",
             "kind": "Strategy", "metadata": {"name": "sma"},
-            "spec": {"timeframe": "1h", "smaCrossover": {"fast": 10, "slow": 30}}})))
+            "spec": {"timeframe": "1h", "smaCrossover": {"fast": 10, "slow": 30}}})),
+        )
         .await
         .unwrap();
     let bots = api(&trader, &ns, "TradingBot", "tradingbots");
-    bots.create(&PostParams::default(), &object(json!({"apiVersion": "botfleet.dev/v1alpha1",
+    bots.create(
+        &PostParams::default(),
+        &object(json!({"apiVersion": "botfleet.dev/v1alpha1",
         "kind": "TradingBot", "metadata": {"name": "bot"},
         "spec": {"strategyRef": {"name": "sma"}, "riskPolicyRef": {"name": "seed"},
-            "exchange": {"symbols": ["BTCUSDT"]}, "capital": 1000}})))
-        .await
-        .unwrap();
+            "exchange": {"symbols": ["BTCUSDT"]}, "capital": 1000}})),
+    )
+    .await
+    .unwrap();
     // What a trader may not do.
     forbidden(
         api(&trader, &ns, "PhaseApproval", "phaseapprovals")

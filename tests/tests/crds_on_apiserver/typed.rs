@@ -3,8 +3,8 @@
 //! status the operator writes from the types is accepted and reads back unchanged.
 
 use botfleet_crds::{
-    ApprovalRecord, BotMetrics, BotState, CapitalStatus, GateCriterionStatus, GateStatus, HaltStatus, Phase,
-    PhaseTransition, RiskPolicy, Strategy, TradingBot, TradingBotStatus,
+    ApprovalRecord, BotMetrics, BotState, CapitalStatus, GateCriterionStatus, GateStatus,
+    HaltStatus, Phase, PhaseTransition, RiskPolicy, Strategy, TradingBot, TradingBotStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::Api;
