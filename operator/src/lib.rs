@@ -44,6 +44,8 @@ pub mod start;
 pub mod status;
 pub mod telemetry;
 pub mod token;
+pub mod webhook;
+pub mod webhook_tls;
 
 pub use config::OperatorConfig;
 pub use error::{Error, Result};

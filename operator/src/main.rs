@@ -1,7 +1,7 @@
 //! `botfleet-operator`: the controller process. Flags (each also an
 //! environment variable) set the engine defaults, the timings and leader
 //! election; `/metrics`, `/healthz` and `/readyz` are served on
-//! `--metrics-addr`. SIGTERM/SIGINT stop it gracefully: in-flight
+//! `--metrics-addr`, the admission webhook on `--webhook-addr` when set. SIGTERM/SIGINT stop it gracefully: in-flight
 //! reconciles finish and the Lease is released.
 
 use std::net::SocketAddr;
@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use botfleet_operator::config::{LeaderElection, parse_duration};
 use botfleet_operator::token::TokenKey;
+use botfleet_operator::webhook::WebhookServer;
 use botfleet_operator::{Metrics, OperatorConfig, http, telemetry};
 use clap::Parser;
 use tokio::sync::watch;
@@ -88,6 +89,16 @@ struct Flags {
     /// This replica's name (Events, Lease holder).
     #[arg(long, env = "POD_NAME", default_value = "botfleet-operator")]
     instance: String,
+    /// Serve the admission webhook (HTTPS: POST /validate, /mutate) on this
+    /// address; off when unset.
+    #[arg(long, env = "BOTFLEET_WEBHOOK_ADDR", requires_all = ["webhook_cert_file", "webhook_key_file"])]
+    webhook_addr: Option<SocketAddr>,
+    /// PEM certificate (chain) of the webhook; re-read when it changes.
+    #[arg(long, env = "BOTFLEET_WEBHOOK_CERT_FILE")]
+    webhook_cert_file: Option<PathBuf>,
+    /// PEM private key of the webhook; re-read when it changes.
+    #[arg(long, env = "BOTFLEET_WEBHOOK_KEY_FILE")]
+    webhook_key_file: Option<PathBuf>,
     /// Log as JSON lines.
     #[arg(long, env = "BOTFLEET_LOG_JSON")]
     log_json: bool,
@@ -138,6 +149,14 @@ async fn main() -> anyhow::Result<()> {
             renew_before: flags.lease_renew_before,
         });
     }
+    let webhook = match (
+        &flags.webhook_addr,
+        &flags.webhook_cert_file,
+        &flags.webhook_key_file,
+    ) {
+        (Some(addr), Some(cert), Some(key)) => Some(WebhookServer::bind(*addr, cert, key).await?),
+        _ => None,
+    };
     let client = kube::Client::try_default()
         .await
         .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
@@ -156,7 +175,11 @@ async fn main() -> anyhow::Result<()> {
         metrics.clone(),
         wait(rx.clone()),
     ));
+    let webhook = webhook.map(|w| tokio::spawn(w.serve(wait(rx.clone()))));
     botfleet_operator::run(client, config, metrics, wait(rx)).await?;
+    if let Some(webhook) = webhook {
+        webhook.await??;
+    }
     server.await??;
     Ok(())
 }
