@@ -10,6 +10,7 @@ mod metrics;
 mod monitoring;
 mod render;
 mod roles;
+mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -12,7 +12,7 @@ pub const RENDER_INSTALL: &str = "helm template botfleet charts/botfleet --names
 /// Every optional object switched on.
 const ALL_ON: &[&str] = &[
     "--set",
-    "metrics.serviceMonitor.enabled=true,metrics.podMonitor.enabled=true,prometheusRule.enabled=true,networkPolicy.enabled=true",
+    "metrics.serviceMonitor.enabled=true,metrics.podMonitor.enabled=true,prometheusRule.enabled=true,networkPolicy.enabled=true,webhook.enabled=true",
 ];
 
 fn container(docs: &[Value]) -> &Value {
