@@ -2,8 +2,8 @@
 //! JSON) the response — refuse with every problem `validate()` finds, with
 //! field paths; refuse a phase skip; and on PhaseApproval CREATE record the
 //! requesting user (`userInfo`) in `spec.approvedBy`/`approvedGroups`,
-//! overwriting whatever was typed. No I/O: the HTTPS server that would serve
-//! it to the apiserver is not built yet (docs/operator.md, Trust model).
+//! overwriting whatever was typed. No I/O: [`crate::webhook`] serves it to
+//! the apiserver (docs/operator.md, Trust model).
 
 use botfleet_crds::{
     Phase, PhaseApprovalSpec, Promotion, RiskPolicySpec, StrategySpec, TradingBotSpec,
