@@ -8,14 +8,15 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use botfleet_crds::TradingBot;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ApiResource, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use crate::FIELD_MANAGER;
-use crate::error::Result;
+use crate::child_conflict::{Conflict, owned};
+use crate::error::{Error, Result};
 use crate::render::{self, EngineInputs, RenderedConfig, WorkloadSettings};
 
 /// Remembers what was applied for each bot (by UID).
@@ -45,7 +46,9 @@ impl AppliedCache {
     }
 }
 
-async fn apply<K>(client: &Client, ns: &str, object: &K) -> Result<()>
+/// Applies `object` unless its name is taken by an object not owned by the
+/// bot with `uid` (then `Error::ChildConflict`, nothing written).
+async fn apply<K>(client: &Client, ns: &str, uid: &str, object: &K) -> Result<()>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
         + Serialize
@@ -56,9 +59,15 @@ where
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     let name = object.name_any();
+    let dt = K::DynamicType::default();
+    if owned(&api, &name, uid).await? == Some(false) {
+        return Err(Error::ChildConflict(Conflict {
+            resource: ApiResource::erase::<K>(&dt),
+            name,
+        }));
+    }
     let mut value = serde_json::to_value(object)?;
     // Server-side apply needs apiVersion and kind in the body.
-    let dt = K::DynamicType::default();
     value["apiVersion"] = K::api_version(&dt).into();
     value["kind"] = K::kind(&dt).into();
     api.patch(
@@ -106,11 +115,11 @@ pub async fn ensure(
         return Ok(false);
     }
     // The config and the token first, so a new pod finds both.
-    apply(client, &ns, &cm).await?;
-    apply(client, &ns, &secret).await?;
-    apply(client, &ns, &sa).await?;
-    apply(client, &ns, &svc).await?;
-    apply(client, &ns, &sts).await?;
+    apply(client, &ns, &uid, &cm).await?;
+    apply(client, &ns, &uid, &secret).await?;
+    apply(client, &ns, &uid, &sa).await?;
+    apply(client, &ns, &uid, &svc).await?;
+    apply(client, &ns, &uid, &sts).await?;
     cache.record(&uid, fingerprint);
     Ok(true)
 }

@@ -45,6 +45,8 @@ pub struct Context {
     pub failures: Mutex<HashMap<String, u32>>,
     /// What was applied per bot.
     pub applied: AppliedCache,
+    /// Children found taken by foreign objects, per bot UID.
+    pub conflicts: crate::child_conflict::Conflicts,
 }
 
 impl Context {

@@ -173,6 +173,7 @@ pub async fn run_controller(
         approvals,
         failures: Default::default(),
         applied: AppliedCache::default(),
+        conflicts: Default::default(),
     });
     let (bots, bot_writer) = reflector::store();
     let bot_stream = reflector::reflector(

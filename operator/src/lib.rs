@@ -21,6 +21,7 @@
 pub mod admission;
 pub mod announce;
 pub mod capital;
+pub mod child_conflict;
 pub mod children;
 pub mod conditions;
 pub mod config;
