@@ -61,10 +61,10 @@ where
     let name = object.name_any();
     let dt = K::DynamicType::default();
     if owned(&api, &name, uid).await? == Some(false) {
-        return Err(Error::ChildConflict(Conflict {
+        return Err(Error::ChildConflict(Box::new(Conflict {
             resource: ApiResource::erase::<K>(&dt),
             name,
-        }));
+        })));
     }
     let mut value = serde_json::to_value(object)?;
     // Server-side apply needs apiVersion and kind in the body.

@@ -28,7 +28,7 @@ pub enum Error {
     MissingField(&'static str),
     /// A child's name is taken by an object the bot does not own.
     #[error("{} `{}` exists and is not this bot's", .0.resource.kind, .0.name)]
-    ChildConflict(crate::child_conflict::Conflict),
+    ChildConflict(Box<crate::child_conflict::Conflict>),
     /// A reconcile panicked; it was contained to this one bot.
     #[error("the reconcile panicked: {0}")]
     Panic(String),

@@ -155,7 +155,7 @@ async fn apply_resolved(
         .export_bot(bot, &d.status, &resolved.policy.spec);
     if let Some(conflict) = conflict {
         // Nothing was taken over; the next reconcile reports it (Ready=False).
-        ctx.conflicts.record(&uid(bot)?, conflict);
+        ctx.conflicts.record(&uid(bot)?, *conflict);
         return Ok(Action::requeue(
             ctx.config.error_requeue.min(ctx.config.poll_interval),
         ));
