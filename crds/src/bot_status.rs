@@ -64,6 +64,13 @@ pub struct TradingBotStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
     pub phase_history: Vec<PhaseTransition>,
+    /// The image the engine pod actually runs, by digest, as the kubelet reports it (the pod's status.containerStatuses[].imageID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_image_id: Option<String>,
+    /// PhaseApprovals used to enter a real-money phase, oldest first (at most 20): who approved, which object, when it was used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub approvals: Vec<ApprovalRecord>,
 }
 
 impl TradingBotStatus {
@@ -72,6 +79,18 @@ impl TradingBotStatus {
         self.phase_history.push(transition);
         let excess = self.phase_history.len().saturating_sub(PHASE_HISTORY_LIMIT);
         self.phase_history.drain(..excess);
+    }
+
+    /// Records a used approval, dropping the oldest beyond [`PHASE_HISTORY_LIMIT`].
+    pub fn push_approval(&mut self, record: ApprovalRecord) {
+        self.approvals.push(record);
+        let excess = self.approvals.len().saturating_sub(PHASE_HISTORY_LIMIT);
+        self.approvals.drain(..excess);
+    }
+
+    /// UIDs of the approvals already used (an approval lets a bot in once).
+    pub fn used_approval_uids(&self) -> Vec<String> {
+        self.approvals.iter().map(|a| a.uid.clone()).collect()
     }
 
     /// The condition of `type_`, if present.
@@ -234,4 +253,23 @@ pub struct PhaseTransition {
     pub at: Time,
     /// Why (gate met, manual demotion, resume after halt, ...).
     pub reason: String,
+}
+
+/// A PhaseApproval the operator used to move the bot into a real-money phase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRecord {
+    /// The PhaseApproval's name.
+    pub name: String,
+    /// The PhaseApproval's UID.
+    pub uid: String,
+    /// The phase it let the bot into.
+    pub phase: Phase,
+    /// Who approved (spec.approvedBy, as recorded by the admission webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// The trading hash it approved.
+    pub trading_hash: String,
+    /// When the operator used it.
+    pub used_at: Time,
 }

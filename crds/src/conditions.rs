@@ -62,6 +62,12 @@ pub mod condition_reasons {
     pub const ENGINE_CONFIRMED: &str = "EngineConfirmed";
     /// HaltConfirmed: the engine does not report the latched halt (yet).
     pub const NOT_CONFIRMED: &str = "NotConfirmed";
+    /// Ready: the engine image is not in the operator's trusted images;
+    /// nothing is rendered or started for it.
+    pub const UNTRUSTED_IMAGE: &str = "UntrustedImage";
+    /// Ready: a child's name (`<bot>-config`, the StatefulSet, ...) is taken
+    /// by an object this bot does not own; it is not taken over.
+    pub const CHILD_CONFLICT: &str = "ChildConflict";
     /// Halted: the bot is not halted.
     pub const NOT_HALTED: &str = "NotHalted";
 }

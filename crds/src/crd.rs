@@ -5,7 +5,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-use crate::{RiskPolicy, Strategy, TradingBot};
+use crate::{PhaseApproval, RiskPolicy, Strategy, TradingBot};
 
 /// Where the generated CRDs live in the repository, relative to its root.
 pub const CRD_DIR: &str = "charts/botfleet/crds";
@@ -14,13 +14,18 @@ pub const CRD_DIR: &str = "charts/botfleet/crds";
 pub const REGENERATE_COMMAND: &str =
     "cargo run -p botfleet-crds --bin crdgen -- --out-dir charts/botfleet/crds";
 
-/// The three CRDs: Strategy, RiskPolicy, TradingBot.
+/// The CRDs: Strategy, RiskPolicy, TradingBot, PhaseApproval.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    [Strategy::crd(), RiskPolicy::crd(), TradingBot::crd()]
-        .into_iter()
-        .map(tidy)
-        .map(keep_on_uninstall)
-        .collect()
+    [
+        Strategy::crd(),
+        RiskPolicy::crd(),
+        TradingBot::crd(),
+        PhaseApproval::crd(),
+    ]
+    .into_iter()
+    .map(tidy)
+    .map(keep_on_uninstall)
+    .collect()
 }
 
 /// `helm.sh/resource-policy: keep`: uninstalling the chart must never delete
@@ -74,7 +79,7 @@ pub fn crd_files() -> Vec<(String, String)> {
         .collect()
 }
 
-/// All three CRDs as one multi-document YAML stream.
+/// All CRDs as one multi-document YAML stream.
 pub fn crds_yaml() -> String {
     crd_files()
         .into_iter()

@@ -3,7 +3,8 @@
 //!
 //! - [`Strategy`] (`strat`): what to trade on,
 //! - [`RiskPolicy`] (`risk`): limits per phase, tiers, gates, capital, halt action,
-//! - [`TradingBot`] (`tbot`): one bot, its desired phase, and its status.
+//! - [`TradingBot`] (`tbot`): one bot, its desired phase, and its status,
+//! - [`PhaseApproval`] (`papp`): a person's GO for a bot to enter a real-money phase.
 //!
 //! Each spec has a `validate()` for the rules the schema cannot express, and
 //! [`Manifests`] reads a multi-document YAML file the way `kubectl apply`
@@ -19,10 +20,12 @@ pub mod crd;
 pub mod engine_api;
 pub mod gates;
 pub mod hard_caps;
+pub mod image_trust;
 pub mod labels;
 pub mod limits;
 pub mod llm;
 pub mod manifests;
+pub mod phase_approval;
 pub mod risk_policy;
 pub mod sizing;
 pub mod strategy;
@@ -43,6 +46,10 @@ pub use hard_caps::HardCaps;
 pub use limits::{FlashCrashBreaker, Limits, PhaseLimits};
 pub use llm::{LlmBudget, LlmStrategy};
 pub use manifests::{BotBundle, DocumentError, ManifestError, Manifests, SkippedDocument};
+pub use phase_approval::{
+    ApprovalRejection, ApprovalTarget, ApprovedBot, PhaseApproval, PhaseApprovalSpec,
+    approval_reasons,
+};
 pub use risk_policy::{
     CapitalPolicy, HaltAction, OnHalt, RiskPolicy, RiskPolicySpec, RiskPolicyStatus, StepUp,
     SymbolLimits,
@@ -54,7 +61,7 @@ pub use strategy::{
 };
 pub use tiers::{RiskTier, base_asset, default_tiers};
 pub use trading_bot::{
-    BotMetrics, BotState, CapitalPeriod, CapitalStatus, EngineSpec, ExchangeSpec,
+    ApprovalRecord, BotMetrics, BotState, CapitalPeriod, CapitalStatus, EngineSpec, ExchangeSpec,
     GateCriterionStatus, GateStatus, HaltStatus, PHASE_HISTORY_LIMIT, Persistence,
     PersistenceBackend, PhaseTransition, PostgresPersistence, Promotion, SqlitePersistence,
     TradingBot, TradingBotSpec, TradingBotStatus, Venue,

@@ -15,8 +15,8 @@ use crate::common::{ObjectRef, Phase, SecretKeyRef, SecretRef, is_k8s_name};
 use crate::validation::ValidationErrors;
 
 pub use crate::bot_status::{
-    BotMetrics, BotState, CapitalPeriod, CapitalStatus, GateCriterionStatus, GateStatus,
-    HaltStatus, PHASE_HISTORY_LIMIT, PhaseTransition, TradingBotStatus,
+    ApprovalRecord, BotMetrics, BotState, CapitalPeriod, CapitalStatus, GateCriterionStatus,
+    GateStatus, HaltStatus, PHASE_HISTORY_LIMIT, PhaseTransition, TradingBotStatus,
 };
 
 /// Spec of a TradingBot.

@@ -215,6 +215,8 @@ fn yaml_round_trip_with_status() {
             at: time("2026-01-01T00:00:00Z"),
             reason: "gate met".into(),
         }],
+        engine_image_id: None,
+        approvals: vec![],
     });
     let yaml = serde_yaml::to_string(&bot).unwrap();
     assert!(yaml.contains("equity: 1012.37"), "{yaml}");

@@ -8,15 +8,17 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use botfleet_crds::TradingBot;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ApiResource, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::error::Result;
+use crate::FIELD_MANAGER;
+use crate::child_conflict::{Conflict, owned};
+use crate::error::{Error, Result};
 use crate::render::{self, EngineInputs, RenderedConfig, WorkloadSettings};
-use crate::{FIELD_MANAGER, network_policy};
+use crate::network_policy;
 
 /// Remembers what was applied for each bot (by UID).
 #[derive(Default)]
@@ -45,7 +47,9 @@ impl AppliedCache {
     }
 }
 
-async fn apply<K>(client: &Client, ns: &str, object: &K) -> Result<()>
+/// Applies `object` unless its name is taken by an object not owned by the
+/// bot with `uid` (then `Error::ChildConflict`, nothing written).
+async fn apply<K>(client: &Client, ns: &str, uid: &str, object: &K) -> Result<()>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
         + Serialize
@@ -56,9 +60,15 @@ where
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     let name = object.name_any();
+    let dt = K::DynamicType::default();
+    if owned(&api, &name, uid).await? == Some(false) {
+        return Err(Error::ChildConflict(Box::new(Conflict {
+            resource: ApiResource::erase::<K>(&dt),
+            name,
+        })));
+    }
     let mut value = serde_json::to_value(object)?;
     // Server-side apply needs apiVersion and kind in the body.
-    let dt = K::DynamicType::default();
     value["apiVersion"] = K::api_version(&dt).into();
     value["kind"] = K::kind(&dt).into();
     api.patch(
@@ -110,14 +120,14 @@ pub async fn ensure(
         return Ok(false);
     }
     // The config first, so a new pod finds it.
-    apply(client, &ns, &cm).await?;
-    apply(client, &ns, &sa).await?;
-    apply(client, &ns, &svc).await?;
+    apply(client, &ns, &uid, &cm).await?;
+    apply(client, &ns, &uid, &sa).await?;
+    apply(client, &ns, &uid, &svc).await?;
     // The pod's network rules before the pod.
     if let Some(np) = &np {
-        apply(client, &ns, np).await?;
+        apply(client, &ns, &uid, np).await?;
     }
-    apply(client, &ns, &sts).await?;
+    apply(client, &ns, &uid, &sts).await?;
     cache.record(&uid, fingerprint);
     Ok(true)
 }

@@ -36,9 +36,17 @@ pub fn build(o: &Observed<'_>, d: &Decisions) -> TradingBotStatus {
         }),
         halt: d.halt_status.clone(),
         phase_history: o.old.phase_history.clone(),
+        engine_image_id: engine
+            .image_id
+            .clone()
+            .or_else(|| o.old.engine_image_id.clone()),
+        approvals: o.old.approvals.clone(),
     };
     for t in d.history.iter().cloned() {
         new.push_phase_transition(t);
+    }
+    if let Some(a) = d.outcome.change.as_ref().and_then(|c| c.approval.clone()) {
+        new.push_approval(a);
     }
     let threshold = o.config.engine_failure_threshold;
     let unhealthy =

@@ -36,6 +36,10 @@ pub struct OperatorConfig {
     /// Who may reach the engine pods (their NetworkPolicy); `None` renders
     /// none.
     pub network_peers: Option<EnginePeers>,
+    /// Engine images allowed to run, by digest (`repo@sha256:...`); empty
+    /// allows every image. Checked on the image a bot would run, the default
+    /// included.
+    pub trusted_engine_images: Vec<String>,
     /// Only watch this namespace (`None`: every namespace).
     pub namespace: Option<String>,
     /// How often each bot is re-reconciled (and its engine polled).
@@ -79,6 +83,7 @@ impl OperatorConfig {
                 scraper_namespace_labels: BTreeMap::new(),
                 scraper_pod_labels: BTreeMap::new(),
             }),
+            trusted_engine_images: Vec::new(),
             namespace: None,
             poll_interval: Duration::from_secs(10),
             error_requeue: Duration::from_secs(5),

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use botfleet_crds::engine_api::EngineStatus;
-use botfleet_crds::{RiskPolicy, Strategy, TradingBot};
+use botfleet_crds::{PhaseApproval, RiskPolicy, Strategy, TradingBot};
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -18,6 +18,7 @@ use crate::config::OperatorConfig;
 use crate::decisions::EngineView;
 use crate::engine_client::{EngineAddress, EngineClient};
 use crate::metrics::Metrics;
+use crate::render::ENGINE_CONTAINER;
 use botfleet_crds::labels::BOT_LABEL;
 
 /// Shared state of the controller.
@@ -38,27 +39,58 @@ pub struct Context {
     pub strategies: Store<Strategy>,
     /// RiskPolicies.
     pub policies: Store<RiskPolicy>,
+    /// PhaseApprovals.
+    pub approvals: Store<PhaseApproval>,
     /// Consecutive failed polls per bot UID.
     pub failures: Mutex<HashMap<String, u32>>,
     /// What was applied per bot.
     pub applied: AppliedCache,
+    /// Children found taken by foreign objects, per bot UID.
+    pub conflicts: crate::child_conflict::Conflicts,
 }
 
 impl Context {
-    /// The engine address of `bot`: its pod's IP and the engine port.
-    pub fn engine_address(&self, bot: &TradingBot) -> Option<EngineAddress> {
+    /// The engine pod of `bot` (`<bot>-0`, labelled for it), from the cache.
+    fn engine_pod(&self, bot: &TradingBot) -> Option<Arc<Pod>> {
         let ns = bot.namespace()?;
         let pod = self
             .pods
             .get(&ObjectRef::new(&format!("{}-0", bot.name_any())).within(&ns))?;
-        if pod.labels().get(BOT_LABEL) != Some(&bot.name_any()) {
-            return None;
-        }
+        (pod.labels().get(BOT_LABEL) == Some(&bot.name_any())).then_some(pod)
+    }
+
+    /// The image the engine container runs, by digest, as the kubelet
+    /// reports it (`containerStatuses[].imageID`).
+    pub fn engine_image_id(&self, bot: &TradingBot) -> Option<String> {
+        let pod = self.engine_pod(bot)?;
+        pod.status
+            .as_ref()?
+            .container_statuses
+            .as_ref()?
+            .iter()
+            .find(|c| c.name == ENGINE_CONTAINER)
+            .map(|c| c.image_id.clone())
+            .filter(|id| !id.is_empty())
+    }
+
+    /// The engine address of `bot`: its pod's IP and the engine port.
+    pub fn engine_address(&self, bot: &TradingBot) -> Option<EngineAddress> {
+        let pod = self.engine_pod(bot)?;
         let ip: IpAddr = pod.status.as_ref()?.pod_ip.as_ref()?.parse().ok()?;
         Some(EngineAddress {
             ip,
             port: self.config.engine_port,
         })
+    }
+
+    /// The PhaseApprovals in `bot`'s namespace that name it.
+    pub fn approvals_for(&self, bot: &TradingBot) -> Vec<Arc<PhaseApproval>> {
+        let (ns, name) = (bot.namespace(), bot.name_any());
+        self.approvals
+            .state()
+            .into_iter()
+            .filter(|a| a.namespace() == ns && a.spec.bot.name == name)
+            .collect()
     }
 
     /// True when the engine pod (`<bot>-0`) exists.
@@ -107,6 +139,7 @@ pub async fn observe(bot: &TradingBot, ctx: &Context) -> EngineView {
                 error: None,
                 failures: 0,
                 address,
+                image_id: ctx.engine_image_id(bot),
             }
         }
         Err(e) => {
@@ -122,6 +155,7 @@ pub async fn observe(bot: &TradingBot, ctx: &Context) -> EngineView {
                 error: Some(e),
                 failures: *count,
                 address,
+                image_id: ctx.engine_image_id(bot),
             }
         }
     }

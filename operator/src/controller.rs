@@ -1,16 +1,17 @@
-//! The controller loop: caches (engine pods, Strategies, RiskPolicies),
+//! The controller loop: caches (engine pods, Strategies, RiskPolicies,
+//! PhaseApprovals),
 //! watches (bots, owned StatefulSets, and the Strategies and RiskPolicies
 //! bots use), and the reconcile of each bot. Started by [`crate::start`].
 
 use std::sync::Arc;
 
-use botfleet_crds::{RiskPolicy, Strategy, TradingBot};
+use botfleet_crds::{PhaseApproval, RiskPolicy, Strategy, TradingBot};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use k8s_openapi::api::core::v1::{Pod, PodStatus};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodStatus};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
@@ -28,6 +29,7 @@ use crate::engine_client::EngineClient;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::reconcile;
+use crate::render::ENGINE_CONTAINER;
 use crate::resolve::uses_strategy;
 
 /// Label selector of every object the operator creates.
@@ -72,14 +74,28 @@ fn slim<K: kube::Resource>(obj: &mut K) {
     obj.meta_mut().managed_fields = None;
 }
 
-/// Engine pods: only labels and the IP are read.
+/// Engine pods: only labels, the IP and the engine's image id are read.
 fn slim_pod(pod: &mut Pod) {
     pod.metadata.managed_fields = None;
     pod.metadata.annotations = None;
     pod.spec = None;
     if let Some(status) = pod.status.as_mut() {
+        let engine = status
+            .container_statuses
+            .take()
+            .into_iter()
+            .flatten()
+            .filter(|c| c.name == ENGINE_CONTAINER)
+            .map(|c| ContainerStatus {
+                name: c.name,
+                image: c.image,
+                image_id: c.image_id,
+                ..Default::default()
+            })
+            .collect::<Vec<_>>();
         *status = PodStatus {
             pod_ip: status.pod_ip.take(),
+            container_statuses: (!engine.is_empty()).then_some(engine),
             ..Default::default()
         };
     }
@@ -118,7 +134,9 @@ pub async fn run_controller(
         cache::<Strategy>(api(&client, &ns), watcher::Config::default(), slim);
     let (policies, policies_task) =
         cache::<RiskPolicy>(api(&client, &ns), watcher::Config::default(), slim);
-    let tasks = [pods_task, strategies_task, policies_task];
+    let (approvals, approvals_task) =
+        cache::<PhaseApproval>(api(&client, &ns), watcher::Config::default(), slim);
+    let tasks = [pods_task, strategies_task, policies_task, approvals_task];
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
@@ -126,6 +144,7 @@ pub async fn run_controller(
         pods.wait_until_ready().await.ok();
         strategies.wait_until_ready().await.ok();
         policies.wait_until_ready().await.ok();
+        approvals.wait_until_ready().await.ok();
     };
     tokio::select! {
         _ = ready => {}
@@ -151,8 +170,10 @@ pub async fn run_controller(
         pods,
         strategies: strategies.clone(),
         policies,
+        approvals,
         failures: Default::default(),
         applied: AppliedCache::default(),
+        conflicts: Default::default(),
     });
     let (bots, bot_writer) = reflector::store();
     let bot_stream = reflector::reflector(
@@ -201,6 +222,15 @@ pub async fn run_controller(
                     .filter(|b| b.namespace() == ns && b.spec.risk_policy_ref.name == name)
                     .map(|b| ObjectRef::from_obj(&*b))
                     .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            api::<PhaseApproval>(&client, &ns),
+            watcher::Config::default(),
+            // An approval triggers the bot it names at once (a person waits for it).
+            |a| {
+                a.namespace()
+                    .map(|ns| ObjectRef::<TradingBot>::new(&a.spec.bot.name).within(&ns))
             },
         )
         .graceful_shutdown_on(stopped(stop))

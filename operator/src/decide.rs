@@ -5,7 +5,10 @@
 
 use botfleet_crds::engine_api::HaltRequest;
 use botfleet_crds::labels::RESUME_ANNOTATION;
-use botfleet_crds::{HaltAction, HaltStatus, Phase, PhaseTransition, TradingBot, TradingBotStatus};
+use botfleet_crds::phase_approval::{self, ApprovalTarget};
+use botfleet_crds::{
+    ApprovalRecord, HaltAction, HaltStatus, Phase, PhaseTransition, TradingBot, TradingBotStatus,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -13,7 +16,7 @@ use kube::ResourceExt;
 use crate::capital::{self, CapitalInput};
 use crate::conditions;
 use crate::decisions::{Decisions, EngineCommand, Observed};
-use crate::gate::{self, GateInput};
+use crate::gate::{self, ApprovalGate, Blocked, GateInput};
 use crate::halt::{self, HaltDecision, HaltInput, HaltSource};
 use crate::resolve::Problem;
 
@@ -200,6 +203,7 @@ fn decide_phase(o: &Observed<'_>, halt: &HaltPart) -> (gate::GateOutcome, Vec<Ph
         halted: halt.status.is_some(),
         holding,
         flat_confirmed,
+        approval: approval_gate(o, base),
     });
     let mut outcome = outcome;
     if let Some(g) = outcome.gate.as_mut()
@@ -252,6 +256,38 @@ fn decide_capital(o: &Observed<'_>, halt: &HaltPart, effective: Phase) -> capita
         now: o.now,
         interval: o.config.day * o.policy.capital.step_interval_days,
     })
+}
+
+/// Whether the phase above `base` needs an approval, and the valid one
+/// among the bot's PhaseApprovals (the rule itself lives in `crds`).
+fn approval_gate(o: &Observed<'_>, base: Option<Phase>) -> ApprovalGate {
+    let Some(phase) = base.and_then(Phase::next).filter(|p| p.is_real_money()) else {
+        return ApprovalGate::NotNeeded;
+    };
+    let (name, uid) = (o.bot.name_any(), o.bot.uid().unwrap_or_default());
+    let used = o.old.used_approval_uids();
+    let target = ApprovalTarget {
+        bot_name: &name,
+        bot_uid: &uid,
+        phase,
+        trading_hash: o.trading_hash,
+        used: &used,
+        now: o.now,
+    };
+    match phase_approval::find_valid(o.approvals.iter().map(|a| a.as_ref()), &target) {
+        Ok(a) => ApprovalGate::Granted(ApprovalRecord {
+            name: a.name_any(),
+            uid: a.uid().unwrap_or_default(),
+            phase,
+            approved_by: a.spec.approved_by.clone(),
+            trading_hash: a.spec.trading_hash.clone(),
+            used_at: Time(o.now),
+        }),
+        Err(e) => ApprovalGate::Refused(Blocked {
+            reason: e.reason(),
+            message: e.message(&target),
+        }),
+    }
 }
 
 /// The phase a resume returns to: the policy's resume phase, never higher

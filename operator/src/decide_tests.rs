@@ -89,6 +89,7 @@ fn engine(phase: Phase, equity: i64, halt: Option<HaltInfo>) -> EngineView {
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 8080,
         }),
+        image_id: None,
     }
 }
 
@@ -118,6 +119,7 @@ fn run(
         now: now(),
         config: &config(),
         trading_hash: TRADING_HASH,
+        approvals: &[],
     })
 }
 
@@ -307,6 +309,7 @@ fn a_window_earned_under_another_trading_hash_promotes_nothing() {
         now: now(),
         config: &config(),
         trading_hash: "0therc0nf1g0",
+        approvals: &[],
     });
     assert_eq!(swapped.outcome.effective, Phase::Paper);
     let blocked = swapped.outcome.blocked.expect("blocked");

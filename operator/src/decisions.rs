@@ -3,7 +3,9 @@
 //! modules that act on a decision all stand on this one.
 
 use botfleet_crds::engine_api::{EngineStatus, HaltRequest};
-use botfleet_crds::{HaltStatus, PhaseTransition, RiskPolicySpec, TradingBot, TradingBotStatus};
+use botfleet_crds::{
+    HaltStatus, PhaseApproval, PhaseTransition, RiskPolicySpec, TradingBot, TradingBotStatus,
+};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::capital::CapitalOutcome;
@@ -23,6 +25,8 @@ pub struct EngineView {
     pub failures: u32,
     /// Where it is (its pod's IP), once known.
     pub address: Option<EngineAddress>,
+    /// The image its pod runs, by digest (`containerStatuses[].imageID`).
+    pub image_id: Option<String>,
 }
 
 /// Everything one reconcile decides from.
@@ -42,6 +46,8 @@ pub struct Observed<'a> {
     /// The hash of what this bot should trade now (`crds::trading_hash`):
     /// a window measured under another hash earns no gate.
     pub trading_hash: &'a str,
+    /// The PhaseApprovals in the bot's namespace that name it.
+    pub approvals: &'a [std::sync::Arc<PhaseApproval>],
 }
 
 /// What the operator tells the engine, in order, before the status is written.

@@ -26,6 +26,9 @@ pub enum Error {
     /// The object lacks something every stored object has (name, namespace, uid).
     #[error("object is missing {0}")]
     MissingField(&'static str),
+    /// A child's name is taken by an object the bot does not own.
+    #[error("{} `{}` exists and is not this bot's", .0.resource.kind, .0.name)]
+    ChildConflict(Box<crate::child_conflict::Conflict>),
     /// A reconcile panicked; it was contained to this one bot.
     #[error("the reconcile panicked: {0}")]
     Panic(String),
@@ -52,6 +55,7 @@ impl Error {
             Error::Serialization(_) => "serialization",
             Error::Config(_) => "config",
             Error::MissingField(_) => "missing_field",
+            Error::ChildConflict(_) => "child_conflict",
             Error::Panic(_) => "panic",
         }
     }

@@ -95,6 +95,7 @@ pub async fn cleanup(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     }
     ctx.metrics.remove_bot(&ns, &name);
     ctx.applied.forget(&uid);
+    ctx.conflicts.clear(&uid);
     ctx.failures.lock().expect("failures lock").remove(&uid);
     Ok(Action::await_change())
 }

@@ -9,13 +9,17 @@
 //!   user raises `spec.phase` one step at a time; asking for more is a skip
 //!   and is refused. With `Automatic`, `spec.phase` is the ceiling and the
 //!   operator climbs towards it one gate at a time.
+//! - Entering a real-money phase (LimitedReal, Scaling) also needs a valid
+//!   PhaseApproval ([`ApprovalGate`], decided by `crds::phase_approval`):
+//!   `Automatic` climbs to Sandbox alone and waits for a person above it.
 //! - Nothing is promoted while the bot is halted, nor while it holds a
 //!   position or an open order: the next phase trades elsewhere (paper →
 //!   test network → live), where that book does not exist.
 
 use botfleet_crds::engine_api::WindowMetrics;
 use botfleet_crds::{
-    GateCriteria, GateCriterionStatus, GateMeasurement, GateStatus, Gates, Phase, Promotion,
+    ApprovalRecord, GateCriteria, GateCriterionStatus, GateMeasurement, GateStatus, Gates, Phase,
+    Promotion,
 };
 
 /// Inputs of one evaluation.
@@ -40,6 +44,20 @@ pub struct GateInput<'a> {
     /// The engine answered in the effective phase and holds no position
     /// and no order. A demotion that moves the book waits for it.
     pub flat_confirmed: bool,
+    /// Whether the next phase needs a person's approval and has one.
+    pub approval: ApprovalGate,
+}
+
+/// The approval to enter the next phase, as decided from the bot's
+/// PhaseApprovals.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApprovalGate {
+    /// The next phase does not trade real money.
+    NotNeeded,
+    /// A valid approval; recorded in status when used.
+    Granted(ApprovalRecord),
+    /// No valid approval: why, as the `PromotionBlocked` reason and message.
+    Refused(Blocked),
 }
 
 /// What kind of phase change happened.
@@ -64,6 +82,8 @@ pub struct PhaseChange {
     pub kind: ChangeKind,
     /// Human-readable reason.
     pub reason: String,
+    /// The approval this promotion used.
+    pub approval: Option<ApprovalRecord>,
 }
 
 /// Why a requested promotion does not happen.
@@ -200,6 +220,7 @@ pub fn decide(input: &GateInput<'_>) -> GateOutcome {
                 to: Phase::Paper,
                 kind: ChangeKind::Initial,
                 reason: "new bot: every bot starts in Paper".into(),
+                approval: None,
             }),
             gate: input
                 .gates
@@ -239,6 +260,7 @@ pub fn decide(input: &GateInput<'_>) -> GateOutcome {
                 to,
                 kind: ChangeKind::Demoted,
                 reason: format!("spec.phase lowered to {to}: demotion is immediate"),
+                approval: None,
             }),
             gate: input
                 .gates
@@ -303,6 +325,11 @@ pub fn decide(input: &GateInput<'_>) -> GateOutcome {
             ),
         }));
     }
+    let approval = match &input.approval {
+        ApprovalGate::NotNeeded => None,
+        ApprovalGate::Granted(a) => Some(a.clone()),
+        ApprovalGate::Refused(blocked) => return stay(Some(blocked.clone())),
+    };
     if let Some(what) = &input.holding {
         return stay(Some(Blocked {
             reason: "NotFlat",
@@ -315,13 +342,21 @@ pub fn decide(input: &GateInput<'_>) -> GateOutcome {
         Promotion::Manual => "requested by spec.phase",
         Promotion::Automatic => "automatic promotion",
     };
+    let approved = approval.as_ref().map_or(String::new(), |a| {
+        format!(
+            ", approved by {} (PhaseApproval {})",
+            a.approved_by.as_deref().unwrap_or("an unrecorded user"),
+            a.name
+        )
+    });
     GateOutcome {
         effective: target,
         change: Some(PhaseChange {
             from: Some(current),
             to: target,
             kind: ChangeKind::Promoted,
-            reason: format!("gate {current}→{target} met ({how})"),
+            reason: format!("gate {current}→{target} met ({how}){approved}"),
+            approval,
         }),
         gate: input
             .gates

@@ -42,6 +42,7 @@ fn input(
         halted: false,
         holding: None,
         flat_confirmed: true,
+        approval: ApprovalGate::NotNeeded,
     }
 }
 
@@ -275,4 +276,57 @@ fn a_met_gate_waits_for_a_flat_book() {
     );
     i.holding = None;
     assert_eq!(decide(&i).effective, Phase::Sandbox);
+}
+
+fn record() -> ApprovalRecord {
+    ApprovalRecord {
+        name: "b-limitedreal".into(),
+        uid: "a-uid".into(),
+        phase: Phase::LimitedReal,
+        approved_by: Some("alice".into()),
+        trading_hash: "h".into(),
+        used_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        ),
+    }
+}
+
+#[test]
+fn a_met_gate_without_approval_stays_with_the_approvals_reason() {
+    let mut i = input(Phase::LimitedReal, Some(Phase::Sandbox), Ok(good()));
+    i.approval = ApprovalGate::Refused(Blocked {
+        reason: "ApprovalRequired",
+        message: "entering LimitedReal needs a PhaseApproval".into(),
+    });
+    let out = decide(&i);
+    assert_eq!(out.effective, Phase::Sandbox);
+    assert!(out.change.is_none());
+    assert_eq!(out.blocked.unwrap().reason, "ApprovalRequired");
+    assert!(out.gate.unwrap().met, "the gate itself is met");
+}
+
+#[test]
+fn an_unmet_gate_is_reported_before_the_approval() {
+    let mut m = good();
+    m.trades = 3;
+    let mut i = input(Phase::LimitedReal, Some(Phase::Sandbox), Ok(m));
+    i.approval = ApprovalGate::Granted(record());
+    let out = decide(&i);
+    assert_eq!(out.effective, Phase::Sandbox);
+    assert_eq!(out.blocked.unwrap().reason, "GateNotMet");
+}
+
+#[test]
+fn a_granted_approval_promotes_and_is_named_in_the_change() {
+    let mut i = input(Phase::LimitedReal, Some(Phase::Sandbox), Ok(good()));
+    i.approval = ApprovalGate::Granted(record());
+    let out = decide(&i);
+    assert_eq!(out.effective, Phase::LimitedReal);
+    let change = out.change.unwrap();
+    assert_eq!(change.approval, Some(record()));
+    assert!(
+        change.reason.contains("approved by alice"),
+        "{}",
+        change.reason
+    );
 }

@@ -18,8 +18,10 @@
 //! Names shared with the engine and the plugin (labels, annotations,
 //! condition types and reasons, the halting limits) live in `botfleet_crds`.
 
+pub mod admission;
 pub mod announce;
 pub mod capital;
+pub mod child_conflict;
 pub mod children;
 pub mod conditions;
 pub mod config;
@@ -45,6 +47,8 @@ pub mod signing;
 pub mod start;
 pub mod status;
 pub mod telemetry;
+pub mod webhook;
+pub mod webhook_tls;
 
 pub use config::OperatorConfig;
 pub use error::{Error, Result};

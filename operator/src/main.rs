@@ -1,7 +1,7 @@
 //! `botfleet-operator`: the controller process. Flags (each also an
 //! environment variable) set the engine defaults, the timings and leader
 //! election; `/metrics`, `/healthz` and `/readyz` are served on
-//! `--metrics-addr`. SIGTERM/SIGINT stop it gracefully: in-flight
+//! `--metrics-addr`, the admission webhook on `--webhook-addr` when set. SIGTERM/SIGINT stop it gracefully: in-flight
 //! reconciles finish and the Lease is released.
 
 use std::collections::BTreeMap;
@@ -15,6 +15,7 @@ use botfleet_operator::config::{LeaderElection, parse_duration};
 use botfleet_operator::endpoints::EngineEndpoints;
 use botfleet_operator::network_policy::{EnginePeers, parse_labels};
 use botfleet_operator::signing::SigningKeys;
+use botfleet_operator::webhook::WebhookServer;
 use botfleet_operator::{Metrics, OperatorConfig, http, telemetry};
 use clap::Parser;
 use tokio::sync::watch;
@@ -41,6 +42,10 @@ struct Flags {
     /// Venue base URL of LimitedReal and Scaling engines (default: Binance).
     #[arg(long, env = "BOTFLEET_ENGINE_LIVE_VENUE_URL")]
     engine_live_venue_url: Option<String>,
+    /// An engine image allowed to run, pinned by digest (repo@sha256:...);
+    /// repeat for several. None given: every image may run.
+    #[arg(long = "trusted-engine-image")]
+    trusted_engine_images: Vec<String>,
     /// Port the engines serve /status and the control endpoints on.
     #[arg(long, env = "BOTFLEET_ENGINE_PORT", default_value_t = 8080)]
     engine_port: u16,
@@ -116,6 +121,16 @@ struct Flags {
     /// This replica's name (Events, Lease holder).
     #[arg(long, env = "POD_NAME", default_value = "botfleet-operator")]
     instance: String,
+    /// Serve the admission webhook (HTTPS: POST /validate, /mutate) on this
+    /// address; off when unset.
+    #[arg(long, env = "BOTFLEET_WEBHOOK_ADDR", requires_all = ["webhook_cert_file", "webhook_key_file"])]
+    webhook_addr: Option<SocketAddr>,
+    /// PEM certificate (chain) of the webhook; re-read when it changes.
+    #[arg(long, env = "BOTFLEET_WEBHOOK_CERT_FILE")]
+    webhook_cert_file: Option<PathBuf>,
+    /// PEM private key of the webhook; re-read when it changes.
+    #[arg(long, env = "BOTFLEET_WEBHOOK_KEY_FILE")]
+    webhook_key_file: Option<PathBuf>,
     /// Log as JSON lines.
     #[arg(long, env = "BOTFLEET_LOG_JSON")]
     log_json: bool,
@@ -153,6 +168,9 @@ async fn main() -> anyhow::Result<()> {
         .engine_endpoints
         .validate()
         .map_err(|e| anyhow::anyhow!(e))?;
+    botfleet_crds::image_trust::check_allowlist(&flags.trusted_engine_images)
+        .map_err(anyhow::Error::msg)?;
+    config.trusted_engine_images = flags.trusted_engine_images;
     config.engine_port = flags.engine_port;
     config.namespace = flags.namespace;
     config.network_peers = flags.engine_network_policy.then_some(EnginePeers {
@@ -179,6 +197,14 @@ async fn main() -> anyhow::Result<()> {
             renew_before: flags.lease_renew_before,
         });
     }
+    let webhook = match (
+        &flags.webhook_addr,
+        &flags.webhook_cert_file,
+        &flags.webhook_key_file,
+    ) {
+        (Some(addr), Some(cert), Some(key)) => Some(WebhookServer::bind(*addr, cert, key).await?),
+        _ => None,
+    };
     let client = kube::Client::try_default()
         .await
         .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
@@ -197,7 +223,11 @@ async fn main() -> anyhow::Result<()> {
         metrics.clone(),
         wait(rx.clone()),
     ));
+    let webhook = webhook.map(|w| tokio::spawn(w.serve(wait(rx.clone()))));
     botfleet_operator::run(client, config, metrics, wait(rx)).await?;
+    if let Some(webhook) = webhook {
+        webhook.await??;
+    }
     server.await??;
     Ok(())
 }

@@ -75,10 +75,33 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     if bot.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    match resolve::resolve(&bot, &ctx.strategies, &ctx.policies) {
-        Ok(resolved) => apply_resolved(&bot, &resolved, &api, ctx).await,
-        Err(problem) => apply_unresolved(&bot, &problem, &api, ctx).await,
+    let trusted = resolve::trusted_image(
+        &bot,
+        &ctx.config.engine_image,
+        &ctx.config.trusted_engine_images,
+    );
+    let resolved = trusted.and_then(|_| resolve::resolve(&bot, &ctx.strategies, &ctx.policies));
+    match (resolved, child_conflict(&bot, &ns, ctx).await?) {
+        (Err(problem), _) | (Ok(_), Some(problem)) => {
+            apply_unresolved(&bot, &problem, &api, ctx).await
+        }
+        (Ok(resolved), None) => apply_resolved(&bot, &resolved, &api, ctx).await,
     }
+}
+
+/// The problem of a child name found taken by a foreign object, while it
+/// still is; once it is gone, the children are applied again.
+async fn child_conflict(bot: &TradingBot, ns: &str, ctx: &Context) -> Result<Option<Problem>> {
+    let uid = uid(bot)?;
+    let Some(conflict) = ctx.conflicts.get(&uid) else {
+        return Ok(None);
+    };
+    if crate::child_conflict::still_foreign(&ctx.client, ns, &conflict, &uid).await? {
+        return Ok(Some(conflict.problem(&bot.name_any())));
+    }
+    ctx.conflicts.clear(&uid);
+    ctx.applied.forget(&uid);
+    Ok(None)
 }
 
 async fn apply_resolved(
@@ -107,6 +130,7 @@ async fn apply_resolved(
         image,
     };
     let trading_hash = inputs.trading_hash();
+    let approvals = ctx.approvals_for(bot);
     let d = decide(&Observed {
         bot,
         old: &old,
@@ -115,17 +139,28 @@ async fn apply_resolved(
         now: Timestamp::now(),
         config: &ctx.config,
         trading_hash: &trading_hash,
+        approvals: &approvals,
     });
     tell_engine(bot, ctx, &engine, &d.engine_commands).await?;
     status::write(api, bot, &d.status).await?;
     inputs.phase = d.outcome.effective;
     inputs.capital = d.cap.allocated;
     inputs.halted = d.halt_status.is_some();
-    apply_children(bot, ctx, &inputs).await?;
+    let conflict = match apply_children(bot, ctx, &inputs).await {
+        Err(Error::ChildConflict(conflict)) => Some(conflict),
+        other => other.map(|()| None)?,
+    };
     // Events and counters, now that the transitions are committed.
     announce::announce(ctx, bot, &old, &d).await;
     ctx.metrics
         .export_bot(bot, &d.status, &resolved.policy.spec);
+    if let Some(conflict) = conflict {
+        // Nothing was taken over; the next reconcile reports it (Ready=False).
+        ctx.conflicts.record(&uid(bot)?, *conflict);
+        return Ok(Action::requeue(
+            ctx.config.error_requeue.min(ctx.config.poll_interval),
+        ));
+    }
     Ok(Action::requeue(ctx.config.poll_interval))
 }
 

@@ -27,6 +27,9 @@ use crate::error::{Error, Result};
 use crate::{FIELD_MANAGER, pod_security, signing};
 use botfleet_crds::labels::{BOT_LABEL, CONFIG_HASH_ANNOTATION, MANAGED_BY_LABEL};
 
+/// Name of the engine container in the bot's pod.
+pub const ENGINE_CONTAINER: &str = "engine";
+
 /// Key of the engine config in the ConfigMap.
 pub const CONFIG_KEY: &str = "bot.yaml";
 /// Where the config is mounted in the engine container.
@@ -436,7 +439,7 @@ pub fn stateful_set(
         }
     }
     let container = Container {
-        name: "engine".into(),
+        name: ENGINE_CONTAINER.into(),
         image: Some(image),
         args: Some(
             vec![

@@ -29,6 +29,19 @@ fn problem(reason: &'static str, message: String) -> Problem {
     Problem { reason, message }
 }
 
+/// The image `bot` would run, when the operator's allowlist trusts it
+/// (the rule is `crds::image_trust`); otherwise nothing is rendered for it.
+pub fn trusted_image<'a>(
+    bot: &'a TradingBot,
+    default_image: &'a str,
+    trusted: &[String],
+) -> Result<&'a str, Problem> {
+    let image = bot.spec.engine.image.as_deref().unwrap_or(default_image);
+    botfleet_crds::image_trust::check_image(image, trusted)
+        .map(|()| image)
+        .map_err(|m| problem(botfleet_crds::condition_reasons::UNTRUSTED_IMAGE, m))
+}
+
 /// Resolves and validates `bot`'s references.
 pub fn resolve(
     bot: &TradingBot,

@@ -161,6 +161,8 @@ async fn automatic_promotion_climbs_one_gate_at_a_time_up_to_spec_phase() {
     assert_eq!(phase(&bot), Some(Phase::Sandbox));
     assert_eq!(blocked_reason(&bot).as_deref(), Some("MetricsUnavailable"));
     engine.update(|s| s.phase = Phase::Sandbox);
+    // Real money waits for a person's approval (see approvals.rs).
+    w.approve("auto", Phase::LimitedReal).await.unwrap();
     let bot = w
         .wait_bot("auto", "LimitedReal", |b| {
             phase(b) == Some(Phase::LimitedReal)
@@ -410,6 +412,9 @@ async fn capital_steps_up_after_a_profitable_interval_and_down_after_a_loss() {
         s.window.return_pct = 10.0;
     });
     for p in [Phase::Sandbox, Phase::LimitedReal, Phase::Scaling] {
+        if p.is_real_money() {
+            w.approve("scaler", p).await.unwrap();
+        }
         w.wait_bot("scaler", "climbing", |b| phase(b) == Some(p))
             .await
             .unwrap();

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use anyhow::Context;
-use botfleet_crds::{RiskPolicy, TradingBot};
-use kube::api::{Patch, PatchParams};
+use botfleet_crds::{PhaseApproval, RiskPolicy, TradingBot};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
@@ -14,6 +14,7 @@ use crate::error::PluginError;
 
 const BOTS: &str = "tradingbots.botfleet.dev";
 const POLICIES: &str = "riskpolicies.botfleet.dev";
+const APPROVALS: &str = "phaseapprovals.botfleet.dev";
 
 /// A client and the namespace the command acts in.
 pub struct Cluster {
@@ -67,6 +68,46 @@ impl Cluster {
             .patch(name, &PatchParams::default(), &Patch::Merge(patch))
             .await
             .map_err(|e| self.map_err(e, name, "patch", BOTS))
+    }
+
+    /// Creates a PhaseApproval (its name is generated).
+    pub async fn create_approval(
+        &self,
+        approval: &PhaseApproval,
+    ) -> Result<PhaseApproval, PluginError> {
+        let api: Api<PhaseApproval> = Api::namespaced(self.client.clone(), &self.namespace);
+        let bot = approval.spec.bot.name.clone();
+        api.create(&PostParams::default(), approval)
+            .await
+            .map_err(|e| match e {
+                kube::Error::Api(s) if s.is_forbidden() => PluginError::Forbidden {
+                    verb: "create",
+                    resource: APPROVALS,
+                    namespace: self.namespace.clone(),
+                    message: s.message.clone(),
+                },
+                kube::Error::Api(s) if s.code == 400 || s.code == 422 => PluginError::Refused(
+                    format!("the apiserver refused the approval of {bot}: {}", s.message),
+                ),
+                e => self.map_err(e, &bot, "create", APPROVALS),
+            })
+    }
+
+    /// The PhaseApprovals naming bot `name`; an unreadable list is a note.
+    pub async fn approvals_for(&self, name: &str) -> Result<Vec<PhaseApproval>, String> {
+        let api: Api<PhaseApproval> = Api::namespaced(self.client.clone(), &self.namespace);
+        match api.list(&ListParams::default()).await {
+            Ok(list) => Ok(list
+                .items
+                .into_iter()
+                .filter(|a| a.spec.bot.name == name)
+                .collect()),
+            Err(kube::Error::Api(s)) if s.is_forbidden() => Err(format!(
+                "no permission to list {APPROVALS} in namespace \"{}\"",
+                self.namespace
+            )),
+            Err(e) => Err(format!("cannot list PhaseApprovals: {e}")),
+        }
     }
 
     /// The bot's RiskPolicy; a missing or unreadable policy is reported as

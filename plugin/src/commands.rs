@@ -17,7 +17,8 @@ use crate::status_view::{self, effective_phase};
 pub async fn status(ctx: &Cluster, name: &str, output: Output) -> Result<(), PluginError> {
     let bot = ctx.get_bot(name).await?;
     let policy = ctx.get_policy(&bot.spec.risk_policy_ref.name).await;
-    let view = status_view::build(&bot, policy);
+    let approvals = ctx.approvals_for(name).await;
+    let view = status_view::build(&bot, policy, approvals, k8s_openapi::jiff::Timestamp::now());
     match output {
         Output::Json => print_json(&view)?,
         Output::Table => print!("{}", status_view::render_table(&view)),

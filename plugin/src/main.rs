@@ -6,6 +6,7 @@
 //! `botfleet.dev/resume` annotation to the current halt id. `backtest` runs
 //! the engine's backtest in-process, no cluster needed.
 
+mod approve;
 mod backtest;
 mod cluster;
 mod commands;
@@ -85,6 +86,22 @@ enum Command {
         /// TradingBot name.
         name: String,
     },
+    /// Approve the bot's entry into a real-money phase: shows the gate
+    /// table, config hash and limits it approves, then creates a
+    /// PhaseApproval (after `y` at the prompt, or with --yes).
+    Approve {
+        /// TradingBot name.
+        name: String,
+        /// LimitedReal or Scaling (default: the bot's next phase).
+        #[arg(long)]
+        phase: Option<botfleet_crds::Phase>,
+        /// How long the approval stays valid, e.g. 30m, 24h.
+        #[arg(long, default_value = "24h", value_parser = parse_valid_for)]
+        expires: std::time::Duration,
+        /// Create without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Backtest the manifests locally with the engine (no cluster needed).
     Backtest(botfleet_bot::backtest::BacktestArgs),
 }
@@ -124,6 +141,32 @@ async fn run_cluster(
         Command::Demote { name, phase } => commands::demote(&ctx, &name, phase, output).await,
         Command::Halt { name } => commands::halt(&ctx, &name, output).await,
         Command::Resume { name } => commands::resume(&ctx, &name, output).await,
+        Command::Approve {
+            name,
+            phase,
+            expires,
+            yes,
+        } => approve::approve(&ctx, &name, phase, expires, yes, output).await,
         Command::Backtest(_) => unreachable!("handled without a cluster"),
     }
+}
+
+/// `30m`, `24h`, `7d`: how long an approval stays valid.
+fn parse_valid_for(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 30m, 24h or 7d"))?;
+    let secs = match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: use a unit of m, h or d, e.g. 24h")),
+    };
+    if n == 0 {
+        return Err("an approval must stay valid for some time, e.g. 24h".into());
+    }
+    Ok(std::time::Duration::from_secs(n * secs))
 }

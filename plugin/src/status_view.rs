@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 
 use botfleet_crds::limits::PhaseLimits;
-use botfleet_crds::{Amount, GateStatus, HaltStatus, Phase, RiskPolicy, TradingBot};
+use botfleet_crds::phase_approval::{self, ApprovalTarget};
+use botfleet_crds::{Amount, GateStatus, HaltStatus, Phase, PhaseApproval, RiskPolicy, TradingBot};
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -33,7 +35,25 @@ pub struct StatusView {
     pub limits_note: Option<String>,
     pub capital: CapitalView,
     pub halt: Option<HaltStatus>,
+    /// PhaseApprovals naming the bot that it has not used yet.
+    pub pending_approvals: Vec<ApprovalView>,
+    /// Why approvals could not be listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approvals_note: Option<String>,
     pub conditions: Vec<ConditionView>,
+}
+
+/// One PhaseApproval not used yet, and whether it would let the bot into
+/// its next phase now.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalView {
+    pub name: String,
+    pub phase: Phase,
+    pub approved_by: Option<String>,
+    pub expires_at: String,
+    /// `Usable`, or the reason the operator would give (ApprovalExpired, ...).
+    pub state: String,
 }
 
 /// One limit of the effective phase: how much of it is used.
@@ -78,7 +98,12 @@ pub fn effective_phase(bot: &TradingBot) -> Phase {
         .unwrap_or(Phase::Paper)
 }
 
-pub fn build(bot: &TradingBot, policy: Result<RiskPolicy, String>) -> StatusView {
+pub fn build(
+    bot: &TradingBot,
+    policy: Result<RiskPolicy, String>,
+    approvals: Result<Vec<PhaseApproval>, String>,
+    now: Timestamp,
+) -> StatusView {
     let status = bot.status.clone().unwrap_or_default();
     let phase = effective_phase(bot);
     let (limits, limits_note) = match &policy {
@@ -108,6 +133,11 @@ pub fn build(bot: &TradingBot, policy: Result<RiskPolicy, String>) -> StatusView
             step: status.capital.as_ref().and_then(|c| c.step),
         },
         halt: status.halt.clone(),
+        pending_approvals: approvals
+            .as_ref()
+            .map(|a| pending(bot, a, now))
+            .unwrap_or_default(),
+        approvals_note: approvals.err(),
         conditions: status
             .conditions
             .iter()
@@ -119,6 +149,45 @@ pub fn build(bot: &TradingBot, policy: Result<RiskPolicy, String>) -> StatusView
             })
             .collect(),
     }
+}
+
+/// The approvals the bot has not used, each checked with the operator's
+/// rule against the bot's next phase and the config it runs now.
+fn pending(bot: &TradingBot, approvals: &[PhaseApproval], now: Timestamp) -> Vec<ApprovalView> {
+    let status = bot.status.clone().unwrap_or_default();
+    let used = status.used_approval_uids();
+    let (name, uid) = (bot.name_any(), bot.uid().unwrap_or_default());
+    let hash = status
+        .gate
+        .as_ref()
+        .and_then(|g| g.trading_hash.clone())
+        .unwrap_or_default();
+    let next = effective_phase(bot).next();
+    approvals
+        .iter()
+        .filter(|a| a.uid().is_none_or(|u| !used.contains(&u)))
+        .map(|a| {
+            let target = ApprovalTarget {
+                bot_name: &name,
+                bot_uid: &uid,
+                phase: next.unwrap_or(a.spec.phase),
+                trading_hash: &hash,
+                used: &used,
+                now,
+            };
+            let state = match phase_approval::check(a, &target) {
+                Ok(()) => "Usable".to_string(),
+                Err(e) => e.reason().to_string(),
+            };
+            ApprovalView {
+                name: a.name_any(),
+                phase: a.spec.phase,
+                approved_by: a.spec.approved_by.clone(),
+                expires_at: a.spec.expires_at.0.to_string(),
+                state,
+            }
+        })
+        .collect()
 }
 
 fn f(d: Decimal) -> f64 {
@@ -292,6 +361,31 @@ pub fn render_table(v: &StatusView) -> String {
         None => {
             let _ = writeln!(out, "\nHalt: none");
         }
+    }
+
+    if let Some(note) = &v.approvals_note {
+        let _ = writeln!(out, "\nApprovals: {note}");
+    } else if v.pending_approvals.is_empty() {
+        let _ = writeln!(out, "\nPending approvals: none");
+    } else {
+        let _ = writeln!(out, "\nPending approvals:");
+        let rows: Vec<Vec<String>> = v
+            .pending_approvals
+            .iter()
+            .map(|a| {
+                vec![
+                    a.name.clone(),
+                    a.phase.to_string(),
+                    a.approved_by.clone().unwrap_or_else(dash),
+                    a.expires_at.clone(),
+                    a.state.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&render(
+            &["APPROVAL", "PHASE", "APPROVED BY", "EXPIRES", "STATE"],
+            &rows,
+        ));
     }
 
     if !v.conditions.is_empty() {

@@ -57,3 +57,12 @@ true
 false
 {{- end -}}
 {{- end -}}
+
+{{/* The webhook's Service and its serving-certificate Secret. */}}
+{{- define "botfleet.webhookService" -}}
+{{- printf "%s-webhook" (include "botfleet.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "botfleet.webhookSecret" -}}
+{{- printf "%s-webhook-tls" (include "botfleet.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}

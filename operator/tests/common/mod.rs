@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use botfleet_crds::{RiskPolicy, Strategy, TradingBot};
+use botfleet_crds::{PhaseApproval, RiskPolicy, Strategy, TradingBot};
 use botfleet_operator::config::LeaderElection;
 use botfleet_operator::signing::SigningKeys;
 use botfleet_operator::{Metrics, OperatorConfig};
@@ -475,4 +475,41 @@ pub fn signing_keys() -> SigningKeys {
 /// The public keys an engine verifies the test operator's signatures with.
 pub fn operator_public_keys() -> Vec<botfleet_crds::control_signature::PublicKey> {
     botfleet_crds::control_signature::parse_public_keys(&signing_keys().public_keys_file()).unwrap()
+}
+
+impl World {
+    /// What a risk manager does with `kubectl botfleet approve`: waits until
+    /// bot `name`'s gate leads to `phase` with a measured config, then
+    /// creates the PhaseApproval for it (valid for an hour), with
+    /// `approvedBy` as the admission webhook would record it.
+    pub async fn approve(&self, name: &str, phase: botfleet_crds::Phase) -> Result<PhaseApproval> {
+        let approval = self.approval_for(name, phase).await?;
+        self.create_approval(approval).await
+    }
+
+    /// The PhaseApproval `kubectl botfleet approve` would build for bot
+    /// `name` once its gate leads to `phase` with a measured config.
+    pub async fn approval_for(
+        &self,
+        name: &str,
+        phase: botfleet_crds::Phase,
+    ) -> Result<PhaseApproval> {
+        let bot = self
+            .wait_bot(name, &format!("a measured gate to {phase}"), |b| {
+                b.status
+                    .as_ref()
+                    .and_then(|s| s.gate.as_ref())
+                    .is_some_and(|g| g.target_phase == phase && g.trading_hash.is_some())
+            })
+            .await?;
+        let expires = k8s_openapi::jiff::Timestamp::now() + Duration::from_secs(3600);
+        PhaseApproval::for_bot(&bot, phase, expires).map_err(anyhow::Error::msg)
+    }
+
+    /// Creates `approval` as the risk manager `risk-manager@test`.
+    pub async fn create_approval(&self, mut approval: PhaseApproval) -> Result<PhaseApproval> {
+        approval.spec.approved_by = Some("risk-manager@test".into());
+        let api: Api<PhaseApproval> = Api::namespaced(self.admin.clone(), &self.ns);
+        Ok(api.create(&PostParams::default(), &approval).await?)
+    }
 }

@@ -27,7 +27,7 @@ async fn the_rendered_chart_passes_a_server_side_dry_run() {
         &ns,
         &[
             "--set",
-            "networkPolicy.enabled=true,operator.replicas=2,grafanaDashboard.enabled=true",
+            "networkPolicy.enabled=true,operator.replicas=2,grafanaDashboard.enabled=true,webhook.enabled=true",
         ],
     );
     let mut apply = cp.kubectl().unwrap();
@@ -50,6 +50,10 @@ async fn the_rendered_chart_passes_a_server_side_dry_run() {
         "secret/botfleet-signing-key",
         "configmap/botfleet-dashboard",
         "networkpolicy.networking.k8s.io/botfleet-operator",
+        "secret/botfleet-webhook-tls",
+        "service/botfleet-webhook",
+        "validatingwebhookconfiguration.admissionregistration.k8s.io/botfleet",
+        "mutatingwebhookconfiguration.admissionregistration.k8s.io/botfleet",
     ] {
         assert!(
             text.contains(&format!("{object} serverside-applied (server dry run)")),

@@ -9,6 +9,8 @@ mod images;
 mod metrics;
 mod monitoring;
 mod render;
+mod roles;
+mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -12,7 +12,7 @@ pub const RENDER_INSTALL: &str = "helm template botfleet charts/botfleet --names
 /// Every optional object switched on.
 const ALL_ON: &[&str] = &[
     "--set",
-    "metrics.serviceMonitor.enabled=true,metrics.podMonitor.enabled=true,prometheusRule.enabled=true,networkPolicy.enabled=true",
+    "metrics.serviceMonitor.enabled=true,metrics.podMonitor.enabled=true,prometheusRule.enabled=true,networkPolicy.enabled=true,webhook.enabled=true",
 ];
 
 fn container(docs: &[Value]) -> &Value {
@@ -167,7 +167,10 @@ fn images_and_settings_are_wired_to_the_operator_flags() {
 #[test]
 fn the_chart_role_is_the_operators_role_and_never_reads_secrets() {
     let docs = documents(&template("botfleet", &[]));
-    let role = one(&docs, "ClusterRole");
+    let role = docs
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "botfleet-operator")
+        .expect("the operator's ClusterRole");
     let text = std::fs::read_to_string(repo().join("operator/rbac/clusterrole.yaml")).unwrap();
     let reference: Value = serde_yaml::from_str(&text).unwrap();
     assert_eq!(
@@ -340,7 +343,7 @@ fn install_yaml_is_the_rendered_chart() {
             .iter()
             .filter(|k| *k == "CustomResourceDefinition")
             .count(),
-        3,
+        4,
         "{kinds:?}"
     );
     assert!(

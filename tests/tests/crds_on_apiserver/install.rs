@@ -16,7 +16,11 @@ async fn the_chart_crds_are_established_and_discoverable() {
     let client = cp.client().await.unwrap();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let chart = read_crds(&default_crd_dir()).unwrap();
-    assert_eq!(chart.len(), 3, "one CRD per kind");
+    assert_eq!(
+        chart.len(),
+        KINDS.len() + 1,
+        "one CRD per kind, and PhaseApproval"
+    );
     for file_crd in &chart {
         let name = file_crd.metadata.name.clone().unwrap();
         let installed = crds.get(&name).await.unwrap();
@@ -73,6 +77,15 @@ async fn the_chart_crds_are_established_and_discoverable() {
     assert_eq!(short("tradingbots"), ["tbot"]);
     assert_eq!(short("riskpolicies"), ["risk"]);
     assert_eq!(short("strategies"), ["strat"]);
+    // PhaseApproval: namespaced, no status (nothing but its spec is trusted).
+    let approvals = resources
+        .resources
+        .iter()
+        .find(|r| r.name == "phaseapprovals")
+        .expect("phaseapprovals not served");
+    assert_eq!(approvals.kind, "PhaseApproval");
+    assert!(approvals.namespaced);
+    assert_eq!(short("phaseapprovals"), ["papp"]);
 }
 
 #[tokio::test]

@@ -3,8 +3,8 @@
 //! status the operator writes from the types is accepted and reads back unchanged.
 
 use botfleet_crds::{
-    BotMetrics, BotState, CapitalStatus, GateCriterionStatus, GateStatus, HaltStatus, Phase,
-    PhaseTransition, RiskPolicy, Strategy, TradingBot, TradingBotStatus,
+    ApprovalRecord, BotMetrics, BotState, CapitalStatus, GateCriterionStatus, GateStatus,
+    HaltStatus, Phase, PhaseTransition, RiskPolicy, Strategy, TradingBot, TradingBotStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::Api;
@@ -112,6 +112,15 @@ fn full_status() -> TradingBotStatus {
             to: Phase::Sandbox,
             at: time("2026-01-02T00:00:00Z"),
             reason: "gate met".into(),
+        }],
+        engine_image_id: Some("docker-pullable://botfleet-bot@sha256:0123".into()),
+        approvals: vec![ApprovalRecord {
+            name: "typed-limitedreal".into(),
+            uid: "approval-uid".into(),
+            phase: Phase::LimitedReal,
+            approved_by: Some("alice".into()),
+            trading_hash: "0123456789abcdef".into(),
+            used_at: time("2026-01-04T00:00:00Z"),
         }],
     }
 }

@@ -1,0 +1,131 @@
+//! The admission decision without an apiserver: AdmissionReview JSON in,
+//! the response out.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+fn review(kind: &str, operation: &str, object: Value, old: Value) -> Value {
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "req-1", "kind": {"group": "botfleet.dev", "version": "v1alpha1", "kind": kind},
+        "operation": operation, "object": object, "oldObject": old,
+        "userInfo": {"username": "alice@example.com", "groups": ["risk", "system:authenticated"]},
+    }})
+}
+
+fn message(response: &Value) -> String {
+    response["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_strategy_with_fast_not_below_slow_or_no_kind_is_refused_with_field_paths() {
+    let crossed = json!({"metadata": {"name": "s"},
+        "spec": {"timeframe": "1h", "smaCrossover": {"fast": 30, "slow": 10}}});
+    let r = respond(&review("Strategy", "CREATE", crossed, Value::Null));
+    assert_eq!(r["response"]["allowed"], false);
+    assert_eq!(r["response"]["uid"], "req-1");
+    assert!(message(&r).contains("spec.smaCrossover"), "{}", message(&r));
+    let empty = json!({"metadata": {"name": "s"}, "spec": {"timeframe": "1h"}});
+    let r = respond(&review("Strategy", "CREATE", empty, Value::Null));
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    assert!(
+        message(&r).contains("Strategy `s` is invalid"),
+        "{}",
+        message(&r)
+    );
+}
+
+fn bot(phase: &str, promotion: &str) -> Value {
+    json!({"metadata": {"name": "b"}, "spec": {"strategyRef": {"name": "s"},
+        "riskPolicyRef": {"name": "p"}, "capital": 1000, "phase": phase, "promotion": promotion,
+        "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "k"}}}})
+}
+
+#[test]
+fn a_manual_phase_skip_is_refused_and_one_step_or_automatic_is_admitted() {
+    let paper = json!({"status": {"phase": "Paper"}});
+    let r = respond(&review(
+        "TradingBot",
+        "UPDATE",
+        bot("LimitedReal", "Manual"),
+        paper.clone(),
+    ));
+    assert_eq!(r["response"]["allowed"], false);
+    assert!(
+        message(&r).contains("spec.phase: LimitedReal skips a phase"),
+        "{}",
+        message(&r)
+    );
+    let r = respond(&review(
+        "TradingBot",
+        "UPDATE",
+        bot("Sandbox", "Manual"),
+        paper.clone(),
+    ));
+    assert_eq!(r["response"]["allowed"], true, "{r}");
+    let r = respond(&review(
+        "TradingBot",
+        "UPDATE",
+        bot("Scaling", "Automatic"),
+        paper,
+    ));
+    assert_eq!(r["response"]["allowed"], true, "{r}");
+    let r = respond(&review(
+        "TradingBot",
+        "CREATE",
+        bot("LimitedReal", "Manual"),
+        Value::Null,
+    ));
+    assert_eq!(r["response"]["allowed"], false, "a new bot starts in Paper");
+}
+
+#[test]
+fn a_phase_approval_records_the_requesting_user_over_what_was_typed() {
+    let approval = json!({"metadata": {"generateName": "b-limitedreal-"}, "spec": {
+        "bot": {"name": "b", "uid": "u"}, "phase": "LimitedReal", "tradingHash": "h",
+        "expiresAt": "2030-01-01T00:00:00Z", "approvedBy": "somebody-else"}});
+    let r = respond(&review("PhaseApproval", "CREATE", approval, Value::Null));
+    assert_eq!(r["response"]["allowed"], true, "{r}");
+    assert_eq!(r["response"]["patchType"], "JSONPatch");
+    let patch = decide(
+        &review(
+            "PhaseApproval",
+            "CREATE",
+            json!({"spec": {
+        "bot": {"name": "b", "uid": "u"}, "phase": "LimitedReal", "tradingHash": "h",
+        "expiresAt": "2030-01-01T00:00:00Z", "approvedBy": "somebody-else"}}),
+            Value::Null,
+        )["request"],
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        patch,
+        json!([
+            {"op": "replace", "path": "/spec/approvedBy", "value": "alice@example.com"},
+            {"op": "add", "path": "/spec/approvedGroups", "value": ["risk", "system:authenticated"]},
+        ])
+    );
+}
+
+#[test]
+fn a_phase_approval_for_a_phase_without_real_money_is_refused() {
+    let approval = json!({"metadata": {"name": "a"}, "spec": {
+        "bot": {"name": "b", "uid": "u"}, "phase": "Sandbox", "tradingHash": "h",
+        "expiresAt": "2030-01-01T00:00:00Z"}});
+    let r = respond(&review("PhaseApproval", "CREATE", approval, Value::Null));
+    assert_eq!(r["response"]["allowed"], false);
+    assert!(message(&r).contains("spec.phase"), "{}", message(&r));
+}
+
+#[test]
+fn base64_matches_the_standard_encoding() {
+    assert_eq!(base64(""), "");
+    assert_eq!(base64("f"), "Zg==");
+    assert_eq!(base64("fo"), "Zm8=");
+    assert_eq!(base64("foo"), "Zm9v");
+    assert_eq!(base64("[{\"op\":1}]"), "W3sib3AiOjF9XQ==");
+}
