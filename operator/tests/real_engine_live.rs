@@ -109,6 +109,19 @@ async fn wait_long(
     }
 }
 
+/// Waits (on the live climb's clock) until `name`'s gate to `to` is measured,
+/// then approves it as the risk manager would.
+async fn approve_when_measured(rw: &RealWorld, name: &str, to: Phase) {
+    wait_long(rw, name, &format!("a measured gate to {to}"), CLIMB, |b| {
+        b.status
+            .as_ref()
+            .and_then(|s| s.gate.as_ref())
+            .is_some_and(|g| g.target_phase == to && g.trading_hash.is_some())
+    })
+    .await;
+    rw.approve(name, to).await.unwrap();
+}
+
 /// (h) The full climb on real trading: a bot asking for Scaling with
 /// automatic promotion earns Paper → Sandbox → LimitedReal → Scaling, each
 /// gate met by the real engine's trades on the live feed (in Paper on its
@@ -157,6 +170,9 @@ async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
     .await
     .unwrap();
 
+    // Real money needs a person: approve each step once its gate is measured.
+    approve_when_measured(&rw, "climber", Phase::LimitedReal).await;
+    approve_when_measured(&rw, "climber", Phase::Scaling).await;
     let bot = wait_long(&rw, "climber", "Scaling reached", CLIMB, |b| {
         phase(b) == Some(Phase::Scaling)
     })
@@ -181,6 +197,9 @@ async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
     );
     for t in &bot.status.as_ref().unwrap().phase_history[1..] {
         assert!(t.reason.contains("automatic promotion"), "{}", t.reason);
+    }
+    for t in &bot.status.as_ref().unwrap().phase_history[2..] {
+        assert!(t.reason.contains("approved by risk-manager@test"), "{}", t.reason);
     }
     // Every phase ran the real engine on the simulator's live feed.
     let runs = rw.kubelet.runs("climber");
@@ -367,6 +386,8 @@ async fn i_scaling_steps_up_and_down_without_a_halt_and_the_allocations_follow()
     )
     .await
     .unwrap();
+    approve_when_measured(&rw, "scaler", Phase::LimitedReal).await;
+    approve_when_measured(&rw, "scaler", Phase::Scaling).await;
     let mut steps = Steps::default();
     wait_step(&rw, "scaler", &mut steps, 0).await;
     let climbed = started.elapsed();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The end-to-end run on a real single-node cluster (docs/local-cluster.md):
-#   cluster up → images (release binaries, the Dockerfiles' runtime stages) → the exchange
+#   a fresh cluster (an existing one is torn down first) → images (release binaries, the Dockerfiles' runtime stages) → the exchange
 #   simulator in the cluster → Prometheus + Alertmanager → `helm install` → the
 #   scenarios (scenarios.sh) → teardown, which runs even when a step fails.
 # Prints one line per step with its duration, and on a failure the cluster's state.
@@ -86,7 +86,9 @@ step() { # name function
   fi
 }
 
-cluster_up() { "$CLUSTER_SCRIPTS/up.sh"; }
+# Always a fresh cluster: whatever an earlier run left (bots, volumes) would change
+# what the scenarios see.
+cluster_up() { "$CLUSTER_SCRIPTS/down.sh" && "$CLUSTER_SCRIPTS/up.sh"; }
 
 step "cluster up" cluster_up
 DROPS_BEFORE="$("$CLUSTER_SCRIPTS/guard-drops.sh")"
