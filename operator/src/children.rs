@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 use crate::FIELD_MANAGER;
 use crate::child_conflict::{Conflict, owned};
 use crate::error::{Error, Result};
-use crate::render::{self, EngineInputs, RenderedConfig, WorkloadSettings};
 use crate::network_policy;
+use crate::render::{self, EngineInputs, RenderedConfig, WorkloadSettings};
 
 /// Remembers what was applied for each bot (by UID).
 #[derive(Default)]

@@ -199,7 +199,11 @@ async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
         assert!(t.reason.contains("automatic promotion"), "{}", t.reason);
     }
     for t in &bot.status.as_ref().unwrap().phase_history[2..] {
-        assert!(t.reason.contains("approved by risk-manager@test"), "{}", t.reason);
+        assert!(
+            t.reason.contains("approved by risk-manager@test"),
+            "{}",
+            t.reason
+        );
     }
     // Every phase ran the real engine on the simulator's live feed.
     let runs = rw.kubelet.runs("climber");
