@@ -51,42 +51,28 @@ def namespaces_of(monitor, release_ns):
     return sel.get("matchNames") or [monitor["metadata"].get("namespace", release_ns)]
 
 
-def pod_monitor_jobs(m, args):
-    kind = "pod"
-    jobs = []
-    for i, ep in enumerate(m["spec"]["podMetricsEndpoints"]):
-        files, relabel = sd("pod", args, namespaces_of(m, args.namespace))
-        relabel += [
-            {"source_labels": [label_meta(kind, k)], "regex": re.escape(v), "action": "keep"}
-            for k, v in m["spec"]["selector"]["matchLabels"].items()
-        ]
-        relabel.append({"source_labels": ["__meta_kubernetes_pod_container_port_name"],
-                        "regex": re.escape(ep["port"]), "action": "keep"})
-        relabel += target_labels("pod")
-        jobs.append({
-            "job_name": f"podMonitor/{m['metadata']['namespace']}/{m['metadata']['name']}/{i}",
-            "scrape_interval": ep.get("interval", "30s"),
-            "metrics_path": ep.get("path", "/metrics"),
-            "honor_labels": bool(ep.get("honorLabels", False)),
-            "file_sd_configs": files,
-            "relabel_configs": relabel,
-        })
-    return jobs
+# What differs between the two monitor kinds: the discovery role, where the endpoints
+# are listed, the meta label prefix of the selector, the meta label of the port name.
+KINDS = {
+    "PodMonitor": ("pod", "podMetricsEndpoints", "pod", "__meta_kubernetes_pod_container_port_name"),
+    "ServiceMonitor": ("endpoints", "endpoints", "service", "__meta_kubernetes_endpoint_port_name"),
+}
 
 
-def service_monitor_jobs(m, args):
+def monitor_jobs(m, args):
+    role, endpoints, selector_kind, port_label = KINDS[m["kind"]]
     jobs = []
-    for i, ep in enumerate(m["spec"]["endpoints"]):
-        files, relabel = sd("endpoints", args, namespaces_of(m, args.namespace))
+    for i, ep in enumerate(m["spec"][endpoints]):
+        files, relabel = sd(role, args, namespaces_of(m, args.namespace))
         relabel += [
-            {"source_labels": [label_meta("service", k)], "regex": re.escape(v), "action": "keep"}
+            {"source_labels": [label_meta(selector_kind, k)], "regex": re.escape(v), "action": "keep"}
             for k, v in m["spec"]["selector"]["matchLabels"].items()
         ]
-        relabel.append({"source_labels": ["__meta_kubernetes_endpoint_port_name"],
-                        "regex": re.escape(ep["port"]), "action": "keep"})
-        relabel += target_labels("endpoints")
+        relabel.append({"source_labels": [port_label], "regex": re.escape(ep["port"]), "action": "keep"})
+        relabel += target_labels(role)
+        kind = m["kind"][0].lower() + m["kind"][1:]
         jobs.append({
-            "job_name": f"serviceMonitor/{m['metadata']['namespace']}/{m['metadata']['name']}/{i}",
+            "job_name": f"{kind}/{m['metadata']['namespace']}/{m['metadata']['name']}/{i}",
             "scrape_interval": ep.get("interval", "30s"),
             "metrics_path": ep.get("path", "/metrics"),
             "honor_labels": bool(ep.get("honorLabels", False)),
@@ -108,10 +94,8 @@ def config(args):
     docs = [d for d in yaml.safe_load_all(sys.stdin) if d]
     jobs = []
     for d in docs:
-        if d.get("kind") == "PodMonitor":
-            jobs += pod_monitor_jobs(d, args)
-        elif d.get("kind") == "ServiceMonitor":
-            jobs += service_monitor_jobs(d, args)
+        if d.get("kind") in KINDS:
+            jobs += monitor_jobs(d, args)
     kinds = {d.get("kind") for d in docs}
     if not {"PodMonitor", "ServiceMonitor", "PrometheusRule"} <= kinds:
         sys.exit(f"the rendered chart lacks a monitor or the rule: {sorted(k for k in kinds if k)}")
