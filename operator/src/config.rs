@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::network_policy::EnginePeers;
+use crate::engine_peers::EnginePeers;
 use crate::signing::SigningKeys;
 
 /// Leader election with a coordination.k8s.io Lease.

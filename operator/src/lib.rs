@@ -31,6 +31,7 @@ pub mod decide;
 pub mod decisions;
 pub mod endpoints;
 pub mod engine_client;
+pub mod engine_peers;
 pub mod error;
 pub mod finalizer;
 pub mod gate;

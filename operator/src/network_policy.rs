@@ -17,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
+pub use crate::engine_peers::{EnginePeers, parse_labels};
 use crate::error::Result;
 
 /// The label every namespace carries with its own name (Kubernetes ≥ 1.21).
@@ -25,35 +26,6 @@ pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 pub const VENUE_PORTS: [i32; 2] = [443, 9443];
 /// PostgreSQL's port, opened for a bot whose store is PostgreSQL.
 pub const POSTGRES_PORT: i32 = 5432;
-
-/// Who may reach the engines, from the operator's settings.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EnginePeers {
-    /// The operator's namespace.
-    pub operator_namespace: String,
-    /// Labels of the operator's pods.
-    pub operator_pod_labels: BTreeMap<String, String>,
-    /// Labels of the namespaces the metrics scraper runs in (empty: any).
-    pub scraper_namespace_labels: BTreeMap<String, String>,
-    /// Labels of the scraper's pods (empty: any pod of those namespaces).
-    pub scraper_pod_labels: BTreeMap<String, String>,
-}
-
-/// Parses `k=v,k=v` (a flag's value) into labels; empty is no label.
-pub fn parse_labels(text: &str) -> std::result::Result<BTreeMap<String, String>, String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                Ok((k.trim().to_string(), v.trim().to_string()))
-            }
-            _ => Err(format!(
-                "`{pair}` is not a label: write key=value, separated by commas"
-            )),
-        })
-        .collect()
-}
 
 fn selector(labels: &BTreeMap<String, String>) -> LabelSelector {
     LabelSelector {

@@ -106,7 +106,7 @@ pub struct WorkloadSettings<'a> {
     /// Market data and venue URLs for the engine's flags.
     pub endpoints: &'a EngineEndpoints,
     /// Who may reach the engines; `None` renders no NetworkPolicy.
-    pub network_peers: Option<&'a crate::network_policy::EnginePeers>,
+    pub network_peers: Option<&'a crate::engine_peers::EnginePeers>,
 }
 
 fn doc(kind: &str, meta: &ObjectMeta, spec: serde_json::Value) -> serde_json::Value {
