@@ -8,8 +8,13 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use k8s_openapi::List;
 use k8s_openapi::api::core::v1::Pod;
+
+/// What `kubectl get pods -o json` prints: a `List` (not a typed `PodList`).
+#[derive(serde::Deserialize)]
+struct Pods {
+    items: Vec<Pod>,
+}
 
 fn main() -> ExitCode {
     let mut input = String::new();
@@ -17,10 +22,10 @@ fn main() -> ExitCode {
         eprintln!("pss-check: reading stdin: {e}");
         return ExitCode::from(2);
     }
-    let pods: List<Pod> = match serde_json::from_str(&input) {
+    let pods: Pods = match serde_json::from_str(&input) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("pss-check: stdin is not a PodList (kubectl get pods -o json): {e}");
+            eprintln!("pss-check: stdin is not a pod list (kubectl get pods -o json): {e}");
             return ExitCode::from(2);
         }
     };
