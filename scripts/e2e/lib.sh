@@ -3,7 +3,9 @@
 # shellcheck source=../cluster/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../cluster/lib.sh"
 
-E2E_DIR="$RUN_DIR/e2e"
+# Step logs and the Helm values of the last run: outside the cluster's directory, so
+# they outlive the teardown (run.sh empties it at its start).
+E2E_DIR="${BOTFLEET_E2E_DIR:-/var/lib/botfleet-e2e}"
 E2E_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RELEASE=botfleet
 OPERATOR_NS=botfleet-system

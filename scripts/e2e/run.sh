@@ -25,6 +25,8 @@ done
 KUBECTL="$(kubectl_bin)"
 "$REPO_ROOT/scripts/install-tools.sh" >/dev/null
 BEGAN=$SECONDS
+rm -rf "$E2E_DIR"
+mkdir -p "$E2E_DIR"
 RESULTS=()
 FAILED=""
 
@@ -52,7 +54,7 @@ teardown() {
   e2e_log "---------------------------------------------------------------"
   local r
   for r in "${RESULTS[@]}"; do e2e_log "$r"; done
-  e2e_log "total $((SECONDS - BEGAN)) s"
+  e2e_log "total $((SECONDS - BEGAN)) s (each step's output: $E2E_DIR/<step>.log)"
   if ((KEEP)); then
     e2e_log "the cluster stays up (--keep): KUBECONFIG=$KUBECONFIG_PATH; make cluster-down ends it"
   else
