@@ -27,6 +27,9 @@ KUBECTL="$(kubectl_bin)"
 BEGAN=$SECONDS
 rm -rf "$E2E_DIR"
 mkdir -p "$E2E_DIR"
+# The images are written twice (buildah's vfs storage, then containerd): a nearly full
+# disk fails there ("no space left on device") or puts the node under DiskPressure.
+e2e_log "free disk: $(df -h --output=avail / | tail -1 | tr -d ' ') on /"
 RESULTS=()
 FAILED=""
 
