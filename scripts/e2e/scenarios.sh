@@ -264,7 +264,8 @@ EOT
 engine_json() { # python-expression over the engine's /status as `s`
   engine_status "$BOT_NS" "$TRADER" | "$PY" -c "import json,sys; s=json.load(sys.stdin); print($1)"
 }
-sim_orders_of_trader() {
+# Every order the simulator's account holds (the trader is the run's only venue bot).
+sim_order_count() {
   sim_admin GET /sim/books | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["orders"]))'
 }
 
@@ -277,7 +278,7 @@ scenario_promote() {
   until_ok "$TRADER promoted (status.phase Sandbox)" 300 \
     is = Sandbox bot_field "$BOT_NS" "$TRADER" '{.status.phase}'
   until_ok "the Sandbox engine runs" 300 is = Sandbox engine_json 's["phase"]'
-  until_ok "the Sandbox engine's orders reach the simulator" 300 is -ge 2 sim_orders_of_trader
+  until_ok "the Sandbox engine's orders reach the simulator" 300 is -ge 2 sim_order_count
   kc -n "$BOT_NS" get tbot "$TRADER"
   books_equal
 }
@@ -309,12 +310,12 @@ scenario_crash_halt_resume() {
   until_ok "BotfleetBotHalted delivered to Alertmanager" 60 alertmanager_has BotfleetBotHalted "$TRADER"
   books_equal
   local orders
-  orders="$(sim_orders_of_trader)"
+  orders="$(sim_order_count)"
   KUBECONFIG="$KUBECONFIG_PATH" "$PLUGIN" resume "$TRADER" -n "$BOT_NS"
   until_ok "$TRADER resumed" 180 \
     is = False bot_field "$BOT_NS" "$TRADER" '{.status.conditions[?(@.type=="Halted")].status}'
   until_ok "the resumed engine trades" 300 is = Trading engine_json 's["state"]'
-  until_ok "the resumed engine's orders reach the simulator" 300 is -gt "$orders" sim_orders_of_trader
+  until_ok "the resumed engine's orders reach the simulator" 300 is -gt "$orders" sim_order_count
 }
 
 alertmanager_has() { # alertname bot
@@ -328,8 +329,8 @@ sys.exit(0 if a else 1)"
 # mid-flow; then the restarted engine must agree with the venue.
 kill_mid_order_flow() { # how
   local before
-  before="$(sim_orders_of_trader)"
-  until_ok "a new order of $TRADER at the simulator" 300 is -gt "$before" sim_orders_of_trader
+  before="$(sim_order_count)"
+  until_ok "a new order of $TRADER at the simulator" 300 is -gt "$before" sim_order_count
   case "$1" in
     pod) kc -n "$BOT_NS" delete pod "$TRADER-0" --grace-period=0 --force --wait=false ;;
     process)
@@ -344,8 +345,8 @@ kill_mid_order_flow() { # how
   kc -n "$BOT_NS" wait --for=condition=Ready "pod/$TRADER-0" --timeout=300s
   until_ok "the restarted engine reports" 180 engine_status "$BOT_NS" "$TRADER"
   local more
-  more="$(sim_orders_of_trader)"
-  until_ok "the restarted engine places orders again" 300 is -gt "$more" sim_orders_of_trader
+  more="$(sim_order_count)"
+  until_ok "the restarted engine places orders again" 300 is -gt "$more" sim_order_count
   books_equal
 }
 scenario_pod_delete() { kill_mid_order_flow pod; }
