@@ -2,8 +2,11 @@
 //! JSON) the response — refuse with every problem `validate()` finds, with
 //! field paths; refuse a phase skip; and on PhaseApproval CREATE record the
 //! requesting user (`userInfo`) in `spec.approvedBy`/`approvedGroups`,
-//! overwriting whatever was typed. No I/O: [`crate::webhook`] serves it to
-//! the apiserver (docs/operator.md, Trust model).
+//! overwriting whatever was typed — once the apiserver has said that user
+//! may approve that bot (verb `approve` on `tradingbots`, asked by the
+//! webhook as a LocalSubjectAccessReview: [`approver_question`] and
+//! [`ApproverAnswer`]). No I/O: [`crate::webhook`] serves it to the
+//! apiserver (docs/operator.md, Trust model).
 
 use botfleet_crds::{
     Phase, PhaseApprovalSpec, Promotion, RiskPolicySpec, StrategySpec, TradingBotSpec,
@@ -11,13 +14,87 @@ use botfleet_crds::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
-/// The `response` of an AdmissionReview for `review` (its `request`).
-pub fn respond(review: &Value) -> Value {
+/// The RBAC verb on `tradingbots` a PhaseApproval's creator must hold for
+/// the bot it names (the chart's risk-manager role has it; creating
+/// PhaseApproval objects alone is not enough).
+pub const APPROVE_VERB: &str = "approve";
+
+/// Who asks to approve which bot: what the webhook asks the apiserver
+/// before admitting a PhaseApproval.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApproverQuestion {
+    pub namespace: String,
+    pub bot: String,
+    pub user: String,
+    pub uid: Option<String>,
+    pub groups: Vec<String>,
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+/// The apiserver's answer to an [`ApproverQuestion`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApproverAnswer {
+    Allowed,
+    Denied {
+        reason: String,
+    },
+    /// The question could not be asked (the approval is refused: fail closed).
+    Unknown {
+        error: String,
+    },
+}
+
+/// The question to ask before `review` may be admitted: only a PhaseApproval
+/// CREATE has one.
+pub fn approver_question(review: &Value) -> Option<ApproverQuestion> {
+    let request = &review["request"];
+    if request["kind"]["kind"] != "PhaseApproval" || request["operation"] != "CREATE" {
+        return None;
+    }
+    let user = &request["userInfo"];
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Some(ApproverQuestion {
+        namespace: request["namespace"]
+            .as_str()
+            .or(request["object"]["metadata"]["namespace"].as_str())
+            .unwrap_or_default()
+            .into(),
+        bot: request["object"]["spec"]["bot"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
+        user: user["username"].as_str().unwrap_or_default().into(),
+        uid: user["uid"].as_str().map(String::from),
+        groups: strings(&user["groups"]),
+        extra: user["extra"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), strings(v))).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// The `response` of an AdmissionReview for `review` (its `request`);
+/// `approver` is the answer to its [`approver_question`], if it has one
+/// (a PhaseApproval without an `Allowed` answer is refused).
+pub fn respond(review: &Value, approver: Option<&ApproverAnswer>) -> Value {
     let request = &review["request"];
     let uid = request["uid"].clone();
     let mut response = json!({"uid": uid, "allowed": true});
-    match decide(request) {
+    let decision = match approver_question(review) {
+        Some(question) => may_approve(&question, approver).and_then(|()| decide(request)),
+        None => decide(request),
+    };
+    match decision {
         Ok(None) => {}
         Ok(Some(patch)) => {
             response["patchType"] = json!("JSONPatch");
@@ -55,6 +132,33 @@ fn decide(request: &Value) -> Result<Option<Value>, String> {
             Ok((operation == "CREATE").then(|| approved_by(object, &request["userInfo"])))
         }
         _ => Ok(None),
+    }
+}
+
+/// Refuses unless the apiserver allowed `question`, naming the fix.
+fn may_approve(question: &ApproverQuestion, answer: Option<&ApproverAnswer>) -> Result<(), String> {
+    let ApproverQuestion {
+        namespace,
+        bot,
+        user,
+        ..
+    } = question;
+    match answer {
+        Some(ApproverAnswer::Allowed) => Ok(()),
+        Some(ApproverAnswer::Denied { reason }) => Err(format!(
+            "PhaseApproval: `{user}` may not approve TradingBot `{namespace}/{bot}`{}: approving needs the verb `{APPROVE_VERB}` on tradingbots in addition to creating PhaseApprovals; ask for the botfleet-risk-manager role in {namespace}",
+            if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({reason})")
+            }
+        )),
+        Some(ApproverAnswer::Unknown { error }) => Err(format!(
+            "PhaseApproval: could not check whether `{user}` may approve TradingBot `{namespace}/{bot}` ({error}); nothing was stored, try again"
+        )),
+        None => Err(format!(
+            "PhaseApproval: the approver `{user}` was not checked; nothing was stored, try again"
+        )),
     }
 }
 

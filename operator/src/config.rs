@@ -40,8 +40,9 @@ pub struct OperatorConfig {
     /// allows every image. Checked on the image a bot would run, the default
     /// included.
     pub trusted_engine_images: Vec<String>,
-    /// Only watch this namespace (`None`: every namespace).
-    pub namespace: Option<String>,
+    /// Only watch these namespaces (empty: every namespace). The chart then
+    /// grants the operator Roles in these namespaces only.
+    pub namespaces: Vec<String>,
     /// How often each bot is re-reconciled (and its engine polled).
     pub poll_interval: Duration,
     /// Requeue delay after a failed reconcile.
@@ -84,7 +85,7 @@ impl OperatorConfig {
                 scraper_pod_labels: BTreeMap::new(),
             }),
             trusted_engine_images: Vec::new(),
-            namespace: None,
+            namespaces: Vec::new(),
             poll_interval: Duration::from_secs(10),
             error_requeue: Duration::from_secs(5),
             engine_timeout: Duration::from_secs(2),

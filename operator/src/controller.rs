@@ -117,14 +117,38 @@ fn bot_trigger(bot: &TradingBot) -> Option<u64> {
     Some(h.finish())
 }
 
-/// Runs the controller until `stop` turns true.
+/// Runs the controller until `stop` turns true: one for every namespace,
+/// or one per watched namespace (`--namespace`), since a namespaced Role
+/// allows no list across namespaces.
 pub async fn run_controller(
     client: Client,
     config: OperatorConfig,
     metrics: Arc<Metrics>,
     stop: watch::Receiver<bool>,
 ) -> Result<()> {
-    let ns = config.namespace.clone();
+    if config.namespaces.is_empty() {
+        return run_namespace(client, config, metrics, stop, None).await;
+    }
+    let runs = config.namespaces.iter().map(|ns| {
+        run_namespace(
+            client.clone(),
+            config.clone(),
+            metrics.clone(),
+            stop.clone(),
+            Some(ns.clone()),
+        )
+    });
+    futures::future::try_join_all(runs).await.map(|_| ())
+}
+
+/// The controller of one namespace (`None`: all of them).
+async fn run_namespace(
+    client: Client,
+    config: OperatorConfig,
+    metrics: Arc<Metrics>,
+    stop: watch::Receiver<bool>,
+    ns: Option<String>,
+) -> Result<()> {
     let (pods, pods_task) = cache::<Pod>(
         api(&client, &ns),
         watcher::Config::default().labels(MANAGED),

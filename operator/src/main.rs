@@ -15,7 +15,7 @@ use botfleet_operator::config::{LeaderElection, parse_duration};
 use botfleet_operator::endpoints::EngineEndpoints;
 use botfleet_operator::network_policy::{EnginePeers, parse_labels};
 use botfleet_operator::signing::SigningKeys;
-use botfleet_operator::webhook::WebhookServer;
+use botfleet_operator::webhook::{ApproverCheck, WebhookServer};
 use botfleet_operator::{Metrics, OperatorConfig, http, telemetry};
 use clap::Parser;
 use tokio::sync::watch;
@@ -57,9 +57,10 @@ struct Flags {
         default_value = "/etc/botfleet/signing-key/key"
     )]
     signing_key_file: PathBuf,
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "BOTFLEET_NAMESPACE")]
-    namespace: Option<String>,
+    /// Watch only these namespaces (repeat the flag or separate by commas;
+    /// default: all namespaces).
+    #[arg(long, env = "BOTFLEET_NAMESPACE", value_delimiter = ',')]
+    namespace: Vec<String>,
     /// Render a NetworkPolicy per engine pod (ingress: the operator and the
     /// metrics scraper; egress: DNS, the venue's HTTPS, PostgreSQL).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -172,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     config.trusted_engine_images = flags.trusted_engine_images;
     config.engine_port = flags.engine_port;
-    config.namespace = flags.namespace;
+    config.namespaces = flags.namespace;
     config.network_peers = flags.engine_network_policy.then_some(EnginePeers {
         operator_namespace: flags.operator_namespace,
         operator_pod_labels: flags.operator_pod_labels,
@@ -197,17 +198,20 @@ async fn main() -> anyhow::Result<()> {
             renew_before: flags.lease_renew_before,
         });
     }
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
     let webhook = match (
         &flags.webhook_addr,
         &flags.webhook_cert_file,
         &flags.webhook_key_file,
     ) {
-        (Some(addr), Some(cert), Some(key)) => Some(WebhookServer::bind(*addr, cert, key).await?),
+        (Some(addr), Some(cert), Some(key)) => {
+            let approvers = ApproverCheck::new(client.clone());
+            Some(WebhookServer::bind(*addr, cert, key, approvers).await?)
+        }
         _ => None,
     };
-    let client = kube::Client::try_default()
-        .await
-        .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
     let metrics = Arc::new(Metrics::new());
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {

@@ -1,7 +1,9 @@
 //! The admission webhook's HTTPS server: `POST /validate` answers with the
 //! decision of [`crate::admission`] without changes, `POST /mutate` with
-//! its JSON patch (approvedBy on PhaseApproval CREATE). TLS with a
-//! certificate re-read from its files when they change.
+//! its JSON patch (approvedBy on PhaseApproval CREATE). Before a
+//! PhaseApproval is admitted, the apiserver is asked whether its creator
+//! may approve the bot ([`ApproverCheck`]). TLS with a certificate re-read
+//! from its files when they change.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -19,21 +21,86 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::admission;
+use k8s_openapi::api::authorization::v1::{
+    LocalSubjectAccessReview, ResourceAttributes, SubjectAccessReviewSpec,
+};
+use kube::api::{Api, PostParams};
+
+use crate::admission::{self, APPROVE_VERB, ApproverAnswer, ApproverQuestion};
 use crate::webhook_tls::ReloadingCert;
 
 /// Largest AdmissionReview accepted (the apiserver's own request limit is 3 MiB).
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
+/// Asks the apiserver (a LocalSubjectAccessReview in the approval's
+/// namespace) whether a user may `approve` a TradingBot.
+#[derive(Clone)]
+pub struct ApproverCheck {
+    client: kube::Client,
+}
+
+impl ApproverCheck {
+    pub fn new(client: kube::Client) -> Self {
+        Self { client }
+    }
+
+    async fn ask(&self, q: &ApproverQuestion) -> ApproverAnswer {
+        let review = LocalSubjectAccessReview {
+            metadata: kube::api::ObjectMeta {
+                namespace: Some(q.namespace.clone()),
+                ..Default::default()
+            },
+            spec: SubjectAccessReviewSpec {
+                user: Some(q.user.clone()),
+                uid: q.uid.clone(),
+                groups: Some(q.groups.clone()),
+                extra: Some(q.extra.clone()),
+                resource_attributes: Some(ResourceAttributes {
+                    group: Some(botfleet_crds::GROUP.into()),
+                    resource: Some("tradingbots".into()),
+                    verb: Some(APPROVE_VERB.into()),
+                    namespace: Some(q.namespace.clone()),
+                    name: Some(q.bot.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            status: None,
+        };
+        let api: Api<LocalSubjectAccessReview> = Api::namespaced(self.client.clone(), &q.namespace);
+        match api.create(&PostParams::default(), &review).await {
+            Ok(answered) => match answered.status {
+                Some(s) if s.allowed && s.denied != Some(true) => ApproverAnswer::Allowed,
+                Some(s) => ApproverAnswer::Denied {
+                    reason: s.reason.unwrap_or_default(),
+                },
+                None => ApproverAnswer::Unknown {
+                    error: "the access review came back without a status".into(),
+                },
+            },
+            Err(e) => ApproverAnswer::Unknown {
+                error: format!("access review failed: {e}"),
+            },
+        }
+    }
+}
+
 /// The routes (exposed for tests without TLS).
-pub fn router() -> Router {
+pub fn router(approvers: ApproverCheck) -> Router {
+    let (validate, mutate) = (approvers.clone(), approvers);
     Router::new()
-        .route("/validate", post(|body: Bytes| review(body, false)))
-        .route("/mutate", post(|body: Bytes| review(body, true)))
+        .route(
+            "/validate",
+            post(move |body: Bytes| review(body, false, validate.clone())),
+        )
+        .route(
+            "/mutate",
+            post(move |body: Bytes| review(body, true, mutate.clone())),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
 
-async fn review(body: Bytes, mutate: bool) -> Response {
+async fn review(body: Bytes, mutate: bool, approvers: ApproverCheck) -> Response {
     let review: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -44,7 +111,11 @@ async fn review(body: Bytes, mutate: bool) -> Response {
                 .into_response();
         }
     };
-    let mut answer = admission::respond(&review);
+    let approver = match admission::approver_question(&review) {
+        Some(question) => Some(approvers.ask(&question).await),
+        None => None,
+    };
+    let mut answer = admission::respond(&review, approver.as_ref());
     if !mutate && let Some(response) = answer["response"].as_object_mut() {
         // A validating webhook must not return a patch.
         response.remove("patch");
@@ -57,18 +128,28 @@ async fn review(body: Bytes, mutate: bool) -> Response {
 pub struct WebhookServer {
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    approvers: ApproverCheck,
 }
 
 impl WebhookServer {
     /// Binds `addr` and loads the certificate (both errors are start-up
     /// errors naming the flag).
-    pub async fn bind(addr: SocketAddr, cert_file: &Path, key_file: &Path) -> Result<Self> {
+    pub async fn bind(
+        addr: SocketAddr,
+        cert_file: &Path,
+        key_file: &Path,
+        approvers: ApproverCheck,
+    ) -> Result<Self> {
         let cert = ReloadingCert::load(cert_file, key_file)?;
         let acceptor = TlsAcceptor::from(Arc::new(cert.server_config()));
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("--webhook-addr {addr}: cannot listen"))?;
-        Ok(Self { listener, acceptor })
+        Ok(Self {
+            listener,
+            acceptor,
+            approvers,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -78,7 +159,7 @@ impl WebhookServer {
     /// Serves until `shutdown` completes; each connection in its own task,
     /// so a slow or broken client holds up no one else.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-        let service = TowerToHyperService::new(router());
+        let service = TowerToHyperService::new(router(self.approvers.clone()));
         tokio::pin!(shutdown);
         loop {
             let (tcp, peer) = tokio::select! {

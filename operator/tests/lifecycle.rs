@@ -403,3 +403,36 @@ async fn the_kill_switch_works_even_when_the_policy_is_gone() {
     assert_eq!(engine.calls("/v1/halt")[0].body["haltId"], id.as_str());
     op.stop().await;
 }
+
+#[tokio::test]
+async fn an_operator_watching_two_namespaces_runs_bots_in_both_and_leaves_a_third_alone() {
+    let desk_a = World::new("watch-a").await.unwrap();
+    let mut desk_b = World::new("watch-b").await.unwrap();
+    let mut unwatched = World::new("watch-c").await.unwrap();
+    // One engine port for the operator; every stand-in has its own address.
+    desk_b.engine_port = desk_a.engine_port;
+    unwatched.engine_port = desk_a.engine_port;
+    let mut config = desk_a.config();
+    config.namespaces = vec![desk_a.ns.clone(), desk_b.ns.clone()];
+    let _op = desk_a.start_operator(config);
+    for (w, bot) in [(&desk_a, "alpha"), (&desk_b, "beta"), (&unwatched, "gamma")] {
+        w.strategy("sma").await.unwrap();
+        w.policy("seed", json!({})).await.unwrap();
+        w.bot(bot, "seed", json!({})).await.unwrap();
+    }
+    for (w, bot) in [(&desk_a, "alpha"), (&desk_b, "beta")] {
+        w.wait_bot(bot, "bot is Ready", |b| condition_is(b, ct::READY, "True"))
+            .await
+            .unwrap();
+    }
+    // By now the third namespace's bot would have been reconciled too, were
+    // it watched: no finalizer, no status, no workload.
+    let gamma = unwatched.get("gamma").await.unwrap();
+    assert!(gamma.finalizers().is_empty(), "{:?}", gamma.finalizers());
+    assert!(gamma.status.is_none(), "{:?}", gamma.status);
+    let sts = Api::<StatefulSet>::namespaced(unwatched.admin.clone(), &unwatched.ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(sts.items.is_empty());
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use botfleet_crds::{PhaseApproval, Strategy};
-use botfleet_operator::webhook::WebhookServer;
+use botfleet_operator::webhook::{ApproverCheck, WebhookServer};
 use common::{cp, eventually};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
@@ -72,11 +72,16 @@ struct Webhook {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
+/// It asks the apiserver about approvers as the operator's identity (bound
+/// only to `rbac/clusterrole.yaml`).
 async fn start_webhook(ca: &TestCa) -> Result<Webhook> {
     botfleet_operator::install_crypto_provider();
     let dir = tempfile::tempdir()?;
     let (cert, key) = ca.write_serving(dir.path())?;
-    let server = WebhookServer::bind("127.0.0.1:0".parse()?, &cert, &key).await?;
+    common::rbac().await?;
+    let operator = cp().await.client_for_token(common::OPERATOR_TOKEN).await?;
+    let approvers = ApproverCheck::new(operator);
+    let server = WebhookServer::bind("127.0.0.1:0".parse()?, &cert, &key, approvers).await?;
     let url = format!("https://{}", server.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.serve(async move {
@@ -213,21 +218,9 @@ async fn a_phase_approval_records_the_authenticated_approver_not_the_typed_name(
     let webhook = start_webhook(&ca).await?;
     register(&admin, &ns, "webhook-approver", &webhook.url, &ca.pem()).await?;
 
-    // A risk manager: a token identity allowed to create approvals here.
-    let role: Role = serde_json::from_value(json!({"metadata": {"name": "approver"},
-        "rules": [{"apiGroups": ["botfleet.dev"], "resources": ["phaseapprovals"],
-                   "verbs": ["create", "get", "delete"]}]}))?;
-    Api::<Role>::namespaced(admin.clone(), &ns)
-        .create(&PostParams::default(), &role)
-        .await?;
-    let binding: RoleBinding = serde_json::from_value(json!({"metadata": {"name": "approver"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "approver"},
-        "subjects": [{"kind": "ServiceAccount", "name": "alice", "namespace": ns}]}))?;
-    Api::<RoleBinding>::namespaced(admin.clone(), &ns)
-        .create(&PostParams::default(), &binding)
-        .await?;
-    let token = cp.service_account_token(&ns, "alice").await?;
-    let alice = cp.client_for_token(&token).await?;
+    // A risk manager: a token identity allowed to create approvals here
+    // and to approve bots.
+    let alice = identity(&admin, &ns, "alice", true).await?;
     let alice_name = format!("system:serviceaccount:{ns}:alice");
     let approvals: Api<PhaseApproval> = Api::namespaced(alice, &ns);
 
@@ -272,6 +265,95 @@ async fn a_phase_approval_records_the_authenticated_approver_not_the_typed_name(
             && !created.spec.approved_groups.iter().any(|g| g == "admins"),
         "the groups are the authenticated ones: {:?}",
         created.spec.approved_groups
+    );
+    Ok(())
+}
+
+/// Token identity `name` in `ns` that may create PhaseApprovals, and with
+/// `approve` also holds the verb `approve` on tradingbots.
+async fn identity(admin: &Client, ns: &str, name: &str, approve: bool) -> Result<Client> {
+    let mut rules = vec![
+        json!({"apiGroups": ["botfleet.dev"], "resources": ["phaseapprovals"],
+                                "verbs": ["create", "get", "delete"]}),
+    ];
+    if approve {
+        rules.push(
+            json!({"apiGroups": ["botfleet.dev"], "resources": ["tradingbots"],
+                          "verbs": ["approve"]}),
+        );
+    }
+    let role: Role = serde_json::from_value(json!({"metadata": {"name": name}, "rules": rules}))?;
+    Api::<Role>::namespaced(admin.clone(), ns)
+        .create(&PostParams::default(), &role)
+        .await?;
+    let binding: RoleBinding = serde_json::from_value(json!({"metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}]}))?;
+    Api::<RoleBinding>::namespaced(admin.clone(), ns)
+        .create(&PostParams::default(), &binding)
+        .await?;
+    let cp = cp().await;
+    let token = cp.service_account_token(ns, name).await?;
+    cp.client_for_token(&token).await
+}
+
+#[tokio::test]
+async fn a_phase_approval_by_someone_without_the_approve_verb_is_refused_naming_the_fix()
+-> Result<()> {
+    let cp = cp().await;
+    let admin = cp.client().await?;
+    let ns = cp.namespace("webhook-no-approve").await?;
+    let ca = TestCa::new("webhook-no-approve-ca")?;
+    let webhook = start_webhook(&ca).await?;
+    register(&admin, &ns, "webhook-no-approve", &webhook.url, &ca.pem()).await?;
+    // Bob may create PhaseApproval objects (RBAC alone would store his), but
+    // holds no `approve` on tradingbots.
+    let bob = identity(&admin, &ns, "bob", false).await?;
+    let approvals: Api<PhaseApproval> = Api::namespaced(bob, &ns);
+    let refusal = std::sync::Mutex::new(String::new());
+    eventually("the webhook refuses bob's approval", WAIT, || {
+        let approvals = approvals.clone();
+        let refusal = &refusal;
+        async move {
+            let approval: PhaseApproval = serde_json::from_value(json!({
+                "apiVersion": "botfleet.dev/v1alpha1", "kind": "PhaseApproval",
+                "metadata": {"generateName": "bot-limitedreal-"},
+                "spec": {"bot": {"name": "bot", "uid": "0f0e0d0c-uid"}, "phase": "LimitedReal",
+                         "tradingHash": "sha256:abc", "expiresAt": "2099-01-01T00:00:00Z"}}))?;
+            match approvals.create(&PostParams::default(), &approval).await {
+                Ok(made) => {
+                    // Admitted before the webhook was in effect: try again.
+                    approvals
+                        .delete(
+                            &made.metadata.name.unwrap_or_default(),
+                            &DeleteParams::default(),
+                        )
+                        .await?;
+                    Ok(false)
+                }
+                Err(kube::Error::Api(e)) => {
+                    *refusal.lock().unwrap() = e.message;
+                    Ok(true)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    })
+    .await?;
+    let refusal = refusal.into_inner().unwrap();
+    assert!(
+        refusal.contains(&format!(
+            "`system:serviceaccount:{ns}:bob` may not approve TradingBot `{ns}/bot`"
+        )) && refusal.contains("verb `approve` on tradingbots"),
+        "{refusal}"
+    );
+    assert!(
+        Api::<PhaseApproval>::namespaced(admin, &ns)
+            .list(&Default::default())
+            .await?
+            .items
+            .is_empty(),
+        "nothing stored"
     );
     Ok(())
 }

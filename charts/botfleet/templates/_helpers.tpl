@@ -66,3 +66,52 @@ false
 {{- define "botfleet.webhookSecret" -}}
 {{- printf "%s-webhook-tls" (include "botfleet.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+
+{{/* The operator's rules on namespaced objects (a ClusterRole, or a Role per watched namespace). */}}
+{{- define "botfleet.operatorNamespacedRules" }}
+  # The bots: read, add/remove the finalizer, record the capital interval, write status.
+  - apiGroups: ["botfleet.dev"]
+    resources: ["tradingbots"]
+    verbs: ["get", "list", "watch", "patch", "update"]
+  - apiGroups: ["botfleet.dev"]
+    resources: ["tradingbots/status"]
+    verbs: ["get", "patch", "update"]
+  - apiGroups: ["botfleet.dev"]
+    resources: ["tradingbots/finalizers"]
+    verbs: ["update"]
+  # What bots reference, and the approvals that name them: read only.
+  - apiGroups: ["botfleet.dev"]
+    resources: ["strategies", "riskpolicies", "phaseapprovals"]
+    verbs: ["get", "list", "watch"]
+  # Each bot's workload, owned by the bot and server-side applied.
+  - apiGroups: [""]
+    resources: ["configmaps", "services", "serviceaccounts"]
+    verbs: ["get", "list", "watch", "create", "patch", "update"]
+  - apiGroups: ["apps"]
+    resources: ["statefulsets"]
+    verbs: ["get", "list", "watch", "create", "patch", "update"]
+  # Each engine pod's NetworkPolicy, owned by the bot.
+  - apiGroups: ["networking.k8s.io"]
+    resources: ["networkpolicies"]
+    verbs: ["get", "list", "watch", "create", "patch", "update"]
+  # Engine pods: their IPs are where /status is polled.
+  - apiGroups: [""]
+    resources: ["pods"]
+    verbs: ["get", "list", "watch"]
+  # Events on transitions.
+  - apiGroups: ["events.k8s.io"]
+    resources: ["events"]
+    verbs: ["create", "patch"]
+  # The admission webhook asks whether a PhaseApproval's creator may approve its bot.
+  - apiGroups: ["authorization.k8s.io"]
+    resources: ["localsubjectaccessreviews"]
+    verbs: ["create"]
+{{- end -}}
+
+{{/* Leader election (the ClusterRole, or a Role in the release namespace). */}}
+{{- define "botfleet.operatorLeaseRule" }}
+  # Leader election.
+  - apiGroups: ["coordination.k8s.io"]
+    resources: ["leases"]
+    verbs: ["get", "list", "watch", "create", "patch", "update"]
+{{- end -}}

@@ -45,7 +45,7 @@ pub async fn cp() -> &'static ControlPlane {
 }
 
 /// Binds the operator's identity to `operator/rbac/clusterrole.yaml`, once.
-async fn rbac() -> Result<()> {
+pub async fn rbac() -> Result<()> {
     static DONE: OnceCell<()> = OnceCell::const_new();
     DONE.get_or_try_init(|| async {
         let admin = cp().await.client().await?;
@@ -188,7 +188,7 @@ impl World {
     pub fn config(&self) -> OperatorConfig {
         let mut c = OperatorConfig::new(signing_keys(), "botfleet/engine:test");
         c.engine_port = self.engine_port;
-        c.namespace = Some(self.ns.clone());
+        c.namespaces = vec![self.ns.clone()];
         c.poll_interval = Duration::from_millis(200);
         c.error_requeue = Duration::from_millis(200);
         c.engine_timeout = Duration::from_millis(500);

@@ -216,3 +216,83 @@ async fn helm_install_binds_the_operator_to_its_role_without_any_verb_on_secrets
         .unwrap();
     assert!(key.data.unwrap()["key"].0.len() >= 32);
 }
+
+#[tokio::test]
+async fn with_watched_namespaces_the_operator_holds_roles_in_those_namespaces_only() {
+    let cp = cp().await;
+    let ns = cp.namespace("chart-scoped").await.unwrap();
+    let watched = cp.namespace("chart-scoped-bots").await.unwrap();
+    let other = cp.namespace("chart-scoped-other").await.unwrap();
+    let release = ns.clone();
+    let mut install = helm();
+    install
+        .arg("install")
+        .arg(&release)
+        .arg(chart_dir())
+        .args(["--namespace", &ns])
+        .args(["--set", &format!("operator.watchNamespaces={{{watched}}}")])
+        .arg(format!("--kubeconfig={}", cp.kubeconfig().display()));
+    run(install, None);
+
+    let sa = format!("{release}-botfleet-operator");
+    let token = cp.service_account_token(&ns, &sa).await.unwrap();
+    let kubeconfig = cp.write_kubeconfig(&token).unwrap();
+    let can_i = |verb: &str, resource: &str, namespace: Option<&str>| {
+        let mut cmd = cp.kubectl_with(&kubeconfig).unwrap();
+        cmd.args(["auth", "can-i", verb, resource]);
+        match namespace {
+            Some(n) => cmd.args(["-n", n]),
+            None => cmd.arg("-A"),
+        };
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // Its job in the watched namespace…
+    for (verb, resource) in [
+        ("watch", "tradingbots.botfleet.dev"),
+        ("patch", "tradingbots.botfleet.dev/status"),
+        ("create", "statefulsets.apps"),
+        ("patch", "configmaps"),
+        ("create", "events.events.k8s.io"),
+    ] {
+        assert_eq!(
+            can_i(verb, resource, Some(&watched)),
+            "yes",
+            "{verb} {resource} in {watched}"
+        );
+    }
+    // …its Lease at home…
+    assert_eq!(
+        can_i("update", "leases.coordination.k8s.io", Some(&ns)),
+        "yes"
+    );
+    // …and nothing anywhere else: not in another namespace, not cluster-wide,
+    // no Lease outside its own namespace, and still no verb on Secrets.
+    for (verb, resource, namespace) in [
+        ("list", "tradingbots.botfleet.dev", Some(other.as_str())),
+        ("create", "statefulsets.apps", Some(other.as_str())),
+        ("list", "tradingbots.botfleet.dev", None),
+        (
+            "update",
+            "leases.coordination.k8s.io",
+            Some(watched.as_str()),
+        ),
+        ("get", "secrets", Some(watched.as_str())),
+    ] {
+        assert_eq!(
+            can_i(verb, resource, namespace),
+            "no",
+            "{verb} {resource} in {namespace:?}"
+        );
+    }
+    let operator = cp.client_for_token(&token).await.unwrap();
+    let bots = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("botfleet.dev", "v1alpha1", "TradingBot"),
+        "tradingbots",
+    );
+    let all_bots: Api<DynamicObject> = Api::all_with(operator, &bots);
+    match all_bots.list(&ListParams::default()).await {
+        Err(kube::Error::Api(s)) if s.code == 403 => {}
+        other => panic!("listing bots in every namespace: expected 403, got {other:?}"),
+    }
+}

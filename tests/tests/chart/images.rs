@@ -96,7 +96,10 @@ fn every_flag_the_chart_passes_is_one_the_operator_has() {
     assert!(flags.len() >= 20, "{flags:?}");
     let docs = crate::documents(&template(
         "botfleet",
-        &["--set", "operator.watchNamespace=bots,operator.replicas=2"],
+        &[
+            "--set",
+            "operator.watchNamespaces={bots},operator.replicas=2",
+        ],
     ));
     let deploy = crate::one(&docs, "Deployment");
     let args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]

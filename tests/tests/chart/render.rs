@@ -136,7 +136,7 @@ fn images_and_settings_are_wired_to_the_operator_flags() {
         "botfleet",
         &[
             "--set",
-            "operator.image.repository=reg.example/op,operator.image.tag=1.2.3,engine.image.repository=reg.example/bot,engine.image.tag=4.5.6,operator.watchNamespace=bots,engine.port=9000",
+            "operator.image.repository=reg.example/op,operator.image.tag=1.2.3,engine.image.repository=reg.example/bot,engine.image.tag=4.5.6,operator.watchNamespaces={bots},engine.port=9000",
         ],
     ));
     assert_eq!(container(&docs)["image"], "reg.example/op:1.2.3");
@@ -192,6 +192,51 @@ fn the_chart_role_is_the_operators_role_and_never_reads_secrets() {
     assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
     assert_eq!(binding["subjects"][0]["name"], "botfleet-operator");
     assert_eq!(binding["subjects"][0]["namespace"], "botfleet");
+}
+
+#[test]
+fn watched_namespaces_turn_the_cluster_role_into_roles_in_those_namespaces() {
+    let docs = documents(&template(
+        "botfleet",
+        &["--set", "operator.watchNamespaces={desk-a,desk-b}"],
+    ));
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "botfleet-operator"),
+        "no cluster-wide role for the operator"
+    );
+    assert!(!kinds(&docs).contains(&"ClusterRoleBinding".to_string()));
+    let text = std::fs::read_to_string(repo().join("operator/rbac/clusterrole.yaml")).unwrap();
+    let reference: Value = serde_yaml::from_str(&text).unwrap();
+    let role_in = |ns: &str, name: &str| {
+        docs.iter()
+            .find(|d| {
+                d["kind"] == "Role"
+                    && d["metadata"]["namespace"] == ns
+                    && d["metadata"]["name"] == name
+            })
+            .unwrap_or_else(|| panic!("Role {name} in {ns}"))
+            .clone()
+    };
+    let lease = role_in("botfleet", "botfleet-operator-lease");
+    for ns in ["desk-a", "desk-b"] {
+        // The Role in each watched namespace plus the Lease role at home are
+        // exactly the reference rules.
+        let mut rules = role_in(ns, "botfleet-operator")["rules"]
+            .as_sequence()
+            .unwrap()
+            .clone();
+        rules.extend(lease["rules"].as_sequence().unwrap().iter().cloned());
+        assert_eq!(Value::Sequence(rules), reference["rules"], "{ns}");
+        let binding = docs
+            .iter()
+            .find(|d| d["kind"] == "RoleBinding" && d["metadata"]["namespace"] == ns)
+            .expect("a RoleBinding");
+        assert_eq!(binding["roleRef"]["kind"], "Role");
+        assert_eq!(binding["subjects"][0]["namespace"], "botfleet");
+    }
+    assert!(args(&docs).contains(&"--namespace=desk-a,desk-b".to_string()));
 }
 
 #[test]

@@ -96,6 +96,34 @@ async fn wait_until_allowed(client: &Client, ns: &str, kind: &str, plural: &str)
     }
 }
 
+/// Whether `client`'s identity holds the verb `approve` on TradingBot `bot`.
+async fn may_approve(client: &Client, ns: &str, bot: &str) -> bool {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let review = SelfSubjectAccessReview {
+        metadata: Default::default(),
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                group: Some("botfleet.dev".into()),
+                resource: Some("tradingbots".into()),
+                verb: Some("approve".into()),
+                namespace: Some(ns.into()),
+                name: Some(bot.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        status: None,
+    };
+    Api::<SelfSubjectAccessReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .unwrap()
+        .status
+        .is_some_and(|s| s.allowed)
+}
+
 #[tokio::test]
 async fn a_trader_cannot_approve_write_status_or_loosen_risk_and_a_risk_manager_can_approve() {
     let cp = ControlPlane::shared().await;
@@ -184,6 +212,15 @@ async fn a_trader_cannot_approve_write_status_or_loosen_risk_and_a_risk_manager_
 
     let risk = person(cp, &ns, "risk", &role("risk-manager")).await;
     wait_until_allowed(&risk, &ns, "PhaseApproval", "phaseapprovals").await;
+    // The verb the admission webhook checks before admitting an approval.
+    assert!(
+        !may_approve(&trader, &ns, "bot").await,
+        "a trader may not approve"
+    );
+    assert!(
+        may_approve(&risk, &ns, "bot").await,
+        "a risk manager may approve"
+    );
     api(&risk, &ns, "PhaseApproval", "phaseapprovals")
         .create(&PostParams::default(), &approval("by-risk-manager"))
         .await
