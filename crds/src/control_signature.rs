@@ -235,6 +235,19 @@ pub struct Presented<'a> {
     pub signature: Option<&'a str>,
 }
 
+impl<'a> Presented<'a> {
+    /// Reads the four signature headers with `header` (a case-insensitive
+    /// look-up of the HTTP library at hand, `None` when absent or not text).
+    pub fn from_headers(header: impl Fn(&str) -> Option<&'a str>) -> Self {
+        Self {
+            timestamp: header(TIMESTAMP_HEADER),
+            nonce: header(NONCE_HEADER),
+            uid: header(BOT_UID_HEADER),
+            signature: header(SIGNATURE_HEADER),
+        }
+    }
+}
+
 /// A verified request's timestamp and nonce (for the replay cache).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {

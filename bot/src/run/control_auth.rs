@@ -11,8 +11,7 @@ use std::sync::Mutex;
 use anyhow::{Context, bail};
 use axum::http::HeaderMap;
 use botfleet_crds::control_signature::{
-    BOT_UID_HEADER, NONCE_HEADER, NonceCache, Presented, PublicKey, RequestParts, SIGNATURE_HEADER,
-    TIMESTAMP_HEADER, parse_public_keys, verify,
+    NonceCache, Presented, PublicKey, RequestParts, parse_public_keys, verify,
 };
 
 /// Env var naming the public keys file (the operator's StatefulSet sets it).
@@ -59,13 +58,8 @@ impl SignedAuth {
             tracing::error!(error = %format!("{e:#}"), "control request refused: the public keys file is unusable");
             "the engine cannot read its operator public keys; see its log".to_string()
         })?;
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let presented = Presented {
-            timestamp: header(TIMESTAMP_HEADER),
-            nonce: header(NONCE_HEADER),
-            uid: header(BOT_UID_HEADER),
-            signature: header(SIGNATURE_HEADER),
-        };
+        let presented =
+            Presented::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()));
         let request = RequestParts {
             method,
             path,

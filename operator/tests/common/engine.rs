@@ -14,10 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use botfleet_crds::Phase;
-use botfleet_crds::control_signature::{
-    BOT_UID_HEADER, NONCE_HEADER, NonceCache, Presented, PublicKey, RequestParts, SIGNATURE_HEADER,
-    TIMESTAMP_HEADER, verify,
-};
+use botfleet_crds::control_signature::{NonceCache, Presented, PublicKey, RequestParts, verify};
 use botfleet_crds::engine_api::{
     ENGINE_STATUS_API_VERSION, EngineState, EngineStatus, HaltInfo, HaltRequest, ResumeRequest,
     WindowMetrics,
@@ -112,13 +109,7 @@ fn authorized(inner: &mut Inner, path: &str, headers: &HeaderMap, body: &[u8]) -
     let Some((keys, uid)) = &inner.signed_for else {
         return false;
     };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let presented = Presented {
-        timestamp: header(TIMESTAMP_HEADER),
-        nonce: header(NONCE_HEADER),
-        uid: header(BOT_UID_HEADER),
-        signature: header(SIGNATURE_HEADER),
-    };
+    let presented = Presented::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()));
     let request = RequestParts {
         method: "POST",
         path,
