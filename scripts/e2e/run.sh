@@ -106,6 +106,7 @@ if ((UP_ONLY)); then
   e2e_log "the fleet is up: KUBECONFIG=$KUBECONFIG_PATH kubectl get tbot -A; Prometheus $PROM_URL"
   exit 0
 fi
+step "admission webhook: invalid spec and unapproved approver refused, approver recorded" scenario_admission
 step "promote to Sandbox by spec.phase: the engine trades on the simulator" scenario_promote
 step "price crash → halt → BotfleetBotHalted in Prometheus and Alertmanager → resume" scenario_crash_halt_resume
 step "engine pod deleted mid-order-flow: books equal" scenario_pod_delete

@@ -100,6 +100,8 @@ engine:
 metrics:
   podMonitor: {interval: 5s}
   serviceMonitor: {interval: 5s}
+webhook:
+  enabled: true
 EOT
 }
 
@@ -198,6 +200,63 @@ scenario_quickstart() {
   e2e_log "engine /status equity $equity, kubectl $(bot_field "$BOT_NS" quickstart '{.status.metrics.equity}')"
   until_ok "the engine's metrics in Prometheus" 120 prom_has 'botfleet_engine_equity{bot="quickstart",namespace="default"}'
   until_ok "the operator's bot series in Prometheus" 120 prom_has 'botfleet_bot_equity{bot="quickstart",namespace="default"}'
+}
+
+# The chart's admission webhook, served by the operator pods behind its Service with
+# the certificate the chart generated: the apiserver refuses an invalid Strategy at
+# `kubectl apply`, refuses an approval from someone without `approve` on the bot,
+# and records the approver of one from someone with it.
+scenario_admission() {
+  local out uid approver
+  # The webhook answers once its endpoints are ready (fail-open kinds are admitted
+  # before that: retry until the refusal comes).
+  until_ok "an invalid Strategy is refused at kubectl apply" 90 strategy_refused
+  kc -n "$BOT_NS" create role e2e-approval-creator --verb=create,get --resource=phaseapprovals.botfleet.dev
+  kc -n "$BOT_NS" create rolebinding e2e-approval-creator --role=e2e-approval-creator --user=bob
+  uid="$(bot_field "$BOT_NS" quickstart '{.metadata.uid}')"
+  if out="$(approval_manifest "$uid" | kc create -f - --as=bob 2>&1)"; then
+    echo "an approval by bob (no approve verb) was stored: $out" >&2
+    return 1
+  fi
+  grep -q "may not approve TradingBot" <<<"$out" || { echo "unexpected refusal: $out" >&2; return 1; }
+  e2e_log "refused: $out"
+  # The admin holds every verb: admitted, with the authenticated name recorded.
+  out="$(approval_manifest "$uid" | kc create -f - -o 'jsonpath={.metadata.name}')"
+  approver="$(kc -n "$BOT_NS" get phaseapproval "$out" -o 'jsonpath={.spec.approvedBy}')"
+  [[ -n "$approver" && "$approver" != "someone-else" ]] || { echo "approvedBy: '$approver'" >&2; return 1; }
+  e2e_log "approval $out recorded approvedBy=$approver"
+  kc -n "$BOT_NS" delete phaseapproval "$out"
+  kc -n "$BOT_NS" delete rolebinding,role e2e-approval-creator
+}
+
+strategy_refused() {
+  local out
+  if out="$(kc -n "$BOT_NS" apply -f - 2>&1 <<EOT
+apiVersion: botfleet.dev/v1alpha1
+kind: Strategy
+metadata: {name: e2e-crossed}
+spec: {timeframe: 1h, smaCrossover: {fast: 30, slow: 10}}
+EOT
+)"; then
+    kc -n "$BOT_NS" delete strategy e2e-crossed --ignore-not-found >/dev/null
+    return 1
+  fi
+  grep -q "spec.smaCrossover" <<<"$out" || { echo "refused without the field path: $out" >&2; return 1; }
+  e2e_log "refused: $out"
+}
+
+approval_manifest() { # bot-uid
+  cat <<EOT
+apiVersion: botfleet.dev/v1alpha1
+kind: PhaseApproval
+metadata: {generateName: quickstart-limitedreal-, namespace: $BOT_NS}
+spec:
+  bot: {name: quickstart, uid: "$1"}
+  phase: LimitedReal
+  tradingHash: "sha256:0000"
+  expiresAt: "2099-01-01T00:00:00Z"
+  approvedBy: someone-else
+EOT
 }
 
 # The venue bot of the scenarios: a fast SMA on the simulator's waves, gates a little
