@@ -58,6 +58,19 @@ pub struct LiveFeedHandle {
 }
 
 impl LiveFeedHandle {
+    /// The handle of a feed task another venue's feed spawned.
+    pub(crate) fn new(
+        cancel: CancellationToken,
+        counters: Arc<Counters>,
+        task: JoinHandle<Result<(), FeedError>>,
+    ) -> Self {
+        Self {
+            cancel,
+            counters,
+            task,
+        }
+    }
+
     pub fn stats(&self) -> FeedStats {
         self.counters.snapshot()
     }

@@ -38,6 +38,7 @@
 //! ```
 
 mod error;
+mod coinbase_json;
 mod format;
 mod loader;
 mod series;
