@@ -19,7 +19,12 @@ const SAMPLE: &str = "manifests/examples/data/btcusdt-1h-synthetic.csv";
 fn backtest(data: &Path, out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_botfleet-bot"))
         .current_dir(repo())
-        .args(["backtest", "-f", "manifests/examples/quickstart.yaml", "--data"])
+        .args([
+            "backtest",
+            "-f",
+            "manifests/examples/quickstart.yaml",
+            "--data",
+        ])
         .arg(data)
         .arg("--out")
         .arg(out)
@@ -48,7 +53,14 @@ fn sample_rows() -> Vec<[String; 6]> {
         .map(|l| {
             let c: Vec<&str> = l.split(',').collect();
             let start = (c[0].parse::<i64>().unwrap() / 1000).to_string();
-            [start, c[1].into(), c[2].into(), c[3].into(), c[4].into(), c[5].into()]
+            [
+                start,
+                c[1].into(),
+                c[2].into(),
+                c[3].into(),
+                c[4].into(),
+                c[5].into(),
+            ]
         })
         .collect()
 }
@@ -90,10 +102,18 @@ fn coinbase_json_and_csv_exports_backtest_like_the_same_candles_from_binance() {
     assert!(binance.performance.overall.trades > 0, "the sample trades");
     let from_json = report(&json_file);
     same_backtest(&binance, &from_json);
-    assert!(from_json.data.contains("Coinbase candles JSON"), "{}", from_json.data);
+    assert!(
+        from_json.data.contains("Coinbase candles JSON"),
+        "{}",
+        from_json.data
+    );
     let from_csv = report(&csv_file);
     same_backtest(&binance, &from_csv);
-    assert!(from_csv.data.contains("Coinbase candles CSV"), "{}", from_csv.data);
+    assert!(
+        from_csv.data.contains("Coinbase candles CSV"),
+        "{}",
+        from_csv.data
+    );
 }
 
 #[test]

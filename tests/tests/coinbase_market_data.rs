@@ -7,11 +7,11 @@
 //! backfilled over REST). The candles are the ones the matching engine
 //! trades against.
 
+use botfleet_bot::binance::ReconnectPolicy;
 use botfleet_bot::coinbase::market::{
     CandleSource, CandlesClient, CoinbaseFeedConfig, CoinbaseRestError, LiveCandle,
     spawn_coinbase_feed,
 };
-use botfleet_bot::binance::ReconnectPolicy;
 use botfleet_bot::domain::{Symbol, Timeframe};
 use botfleet_tests::exchange_sim::{ExchangeSim, Faults, SimConfig, SimKline, SimSymbol};
 use rust_decimal::Decimal;
@@ -152,7 +152,11 @@ async fn rest_candles_page_through_the_fed_candles_in_windows_of_350() {
     assert_eq!(all.len(), 800);
     assert!(fed.iter().zip(&all).all(|(k, c)| same(k, c)));
     let requests = candle_requests(&sim);
-    assert_eq!(requests.len(), 3, "800 candles need 3 windows: {requests:?}");
+    assert_eq!(
+        requests.len(),
+        3,
+        "800 candles need 3 windows: {requests:?}"
+    );
     for (start, end) in &requests {
         assert!(
             (end - start) / 3600 < 350,
@@ -162,7 +166,12 @@ async fn rest_candles_page_through_the_fed_candles_in_windows_of_350() {
 
     // The last 300 intervals before now: the 100 fed in them.
     let recent = client
-        .fetch_recent(&btc, Timeframe::H1, 300, chrono::Utc::now().timestamp_millis())
+        .fetch_recent(
+            &btc,
+            Timeframe::H1,
+            300,
+            chrono::Utc::now().timestamp_millis(),
+        )
         .await
         .unwrap();
     assert_eq!(recent.len(), 100);
@@ -247,9 +256,11 @@ async fn live_feed_warms_up_then_delivers_every_fed_candle_once_in_order() {
 async fn dropped_connection_is_backfilled_over_rest() {
     let sim = ExchangeSim::start(coinbase_sim_config(false)).await;
     feed_from(&sim, "BTC-USD", now_hour() - 100 * H, 0, 10);
-    let (mut rx, handle) =
-        spawn_coinbase_feed(live_config(&sim, &["BTC-USD"], 200), CancellationToken::new())
-            .unwrap();
+    let (mut rx, handle) = spawn_coinbase_feed(
+        live_config(&sim, &["BTC-USD"], 200),
+        CancellationToken::new(),
+    )
+    .unwrap();
     receive(&mut rx, 10).await;
     wait_for("a heartbeat", || handle.stats().pings >= 1).await;
 
@@ -273,9 +284,11 @@ async fn dropped_connection_is_backfilled_over_rest() {
 async fn lost_trade_message_is_seen_as_a_sequence_gap_and_backfilled() {
     let sim = ExchangeSim::start(coinbase_sim_config(false)).await;
     feed_from(&sim, "BTC-USD", now_hour() - 100 * H, 0, 3);
-    let (mut rx, handle) =
-        spawn_coinbase_feed(live_config(&sim, &["BTC-USD"], 200), CancellationToken::new())
-            .unwrap();
+    let (mut rx, handle) = spawn_coinbase_feed(
+        live_config(&sim, &["BTC-USD"], 200),
+        CancellationToken::new(),
+    )
+    .unwrap();
     receive(&mut rx, 3).await;
     wait_for("a heartbeat", || handle.stats().pings >= 1).await;
 

@@ -70,10 +70,16 @@ pub(super) fn parse_coinbase_json(text: &str, name: &str) -> Result<Vec<Candle>,
             fields.push(text);
         }
         let record = csv::StringRecord::from(fields);
-        candles.push((line, parse_row(name, line, CsvFormat::CoinbaseJson, &record)?));
+        candles.push((
+            line,
+            parse_row(name, line, CsvFormat::CoinbaseJson, &record)?,
+        ));
     }
     candles.sort_by_key(|(_, c)| c.open_time);
-    if let Some(w) = candles.windows(2).find(|w| w[0].1.open_time == w[1].1.open_time) {
+    if let Some(w) = candles
+        .windows(2)
+        .find(|w| w[0].1.open_time == w[1].1.open_time)
+    {
         return Err(MarketDataError::row(
             name,
             w[1].0,

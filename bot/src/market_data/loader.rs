@@ -226,8 +226,10 @@ fn check_header(
         CsvFormat::BinanceKline => {
             "open_time,open,high,low,close,volume,... (12 columns)".to_string()
         }
-        _ => "timestamp,open,high,low,close,volume (or Coinbase's start,low,high,open,close,volume)"
-            .to_string(),
+        _ => {
+            "timestamp,open,high,low,close,volume (or Coinbase's start,low,high,open,close,volume)"
+                .to_string()
+        }
     };
     Err(MarketDataError::row(
         name,

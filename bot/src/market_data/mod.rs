@@ -37,8 +37,8 @@
 //! }
 //! ```
 
-mod error;
 mod coinbase_json;
+mod error;
 mod format;
 mod loader;
 mod series;

@@ -75,12 +75,20 @@ pub struct RunArgs {
     /// Public market data REST base URL of the live feed. Default: the
     /// bot's venue's production host (https://api.binance.com,
     /// https://api.coinbase.com).
-    #[arg(long = "market-rest-url", visible_alias = "binance-rest-url", value_name = "URL")]
+    #[arg(
+        long = "market-rest-url",
+        visible_alias = "binance-rest-url",
+        value_name = "URL"
+    )]
     pub market_rest_url: Option<String>,
     /// Public market data WebSocket URL of the live feed. Default: the
     /// bot's venue's (wss://stream.binance.com:9443,
     /// wss://advanced-trade-ws.coinbase.com).
-    #[arg(long = "market-ws-url", visible_alias = "binance-ws-url", value_name = "URL")]
+    #[arg(
+        long = "market-ws-url",
+        visible_alias = "binance-ws-url",
+        value_name = "URL"
+    )]
     pub market_ws_url: Option<String>,
     /// Taker fee of the simulated fills, in basis points.
     #[arg(long, default_value = "10")]

@@ -30,10 +30,10 @@ use crate::binance::{
 use crate::coinbase::market::{
     COINBASE_API_URL, COINBASE_WS_URL, CoinbaseFeedConfig, spawn_coinbase_feed,
 };
-use botfleet_crds::Venue;
 use crate::config::EngineConfig;
 use crate::domain::Candle;
 use crate::market_data::CandleSeries;
+use botfleet_crds::Venue;
 
 /// Most candles a live warm-up fetches to cover a restart's gap.
 const MAX_CATCH_UP: usize = 10_000;

@@ -171,7 +171,11 @@ mod tests {
         let (status, body) = candles(
             &m,
             &path,
-            &params(&[("start", "7200"), ("end", "18000"), ("granularity", "ONE_HOUR")]),
+            &params(&[
+                ("start", "7200"),
+                ("end", "18000"),
+                ("granularity", "ONE_HOUR"),
+            ]),
             |p| p == "BTC-USD",
         );
         assert_eq!(status, StatusCode::OK);
@@ -186,7 +190,11 @@ mod tests {
         let (status, body) = candles(
             &m,
             &path,
-            &params(&[("start", "0"), ("end", "1260000"), ("granularity", "ONE_HOUR")]),
+            &params(&[
+                ("start", "0"),
+                ("end", "1260000"),
+                ("granularity", "ONE_HOUR"),
+            ]),
             |_| true,
         );
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -194,7 +202,11 @@ mod tests {
         let (status, _) = candles(
             &m,
             &path,
-            &params(&[("start", "0"), ("end", "3600"), ("granularity", "ONE_MINUTE")]),
+            &params(&[
+                ("start", "0"),
+                ("end", "3600"),
+                ("granularity", "ONE_MINUTE"),
+            ]),
             |_| true,
         );
         assert_eq!(status, StatusCode::BAD_REQUEST);

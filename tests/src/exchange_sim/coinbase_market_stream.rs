@@ -3,13 +3,14 @@
 //! `wss://advanced-trade-ws.coinbase.com`).
 //!
 //! A client subscribes one channel per `subscribe` message within 5 s (or
-//! is disconnected). `heartbeats` sends one message a second;
-//! `market_trades` sends, for every candle fed, the first trade of the
-//! next interval (at the candle's close, when the next candle opens in the
-//! simulator): the trade that tells a client the candle has closed. Every
-//! message carries `sequence_num`, one counter per connection; the trade
-//! messages [`ExchangeSim::lose_coinbase_messages`] drops still use up
-//! their number, so the client sees the gap.
+//! is disconnected); each accepted subscription is recorded as a request
+//! (method `SUBSCRIBE`, query the channel). `heartbeats` sends one message
+//! a second; `market_trades` sends, for every candle fed, the first trade
+//! of the next interval (at the candle's close, when the next candle opens
+//! in the simulator): the trade that tells a client the candle has closed.
+//! Every message carries `sequence_num`, one counter per connection; the
+//! trade messages [`ExchangeSim::lose_coinbase_messages`] drops still use
+//! up their number, so the client sees the gap.
 
 use super::stream::{Hub, Published};
 use super::{ExchangeSim, SimState, market::SimKline};
@@ -123,6 +124,10 @@ pub(crate) async fn connection(
                     match subscribe(&text, known) {
                         Ok((channel, ids)) => {
                             subscribed = true;
+                            {
+                                let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                                super::server::record_request(&mut st, "SUBSCRIBE", "/", &channel, 200);
+                            }
                             if channel == "heartbeats" {
                                 heartbeats = true;
                             } else {
@@ -190,7 +195,11 @@ fn subscribe(text: &str, known: impl Fn(&str) -> bool) -> Result<(String, Vec<St
     }
     let ids: Vec<String> = v["product_ids"]
         .as_array()
-        .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     if channel == "market_trades" {
         if ids.is_empty() {

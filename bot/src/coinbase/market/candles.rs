@@ -65,7 +65,10 @@ pub fn parse_candles(body: &str) -> Result<Vec<Candle>, WireError> {
         candles.push(parse_candle(row, i)?);
     }
     candles.sort_by_key(|c| c.open_time);
-    if let Some(w) = candles.windows(2).find(|w| w[0].open_time == w[1].open_time) {
+    if let Some(w) = candles
+        .windows(2)
+        .find(|w| w[0].open_time == w[1].open_time)
+    {
         return Err(WireError::new(
             "candles response",
             format!(

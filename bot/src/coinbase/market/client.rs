@@ -23,9 +23,7 @@ pub const COINBASE_API_URL: &str = "https://api.coinbase.com";
 /// Errors of a candles request.
 #[derive(Debug, thiserror::Error)]
 pub enum CoinbaseRestError {
-    #[error(
-        "invalid Coinbase REST base URL `{url}`: {reason} (expected e.g. {COINBASE_API_URL})"
-    )]
+    #[error("invalid Coinbase REST base URL `{url}`: {reason} (expected e.g. {COINBASE_API_URL})")]
     InvalidBaseUrl { url: String, reason: String },
     #[error("invalid candles request: {0}")]
     InvalidRequest(String),
@@ -169,7 +167,8 @@ impl CandlesClient {
         let mut source = Vec::new();
         let mut cursor = from;
         while cursor <= last_source {
-            let window_last = (cursor + (MAX_CANDLES_PER_REQUEST - 1) * g.source_ms).min(last_source);
+            let window_last =
+                (cursor + (MAX_CANDLES_PER_REQUEST - 1) * g.source_ms).min(last_source);
             // `end` one second short of the next candle: inclusive or not, it
             // never asks for a 351st candle.
             let end_s = (window_last + g.source_ms) / 1000 - 1;
@@ -277,7 +276,9 @@ fn status_error(status: StatusCode, body: &str) -> CoinbaseRestError {
     match (field("error"), field("message")) {
         (Some(error), message) => CoinbaseRestError::Api {
             status: status.as_u16(),
-            message: message.or_else(|| field("error_details")).unwrap_or_default(),
+            message: message
+                .or_else(|| field("error_details"))
+                .unwrap_or_default(),
             error,
         },
         (None, _) => CoinbaseRestError::Http {

@@ -37,7 +37,13 @@ fn coinbase_error_bodies_are_read_and_classified() {
     assert!(matches!(html, CoinbaseRestError::Http { status: 502, .. }));
     assert!(!html.is_permanent());
     assert!(!CoinbaseRestError::RateLimited { retry_after: None }.is_permanent());
-    let not_found = status_error(StatusCode::NOT_FOUND, r#"{"error":"NOT_FOUND","message":"product not found"}"#);
+    let not_found = status_error(
+        StatusCode::NOT_FOUND,
+        r#"{"error":"NOT_FOUND","message":"product not found"}"#,
+    );
     assert!(not_found.is_permanent());
-    assert!(not_found.to_string().contains("product not found"), "{not_found}");
+    assert!(
+        not_found.to_string().contains("product not found"),
+        "{not_found}"
+    );
 }

@@ -436,7 +436,12 @@ impl Worker {
     }
 
     /// Delivers a candle unless it was already delivered.
-    async fn emit(&mut self, symbol: &Symbol, candle: Candle, source: CandleSource) -> Result<(), Stop> {
+    async fn emit(
+        &mut self,
+        symbol: &Symbol,
+        candle: Candle,
+        source: CandleSource,
+    ) -> Result<(), Stop> {
         let p = self.products.get_mut(symbol).expect("product is tracked");
         if let Some(next) = p.next_open {
             if candle.open_time < next {
@@ -497,9 +502,18 @@ mod tests {
         type Change = Box<dyn Fn(&mut CoinbaseFeedConfig)>;
         let cases: Vec<(Change, &str)> = vec![
             (Box::new(|c| c.products.clear()), "products"),
-            (Box::new(|c| c.products.push(Symbol::new("BTCUSD"))), "products"),
-            (Box::new(|c| c.products.push(Symbol::new("BTC-"))), "products"),
-            (Box::new(|c| c.products.push(Symbol::new("btc-usd"))), "products"),
+            (
+                Box::new(|c| c.products.push(Symbol::new("BTCUSD"))),
+                "products",
+            ),
+            (
+                Box::new(|c| c.products.push(Symbol::new("BTC-"))),
+                "products",
+            ),
+            (
+                Box::new(|c| c.products.push(Symbol::new("btc-usd"))),
+                "products",
+            ),
             (Box::new(|c| c.channel_capacity = 0), "channel_capacity"),
             (Box::new(|c| c.stale_after = Duration::ZERO), "stale_after"),
             (Box::new(|c| c.ws_url = "https://x".into()), "ws_url"),

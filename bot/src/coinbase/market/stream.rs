@@ -93,9 +93,10 @@ pub fn parse_ws_message(text: &str) -> Result<WsMessage, WireError> {
     };
     let channel = f.string("channel", "channel")?;
     let sequence_num = f.count("sequence_num", "message sequence number")?;
-    let events = f.get("events", "events")?.as_array().ok_or_else(|| {
-        WireError::new(f.at("events", "events"), "expected an array of events")
-    })?;
+    let events = f
+        .get("events", "events")?
+        .as_array()
+        .ok_or_else(|| WireError::new(f.at("events", "events"), "expected an array of events"))?;
     Ok(match channel {
         "heartbeats" => {
             let event = events.first().and_then(Value::as_object).ok_or_else(|| {
@@ -126,10 +127,7 @@ pub fn parse_ws_message(text: &str) -> Result<WsMessage, WireError> {
             let mut trades = Vec::new();
             for event in events {
                 let Some(event) = event.as_object() else {
-                    return Err(WireError::new(
-                        "market_trades event",
-                        "expected an object",
-                    ));
+                    return Err(WireError::new("market_trades event", "expected an object"));
                 };
                 let e = Fields {
                     map: event,
@@ -193,9 +191,7 @@ fn parse_trade(t: &Value) -> Result<MarketTrade, WireError> {
 /// Errors opening a connection.
 #[derive(Debug, thiserror::Error)]
 pub enum WsError {
-    #[error(
-        "invalid Coinbase WebSocket URL `{url}`: {reason} (expected e.g. {COINBASE_WS_URL})"
-    )]
+    #[error("invalid Coinbase WebSocket URL `{url}`: {reason} (expected e.g. {COINBASE_WS_URL})")]
     InvalidUrl { url: String, reason: String },
     #[error("cannot connect to {url}: {source}")]
     Connect {
@@ -230,11 +226,16 @@ pub fn check_ws_url(url: &str) -> Result<(), WsError> {
 pub enum WsItem {
     Message(WsMessage),
     /// A frame that is not a documented message; the connection stays usable.
-    Malformed { error: WireError, excerpt: String },
+    Malformed {
+        error: WireError,
+        excerpt: String,
+    },
     /// The server pinged; the pong has been sent.
     Ping,
     /// The connection is over.
-    Closed { reason: String },
+    Closed {
+        reason: String,
+    },
 }
 
 /// One connection, subscribed to `market_trades` and `heartbeats`.
@@ -301,7 +302,10 @@ impl MarketDataConnection {
                 Message::Binary(bytes) => WsItem::Malformed {
                     error: WireError::new(
                         "WebSocket message",
-                        format!("a binary frame of {} bytes; the feed sends text", bytes.len()),
+                        format!(
+                            "a binary frame of {} bytes; the feed sends text",
+                            bytes.len()
+                        ),
                     ),
                     excerpt: String::new(),
                 },
@@ -310,7 +314,9 @@ impl MarketDataConnection {
                     Err(e) => closed(&format!("cannot send pong: {e}")),
                 },
                 Message::Close(frame) => closed(&match frame {
-                    Some(f) => format!("the server closed the connection ({} {})", f.code, f.reason),
+                    Some(f) => {
+                        format!("the server closed the connection ({} {})", f.code, f.reason)
+                    }
                     None => "the server closed the connection".to_string(),
                 }),
                 Message::Pong(_) | Message::Frame(_) => continue,
@@ -416,7 +422,8 @@ mod tests {
                 .context
                 .contains("sequence_num")
         );
-        let bad_time = fixture("market_trades.json").replace("2019-08-14T20:42:27.265Z", "yesterday");
+        let bad_time =
+            fixture("market_trades.json").replace("2019-08-14T20:42:27.265Z", "yesterday");
         let err = parse_ws_message(&bad_time).unwrap_err();
         assert!(err.context.contains("`time`"), "{err}");
         let zero = fixture("market_trades.json").replace("1260.01", "0");
