@@ -13,6 +13,7 @@
 //! Base URLs are parameters everywhere: production, the Spot Test Network, or
 //! a local server speaking the same format.
 
+pub(crate) mod delivery;
 pub(crate) mod feed_config;
 pub mod kline_stream;
 pub mod klines;

@@ -23,6 +23,7 @@
 use super::client::{CandlesClient, CoinbaseRestError};
 use super::stream::{MarketDataConnection, WsItem, WsMessage, check_ws_url};
 use super::{COINBASE_API_URL, COINBASE_WS_URL};
+use crate::binance::delivery::{Delivery, back_off};
 use crate::binance::feed_config::Counters;
 use crate::binance::market_client::RetryPolicy;
 use crate::binance::{CandleSource, FeedError, LiveCandle, LiveFeedHandle, ReconnectPolicy};
@@ -159,31 +160,24 @@ pub fn spawn_coinbase_feed(
     let (tx, rx) = mpsc::channel(config.channel_capacity);
     let counters = Arc::new(Counters::default());
     let worker = Worker {
-        products: config
-            .products
-            .iter()
-            .map(|s| (s.clone(), Product::default()))
-            .collect(),
+        clocks: config.products.iter().map(|s| (s.clone(), None)).collect(),
         interval_ms: config.timeframe.millis(),
+        delivery: Delivery::new(
+            &config.products,
+            config.timeframe.millis(),
+            counters.clone(),
+            tx,
+            cancel.clone(),
+            "Coinbase",
+        ),
         config,
         client,
-        tx,
         cancel: cancel.clone(),
         counters: counters.clone(),
         last_sequence: None,
     };
     let task = tokio::spawn(worker.run());
     Ok((rx, LiveFeedHandle::new(cancel, counters, task)))
-}
-
-/// What the feed knows of one product.
-#[derive(Clone, Copy, Debug, Default)]
-struct Product {
-    /// Open time of the next candle to emit (None before the first).
-    next_open: Option<i64>,
-    /// The latest trade time seen on the stream (Unix ms): Coinbase's clock
-    /// for this product.
-    clock: Option<i64>,
 }
 
 enum Stop {
@@ -202,10 +196,13 @@ fn reconnect(reason: impl Into<String>) -> Stop {
 struct Worker {
     config: CoinbaseFeedConfig,
     client: CandlesClient,
-    tx: mpsc::Sender<LiveCandle>,
     cancel: CancellationToken,
     counters: Arc<Counters>,
-    products: BTreeMap<Symbol, Product>,
+    /// Per product, the latest trade time seen on the stream (Unix ms):
+    /// Coinbase's clock for it.
+    clocks: BTreeMap<Symbol, Option<i64>>,
+    /// Per product, the next candle to emit, and the emitting.
+    delivery: Delivery,
     interval_ms: i64,
     /// The last `sequence_num` of this connection.
     last_sequence: Option<u64>,
@@ -215,7 +212,7 @@ impl Worker {
     async fn run(mut self) -> Result<(), FeedError> {
         let policy = self.config.reconnect.clone();
         let mut delay = policy.initial;
-        let products: Vec<Symbol> = self.products.keys().cloned().collect();
+        let products: Vec<Symbol> = self.clocks.keys().cloned().collect();
         loop {
             let connected = tokio::select! {
                 biased;
@@ -240,15 +237,19 @@ impl Worker {
                 Stop::Done => return Ok(()),
                 Stop::Fatal(e) => return Err(e),
                 Stop::Reconnect { reason, at_least } => {
-                    Counters::bump(&self.counters.reconnects);
-                    let wait = policy.jittered(delay).max(at_least);
-                    tracing::warn!(%reason, wait_ms = wait.as_millis() as u64, "Coinbase market data interrupted; reconnecting");
-                    tokio::select! {
-                        biased;
-                        _ = self.cancel.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(wait) => {}
+                    let go_on = back_off(
+                        &policy,
+                        &mut delay,
+                        at_least,
+                        &reason,
+                        &self.counters,
+                        &self.cancel,
+                        "Coinbase",
+                    )
+                    .await;
+                    if !go_on {
+                        return Ok(());
                     }
-                    delay = (delay * 2).min(policy.max);
                 }
             }
         }
@@ -257,10 +258,10 @@ impl Worker {
     /// Warm-up (first time) or every candle closed by the wall clock since
     /// the last emitted one, every product.
     async fn catch_up(&mut self) -> Result<(), Stop> {
-        let symbols: Vec<Symbol> = self.products.keys().cloned().collect();
+        let symbols: Vec<Symbol> = self.clocks.keys().cloned().collect();
         for symbol in symbols {
             let closed_by = now_ms() - self.settle_ms();
-            match self.products[&symbol].next_open {
+            match self.delivery.next_open[&symbol] {
                 Some(next) => self.backfill(&symbol, next, closed_by).await?,
                 None => self.warm_up(&symbol).await?,
             }
@@ -280,9 +281,13 @@ impl Worker {
                 self.emit(symbol, c, CandleSource::Warmup).await?;
             }
         }
-        let p = self.products.get_mut(symbol).expect("product is tracked");
-        if p.next_open.is_none() {
-            p.next_open = Some(now - now.rem_euclid(self.interval_ms));
+        let next = self
+            .delivery
+            .next_open
+            .get_mut(symbol)
+            .expect("product is tracked");
+        if next.is_none() {
+            *next = Some(now - now.rem_euclid(self.interval_ms));
         }
         Ok(())
     }
@@ -301,12 +306,20 @@ impl Worker {
             self.emit(symbol, c, CandleSource::Backfill).await?;
         }
         // Intervals without a trade have no candle: they are done too.
-        let p = self.products.get_mut(symbol).expect("product is tracked");
+        let next = self
+            .delivery
+            .next_open
+            .get_mut(symbol)
+            .expect("product is tracked");
         let after = last_open + self.interval_ms;
-        if p.next_open.is_some_and(|n| n < after) {
-            let missing = (after - p.next_open.unwrap_or(after)) / self.interval_ms;
-            Counters::add(&self.counters.missing_klines, missing as u64);
-            p.next_open = Some(after);
+        if let Some(n) = *next
+            && n < after
+        {
+            Counters::add(
+                &self.counters.missing_klines,
+                ((after - n) / self.interval_ms) as u64,
+            );
+            *next = Some(after);
         }
         Ok(())
     }
@@ -380,8 +393,8 @@ impl Worker {
             WsMessage::MarketTrades { trades, .. } => {
                 *delay = self.config.reconnect.initial;
                 for t in trades {
-                    match self.products.get_mut(&t.product) {
-                        Some(p) => p.clock = Some(p.clock.map_or(t.time, |c| c.max(t.time))),
+                    match self.clocks.get_mut(&t.product) {
+                        Some(clock) => *clock = Some(clock.map_or(t.time, |c| c.max(t.time))),
                         None => {
                             Counters::bump(&self.counters.unexpected_messages);
                             tracing::warn!(product = %t.product, "trade of a product this feed did not subscribe to");
@@ -410,9 +423,9 @@ impl Worker {
     /// Fetches every candle the trade clocks prove closed.
     async fn emit_closed(&mut self) -> Result<(), Stop> {
         let due: Vec<(Symbol, i64, i64)> = self
-            .products
+            .clocks
             .iter()
-            .filter_map(|(s, p)| match (p.next_open, p.clock) {
+            .filter_map(|(s, clock)| match (self.delivery.next_open[s], *clock) {
                 (Some(next), Some(clock)) if clock >= next + self.interval_ms => {
                     Some((s.clone(), next, clock))
                 }
@@ -442,34 +455,10 @@ impl Worker {
         candle: Candle,
         source: CandleSource,
     ) -> Result<(), Stop> {
-        let p = self.products.get_mut(symbol).expect("product is tracked");
-        if let Some(next) = p.next_open {
-            if candle.open_time < next {
-                Counters::bump(&self.counters.duplicates_skipped);
-                return Ok(());
-            }
-            if candle.open_time > next {
-                let missing = ((candle.open_time - next) / self.interval_ms) as u64;
-                Counters::add(&self.counters.missing_klines, missing);
-            }
-        }
-        p.next_open = Some(candle.open_time + self.interval_ms);
-        let counter = match source {
-            CandleSource::Warmup => &self.counters.warmup_candles,
-            CandleSource::Backfill => &self.counters.backfilled_candles,
-            CandleSource::Stream => &self.counters.stream_candles,
-        };
-        Counters::bump(counter);
-        let item = LiveCandle {
-            symbol: symbol.clone(),
-            candle,
-            source,
-        };
-        tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => Err(Stop::Done),
-            r = self.tx.send(item) => r.map_err(|_| Stop::Done),
-        }
+        self.delivery
+            .emit(symbol, candle, source)
+            .await
+            .map_err(|_| Stop::Done)
     }
 
     fn settle_ms(&self) -> i64 {
