@@ -140,6 +140,8 @@ pub enum Venue {
     /// Binance spot (Sandbox uses the Binance spot test network).
     #[default]
     Binance,
+    /// Coinbase Advanced Trade (Sandbox uses Coinbase's sandbox host).
+    Coinbase,
 }
 
 /// Engine container settings.

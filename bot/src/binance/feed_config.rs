@@ -23,6 +23,14 @@ pub enum FeedError {
         #[source]
         source: RestError,
     },
+    /// A venue's refusal of the candles request that no retry can fix
+    /// (a venue other than Binance: its REST error type differs).
+    #[error("{venue} refused the candles request for {symbol}: {reason}")]
+    Refused {
+        venue: &'static str,
+        symbol: Symbol,
+        reason: String,
+    },
     #[error("the live feed task failed: {0}")]
     Task(String),
 }
@@ -192,6 +200,9 @@ pub struct FeedStats {
     pub unexpected_messages: u64,
     /// Intervals for which Binance had no kline at all.
     pub missing_klines: u64,
+    /// Jumps in a stream's message sequence numbers (messages lost; the
+    /// feed backfills over REST). Binance's kline stream has none.
+    pub sequence_gaps: u64,
 }
 
 impl FeedStats {
@@ -213,6 +224,7 @@ pub(crate) struct Counters {
     pub malformed_messages: AtomicU64,
     pub unexpected_messages: AtomicU64,
     pub missing_klines: AtomicU64,
+    pub sequence_gaps: AtomicU64,
 }
 
 impl Counters {
@@ -237,6 +249,7 @@ impl Counters {
             malformed_messages: get(&self.malformed_messages),
             unexpected_messages: get(&self.unexpected_messages),
             missing_klines: get(&self.missing_klines),
+            sequence_gaps: get(&self.sequence_gaps),
         }
     }
 }

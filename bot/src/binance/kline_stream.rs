@@ -398,7 +398,7 @@ fn closed(reason: &str) -> StreamItem {
 /// rustls needs one process-wide crypto provider; if more than one backend is
 /// compiled in (another crate may bring `ring`), none is chosen automatically
 /// and the TLS handshake would panic. Install aws-lc-rs unless one is set.
-fn ensure_tls_provider() {
+pub(crate) fn ensure_tls_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     }

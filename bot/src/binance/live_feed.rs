@@ -21,13 +21,13 @@ use super::kline_stream::{self, KlineEvent, KlineStreamConnection, StreamItem, S
 use super::klines::{self, Kline};
 use super::market_client::{MAX_KLINES_PER_REQUEST, MarketDataClient, RestError};
 use crate::domain::{Candle, Symbol};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::delivery::{Delivery, back_off};
 use super::feed_config::Counters;
 pub use super::feed_config::{FeedError, FeedStats, LiveFeedConfig, ReconnectPolicy};
 
@@ -58,6 +58,19 @@ pub struct LiveFeedHandle {
 }
 
 impl LiveFeedHandle {
+    /// The handle of a feed task another venue's feed spawned.
+    pub(crate) fn new(
+        cancel: CancellationToken,
+        counters: Arc<Counters>,
+        task: JoinHandle<Result<(), FeedError>>,
+    ) -> Self {
+        Self {
+            cancel,
+            counters,
+            task,
+        }
+    }
+
     pub fn stats(&self) -> FeedStats {
         self.counters.snapshot()
     }
@@ -112,12 +125,17 @@ pub fn spawn_live_feed(
     let (tx, rx) = mpsc::channel(config.channel_capacity);
     let counters = Arc::new(Counters::default());
     let worker = Worker {
-        next_open: config.symbols.iter().map(|s| (s.clone(), None)).collect(),
-        interval_ms: config.timeframe.millis(),
+        delivery: Delivery::new(
+            &config.symbols,
+            config.timeframe.millis(),
+            counters.clone(),
+            tx,
+            cancel.clone(),
+            "Binance",
+        ),
         config,
         client,
         url,
-        tx,
         cancel: cancel.clone(),
         counters: counters.clone(),
     };
@@ -155,12 +173,10 @@ struct Worker {
     config: LiveFeedConfig,
     client: MarketDataClient,
     url: String,
-    tx: mpsc::Sender<LiveCandle>,
     cancel: CancellationToken,
     counters: Arc<Counters>,
-    /// Per symbol: the open time of the next candle to emit (None before the first).
-    next_open: BTreeMap<Symbol, Option<i64>>,
-    interval_ms: i64,
+    /// Per symbol: the open time of the next candle to emit, and the emitting.
+    delivery: Delivery,
 }
 
 impl Worker {
@@ -190,15 +206,19 @@ impl Worker {
                 Stop::Done => return Ok(()),
                 Stop::Fatal(e) => return Err(e),
                 Stop::Reconnect { reason, at_least } => {
-                    Counters::bump(&self.counters.reconnects);
-                    let wait = policy.jittered(delay).max(at_least);
-                    tracing::warn!(%reason, wait_ms = wait.as_millis() as u64, "Binance kline stream interrupted; reconnecting");
-                    tokio::select! {
-                        biased;
-                        _ = self.cancel.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(wait) => {}
+                    let go_on = back_off(
+                        &policy,
+                        &mut delay,
+                        at_least,
+                        &reason,
+                        &self.counters,
+                        &self.cancel,
+                        "Binance",
+                    )
+                    .await;
+                    if !go_on {
+                        return Ok(());
                     }
-                    delay = (delay * 2).min(policy.max);
                 }
             }
         }
@@ -206,9 +226,9 @@ impl Worker {
 
     /// Warm-up (first time) or backfill since the last emitted candle, every symbol.
     async fn catch_up(&mut self) -> Result<(), Stop> {
-        let symbols: Vec<Symbol> = self.next_open.keys().cloned().collect();
+        let symbols: Vec<Symbol> = self.delivery.next_open.keys().cloned().collect();
         for symbol in symbols {
-            match self.next_open[&symbol] {
+            match self.delivery.next_open[&symbol] {
                 Some(next) => self.backfill(&symbol, next, None).await?,
                 None => self.warm_up(&symbol).await?,
             }
@@ -231,10 +251,14 @@ impl Worker {
                 self.emit(symbol, k.candle(), CandleSource::Warmup).await?;
             }
         }
-        let slot = self.next_open.get_mut(symbol).expect("symbol is tracked");
+        let slot = self
+            .delivery
+            .next_open
+            .get_mut(symbol)
+            .expect("symbol is tracked");
         if slot.is_none() {
             let now = now_ms();
-            *slot = Some(now - now.rem_euclid(self.interval_ms));
+            *slot = Some(now - now.rem_euclid(self.delivery.interval_ms));
         }
         Ok(())
     }
@@ -274,7 +298,7 @@ impl Worker {
                 }
                 self.emit(symbol, k.candle(), CandleSource::Backfill)
                     .await?;
-                cursor = k.open_time + self.interval_ms;
+                cursor = k.open_time + self.delivery.interval_ms;
             }
             if !full || cursor == before {
                 return Ok(());
@@ -347,7 +371,7 @@ impl Worker {
     }
 
     async fn on_kline(&mut self, event: KlineEvent, delay: &mut Duration) -> Result<(), Stop> {
-        let Some(&next) = self.next_open.get(&event.symbol) else {
+        let Some(&next) = self.delivery.next_open.get(&event.symbol) else {
             Counters::bump(&self.counters.unexpected_messages);
             tracing::warn!(symbol = %event.symbol, "kline for a symbol this feed did not subscribe to");
             return Ok(());
@@ -381,37 +405,10 @@ impl Worker {
         candle: Candle,
         source: CandleSource,
     ) -> Result<(), Stop> {
-        let slot = self.next_open.get_mut(symbol).expect("symbol is tracked");
-        if let Some(next) = *slot {
-            if candle.open_time < next {
-                Counters::bump(&self.counters.duplicates_skipped);
-                return Ok(());
-            }
-            if candle.open_time > next {
-                let missing = ((candle.open_time - next) / self.interval_ms) as u64;
-                Counters::add(&self.counters.missing_klines, missing);
-                tracing::warn!(%symbol, from = next, to = candle.open_time, missing,
-                    "Binance has no kline for these intervals (exchange downtime?)");
-            }
-        }
-        *slot = Some(candle.open_time + self.interval_ms);
-        let item = LiveCandle {
-            symbol: symbol.clone(),
-            candle,
-            source,
-        };
-        // Counted before the send, so a consumer holding the candle sees it counted.
-        let counter = match source {
-            CandleSource::Warmup => &self.counters.warmup_candles,
-            CandleSource::Backfill => &self.counters.backfilled_candles,
-            CandleSource::Stream => &self.counters.stream_candles,
-        };
-        Counters::bump(counter);
-        tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => Err(Stop::Done),
-            r = self.tx.send(item) => r.map_err(|_| Stop::Done),
-        }
+        self.delivery
+            .emit(symbol, candle, source)
+            .await
+            .map_err(|_| Stop::Done)
     }
 
     fn skew_ms(&self) -> i64 {

@@ -13,7 +13,8 @@
 //! Base URLs are parameters everywhere: production, the Spot Test Network, or
 //! a local server speaking the same format.
 
-mod feed_config;
+pub(crate) mod delivery;
+pub(crate) mod feed_config;
 pub mod kline_stream;
 pub mod klines;
 pub mod live_feed;

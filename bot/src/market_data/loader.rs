@@ -1,5 +1,8 @@
-//! CSV candle loader: Binance klines (12 columns) or plain
-//! `timestamp,open,high,low,close,volume`, told apart by the first row.
+//! Candle file loader: Binance klines (12 columns), plain
+//! `timestamp,open,high,low,close,volume`, or Coinbase's candle columns
+//! (`start,low,high,open,close,volume`, header required), told apart by the
+//! first row; or Coinbase's candles JSON, told apart by its leading `{`
+//! ([`super::coinbase_json`]).
 //!
 //! Every row is validated (numbers, OHLC consistency, strictly increasing
 //! time) and the first bad row stops the load with an error naming the file,
@@ -7,12 +10,12 @@
 //! would report results for a market that never existed.
 
 use super::MarketDataError;
-use super::format::{CsvFormat, PLAIN_COLUMNS};
+use super::format::{COINBASE_COLUMNS, CsvFormat, PLAIN_COLUMNS};
 use super::series::{CandleSeries, DataOrigin};
 use super::time::{TimeUnit, format_millis, parse_rfc3339_millis};
 use crate::domain::{Candle, Price, Quantity};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 /// Accepted names for the plain format's first column.
@@ -26,17 +29,28 @@ const TIME_HEADERS: [&str; 7] = [
     "ts",
 ];
 
-/// Loads and validates a candle CSV file (format auto-detected).
+/// Loads and validates a candle file: CSV (layout auto-detected), or
+/// Coinbase's candles JSON when the file starts with `{`.
 pub fn load_csv(path: impl AsRef<Path>) -> Result<CandleSeries, MarketDataError> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|source| MarketDataError::Io {
+    let io = |source| MarketDataError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let (format, candles) = parse_csv(
-        BufReader::with_capacity(1 << 16, file),
-        &path.display().to_string(),
-    )?;
+    };
+    let file = File::open(path).map_err(io)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let name = path.display().to_string();
+    let json = reader.fill_buf().map_err(io)?.iter().find(|b| {
+        !b.is_ascii_whitespace() && !matches!(**b, 0xEF | 0xBB | 0xBF) // a UTF-8 BOM
+    }) == Some(&b'{');
+    let (format, candles) = if json {
+        let mut text = String::new();
+        reader.read_to_string(&mut text).map_err(io)?;
+        let candles = super::coinbase_json::parse_coinbase_json(&text, &name)?;
+        (CsvFormat::CoinbaseJson, candles)
+    } else {
+        parse_csv(reader, &name)?
+    };
     Ok(CandleSeries::new(
         DataOrigin::File {
             path: path.to_path_buf(),
@@ -84,7 +98,10 @@ pub fn parse_csv<R: Read>(
         let fmt = match format {
             Some(fmt) => fmt,
             None => {
-                let fmt = detect_format(name, line, &record)?;
+                let mut fmt = detect_format(name, line, &record)?;
+                if is_header(&record) && is_coinbase_header(&record) {
+                    fmt = CsvFormat::CoinbaseCandles;
+                }
                 format = Some(fmt);
                 if is_header(&record) {
                     check_header(name, line, fmt, &record)?;
@@ -143,7 +160,23 @@ fn csv_error(name: &str, e: csv::Error) -> MarketDataError {
 }
 
 fn column_label(fmt: CsvFormat, index: usize) -> String {
-    format!("column {} ({})", index + 1, fmt.column_name(index))
+    match fmt {
+        CsvFormat::CoinbaseJson => format!("field `{}`", fmt.column_name(index)),
+        _ => format!("column {} ({})", index + 1, fmt.column_name(index)),
+    }
+}
+
+fn normalized(s: &str) -> String {
+    s.trim().to_ascii_lowercase().replace(['_', '-'], " ")
+}
+
+/// `start,low,high,open,close,volume`: Coinbase's fields, in its order.
+fn is_coinbase_header(record: &csv::StringRecord) -> bool {
+    record.len() == COINBASE_COLUMNS.len()
+        && record
+            .iter()
+            .zip(COINBASE_COLUMNS)
+            .all(|(got, want)| normalized(got) == want)
 }
 
 /// A row is a header when its first field is neither an integer timestamp nor an RFC 3339 time.
@@ -166,8 +199,9 @@ fn detect_format(
             None,
             format!("the first row has {n} columns, so the format is unknown"),
             "use Binance's 12-column kline CSV (open time, open, high, low, close, volume, close time, \
-             quote volume, trades, taker buy base, taker buy quote, ignore) or 6 columns \
-             `timestamp,open,high,low,close,volume`",
+             quote volume, trades, taker buy base, taker buy quote, ignore), 6 columns \
+             `timestamp,open,high,low,close,volume`, Coinbase's columns with their header \
+             `start,low,high,open,close,volume`, or Coinbase's candles JSON",
         )),
     }
 }
@@ -178,19 +212,23 @@ fn check_header(
     fmt: CsvFormat,
     record: &csv::StringRecord,
 ) -> Result<(), MarketDataError> {
-    let norm = |s: &str| s.trim().to_ascii_lowercase().replace(['_', '-'], " ");
+    let norm = normalized;
     let first_ok = match fmt {
         CsvFormat::Plain => TIME_HEADERS.iter().any(|h| norm(h) == norm(&record[0])),
         CsvFormat::BinanceKline => true,
+        CsvFormat::CoinbaseCandles | CsvFormat::CoinbaseJson => return Ok(()),
     };
     let ohlcv_ok = (1..=5).all(|i| norm(&record[i]) == PLAIN_COLUMNS[i]);
     if first_ok && ohlcv_ok {
         return Ok(());
     }
     let expected = match fmt {
-        CsvFormat::Plain => "timestamp,open,high,low,close,volume".to_string(),
         CsvFormat::BinanceKline => {
             "open_time,open,high,low,close,volume,... (12 columns)".to_string()
+        }
+        _ => {
+            "timestamp,open,high,low,close,volume (or Coinbase's start,low,high,open,close,volume)"
+                .to_string()
         }
     };
     Err(MarketDataError::row(
@@ -205,7 +243,7 @@ fn check_header(
     ))
 }
 
-fn parse_row(
+pub(super) fn parse_row(
     name: &str,
     line: u64,
     fmt: CsvFormat,
@@ -247,7 +285,8 @@ fn parse_row(
         }
         Ok(value)
     };
-    let (open, high, low, close) = (price(1)?, price(2)?, price(3)?, price(4)?);
+    let [io, ih, il, ic] = fmt.ohlc();
+    let (open, high, low, close) = (price(io)?, price(ih)?, price(il)?, price(ic)?);
     let volume: Quantity = rec[5].parse().map_err(|_| {
         MarketDataError::row(
             name,
@@ -273,12 +312,16 @@ fn parse_row(
         CsvFormat::Plain => {
             "check the columns are timestamp,open,high,low,close,volume; repair or remove the row"
         }
+        CsvFormat::CoinbaseCandles => {
+            "check the columns are start,low,high,open,close,volume (Coinbase's order); repair or remove the row"
+        }
+        CsvFormat::CoinbaseJson => "repair or remove the candle",
     };
     if high < open.max(close) {
         return Err(MarketDataError::row(
             name,
             line,
-            Some(column_label(fmt, 2)),
+            Some(column_label(fmt, ih)),
             format!("high {high} is below max(open {open}, close {close})"),
             column_order_fix,
         ));
@@ -287,7 +330,7 @@ fn parse_row(
         return Err(MarketDataError::row(
             name,
             line,
-            Some(column_label(fmt, 3)),
+            Some(column_label(fmt, il)),
             format!("low {low} is above min(open {open}, close {close})"),
             column_order_fix,
         ));
@@ -339,13 +382,13 @@ fn parse_time(
             "write the time as Unix milliseconds (e.g. 1704067200000 for 2024-01-01T00:00:00Z)",
         ));
     }
-    if fmt == CsvFormat::Plain
+    if fmt != CsvFormat::BinanceKline
         && let Some(ms) = parse_rfc3339_millis(s)
     {
         return Ok(ms);
     }
     let fix = match fmt {
-        CsvFormat::Plain => {
+        CsvFormat::Plain | CsvFormat::CoinbaseCandles | CsvFormat::CoinbaseJson => {
             "write Unix milliseconds (e.g. 1704067200000) or an RFC 3339 time (e.g. 2024-01-01T00:00:00Z)"
         }
         CsvFormat::BinanceKline => {

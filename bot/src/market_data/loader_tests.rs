@@ -295,3 +295,30 @@ fn failed_write_leaves_no_file() {
     assert!(write_binance_csv_file(&path, &[], Timeframe::H1, TimeUnit::Millis).is_err());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn coinbase_columns_are_read_in_coinbases_order_when_the_header_names_them() {
+    let text = "start,low,high,open,close,volume\n\
+                1704067200,41900,42100.5,42000.01,42050.25,12.345\n\
+                1704070800,41800,42200,42050.25,41900,3\n";
+    let (format, candles) = parse(text).unwrap();
+    assert_eq!(format, CsvFormat::CoinbaseCandles);
+    assert_eq!(candles[0].open_time, T0);
+    assert_eq!(candles[0].open, p("42000.01"));
+    assert_eq!(candles[0].high, p("42100.5"));
+    assert_eq!(candles[0].low, p("41900"));
+    assert_eq!(candles[0].close, p("42050.25"));
+    assert_eq!(candles[1].open_time, T1);
+}
+
+#[test]
+fn a_bad_coinbase_row_is_named_by_its_coinbase_column() {
+    // high and low swapped: the row names Coinbase's `high` column (3).
+    let e = row_err("start,low,high,open,close,volume\n1704067200,42100,41900,42000,42050,1\n");
+    assert_eq!(e.line, 2);
+    assert_eq!(e.column.as_deref(), Some("column 3 (high)"));
+    assert!(e.fix.contains("start,low,high,open,close,volume"), "{e}");
+    // Without the header, six columns are the plain layout: no guessing.
+    let (format, _) = parse("1704067200,42000,42100,41900,42050,1\n").unwrap();
+    assert_eq!(format, CsvFormat::Plain);
+}

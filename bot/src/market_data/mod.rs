@@ -37,6 +37,7 @@
 //! }
 //! ```
 
+mod coinbase_json;
 mod error;
 mod format;
 mod loader;

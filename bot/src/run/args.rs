@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use anyhow::bail;
 
 use crate::backtest::DataArg;
-use crate::binance::{BINANCE_API_URL, BINANCE_WS_URL};
 use crate::execution::PaperConfig;
 use crate::market_data::parse_time_flag;
 use crate::store::StoreConfig;
@@ -73,12 +72,24 @@ pub struct RunArgs {
     /// Candles per symbol of `--feed synthetic`.
     #[arg(long, default_value_t = 8_760)]
     pub candles: usize,
-    /// Binance REST base URL of `--feed binance` (public market data).
-    #[arg(long, default_value = BINANCE_API_URL)]
-    pub binance_rest_url: String,
-    /// Binance WebSocket base URL of `--feed binance`.
-    #[arg(long, default_value = BINANCE_WS_URL)]
-    pub binance_ws_url: String,
+    /// Public market data REST base URL of the live feed. Default: the
+    /// bot's venue's production host (https://api.binance.com,
+    /// https://api.coinbase.com).
+    #[arg(
+        long = "market-rest-url",
+        visible_alias = "binance-rest-url",
+        value_name = "URL"
+    )]
+    pub market_rest_url: Option<String>,
+    /// Public market data WebSocket URL of the live feed. Default: the
+    /// bot's venue's (wss://stream.binance.com:9443,
+    /// wss://advanced-trade-ws.coinbase.com).
+    #[arg(
+        long = "market-ws-url",
+        visible_alias = "binance-ws-url",
+        value_name = "URL"
+    )]
+    pub market_ws_url: Option<String>,
     /// Taker fee of the simulated fills, in basis points.
     #[arg(long, default_value = "10")]
     pub taker_fee_bps: rust_decimal::Decimal,
@@ -98,7 +109,10 @@ pub struct RunArgs {
 /// Candle sources of `run`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FeedKind {
-    /// Live Binance klines (REST warm-up and backfill, kline WebSocket).
+    /// Live market data of the bot's venue (`exchange.venue`): Binance
+    /// klines (REST warm-up and backfill, kline WebSocket) or Coinbase
+    /// candles (REST candles, market-data WebSocket). Also `--feed live`.
+    #[value(alias = "live")]
     Binance,
     /// A CSV file (`--data`), paced by `--speed`.
     Replay,

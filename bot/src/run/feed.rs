@@ -1,6 +1,8 @@
 //! Candle sources of `run`, all behind one channel of [`FeedCandle`]s:
-//! - `binance`: the live kline feed (REST warm-up and gap backfill, kline
-//!   WebSocket; see `crate::binance::live_feed`);
+//! - `binance` (alias `live`): the live feed of the bot's venue: Binance's
+//!   kline feed (REST warm-up and gap backfill, kline WebSocket; see
+//!   `crate::binance::live_feed`) or Coinbase's candle feed (REST candles,
+//!   market-data WebSocket; see `crate::coinbase::market::live_feed`);
 //! - `replay`: CSV files, paced at `--speed` × real time or as fast as
 //!   possible;
 //! - `synthetic`: the seeded generator (labelled synthetic), paced the same.
@@ -21,10 +23,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::{FeedKind, RunArgs, Speed};
 use crate::backtest::{DataSelection, load_series};
-use crate::binance::{CandleSource, LiveFeedConfig, spawn_live_feed};
+use crate::binance::{
+    BINANCE_API_URL, BINANCE_WS_URL, CandleSource, LiveCandle, LiveFeedConfig, LiveFeedHandle,
+    spawn_live_feed,
+};
+use crate::coinbase::market::{
+    COINBASE_API_URL, COINBASE_WS_URL, CoinbaseFeedConfig, spawn_coinbase_feed,
+};
 use crate::config::EngineConfig;
 use crate::domain::Candle;
 use crate::market_data::CandleSeries;
+use botfleet_crds::Venue;
 
 /// Most candles a live warm-up fetches to cover a restart's gap.
 const MAX_CATCH_UP: usize = 10_000;
@@ -96,7 +105,7 @@ impl Feed {
         cancel: CancellationToken,
     ) -> anyhow::Result<Feed> {
         match args.feed {
-            FeedKind::Binance => spawn_binance(args, cfg, resume, cancel),
+            FeedKind::Binance => spawn_live(args, cfg, resume, cancel),
             FeedKind::Replay | FeedKind::Synthetic => spawn_replay(args, cfg, resume, cancel),
         }
     }
@@ -217,7 +226,8 @@ async fn pace(
     status.finished.store(true, Ordering::Relaxed);
 }
 
-fn spawn_binance(
+/// The live feed of the bot's venue, relayed into [`FeedCandle`]s.
+fn spawn_live(
     args: &RunArgs,
     cfg: &EngineConfig,
     resume: &ResumeFrom,
@@ -241,68 +251,112 @@ fn spawn_binance(
         }
         gap.min(MAX_CATCH_UP)
     };
-    let mut live = LiveFeedConfig::new(cfg.symbols.clone(), cfg.timeframe);
-    live.rest_base_url = args.binance_rest_url.clone();
-    live.ws_base_url = args.binance_ws_url.clone();
-    live.warmup = warmup;
-    let (mut source, handle) =
-        spawn_live_feed(live, cancel.child_token()).context("starting the Binance live feed")?;
+    let venue = cfg.bot_spec.exchange.venue;
+    let (source, handle, rest_url, what) = match venue {
+        Venue::Binance => {
+            let mut live = LiveFeedConfig::new(cfg.symbols.clone(), cfg.timeframe);
+            live.rest_base_url = args
+                .market_rest_url
+                .clone()
+                .unwrap_or_else(|| BINANCE_API_URL.into());
+            live.ws_base_url = args
+                .market_ws_url
+                .clone()
+                .unwrap_or_else(|| BINANCE_WS_URL.into());
+            live.warmup = warmup;
+            let url = live.rest_base_url.clone();
+            let (source, handle) = spawn_live_feed(live, cancel.child_token())
+                .context("starting the Binance live feed")?;
+            (source, handle, url, "Binance klines")
+        }
+        Venue::Coinbase => {
+            let mut live = CoinbaseFeedConfig::new(cfg.symbols.clone(), cfg.timeframe);
+            live.rest_base_url = args
+                .market_rest_url
+                .clone()
+                .unwrap_or_else(|| COINBASE_API_URL.into());
+            live.ws_url = args
+                .market_ws_url
+                .clone()
+                .unwrap_or_else(|| COINBASE_WS_URL.into());
+            live.warmup = warmup;
+            let url = live.rest_base_url.clone();
+            let (source, handle) = spawn_coinbase_feed(live, cancel.child_token())
+                .context("starting the Coinbase live feed")?;
+            (source, handle, url, "Coinbase candles")
+        }
+    };
     let (tx, rx) = mpsc::channel(CHANNEL);
     let status = Arc::new(FeedStatus::default());
-    let shared = status.clone();
-    let symbols = cfg.symbols.clone();
-    let fresh = resume.fresh();
-    let task = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => break,
-                got = source.recv() => {
-                    let Some(c) = got else { break };
-                    shared.reconnects.store(handle.stats().reconnects, Ordering::Relaxed);
-                    let Some(index) = symbols.iter().position(|s| *s == c.symbol) else { continue };
-                    let item = FeedCandle {
-                        index,
-                        candle: c.candle,
-                        warmup: fresh && c.source == CandleSource::Warmup,
-                    };
-                    if tx.send(item).await.is_err() {
-                        break;
-                    }
-                    shared.delivered.fetch_add(1, Ordering::Relaxed);
-                }
-                _ = tick.tick() => {
-                    shared.reconnects.store(handle.stats().reconnects, Ordering::Relaxed);
-                }
-            }
-        }
-        let stopped_by_us = cancel.is_cancelled();
-        if let Err(e) = handle.shutdown().await
-            && !stopped_by_us
-            && let Ok(mut f) = shared.failure.lock()
-        {
-            *f = Some(e.to_string());
-        }
-        shared.finished.store(true, Ordering::Relaxed);
-    });
+    let task = tokio::spawn(relay(
+        source,
+        handle,
+        tx,
+        status.clone(),
+        cfg.symbols.clone(),
+        resume.fresh(),
+        cancel,
+    ));
     Ok(Feed {
         rx,
         status,
         start_time: now - now.rem_euclid(tf),
         live: true,
         label: format!(
-            "Binance {} klines of {} ({})",
+            "{what} {} of {} ({rest_url})",
             cfg.timeframe.as_str(),
             cfg.symbols
                 .iter()
                 .map(|s| s.to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-            args.binance_rest_url
         ),
         task,
     })
+}
+
+/// Passes a venue feed's candles on to the trading loop, keeping the status.
+async fn relay(
+    mut source: mpsc::Receiver<LiveCandle>,
+    handle: LiveFeedHandle,
+    tx: mpsc::Sender<FeedCandle>,
+    shared: Arc<FeedStatus>,
+    symbols: Vec<crate::domain::Symbol>,
+    fresh: bool,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            got = source.recv() => {
+                let Some(c) = got else { break };
+                shared.reconnects.store(handle.stats().reconnects, Ordering::Relaxed);
+                let Some(index) = symbols.iter().position(|s| *s == c.symbol) else { continue };
+                let item = FeedCandle {
+                    index,
+                    candle: c.candle,
+                    warmup: fresh && c.source == CandleSource::Warmup,
+                };
+                if tx.send(item).await.is_err() {
+                    break;
+                }
+                shared.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            _ = tick.tick() => {
+                shared.reconnects.store(handle.stats().reconnects, Ordering::Relaxed);
+            }
+        }
+    }
+    let stopped_by_us = cancel.is_cancelled();
+    if let Err(e) = handle.shutdown().await
+        && !stopped_by_us
+        && let Ok(mut f) = shared.failure.lock()
+    {
+        *f = Some(e.to_string());
+    }
+    shared.finished.store(true, Ordering::Relaxed);
 }
 
 /// How long a live feed may stay silent before the engine reports itself

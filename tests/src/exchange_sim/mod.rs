@@ -10,7 +10,11 @@
 //! pushed on the kline WebSocket at [`ExchangeSim::ws_url`]
 //! (`/ws/<symbol>@kline_<interval>`, `/stream?streams=…`), after the
 //! matching engine has traded through it, so an engine on the live feed
-//! sees the prices its orders fill at.
+//! sees the prices its orders fill at. The same market is also served in
+//! Coinbase Advanced Trade's format ([`coinbase_market`]: REST candles at
+//! `/api/v3/brokerage/market/products/{id}/candles`, and the
+//! `market_trades`/`heartbeats` WebSocket at [`ExchangeSim::coinbase_ws_url`]),
+//! for a simulator symbol named like a Coinbase product (`BTC-USD`).
 //!
 //! ```no_run
 //! # async fn example() {
@@ -22,6 +26,8 @@
 //! ```
 
 pub mod book;
+pub mod coinbase_market;
+mod coinbase_market_stream;
 pub mod market;
 mod server;
 mod stream;
@@ -315,6 +321,7 @@ impl ExchangeSim {
             let event = kline.stream_event(symbol, interval, closed, now);
             self.hub.publish(stream.clone(), event.to_string());
         }
+        coinbase_market_stream::publish_close(&self.hub, symbol, &kline, st.market.interval_ms);
         Ok(())
     }
 

@@ -285,6 +285,13 @@ fn route(
         ("GET", "/api/v3/time") => return ok(json!({"serverTime": now})),
         ("GET", "/api/v3/exchangeInfo") => return exchange_info(st, get("symbol"), now),
         ("GET", "/api/v3/klines") => return klines(st, params),
+        ("GET", p) if p.starts_with(super::coinbase_market::CANDLES_PREFIX) => {
+            let book = &st.book;
+            let (status, body) = super::coinbase_market::candles(&st.market, p, params, |id| {
+                book.symbols.contains_key(id)
+            });
+            return Answer { status, body };
+        }
         ("POST" | "GET" | "DELETE", "/api/v3/order")
         | ("GET", "/api/v3/openOrders" | "/api/v3/account" | "/api/v3/myTrades") => {}
         _ => return error(StatusCode::NOT_FOUND, -1000, "Unknown endpoint."),

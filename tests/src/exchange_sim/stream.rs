@@ -36,6 +36,8 @@ pub(crate) struct Hub {
     pub open: std::sync::atomic::AtomicUsize,
     /// While set, handshakes are answered 503 (the stream is down).
     pub refusing: std::sync::atomic::AtomicBool,
+    /// Coinbase messages still to lose (see `coinbase_market_stream`).
+    pub coinbase_lost: std::sync::atomic::AtomicU32,
 }
 
 impl Hub {
@@ -45,6 +47,7 @@ impl Hub {
             generation: watch::channel(0).0,
             open: std::sync::atomic::AtomicUsize::new(0),
             refusing: std::sync::atomic::AtomicBool::new(false),
+            coinbase_lost: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -126,6 +129,9 @@ async fn connection(tcp: TcpStream, state: Shared, hub: Arc<Hub>) {
         let uri = req.uri().clone();
         let subs = if down {
             Err("Service unavailable (the simulator's stream is down)".to_string())
+        } else if uri.path() == "/" {
+            // Coinbase's market-data feed: products come in subscribe messages.
+            Ok((Vec::new(), false))
         } else {
             subscriptions(&state, &uri)
         };
@@ -166,6 +172,10 @@ async fn connection(tcp: TcpStream, state: Shared, hub: Arc<Hub>) {
     let (Ok(mut ws), Ok((names, combined))) = (accepted, subs) else {
         return;
     };
+    if path == "/" {
+        super::coinbase_market_stream::connection(ws, state, hub).await;
+        return;
+    }
     // Subscribed before it counts as open: a test that waits for the
     // connection and then feeds a candle must see it pushed.
     let mut events = hub.events.subscribe();
