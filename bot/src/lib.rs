@@ -27,6 +27,7 @@
 
 pub mod backtest;
 pub mod binance;
+pub mod coinbase;
 pub mod config;
 pub mod domain;
 pub mod engine;
