@@ -154,7 +154,8 @@ impl VenueArgs {
                 "Coinbase API key name (apiKey) and EC private key (apiSecret)",
             )
         })?;
-        let jwt_lifetime_secs = self.recv_window_ms.div_ceil(1000).clamp(1, 120) as i64;
+        // At least 2 s: `nbf` is whole seconds, so 1 s could expire in flight.
+        let jwt_lifetime_secs = self.recv_window_ms.div_ceil(1000).clamp(2, 120) as i64;
         let opts = CoinbaseOptions {
             timeout,
             jwt_lifetime_secs,

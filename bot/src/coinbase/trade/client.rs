@@ -82,9 +82,9 @@ pub struct CoinbaseClient {
     pub(super) fee_tier: Option<FeeTier>,
     pub(super) last_fills: Option<(OrderId, Vec<Fill>)>,
     last_request: Option<Instant>,
-    /// Server time − local time, s (JWT `nbf`/`exp` are checked on the
+    /// Server time − local time, ms (JWT `nbf`/`exp` are checked on the
     /// venue's clock).
-    time_offset_secs: i64,
+    time_offset_ms: i64,
 }
 
 impl std::fmt::Debug for CoinbaseClient {
@@ -113,10 +113,10 @@ pub(super) fn invalid(e: WireError) -> VenueError {
     }
 }
 
-fn now_secs() -> i64 {
+fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
@@ -150,7 +150,7 @@ impl CoinbaseClient {
             fee_tier: None,
             last_fills: None,
             last_request: None,
-            time_offset_secs: 0,
+            time_offset_ms: 0,
         })
     }
 
@@ -184,11 +184,11 @@ impl CoinbaseClient {
         self.reference_prices.insert(symbol.clone(), price);
     }
 
-    /// Measures the offset to the venue's clock (`GET /api/v3/brokerage/time`,
-    /// public). A venue that does not serve it (Coinbase's static sandbox)
-    /// leaves the local clock in charge.
+    /// Measures the offset to the venue's clock, ms (`GET
+    /// /api/v3/brokerage/time`, public, `epochMillis`). A venue that does not
+    /// serve it (Coinbase's static sandbox) leaves the local clock in charge.
     pub async fn sync_time(&mut self) -> Result<i64, VenueError> {
-        let before = now_secs();
+        let before = now_ms();
         let body = match self
             .call(Method::GET, "/time", Vec::new(), None, Repeat::Idempotent)
             .await
@@ -206,18 +206,19 @@ impl CoinbaseClient {
             serde_json::from_str(&body).map_err(|e| VenueError::InvalidResponse {
                 message: format!("time response: {e}"),
             })?;
+        let after = now_ms();
         let server = v
-            .get("epochSeconds")
+            .get("epochMillis")
             .and_then(|s| {
                 s.as_str()
                     .and_then(|s| s.parse::<i64>().ok())
                     .or(s.as_i64())
             })
             .ok_or_else(|| VenueError::InvalidResponse {
-                message: "time response: no epochSeconds".into(),
+                message: "time response: no epochMillis".into(),
             })?;
-        self.time_offset_secs = server - before;
-        Ok(self.time_offset_secs)
+        self.time_offset_ms = server - (before + after) / 2;
+        Ok(self.time_offset_ms)
     }
 
     /// Loads (and caches) a product's rules.
@@ -327,7 +328,7 @@ impl CoinbaseClient {
         let jwt = build_jwt(
             &self.creds,
             &uri,
-            now_secs() + self.time_offset_secs,
+            (now_ms() + self.time_offset_ms).div_euclid(1000),
             self.opts.jwt_lifetime_secs,
         );
         let mut req = self.http.request(method, url).bearer_auth(jwt);
