@@ -93,9 +93,7 @@ impl VenueArgs {
         let timeout = Duration::from_millis(self.venue_timeout_ms.max(1));
         match cfg.bot_spec.exchange.venue {
             VenueKind::Binance => Ok(Some(VenueClient::Binance(self.binance(cfg, timeout)?))),
-            VenueKind::Coinbase => Ok(Some(VenueClient::Coinbase(Box::new(
-                self.coinbase(cfg, timeout)?,
-            )))),
+            VenueKind::Coinbase => Ok(Some(VenueClient::Coinbase(self.coinbase(cfg, timeout)?))),
         }
     }
 

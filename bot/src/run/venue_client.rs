@@ -12,7 +12,7 @@ use std::time::Duration;
 #[derive(Debug)]
 pub enum VenueClient {
     Binance(SpotClient),
-    Coinbase(Box<CoinbaseClient>),
+    Coinbase(CoinbaseClient),
 }
 
 macro_rules! each {

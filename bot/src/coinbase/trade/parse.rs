@@ -23,6 +23,12 @@ fn array<'a>(v: &'a Value, context: &str) -> Result<&'a Vec<Value>, WireError> {
         .ok_or_else(|| WireError::new(context, format!("expected an array, found {}", kind(v))))
 }
 
+/// One page of a listing and the cursor of the next page (`None` on the last).
+pub type Page<T> = (Vec<T>, Option<String>);
+
+/// An account: currency, available, on hold.
+pub type AccountRow = (String, Decimal, Decimal);
+
 /// An RFC 3339 time as Unix ms.
 fn time_ms(f: &Fields<'_>, key: &str, what: &str) -> Result<i64, WireError> {
     let text = f.string(key, what)?;
@@ -284,7 +290,7 @@ pub fn parse_get_order(
 pub fn parse_list_orders(
     body: &str,
     ids: &ClientOrderIds,
-) -> Result<(Vec<(OrderState, String)>, Option<String>), WireError> {
+) -> Result<Page<(OrderState, String)>, WireError> {
     let v = parse_json(body, "list orders response")?;
     let f = Fields {
         map: object(&v, "list orders response")?,
@@ -315,11 +321,7 @@ fn next_cursor(f: &Fields<'_>) -> Option<String> {
 
 /// One page of List Fills for the order `id` (venue order id `venue_id`):
 /// the fills, oldest first, and the next page's cursor.
-pub fn parse_fills(
-    body: &str,
-    id: OrderId,
-    venue_id: &str,
-) -> Result<(Vec<Fill>, Option<String>), WireError> {
+pub fn parse_fills(body: &str, id: OrderId, venue_id: &str) -> Result<Page<Fill>, WireError> {
     let v = parse_json(body, "list fills response")?;
     let root = Fields {
         map: object(&v, "list fills response")?,
@@ -411,9 +413,7 @@ pub fn parse_cancel(body: &str) -> Result<Vec<CancelResult>, WireError> {
 
 /// One page of List Accounts: (currency, available, hold) per account, and
 /// the next page's cursor.
-pub fn parse_accounts(
-    body: &str,
-) -> Result<(Vec<(String, Decimal, Decimal)>, Option<String>), WireError> {
+pub fn parse_accounts(body: &str) -> Result<Page<AccountRow>, WireError> {
     let v = parse_json(body, "list accounts response")?;
     let root = Fields {
         map: object(&v, "list accounts response")?,
@@ -449,10 +449,7 @@ pub fn parse_accounts(
 
 /// The accounts mapped like Binance's: each traded product's quote currency
 /// is the cash, its base currency a holding.
-pub fn balances_from_accounts(
-    accounts: &[(String, Decimal, Decimal)],
-    rules: &[SymbolRules],
-) -> VenueBalances {
+pub fn balances_from_accounts(accounts: &[AccountRow], rules: &[SymbolRules]) -> VenueBalances {
     let find = |asset: &str| {
         accounts
             .iter()
