@@ -254,3 +254,25 @@ async fn a_wrong_key_is_refused_and_the_error_shows_no_secret() {
     }
     assert!(!text.contains("Bearer"), "{text}");
 }
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_so_the_jwt_stays_with_the_venue() {
+    let (sim, _) = setup().await;
+    // A server in front of the venue that redirects every request to it.
+    let target = sim.url.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let to = format!("{target}{uri}");
+        async move { axum::response::Redirect::temporary(&to) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let endpoint = CoinbaseEndpoint::with_url(Phase::Sandbox, &front).unwrap();
+    let creds = CoinbaseCredentials::new(KEY_NAME, &pem(7)).unwrap();
+    let mut c = CoinbaseClient::new(endpoint, creds, "alpha", options()).unwrap();
+    let before = sim.requests().len();
+    let err = c.balances().await.unwrap_err();
+    assert!(!matches!(err, VenueError::RateLimited { .. }), "{err}");
+    assert_eq!(sim.requests().len(), before, "the redirect was followed");
+    server.abort();
+}
