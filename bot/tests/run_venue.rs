@@ -597,6 +597,33 @@ async fn wrong_credentials_stop_the_engine_without_showing_them_on_coinbase() {
     }
 }
 
+/// A Sandbox Coinbase bot cannot be pointed at the live API: the engine
+/// refuses `--venue-url https://api.coinbase.com` (in any spelling) before
+/// it sends anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_coinbase_bot_refuses_the_live_api() {
+    let candles = synthetic(60, 7);
+    let sim = simulator_at(
+        Kind::Coinbase,
+        Decimal::from(CAPITAL),
+        candles[0].close.value(),
+    )
+    .await;
+    let s = setup(Kind::Coinbase, &sim, &candles);
+    for live in ["https://api.coinbase.com", "https://API.coinbase.com.:443/"] {
+        let mut args = s.args.clone();
+        let at = args.iter().position(|a| a == "--venue-url").unwrap();
+        args[at + 1] = live.to_string();
+        let (status, log) = run_support::run_to_exit(&s.ws, &args, &[]);
+        assert!(!status.success(), "{log}");
+        assert!(
+            log.contains("may not use") && log.contains("api-sandbox.coinbase.com"),
+            "{log}"
+        );
+    }
+    assert!(sim.requests().is_empty(), "nothing reached any venue");
+}
+
 /// Synthetic candles, then a slide and a gentle climb: the fast average
 /// crosses above the slow one at the end, so the bot ends long (bought at
 /// the bottom's price, below every later close: no stop fires).
