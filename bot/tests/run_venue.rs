@@ -1,6 +1,7 @@
-//! `botfleet-bot run` in Sandbox against the Binance spot simulator
-//! (`botfleet_tests::exchange_sim`): the real engine process, its real
-//! Binance adapter, a real SQLite store.
+//! `botfleet-bot run` in Sandbox against the exchange simulator
+//! (`botfleet_tests::exchange_sim`), on Binance spot and on Coinbase
+//! Advanced Trade ([`Kind`]): the real engine process, its real venue
+//! adapter, a real SQLite store.
 //!
 //! - with every fault the simulator can inject, the run ends with the
 //!   engine's books equal to the venue's;
@@ -9,6 +10,8 @@
 //!   venue's answer and storing it, after storing it, and at random times),
 //!   it loses and duplicates nothing;
 //! - the API key and secret appear in no log line, `/status` or `/metrics`.
+//!
+//! The shared scenarios take the venue as a parameter and run once per venue.
 
 mod run_support;
 
@@ -26,12 +29,94 @@ use rust_decimal::Decimal;
 
 const API_KEY: &str = "simKey7Hq2RkT9vLx4NcPz";
 const API_SECRET: &str = "simSecret3Wm8YdJf6QsBnKe1UoA5";
+const COINBASE_KEY_NAME: &str = "organizations/simOrg4Tz/apiKeys/simKey8Rw";
+
+/// Which venue a shared scenario runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Binance,
+    Coinbase,
+}
+
+impl Kind {
+    fn symbol(self) -> &'static str {
+        match self {
+            Kind::Binance => "BTCUSDT",
+            Kind::Coinbase => "BTC-USD",
+        }
+    }
+
+    fn quote(self) -> &'static str {
+        match self {
+            Kind::Binance => "USDT",
+            Kind::Coinbase => "USD",
+        }
+    }
+
+    /// The venue's trade id of a simulator trade, as the engine stores it.
+    fn trade_id(self, t: &botfleet_tests::exchange_sim::SimTrade) -> String {
+        match self {
+            Kind::Binance => t.id.to_string(),
+            Kind::Coinbase => format!("trade-{}", t.id),
+        }
+    }
+
+    /// The manifests with this venue and its product id.
+    fn manifests(self, yaml: String) -> String {
+        match self {
+            Kind::Binance => yaml,
+            Kind::Coinbase => yaml
+                .replace("venue: binance", "venue: coinbase")
+                .replace("symbols: [BTCUSDT]", "symbols: [BTC-USD]"),
+        }
+    }
+
+    /// The credentials files' contents: Binance's key and secret, or
+    /// Coinbase's key name and EC private key (`key_byte` picks the key).
+    fn credentials(self, key_byte: u8) -> (String, String) {
+        match self {
+            Kind::Binance => (format!("{API_KEY}\n"), format!("{API_SECRET}\n")),
+            Kind::Coinbase => (format!("{COINBASE_KEY_NAME}\n"), coinbase_pem(key_byte)),
+        }
+    }
+
+    /// What must appear in no output.
+    fn secrets(self) -> Vec<String> {
+        match self {
+            Kind::Binance => vec![API_KEY.into(), API_SECRET.into()],
+            Kind::Coinbase => {
+                let mut s = vec![COINBASE_KEY_NAME.to_string(), "simOrg4Tz".to_string()];
+                s.extend(
+                    coinbase_pem(COINBASE_KEY)
+                        .lines()
+                        .filter(|l| !l.starts_with("-----"))
+                        .map(str::to_string),
+                );
+                s
+            }
+        }
+    }
+}
+
+/// The simulator's Coinbase key (the byte the test key is made of).
+const COINBASE_KEY: u8 = 7;
+
+fn coinbase_secret(byte: u8) -> p256::SecretKey {
+    p256::SecretKey::from_slice(&[byte; 32]).unwrap()
+}
+
+fn coinbase_pem(byte: u8) -> String {
+    coinbase_secret(byte)
+        .to_sec1_pem(p256::pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string()
+}
 
 /// A fast SMA crossover (many orders) in Sandbox. The limits that count
 /// time are opened wide: the replay's clock is 2024 while the venue stamps
 /// fills with today's time, so a cooldown or a daily limit would never end.
-fn sandbox_manifests() -> String {
-    run_support::manifests("Sandbox")
+fn sandbox_manifests(kind: Kind) -> String {
+    let yaml = run_support::manifests("Sandbox")
         .replace("fast: 10", "fast: 2")
         .replace("slow: 30", "slow: 5")
         .replace(
@@ -49,44 +134,64 @@ fn sandbox_manifests() -> String {
       flashCrash:
         movePct: 90
 ",
-        )
+        );
+    kind.manifests(yaml)
 }
 
 /// The simulator with the bot's capital in USDT and nothing else; a task
 /// moves its price along `candles`, round and round, until dropped.
-async fn simulator(candles: Vec<Candle>) -> (Arc<ExchangeSim>, tokio::task::JoinHandle<()>) {
+async fn simulator(
+    kind: Kind,
+    candles: Vec<Candle>,
+) -> (Arc<ExchangeSim>, tokio::task::JoinHandle<()>) {
     // A price before the first order, then the moving one.
     let first = candles[0].close.value();
-    let sim = Arc::new(simulator_at(Decimal::from(CAPITAL), first).await);
+    let sim = Arc::new(simulator_at(kind, Decimal::from(CAPITAL), first).await);
     let feeder = sim.clone();
     let prices = tokio::spawn(async move {
         for c in candles.iter().cycle() {
-            feeder.candle("BTCUSDT", c.low.value(), c.high.value(), c.close.value());
+            feeder.candle(
+                kind.symbol(),
+                c.low.value(),
+                c.high.value(),
+                c.close.value(),
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
     (sim, prices)
 }
 
-/// The simulator holding `usdt`, its price fixed at `price`.
-async fn simulator_at(usdt: Decimal, price: Decimal) -> ExchangeSim {
-    let mut config = SimConfig::btcusdt(API_KEY, API_SECRET);
-    config.balances = vec![("USDT".into(), usdt)];
+/// The simulator holding `usdt` (USD on Coinbase), its price fixed at `price`.
+async fn simulator_at(kind: Kind, usdt: Decimal, price: Decimal) -> ExchangeSim {
+    let mut config = match kind {
+        Kind::Binance => SimConfig::btcusdt(API_KEY, API_SECRET),
+        Kind::Coinbase => SimConfig::btc_usd(),
+    };
+    config.balances = vec![(kind.quote().into(), usdt)];
     let sim = ExchangeSim::start(config).await;
-    sim.candle("BTCUSDT", price, price, price);
+    if kind == Kind::Coinbase {
+        sim.set_coinbase_key(
+            COINBASE_KEY_NAME,
+            p256::ecdsa::VerifyingKey::from(coinbase_secret(COINBASE_KEY).public_key()),
+        );
+    }
+    sim.candle(kind.symbol(), price, price, price);
     sim
 }
 
 struct Setup {
     ws: Workspace,
     args: Vec<String>,
+    kind: Kind,
 }
 
-fn setup(sim: &ExchangeSim, candles: &[Candle]) -> Setup {
+fn setup(kind: Kind, sim: &ExchangeSim, candles: &[Candle]) -> Setup {
     let ws = Workspace::new("Sandbox");
-    std::fs::write(ws.config(), sandbox_manifests()).unwrap();
-    std::fs::write(ws.path("api-key"), format!("{API_KEY}\n")).unwrap();
-    std::fs::write(ws.path("api-secret"), format!("{API_SECRET}\n")).unwrap();
+    std::fs::write(ws.config(), sandbox_manifests(kind)).unwrap();
+    let (key, secret) = kind.credentials(COINBASE_KEY);
+    std::fs::write(ws.path("api-key"), key).unwrap();
+    std::fs::write(ws.path("api-secret"), secret).unwrap();
     let data = ws.write_data(candles);
     let mut args = ws.replay_args(&data, "max");
     args.extend(
@@ -106,7 +211,7 @@ fn setup(sim: &ExchangeSim, candles: &[Candle]) -> Setup {
         ]
         .map(String::from),
     );
-    Setup { ws, args }
+    Setup { ws, args, kind }
 }
 
 /// Runs the engine (with `envs`, e.g. a debug log level) until the replay
@@ -158,14 +263,15 @@ async fn assert_books_equal(s: &Setup, sim: &ExchangeSim) {
 
     let stored: BTreeMap<String, _> = fills.iter().map(|f| (f.trade_id.clone(), f)).collect();
     assert_eq!(stored.len(), fills.len(), "a fill is stored twice");
-    let venue: BTreeSet<String> = trades.iter().map(|t| t.id.to_string()).collect();
+    let kind = s.kind;
+    let venue: BTreeSet<String> = trades.iter().map(|t| kind.trade_id(t)).collect();
     let ours: BTreeSet<String> = stored.keys().cloned().collect();
     assert_eq!(
         ours, venue,
         "stored fills (left) vs the venue's trades (right)"
     );
     for t in &trades {
-        let f = stored[&t.id.to_string()];
+        let f = stored[&kind.trade_id(t)];
         assert_eq!(f.quantity.value(), t.qty, "trade {}", t.id);
         assert_eq!(f.price.value(), t.price, "trade {}", t.id);
         assert_eq!(f.fee.value(), t.commission, "trade {}", t.id);
@@ -208,12 +314,12 @@ async fn assert_books_equal(s: &Setup, sim: &ExchangeSim) {
     for f in &fills {
         let _ = ledger.apply_fill(f).unwrap();
     }
-    let usdt = sim.balance("USDT");
+    let usdt = sim.balance(kind.quote());
     assert_eq!(usdt.locked, Decimal::ZERO);
     assert_eq!(
         ledger.cash().value(),
         usdt.free,
-        "ledger cash vs the venue's USDT"
+        "ledger cash vs the venue's quote currency"
     );
     let btc = sim.balance("BTC");
     let held = ledger
@@ -276,10 +382,10 @@ async fn assert_status_matches_store(s: &Setup, last: &botfleet_crds::engine_api
     store.close().await;
 }
 
-fn assert_no_secret(texts: &[String]) {
+fn assert_no_secret(kind: Kind, texts: &[String]) {
     for text in texts {
-        for secret in [API_KEY, API_SECRET] {
-            assert!(!text.contains(secret), "a credential leaked into:\n{text}");
+        for secret in kind.secrets() {
+            assert!(!text.contains(&secret), "a credential leaked into:\n{text}");
         }
     }
 }
@@ -327,9 +433,18 @@ fn every_fault(sim: Arc<ExchangeSim>, every: usize) -> tokio::task::JoinHandle<(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_with_every_fault_ends_with_the_books_equal() {
+    every_fault_ends_with_the_books_equal(Kind::Binance).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_with_every_fault_ends_with_the_books_equal_on_coinbase() {
+    every_fault_ends_with_the_books_equal(Kind::Coinbase).await;
+}
+
+async fn every_fault_ends_with_the_books_equal(kind: Kind) {
     let candles = synthetic(240, 7);
-    let (sim, prices) = simulator(candles.clone()).await;
-    let s = setup(&sim, &candles);
+    let (sim, prices) = simulator(kind, candles.clone()).await;
+    let s = setup(kind, &sim, &candles);
     // A submit costs one request: re-arming every 12 requests puts several
     // rounds of faults into a run of ~50 requests.
     let faults = every_fault(sim.clone(), 12);
@@ -387,7 +502,7 @@ async fn sandbox_with_every_fault_ends_with_the_books_equal() {
     assert_books_equal(&s, &sim).await;
     assert_status_matches_store(&s, &last).await;
     seen.extend(all_logs(&s.ws));
-    assert_no_secret(&seen);
+    assert_no_secret(kind, &seen);
 }
 
 /// A Sandbox store starts in Paper (a demotion) only once its venue book is
@@ -400,8 +515,8 @@ async fn sandbox_with_every_fault_ends_with_the_books_equal() {
 async fn a_refused_order_is_stored_with_the_venues_code_and_message() {
     let candles = synthetic(240, 7);
     let last = candles.last().unwrap();
-    let sim = simulator_at(Decimal::from(20), last.close.value()).await;
-    let s = setup(&sim, &candles);
+    let sim = simulator_at(Kind::Binance, Decimal::from(20), last.close.value()).await;
+    let s = setup(Kind::Binance, &sim, &candles);
     let seen = run_to_the_end(&s, last.open_time, &[]).await;
     let status: botfleet_crds::engine_api::EngineStatus = serde_json::from_str(&seen[0]).unwrap();
     assert!(status.window.order_errors > 0, "{}", seen[0]);
@@ -434,8 +549,13 @@ async fn a_refused_order_is_stored_with_the_venues_code_and_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_stop_the_engine_without_showing_them() {
     let candles = synthetic(60, 7);
-    let sim = ExchangeSim::start(SimConfig::btcusdt(API_KEY, API_SECRET)).await;
-    let s = setup(&sim, &candles);
+    let sim = simulator_at(
+        Kind::Binance,
+        Decimal::from(CAPITAL),
+        candles[0].close.value(),
+    )
+    .await;
+    let s = setup(Kind::Binance, &sim, &candles);
     let wrong_secret = "wrongSecret9Zq4Lm2Vx7Tb";
     std::fs::write(s.ws.path("api-secret"), wrong_secret).unwrap();
     let (status, log) = run_support::run_to_exit(&s.ws, &s.args, &[]);
@@ -445,8 +565,63 @@ async fn wrong_credentials_stop_the_engine_without_showing_them() {
         "{log}"
     );
     assert!(sim.orders().is_empty());
-    assert_no_secret(std::slice::from_ref(&log));
+    assert_no_secret(Kind::Binance, std::slice::from_ref(&log));
     assert!(!log.contains(wrong_secret), "{log}");
+}
+
+/// Coinbase: a private key that is not the API key's own is refused (401);
+/// the engine stops naming the refusal, and shows neither the key name nor
+/// either private key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_stop_the_engine_without_showing_them_on_coinbase() {
+    let candles = synthetic(60, 7);
+    let sim = simulator_at(
+        Kind::Coinbase,
+        Decimal::from(CAPITAL),
+        candles[0].close.value(),
+    )
+    .await;
+    let s = setup(Kind::Coinbase, &sim, &candles);
+    let wrong = coinbase_pem(9);
+    std::fs::write(s.ws.path("api-secret"), &wrong).unwrap();
+    let (status, log) = run_support::run_to_exit(&s.ws, &s.args, &[]);
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("401") && log.contains("the API key was refused"),
+        "{log}"
+    );
+    assert!(sim.orders().is_empty());
+    assert_no_secret(Kind::Coinbase, std::slice::from_ref(&log));
+    for line in wrong.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!log.contains(line), "{log}");
+    }
+}
+
+/// A Sandbox Coinbase bot cannot be pointed at the live API: the engine
+/// refuses `--venue-url https://api.coinbase.com` (in any spelling) before
+/// it sends anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_coinbase_bot_refuses_the_live_api() {
+    let candles = synthetic(60, 7);
+    let sim = simulator_at(
+        Kind::Coinbase,
+        Decimal::from(CAPITAL),
+        candles[0].close.value(),
+    )
+    .await;
+    let s = setup(Kind::Coinbase, &sim, &candles);
+    for live in ["https://api.coinbase.com", "https://API.coinbase.com.:443/"] {
+        let mut args = s.args.clone();
+        let at = args.iter().position(|a| a == "--venue-url").unwrap();
+        args[at + 1] = live.to_string();
+        let (status, log) = run_support::run_to_exit(&s.ws, &args, &[]);
+        assert!(!status.success(), "{log}");
+        assert!(
+            log.contains("may not use") && log.contains("api-sandbox.coinbase.com"),
+            "{log}"
+        );
+    }
+    assert!(sim.requests().is_empty(), "nothing reached any venue");
 }
 
 /// Synthetic candles, then a slide and a gentle climb: the fast average
@@ -481,11 +656,11 @@ async fn a_demotion_to_paper_needs_a_flat_venue_book() {
     // The venue's price stays at the bottom of the slide: every fill is at
     // that price, so the run is the same every time (and ends long).
     let bottom = candles[candles.len() - 7].close.value();
-    let sim = simulator_at(Decimal::from(CAPITAL), bottom).await;
+    let sim = simulator_at(Kind::Binance, Decimal::from(CAPITAL), bottom).await;
     let end = candles.last().unwrap();
-    let s = setup(&sim, &candles);
+    let s = setup(Kind::Binance, &sim, &candles);
     run_to_the_end(&s, end.open_time, &[]).await;
-    let paper = sandbox_manifests().replace("phase: Sandbox", "phase: Paper");
+    let paper = sandbox_manifests(Kind::Binance).replace("phase: Sandbox", "phase: Paper");
     let paper_args: Vec<String> = s.ws.replay_args(&s.ws.path("candles.csv"), "max");
 
     let store = Store::open(&s.ws.sqlite()).await.unwrap();
@@ -505,7 +680,7 @@ async fn a_demotion_to_paper_needs_a_flat_venue_book() {
         log.contains("a position of") && log.contains("flatten"),
         "{log}"
     );
-    std::fs::write(s.ws.config(), sandbox_manifests()).unwrap();
+    std::fs::write(s.ws.config(), sandbox_manifests(Kind::Binance)).unwrap();
 
     // Flatten on the venue, then demote.
     let engine = Engine::start(&s.ws, &s.args, &[]);
@@ -554,9 +729,18 @@ impl Rng {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_killed_50_times_loses_and_duplicates_nothing() {
+    killed_50_times_loses_and_duplicates_nothing(Kind::Binance).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_killed_50_times_loses_and_duplicates_nothing_on_coinbase() {
+    killed_50_times_loses_and_duplicates_nothing(Kind::Coinbase).await;
+}
+
+async fn killed_50_times_loses_and_duplicates_nothing(kind: Kind) {
     let candles = synthetic(2_000, 11);
-    let (sim, prices) = simulator(candles.clone()).await;
-    let s = setup(&sim, &candles);
+    let (sim, prices) = simulator(kind, candles.clone()).await;
+    let s = setup(kind, &sim, &candles);
     run_support::assert_crash_points();
     let faults = every_fault(sim.clone(), 80);
     let seed = 0x5eed_b07f_1ee7_u64;
@@ -611,5 +795,5 @@ async fn sandbox_killed_50_times_loses_and_duplicates_nothing() {
     prices.abort();
     assert_books_equal(&s, &sim).await;
     seen.extend(all_logs(&s.ws));
-    assert_no_secret(&seen);
+    assert_no_secret(kind, &seen);
 }

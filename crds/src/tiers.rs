@@ -57,7 +57,7 @@ pub fn default_tiers() -> Vec<RiskTier> {
 
 /// Quote currencies recognised when splitting an exchange symbol, longest
 /// first so `BTCFDUSD` is not read as `BTCFD` + `USD`.
-const QUOTES: [&str; 12] = [
+pub(crate) const QUOTES: [&str; 12] = [
     "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "DAI", "USD", "EUR", "TRY", "BTC", "ETH", "BNB",
 ];
 

@@ -122,11 +122,11 @@ pub enum Promotion {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExchangeSpec {
-    /// Exchange: binance.
+    /// Exchange: binance (default) or coinbase (Coinbase Advanced Trade).
     #[serde(default)]
     pub venue: Venue,
-    /// Exchange symbols to trade, upper-case (e.g. BTCUSDT), at least one.
-    #[schemars(length(min = 1), inner(regex(pattern = r"^[A-Z0-9]+$")))]
+    /// Exchange symbols to trade, upper-case, at least one, in the venue's form: BTCUSDT on binance, product ids such as BTC-USD on coinbase.
+    #[schemars(length(min = 1), inner(regex(pattern = r"^[A-Z0-9]+(-[A-Z0-9]+)?$")))]
     pub symbols: Vec<String>,
     /// Secret (same namespace) holding the API key and secret; required from Sandbox up. Keys are never written in the TradingBot itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,8 +140,28 @@ pub enum Venue {
     /// Binance spot (Sandbox uses the Binance spot test network).
     #[default]
     Binance,
-    /// Coinbase Advanced Trade (Sandbox uses Coinbase's sandbox host).
+    /// Coinbase Advanced Trade (Sandbox uses Coinbase's static sandbox, which answers with canned responses).
     Coinbase,
+}
+
+impl Venue {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Venue::Binance => "binance",
+            Venue::Coinbase => "coinbase",
+        }
+    }
+
+    /// Whether `symbol` is in this venue's form (BTCUSDT on Binance,
+    /// BTC-USD on Coinbase); `Err` holds the symbol in the right form.
+    pub fn check_symbol(self, symbol: &str) -> Result<(), String> {
+        let suggestion = suggest_symbol(self, symbol);
+        if suggestion == symbol {
+            Ok(())
+        } else {
+            Err(suggestion)
+        }
+    }
 }
 
 /// Engine container settings.
@@ -237,20 +257,21 @@ impl TradingBotSpec {
             });
         }
         let symbols = &self.exchange.symbols;
+        let venue = self.exchange.venue;
         errs.check(!symbols.is_empty(), "spec.exchange.symbols", || {
-            "list at least one symbol, e.g. [BTCUSDT]".into()
+            format!(
+                "list at least one symbol, e.g. [{}]",
+                venue.example_symbol()
+            )
         });
         let mut seen = BTreeSet::new();
         for (i, s) in symbols.iter().enumerate() {
-            let valid = !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-            errs.check(valid, format!("spec.exchange.symbols[{i}]"), || {
-                format!(
-                    "`{s}` must be an exchange symbol in upper case without separators, e.g. {}",
-                    suggest_symbol(s)
-                )
-            });
+            if let Err(fix) = venue.check_symbol(s) {
+                errs.add(
+                    format!("spec.exchange.symbols[{i}]"),
+                    venue.symbol_form(s, &fix),
+                );
+            }
             errs.check(
                 seen.insert(s.as_str()),
                 format!("spec.exchange.symbols[{i}]"),
@@ -308,15 +329,49 @@ impl TradingBotSpec {
     }
 }
 
-fn suggest_symbol(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_uppercase();
-    if cleaned.is_empty() {
-        "BTCUSDT".into()
-    } else {
-        cleaned
+/// `s` in `venue`'s symbol form: upper case, letters and digits; Binance
+/// joins base and quote (BTCUSDT), Coinbase separates them with a dash
+/// (BTC-USDT).
+fn suggest_symbol(venue: Venue, s: &str) -> String {
+    let parts: Vec<String> = s
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let joined = parts.concat();
+    match venue {
+        Venue::Binance if joined.is_empty() => "BTCUSDT".into(),
+        Venue::Binance => joined,
+        Venue::Coinbase if joined.is_empty() => "BTC-USD".into(),
+        Venue::Coinbase if parts.len() >= 2 => format!("{}-{}", parts[0], parts[1..].concat()),
+        Venue::Coinbase => crate::tiers::QUOTES
+            .iter()
+            .find(|q| joined.len() > q.len() && joined.ends_with(*q))
+            .map(|q| format!("{}-{q}", &joined[..joined.len() - q.len()]))
+            // No known quote: the form is still base-quote.
+            .unwrap_or_else(|| format!("{joined}-USD")),
+    }
+}
+
+impl Venue {
+    fn example_symbol(self) -> &'static str {
+        match self {
+            Venue::Binance => "BTCUSDT",
+            Venue::Coinbase => "BTC-USD",
+        }
+    }
+
+    /// The error text for `symbol`, not in this venue's form; `fix` is.
+    fn symbol_form(self, symbol: &str, fix: &str) -> String {
+        match self {
+            Venue::Binance => format!(
+                "`{symbol}` is not a Binance symbol (upper case, base and quote joined \
+                 without a separator): use {fix}"
+            ),
+            Venue::Coinbase => format!(
+                "`{symbol}` is not a Coinbase product id (upper case, base and quote \
+                 separated by a dash): use {fix}"
+            ),
+        }
     }
 }

@@ -82,7 +82,7 @@ fn every_problem_at_once() {
     }
     let text = errs.to_string();
     assert!(text.starts_with("6 problems:"), "{text}");
-    assert!(text.contains("e.g. BTCUSDT"), "{text}");
+    assert!(text.contains("use BTCUSDT"), "{text}");
     assert!(
         text.contains("Sandbox sends orders to the exchange"),
         "{text}"
@@ -266,4 +266,52 @@ fn metrics_are_rounded_for_status() {
     assert_eq!(m.return_pct, 1.23);
     assert_eq!(m.sharpe, Some(1.5));
     assert_eq!(m.daily_pnl.value(), dec!(-0.01));
+}
+
+fn with_symbols(venue: Venue, symbols: &[&str]) -> TradingBotSpec {
+    let mut spec = minimal();
+    spec.exchange.venue = venue;
+    spec.exchange.symbols = symbols.iter().map(|s| s.to_string()).collect();
+    spec
+}
+
+#[test]
+fn coinbase_takes_product_ids_and_names_the_fix_for_a_binance_symbol() {
+    let spec: TradingBotSpec = serde_yaml::from_str(&MINIMAL.replace(
+        "symbols: [BTCUSDT]",
+        "venue: coinbase\n  symbols: [BTC-USD, ETH-USDC]",
+    ))
+    .unwrap();
+    assert_eq!(spec.exchange.venue, Venue::Coinbase);
+    assert_eq!(spec.validate(), Ok(()));
+
+    let errs = with_symbols(
+        Venue::Coinbase,
+        &["BTCUSDT", "ethusd", "SOL/EUR", "BTC-USD"],
+    )
+    .validate()
+    .unwrap_err();
+    let text = errs.to_string();
+    assert!(text.starts_with("3 problems:"), "{text}");
+    for (path, fix) in [
+        ("spec.exchange.symbols[0]", "use BTC-USDT"),
+        ("spec.exchange.symbols[1]", "use ETH-USD"),
+        ("spec.exchange.symbols[2]", "use SOL-EUR"),
+    ] {
+        assert!(errs.has_path(path), "missing {path} in {text}");
+        assert!(text.contains(fix), "missing `{fix}` in {text}");
+    }
+    assert!(text.contains("not a Coinbase product id"), "{text}");
+}
+
+#[test]
+fn binance_names_the_fix_for_a_coinbase_product_id() {
+    let errs = with_symbols(Venue::Binance, &["BTC-USD", "ETHUSDT"])
+        .validate()
+        .unwrap_err();
+    let text = errs.to_string();
+    assert!(errs.has_path("spec.exchange.symbols[0]"), "{text}");
+    assert!(!errs.has_path("spec.exchange.symbols[1]"), "{text}");
+    assert!(text.contains("use BTCUSD"), "{text}");
+    assert!(text.contains("not a Binance symbol"), "{text}");
 }

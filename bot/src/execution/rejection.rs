@@ -58,4 +58,20 @@ pub enum Rejection {
         notional: Money,
         min_notional: Money,
     },
+    #[error(
+        "order {id}: quantity {quantity} {symbol} is above the venue's maximum order size \
+         {max_quantity}; split the order or lower the quantity"
+    )]
+    AboveMaxQuantity {
+        id: OrderId,
+        symbol: Symbol,
+        quantity: Quantity,
+        max_quantity: Quantity,
+    },
+    #[error("order {id}: {symbol} does not take this order now: {reason}")]
+    NotTrading {
+        id: OrderId,
+        symbol: Symbol,
+        reason: String,
+    },
 }

@@ -36,6 +36,7 @@ pub mod state;
 pub mod status;
 pub mod trader;
 pub mod venue;
+pub mod venue_client;
 
 pub use args::RunArgs;
 
@@ -48,7 +49,6 @@ use botfleet_crds::Phase;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::binance::spot::SpotClient;
 use crate::config::EngineConfig;
 use crate::engine;
 use crate::execution::PaperConfig;
@@ -60,6 +60,7 @@ use http::Shared;
 use state::Persisted;
 use trader::Trader;
 use venue::VenueLink;
+use venue_client::VenueClient;
 
 /// Entry point of `run`.
 pub fn main(args: RunArgs) -> anyhow::Result<()> {
@@ -118,7 +119,7 @@ async fn run(
     auth: Auth,
     store_config: StoreConfig,
     paper: PaperConfig,
-    venue: Option<SpotClient>,
+    venue: Option<VenueClient>,
 ) -> anyhow::Result<()> {
     let started_at = chrono::Utc::now().timestamp_millis();
     let shutdown = CancellationToken::new();
@@ -185,7 +186,7 @@ async fn trade(
     requests: mpsc::Receiver<control::Request>,
     shutdown: CancellationToken,
     started_at: i64,
-    venue: Option<SpotClient>,
+    venue: Option<VenueClient>,
 ) -> anyhow::Result<()> {
     let mut venue = venue.map(|client| VenueLink::new(client, args.venue.recv_window_ms));
     let client_ids = venue.as_ref().map(|v| v.client_order_ids().clone());

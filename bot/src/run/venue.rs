@@ -21,11 +21,16 @@ use anyhow::{Context, bail};
 use botfleet_crds::Phase;
 use tokio_util::sync::CancellationToken;
 
+use super::venue_client::VenueClient;
 use crate::binance::spot::{SpotClient, SpotCredentials, SpotEndpoint, SpotOptions};
+use crate::coinbase::trade::{
+    CoinbaseClient, CoinbaseCredentials, CoinbaseEndpoint, CoinbaseOptions,
+};
 use crate::config::EngineConfig;
 use crate::domain::{Fill, OrderId, OrderStatus, Price, Symbol};
 use crate::engine::{Engine, VenueCommand};
 use crate::execution::{OrderState, Venue, VenueError, reconcile};
+use botfleet_crds::Venue as VenueKind;
 
 /// Env var holding the exchange API key (the operator sets it from the
 /// bot's `credentialsSecretRef`).
@@ -34,17 +39,22 @@ pub const API_KEY_ENV: &str = "BOTFLEET_EXCHANGE_API_KEY";
 pub const API_SECRET_ENV: &str = "BOTFLEET_EXCHANGE_API_SECRET";
 
 /// Venue flags of `run` (used in Sandbox, LimitedReal and Scaling only).
+/// The venue itself is the TradingBot's `spec.exchange.venue`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct VenueArgs {
-    /// Binance spot REST base URL for orders. Default: the Spot Test Network
-    /// in Sandbox, the live API in LimitedReal/Scaling. A live Binance host
-    /// is refused in Sandbox; a local simulator is allowed there.
+    /// REST base URL for orders. Default: Binance's Spot Test Network or
+    /// Coinbase's sandbox in Sandbox, the live API in LimitedReal/Scaling. A
+    /// live host of the venue is refused in Sandbox; a local simulator is
+    /// allowed there.
     #[arg(long, value_name = "URL")]
     pub venue_url: Option<String>,
-    /// File holding the API key (a mounted Secret); else $BOTFLEET_EXCHANGE_API_KEY.
+    /// File holding the API key (a mounted Secret); else
+    /// $BOTFLEET_EXCHANGE_API_KEY. On Coinbase: the API key name
+    /// (`organizations/<org>/apiKeys/<key>`).
     #[arg(long, value_name = "PATH", requires = "api_secret_file")]
     pub api_key_file: Option<PathBuf>,
-    /// File holding the API secret; else $BOTFLEET_EXCHANGE_API_SECRET.
+    /// File holding the API secret; else $BOTFLEET_EXCHANGE_API_SECRET. On
+    /// Coinbase: the EC private key, PEM.
     #[arg(long, value_name = "PATH", requires = "api_key_file")]
     pub api_secret_file: Option<PathBuf>,
     /// Per-request timeout of venue calls, ms.
@@ -52,6 +62,9 @@ pub struct VenueArgs {
     pub venue_timeout_ms: u64,
     /// `recvWindow` of signed requests, ms: a request older than this is
     /// refused by the venue, which bounds how late a lost submit can arrive.
+    /// On Coinbase the same bound is each request's JWT lifetime (rounded
+    /// up to whole seconds; Coinbase's documented lifetime is 120 s, which
+    /// is the most this flag may ask there).
     #[arg(long, default_value_t = 5_000)]
     pub recv_window_ms: u64,
 }
@@ -60,7 +73,7 @@ impl VenueArgs {
     /// The venue client for `cfg`'s phase, or `None` in Paper. Credentials
     /// come from the files or the environment; an error names where it
     /// looked, never what it found.
-    pub fn client(&self, cfg: &EngineConfig) -> anyhow::Result<Option<SpotClient>> {
+    pub fn client(&self, cfg: &EngineConfig) -> anyhow::Result<Option<VenueClient>> {
         if cfg.phase == Phase::Paper {
             if self.venue_url.is_some() || self.api_key_file.is_some() {
                 bail!(
@@ -77,6 +90,23 @@ impl VenueArgs {
                 self.recv_window_ms
             );
         }
+        let timeout = Duration::from_millis(self.venue_timeout_ms.max(1));
+        match cfg.bot_spec.exchange.venue {
+            VenueKind::Binance => Ok(Some(VenueClient::Binance(self.binance(cfg, timeout)?))),
+            VenueKind::Coinbase => Ok(Some(VenueClient::Coinbase(self.coinbase(cfg, timeout)?))),
+        }
+    }
+
+    fn credentials_hint(&self, cfg: &EngineConfig, url: &reqwest::Url, what: &str) -> String {
+        format!(
+            "phase {} trades on {url}: give the {what} with --api-key-file and \
+             --api-secret-file, or {API_KEY_ENV} and {API_SECRET_ENV} (the operator sets \
+             them from spec.exchange.credentialsSecretRef)",
+            cfg.phase.as_str(),
+        )
+    }
+
+    fn binance(&self, cfg: &EngineConfig, timeout: Duration) -> anyhow::Result<SpotClient> {
         let endpoint = match &self.venue_url {
             Some(url) => SpotEndpoint::with_url(cfg.phase, url),
             None => SpotEndpoint::for_phase(cfg.phase),
@@ -87,20 +117,49 @@ impl VenueArgs {
             _ => SpotCredentials::from_env(API_KEY_ENV, API_SECRET_ENV),
         }
         .with_context(|| {
-            format!(
-                "phase {} trades on {}: give the exchange credentials with --api-key-file and \
-                 --api-secret-file, or {API_KEY_ENV} and {API_SECRET_ENV} (the operator sets \
-                 them from spec.exchange.credentialsSecretRef)",
-                cfg.phase.as_str(),
-                endpoint.url()
-            )
+            self.credentials_hint(cfg, endpoint.url(), "Binance API key and secret")
         })?;
         let opts = SpotOptions {
-            timeout: Duration::from_millis(self.venue_timeout_ms.max(1)),
+            timeout,
             recv_window_ms: self.recv_window_ms,
             ..SpotOptions::default()
         };
-        Ok(Some(SpotClient::new(endpoint, creds, &cfg.bot, opts)?))
+        Ok(SpotClient::new(endpoint, creds, &cfg.bot, opts)?)
+    }
+
+    fn coinbase(&self, cfg: &EngineConfig, timeout: Duration) -> anyhow::Result<CoinbaseClient> {
+        let endpoint = match &self.venue_url {
+            Some(url) => CoinbaseEndpoint::with_url(cfg.phase, url),
+            None => CoinbaseEndpoint::for_phase(cfg.phase),
+        }
+        .context("--venue-url")?;
+        if endpoint.is_static_sandbox() {
+            tracing::warn!(
+                url = %endpoint.url(),
+                "Coinbase's Advanced Trade sandbox answers every request with static, \
+                 pre-defined responses: no order placed there is ever matched, so this \
+                 Sandbox run exercises the request format only (see docs/coinbase.md)"
+            );
+        }
+        let creds = match (&self.api_key_file, &self.api_secret_file) {
+            (Some(name), Some(key)) => CoinbaseCredentials::from_files(name, key),
+            _ => CoinbaseCredentials::from_env(API_KEY_ENV, API_SECRET_ENV),
+        }
+        .with_context(|| {
+            self.credentials_hint(
+                cfg,
+                endpoint.url(),
+                "Coinbase API key name (apiKey) and EC private key (apiSecret)",
+            )
+        })?;
+        // At least 2 s: `nbf` is whole seconds, so 1 s could expire in flight.
+        let jwt_lifetime_secs = self.recv_window_ms.div_ceil(1000).clamp(2, 120) as i64;
+        let opts = CoinbaseOptions {
+            timeout,
+            jwt_lifetime_secs,
+            ..CoinbaseOptions::default()
+        };
+        Ok(CoinbaseClient::new(endpoint, creds, &cfg.bot, opts)?)
     }
 }
 
@@ -128,7 +187,7 @@ pub struct VenueStats {
 
 /// The engine's connection to its venue.
 pub struct VenueLink {
-    client: SpotClient,
+    client: VenueClient,
     /// How long after its signature a request can still reach the venue: an
     /// order not found sooner may still be on its way.
     recv_window: Duration,
@@ -145,10 +204,10 @@ pub struct VenueLink {
 }
 
 impl VenueLink {
-    pub fn new(client: SpotClient, recv_window_ms: u64) -> Self {
+    pub fn new(client: VenueClient, recv_window_ms: u64) -> Self {
         Self {
+            recv_window: client.request_validity(Duration::from_millis(recv_window_ms)),
             client,
-            recv_window: Duration::from_millis(recv_window_ms),
             sent: BTreeMap::new(),
             started: Instant::now(),
             cancels: BTreeSet::new(),
@@ -176,7 +235,7 @@ impl VenueLink {
     }
 
     pub fn base_url(&self) -> String {
-        self.client.base_url().to_string()
+        self.client.base_url()
     }
 
     /// Connects and reconciles before the engine trades, retrying (with

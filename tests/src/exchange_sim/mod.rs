@@ -28,6 +28,7 @@
 pub mod book;
 pub mod coinbase_market;
 mod coinbase_market_stream;
+pub mod coinbase_trade;
 pub mod market;
 mod server;
 mod stream;
@@ -35,6 +36,7 @@ mod stream;
 pub use book::{
     Book, SimBalance, SimOrder, SimReject, SimSide, SimStatus, SimSymbol, SimTrade, check_price,
 };
+pub use coinbase_trade::CoinbaseKey;
 pub use market::SimKline;
 
 use rust_decimal::Decimal;
@@ -84,6 +86,29 @@ impl SimConfig {
             clock_skew_ms: 0,
             kline_interval_ms: 3_600_000,
         }
+    }
+}
+
+impl SimConfig {
+    /// BTC-USD as Coinbase lists it (price increment 0.01, base increment
+    /// 0.00000001, quote minimum 1), 10 000 USD and 1 BTC, 0.1 % fees. Its
+    /// trading API is served once [`ExchangeSim::set_coinbase_key`] names a key.
+    pub fn btc_usd() -> Self {
+        let mut c = Self::btcusdt("unused", "unused");
+        c.symbols = vec![SimSymbol {
+            symbol: "BTC-USD".into(),
+            base: "BTC".into(),
+            quote: "USD".into(),
+            tick_size: Decimal::new(1, 2),
+            step_size: Decimal::new(1, 8),
+            min_qty: Decimal::new(1, 8),
+            min_notional: Decimal::ONE,
+        }];
+        c.balances = vec![
+            ("USD".into(), Decimal::from(10_000)),
+            ("BTC".into(), Decimal::ONE),
+        ];
+        c
     }
 }
 
@@ -144,6 +169,8 @@ pub(crate) struct SimState {
     pub requests: Vec<SimRequest>,
     /// (minute, weight used in it).
     pub weight: (i64, u32),
+    /// The Coinbase API key `/api/v3/brokerage/...` accepts, once set.
+    pub coinbase_key: Option<CoinbaseKey>,
 }
 
 /// A running simulator; stops when dropped.
@@ -203,6 +230,7 @@ impl ExchangeSim {
             fired: FaultsFired::default(),
             requests: Vec::new(),
             weight: (0, 0),
+            coinbase_key: None,
         }));
         let listener = tokio::net::TcpListener::bind(rest)
             .await
@@ -356,6 +384,17 @@ impl ExchangeSim {
     /// Kline stream connections open now.
     pub fn stream_connections(&self) -> usize {
         self.hub.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Serves Coinbase's Advanced Trade API (`/api/v3/brokerage/...`) to the
+    /// API key `name` whose public key is `public_key` (its JWTs are checked
+    /// with it). Products are the configured symbols (use Coinbase product
+    /// ids such as `BTC-USD`, see [`SimConfig::btc_usd`]).
+    pub fn set_coinbase_key(&self, name: &str, public_key: p256::ecdsa::VerifyingKey) {
+        self.lock().coinbase_key = Some(CoinbaseKey {
+            name: name.to_string(),
+            public_key,
+        });
     }
 
     /// Changes the faults injected into the next requests.

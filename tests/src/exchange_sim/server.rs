@@ -2,6 +2,7 @@
 //! recvWindow), fault injection, request weight, and the endpoints' JSON.
 
 use super::book::{NewOrder, SimOrder, SimSide, SimStatus, SimTrade};
+use super::coinbase_trade;
 use super::{SimRequest, SimState};
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
@@ -72,19 +73,47 @@ fn weight(path: &str) -> u32 {
 }
 
 async fn handle(State(state): State<Shared>, req: Request) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let params: Vec<(String, String)> = Query::try_from_uri(req.uri())
+    let (req, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let header = |name: &str| -> Option<String> {
+        req.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (host, authorization) = (header("host").unwrap_or_default(), header("authorization"));
+    let method = req.method.clone();
+    let path = req.uri.path().to_string();
+    let query = req.uri.query().unwrap_or("").to_string();
+    let params: Vec<(String, String)> = Query::try_from_uri(&req.uri)
         .map(|q: Query<Vec<(String, String)>>| q.0)
         .unwrap_or_default();
     let api_key = req
-        .headers()
+        .headers
         .get("x-mbx-apikey")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let is_submit = method == Method::POST && path == "/api/v3/order";
-
+    let coinbase = coinbase_trade::is_coinbase(&path);
+    let is_submit = (method == Method::POST && path == "/api/v3/order")
+        || coinbase_trade::is_create(&method, &path);
+    let is_lookup = (method == Method::GET && path == "/api/v3/order")
+        || coinbase_trade::is_lookup(&method, &path);
+    // Coinbase's paths answer with Coinbase's error shape.
+    let error = |status: StatusCode, code: i64, msg: &str| {
+        if coinbase {
+            let name = match status {
+                StatusCode::TOO_MANY_REQUESTS => "RATE_LIMIT_EXCEEDED",
+                StatusCode::SERVICE_UNAVAILABLE => "SERVICE_UNAVAILABLE",
+                _ => "UNKNOWN",
+            };
+            let (status, body) = coinbase_trade::error(status, name, msg);
+            Answer { status, body }
+        } else {
+            error(status, code, msg)
+        }
+    };
     let (answer, used, delay, drop_response) = {
         let mut st = lock(&state);
         let skew = st.config.clock_skew_ms;
@@ -118,9 +147,7 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
                 .insert("retry-after", HeaderValue::from(retry));
             record(&mut st, &method, &path, &query, resp.status().as_u16());
             return resp;
-        } else if st.faults.server_errors > 0
-            || (st.faults.failed_lookups > 0 && method == Method::GET && path == "/api/v3/order")
-        {
+        } else if st.faults.server_errors > 0 || (st.faults.failed_lookups > 0 && is_lookup) {
             if st.faults.server_errors > 0 {
                 st.faults.server_errors -= 1;
                 st.fired.server_errors += 1;
@@ -136,7 +163,42 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
         } else if is_submit && st.faults.rejected_submits > 0 {
             st.faults.rejected_submits -= 1;
             st.fired.rejected_submits += 1;
-            bad(-2010, "Market is closed.")
+            if coinbase {
+                ok(
+                    serde_json::json!({"success": false, "failure_reason": "UNKNOWN_FAILURE_REASON",
+                    "order_id": "", "error_response": {"error": "UNKNOWN_FAILURE_REASON",
+                    "message": "Market is closed.", "error_details": "",
+                    "preview_failure_reason": "UNKNOWN_PREVIEW_FAILURE_REASON",
+                    "new_order_failure_reason": "UNKNOWN_FAILURE_REASON"}}),
+                )
+            } else {
+                bad(-2010, "Market is closed.")
+            }
+        } else if coinbase && !path.starts_with(super::coinbase_market::CANDLES_PREFIX) {
+            // Coinbase's trading API (JWT); its public market data is routed below.
+            let (status, body) = coinbase_trade::route(
+                &mut st,
+                &method,
+                &host,
+                &path,
+                &params,
+                authorization.as_deref(),
+                &body,
+                now,
+            );
+            let answer = Answer { status, body };
+            if is_submit && answer.status.is_success() && answer.body["success"] == true {
+                if st.faults.dropped_submits > 0 {
+                    st.faults.dropped_submits -= 1;
+                    st.fired.dropped_submits += 1;
+                    drop_response = true;
+                } else if st.faults.slow_submits > 0 {
+                    st.faults.slow_submits -= 1;
+                    st.fired.slow_submits += 1;
+                    delay = Some(st.faults.submit_delay);
+                }
+            }
+            answer
         } else {
             let answer = route(
                 &mut st,
