@@ -126,7 +126,7 @@ async fn apply_resolved(
         policy: &resolved.policy,
         phase: old.phase.unwrap_or_default(),
         capital: bot.spec.capital,
-        halted: false,
+        halt_id: None,
         image,
     };
     let trading_hash = inputs.trading_hash();
@@ -145,7 +145,7 @@ async fn apply_resolved(
     status::write(api, bot, &d.status).await?;
     inputs.phase = d.outcome.effective;
     inputs.capital = d.cap.allocated;
-    inputs.halted = d.halt_status.is_some();
+    inputs.halt_id = d.halt_status.as_ref().map(|h| h.id.as_str());
     let conflict = match apply_children(bot, ctx, &inputs).await {
         Err(Error::ChildConflict(conflict)) => Some(conflict),
         other => other.map(|()| None)?,
