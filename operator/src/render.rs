@@ -25,7 +25,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::{FIELD_MANAGER, pod_security, signing};
-use botfleet_crds::labels::{BOT_LABEL, CONFIG_HASH_ANNOTATION, HALT_ID_ANNOTATION, MANAGED_BY_LABEL};
+use botfleet_crds::labels::{
+    BOT_LABEL, CONFIG_HASH_ANNOTATION, HALT_ID_ANNOTATION, MANAGED_BY_LABEL,
+};
 
 /// Name of the engine container in the bot's pod.
 pub const ENGINE_CONTAINER: &str = "engine";

@@ -29,12 +29,16 @@ use serde_json::json;
 /// The phase of the config the ConfigMap renders now.
 async fn rendered_phase(rw: &RealWorld, bot: &str) -> Phase {
     let yaml = rw.kubelet.rendered_config(bot).await.unwrap();
-    Manifests::from_yaml(&yaml).unwrap().trading_bots[0].spec.phase
+    Manifests::from_yaml(&yaml).unwrap().trading_bots[0]
+        .spec
+        .phase
 }
 
 async fn rendered_halted(rw: &RealWorld, bot: &str) -> bool {
     let yaml = rw.kubelet.rendered_config(bot).await.unwrap();
-    Manifests::from_yaml(&yaml).unwrap().trading_bots[0].spec.halted
+    Manifests::from_yaml(&yaml).unwrap().trading_bots[0]
+        .spec
+        .halted
 }
 
 fn status(b: &TradingBot) -> TradingBotStatus {
@@ -131,7 +135,10 @@ async fn a_sigkill_between_a_promotions_status_write_and_its_config_write_promot
             .collect::<Vec<_>>(),
         [(Some(Phase::Paper), Phase::Sandbox)]
     );
-    assert_eq!(rw.kubelet.current("climber").unwrap().phase, Some(Phase::Paper));
+    assert_eq!(
+        rw.kubelet.current("climber").unwrap().phase,
+        Some(Phase::Paper)
+    );
 
     ops.release_config_writes().await.unwrap();
     let second = ops.start("operator-2", false, "500ms");
@@ -187,11 +194,7 @@ async fn a_sigkill_between_a_promotions_status_write_and_its_config_write_promot
 /// of latching a new halt the annotation does not match.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_between_a_resume_and_its_config_write_does_not_halt_the_bot_again() {
-    let (rw, ops) = world(
-        "proc-resume",
-        json!({"limits": {"paper": wide_limits()}}),
-    )
-    .await;
+    let (rw, ops) = world("proc-resume", json!({"limits": {"paper": wide_limits()}})).await;
     let started = Instant::now();
     let first = ops.start("operator-1", false, "500ms");
     let data = data_dir();
@@ -229,7 +232,9 @@ async fn a_restart_between_a_resume_and_its_config_write_does_not_halt_the_bot_a
     rw.patch_spec("resumer", json!({"halted": false}))
         .await
         .unwrap();
-    rw.annotate("resumer", RESUME_ANNOTATION, &id).await.unwrap();
+    rw.annotate("resumer", RESUME_ANNOTATION, &id)
+        .await
+        .unwrap();
     let resumed = rw
         .wait_bot("resumer", "resumed", |b| {
             condition_is(b, ct::HALTED, "False") && status(b).halt.is_none()
@@ -240,13 +245,18 @@ async fn a_restart_between_a_resume_and_its_config_write_does_not_halt_the_bot_a
         .wait_engine("resumer", "the engine resumed", |s| s.halt.is_none())
         .await
         .unwrap();
-    assert!(rendered_halted(&rw, "resumer").await, "the config write went through");
+    assert!(
+        rendered_halted(&rw, "resumer").await,
+        "the config write went through"
+    );
     first.kill();
 
     // The engine restarts (its pod is replaced) from the stale config.
     let restarted = rw.kubelet.replace_pod("resumer").await.unwrap();
     assert!(
-        Manifests::from_yaml(&restarted.config).unwrap().trading_bots[0]
+        Manifests::from_yaml(&restarted.config)
+            .unwrap()
+            .trading_bots[0]
             .spec
             .halted
     );
@@ -274,9 +284,17 @@ async fn a_restart_between_a_resume_and_its_config_write_does_not_halt_the_bot_a
     let bot = rw.get("resumer").await.unwrap();
     assert!(condition_is(&bot, ct::HALTED, "False"), "{:?}", bot.status);
     assert_eq!(status(&bot).halt, None);
-    assert_eq!(rw.kubelet.restarts("resumer"), 0, "{}", rw.kubelet.journal());
+    assert_eq!(
+        rw.kubelet.restarts("resumer"),
+        0,
+        "{}",
+        rw.kubelet.journal()
+    );
     second.stop().await;
-    took("proc-c (restart between a resume and its config write)", started);
+    took(
+        "proc-c (restart between a resume and its config write)",
+        started,
+    );
 }
 
 /// Two operator processes with leader election. The leader is frozen
@@ -320,7 +338,11 @@ async fn a_frozen_leaders_in_flight_write_is_refused_and_it_steps_down() {
         .unwrap();
     b.let_reconcile(0.0).await.unwrap();
     assert!(!b.leading().await.unwrap());
-    assert_eq!(b.reconciles().await.unwrap(), 0.0, "the standby never reconciles");
+    assert_eq!(
+        b.reconciles().await.unwrap(),
+        0.0,
+        "the standby never reconciles"
+    );
 
     // Hold one of a's reconciles at its engine poll, then freeze a.
     let engine = rw.kubelet.current("shared").unwrap();
@@ -340,9 +362,11 @@ async fn a_frozen_leaders_in_flight_write_is_refused_and_it_steps_down() {
     // SAFETY: as above.
     unsafe { libc::kill(engine_pid, libc::SIGCONT) };
 
-    eventually("b takes the Lease", WAIT, || async { Ok(b.leading().await?) })
-        .await
-        .unwrap();
+    eventually("b takes the Lease", WAIT, || async {
+        Ok(b.leading().await?)
+    })
+    .await
+    .unwrap();
     let takeover = frozen_at.elapsed();
     rw.patch_spec("shared", json!({"halted": true}))
         .await
@@ -358,10 +382,11 @@ async fn a_frozen_leaders_in_flight_write_is_refused_and_it_steps_down() {
 
     a.thaw();
     eventually("a's stale status write is refused", WAIT, || async {
-        Ok(a
-            .metric(r#"botfleet_operator_reconcile_errors_total{kind="conflict"}"#)
-            .await?
-            >= 1.0)
+        Ok(
+            a.metric(r#"botfleet_operator_reconcile_errors_total{kind="conflict"}"#)
+                .await?
+                >= 1.0,
+        )
     })
     .await
     .unwrap();
@@ -380,7 +405,11 @@ async fn a_frozen_leaders_in_flight_write_is_refused_and_it_steps_down() {
     b.let_reconcile(10.0).await.unwrap();
 
     let bot = rw.get("shared").await.unwrap();
-    assert_eq!(status(&bot).halt.as_ref(), Some(&latch), "the latch was overwritten");
+    assert_eq!(
+        status(&bot).halt.as_ref(),
+        Some(&latch),
+        "the latch was overwritten"
+    );
     assert_eq!(status(&bot).phase_history, history);
     assert!(condition_is(&bot, ct::HALTED, "True"));
     assert!(condition_is(&bot, ct::HALT_CONFIRMED, "True"));

@@ -28,10 +28,10 @@ use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleBinding, RoleRef, Subject};
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 
-use super::real_engine::{SharedChild, kill_now, lock, signal, spawn, tail, terminate};
+use super::real_engine::{SharedChild, kill_now, signal, spawn, tail, terminate};
 use super::{KEY, WAIT, World, eventually};
 
 /// The operator's ServiceAccount in each test namespace.
@@ -80,7 +80,12 @@ impl OperatorProcesses {
     /// the Lease `botfleet-operator` in this namespace when `leader_elect`
     /// (3 s lease, renewed 1 s before it ends), engine calls timing out
     /// after `engine_timeout` (e.g. `500ms`).
-    pub fn start(&self, instance: &str, leader_elect: bool, engine_timeout: &str) -> OperatorProcess {
+    pub fn start(
+        &self,
+        instance: &str,
+        leader_elect: bool,
+        engine_timeout: &str,
+    ) -> OperatorProcess {
         let metrics_port = super::engine::free_port();
         let metrics_addr: SocketAddr = ([127, 0, 0, 1], metrics_port).into();
         let log = self.dir.path().join(format!("{instance}.log"));
@@ -103,7 +108,10 @@ impl OperatorProcesses {
             .args(["--finalizer-timeout", "20s"])
             .args(["--metrics-addr", &metrics_addr.to_string()])
             .args(["--instance", instance])
-            .args(["--leader-elect", if leader_elect { "true" } else { "false" }])
+            .args([
+                "--leader-elect",
+                if leader_elect { "true" } else { "false" },
+            ])
             .args(["--lease-namespace", &self.ns])
             .args(["--lease-duration", "3s", "--lease-renew-before", "1s"])
             .stdin(Stdio::null())
