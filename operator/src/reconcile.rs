@@ -1,6 +1,6 @@
 //! One reconcile of one TradingBot, I/O only: read the bot fresh, resolve
 //! its references, poll its engine, [`decide`](crate::decide::decide), then
-//! act — tell the engine, write the status, apply the children, announce —
+//! act — tell the engine, write the status, announce, apply the children —
 //! in that order, so the status write commits a transition before anything
 //! announces it and a restart never repeats one.
 
@@ -143,6 +143,10 @@ async fn apply_resolved(
     });
     tell_engine(bot, ctx, &engine, &d.engine_commands).await?;
     status::write(api, bot, &d.status).await?;
+    // Events and counters, now that the transitions are committed — before
+    // the children: the next reconcile reads the transition as done, so a
+    // failed config write (or a kill there) must not lose its announcement.
+    announce::announce(ctx, bot, &old, &d).await;
     inputs.phase = d.outcome.effective;
     inputs.capital = d.cap.allocated;
     inputs.halt_id = d.halt_status.as_ref().map(|h| h.id.as_str());
@@ -150,8 +154,6 @@ async fn apply_resolved(
         Err(Error::ChildConflict(conflict)) => Some(conflict),
         other => other.map(|()| None)?,
     };
-    // Events and counters, now that the transitions are committed.
-    announce::announce(ctx, bot, &old, &d).await;
     ctx.metrics
         .export_bot(bot, &d.status, &resolved.policy.spec);
     if let Some(conflict) = conflict {

@@ -162,9 +162,9 @@ async fn a_sigkill_between_a_promotions_status_write_and_its_config_write_promot
     );
     assert_eq!(phase(&bot), Some(Phase::Sandbox));
     assert!(condition_is(&bot, ct::HALTED, "False"));
-    // The killed operator died before announcing; the new one announces
-    // nothing it did not commit itself: never twice.
-    assert!(rw.events("climber", "Promoted").await.unwrap().len() <= 1);
+    // Announced once: by the killed operator, right after its commit (not
+    // after the config write it never made), and not again by the new one.
+    assert_eq!(rw.events("climber", "Promoted").await.unwrap().len(), 1);
     let runs = rw.kubelet.runs("climber");
     assert_eq!(
         runs.iter().map(|r| r.phase).collect::<Vec<_>>(),
@@ -184,6 +184,163 @@ async fn a_sigkill_between_a_promotions_status_write_and_its_config_write_promot
     );
     assert_books_equal(&store_url(&run), &sim, usdt, CAPITAL, &last).await;
     took("proc-a (SIGKILL mid-promotion)", started);
+}
+
+/// SIGKILL while a demotion waits for a flat book: Sandbox → Paper is asked
+/// while the engine holds BTC on the venue; the operator latches a halt
+/// with flatten (the engine is told) and cannot render it; it is killed
+/// there. The engine flattens on its own; the new operator process moves
+/// the bot to Paper on the flat book: one halt id, the demotion once in the
+/// history, no BTC left at the venue, no crash loop, the books equal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_while_a_demotion_waits_for_a_flat_book_strands_no_position() {
+    let (rw, ops) = world(
+        "proc-demote",
+        json!({
+            "limits": {"paper": wide_limits(), "sandbox": wide_limits()},
+            "gates": {"paperToSandbox": low_gate()},
+        }),
+    )
+    .await;
+    let started = Instant::now();
+    let first = ops.start("operator-1", false, "500ms");
+    // Paper ends flat (a slide); Sandbox ends long (a climb).
+    let mut bars = waves(96);
+    let last = bars.last().unwrap().close;
+    extend(&mut bars, &trend(8, last, -1));
+    let switch = bars.last().unwrap().time + HOUR;
+    let base = bars.last().unwrap().close;
+    extend(&mut bars, &wave(48, base, 3.0, 24.0, 0));
+    let last = bars.last().unwrap().close;
+    extend(&mut bars, &trend(8, last, 1));
+    let end = bars.last().unwrap().time;
+    // The venue's price stays at the lowest Sandbox candle: no stop fires
+    // and the run ends long.
+    let bottom = bars
+        .iter()
+        .filter(|b| b.time >= switch)
+        .map(|b| b.low)
+        .min()
+        .unwrap();
+    let usdt = Decimal::from(10_000);
+    let sim = simulator_at(API_KEY, API_SECRET, usdt, bottom).await;
+    rw.kubelet.set_venue(&sim.url);
+    let data = data_dir();
+    let feed = csv(&data, "demote.csv", &bars);
+    rw.bot("demoted", "fast-sma", "policy", json!({}), move |s| {
+        replay(
+            &feed,
+            (s.phase == Some(Phase::Paper) && s.run == 0).then_some(switch),
+        )
+    })
+    .await
+    .unwrap();
+    rw.kubelet
+        .wait_replayed("demoted", switch - HOUR)
+        .await
+        .unwrap();
+    rw.wait_bot("demoted", "the gate is met", |b| {
+        condition_is(b, ct::GATE_SATISFIED, "True")
+    })
+    .await
+    .unwrap();
+    rw.patch_spec("demoted", json!({"phase": "Sandbox"}))
+        .await
+        .unwrap();
+    rw.kubelet
+        .wait_run("demoted", "an engine in Sandbox", |r| {
+            r.phase == Some(Phase::Sandbox)
+        })
+        .await
+        .unwrap();
+    let held = rw.kubelet.wait_replayed("demoted", end).await.unwrap();
+    assert!(
+        !held.open_positions.is_empty(),
+        "the sandbox run should end long"
+    );
+
+    ops.hold_config_writes().await.unwrap();
+    rw.patch_spec("demoted", json!({"phase": "Paper"}))
+        .await
+        .unwrap();
+    let latched = rw
+        .wait_bot("demoted", "the flatten-before-move halt committed", |b| {
+            status(b).halt.is_some()
+        })
+        .await
+        .unwrap();
+    first.kill();
+    let latch = status(&latched).halt.unwrap();
+    let at_kill = rw.get("demoted").await.unwrap();
+    eprintln!(
+        "proc-d: killed with the bot in {:?}, the config rendering {:?}",
+        phase(&at_kill),
+        rendered_phase(&rw, "demoted").await
+    );
+    assert!(
+        !rendered_halted(&rw, "demoted").await,
+        "the config write went through"
+    );
+
+    ops.release_config_writes().await.unwrap();
+    let second = ops.start("operator-2", false, "500ms");
+    let paper = rw
+        .kubelet
+        .wait_run("demoted", "an engine in Paper", |r| {
+            r.phase == Some(Phase::Paper) && r.exit.is_none()
+        })
+        .await
+        .unwrap();
+    let engine = rw
+        .kubelet
+        .wait_engine("demoted", "trading on paper", |s| s.phase == Phase::Paper)
+        .await
+        .unwrap();
+    assert!(
+        engine.open_positions.is_empty(),
+        "{:?}",
+        engine.open_positions
+    );
+    let btc = sim.balance("BTC");
+    assert_eq!(
+        btc.free + btc.locked,
+        Decimal::ZERO,
+        "a position stranded at the venue"
+    );
+    second.let_reconcile(10.0).await.unwrap();
+    let bot = rw.get("demoted").await.unwrap();
+    assert_eq!(phase(&bot), Some(Phase::Paper));
+    assert_eq!(status(&bot).halt.as_ref(), Some(&latch), "one halt, one id");
+    let moves: Vec<_> = status(&bot)
+        .phase_history
+        .iter()
+        .map(|t| (t.from, t.to))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (None, Phase::Paper),
+            (Some(Phase::Paper), Phase::Sandbox),
+            (Some(Phase::Sandbox), Phase::Paper)
+        ]
+    );
+    assert_eq!(rw.events("demoted", "Halted").await.unwrap().len(), 1);
+    assert_eq!(rw.events("demoted", "Demoted").await.unwrap().len(), 1);
+    assert_eq!(
+        rw.kubelet.restarts("demoted"),
+        0,
+        "crash loop:\n{}",
+        rw.kubelet.journal()
+    );
+
+    second.stop().await;
+    let last = rw.kubelet.status("demoted").await.unwrap();
+    rw.kubelet.park("demoted").await.unwrap();
+    assert_books_equal(&store_url(&paper), &sim, usdt, CAPITAL, &last).await;
+    took(
+        "proc-d (SIGKILL while a demotion waits for a flat book)",
+        started,
+    );
 }
 
 /// The seam of a resume: the operator resumes (status written, engine
