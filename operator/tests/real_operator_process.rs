@@ -476,7 +476,7 @@ async fn a_frozen_leaders_in_flight_write_is_refused_and_it_steps_down() {
     let started = Instant::now();
     // Engine calls wait long: the held poll must outlast the freeze.
     let a = ops.start("operator-a", true, "60s");
-    eventually("a leads", WAIT, || async { Ok(a.leading().await?) })
+    eventually("a leads", WAIT, || async { a.leading().await })
         .await
         .unwrap();
     let b = ops.start("operator-b", true, "60s");
@@ -519,11 +519,9 @@ async fn a_frozen_leaders_in_flight_write_is_refused_and_it_steps_down() {
     // SAFETY: as above.
     unsafe { libc::kill(engine_pid, libc::SIGCONT) };
 
-    eventually("b takes the Lease", WAIT, || async {
-        Ok(b.leading().await?)
-    })
-    .await
-    .unwrap();
+    eventually("b takes the Lease", WAIT, || async { b.leading().await })
+        .await
+        .unwrap();
     let takeover = frozen_at.elapsed();
     rw.patch_spec("shared", json!({"halted": true}))
         .await
