@@ -343,6 +343,100 @@ async fn a_sigkill_while_a_demotion_waits_for_a_flat_book_strands_no_position() 
     );
 }
 
+/// SIGKILL between a capital change's status write and its config write:
+/// `spec.capital` 1000 → 2000 on a flat Paper bot is committed as
+/// `status.capital.allocated` while the config still says 1000. The new
+/// operator process renders 2000 once: the engine books one transfer of
+/// +1000 (its allocation history is exactly that), also after a further
+/// restart, and nothing halts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_between_a_capital_change_and_its_config_write_transfers_once() {
+    let mut paper = wide_limits();
+    paper["maxTotalLossPct"] = json!(20);
+    paper["dailyLossLimitPct"] = json!(20);
+    let (rw, ops) = world("proc-capital", json!({"limits": {"paper": paper}})).await;
+    let started = Instant::now();
+    let first = ops.start("operator-1", false, "500ms");
+    // Waves that end flat, then a quiet stretch the restarted engine trades.
+    let mut bars = waves(96);
+    let last = bars.last().unwrap().close;
+    extend(&mut bars, &trend(8, last, -1));
+    let switch = bars.last().unwrap().time + HOUR;
+    let quiet = bars.last().unwrap().close;
+    extend(&mut bars, &[quiet; 12]);
+    let end = bars.last().unwrap().time;
+    let data = data_dir();
+    let feed = csv(&data, "capital.csv", &bars);
+    rw.bot("funded", "fast-sma", "policy", json!({}), move |s| {
+        replay(&feed, (s.run == 0).then_some(switch))
+    })
+    .await
+    .unwrap();
+    let before = rw
+        .kubelet
+        .wait_replayed("funded", switch - HOUR)
+        .await
+        .unwrap();
+    assert!(
+        before.open_positions.is_empty(),
+        "{:?}",
+        before.open_positions
+    );
+    rw.wait_bot("funded", "ready", |b| condition_is(b, ct::READY, "True"))
+        .await
+        .unwrap();
+
+    ops.hold_config_writes().await.unwrap();
+    rw.patch_spec("funded", json!({"capital": 2000}))
+        .await
+        .unwrap();
+    let two_thousand = botfleet_crds::Amount::from(2000u32);
+    rw.wait_bot("funded", "the new capital committed", |b| {
+        status(b).capital.map(|c| c.allocated) == Some(two_thousand)
+    })
+    .await
+    .unwrap();
+    first.kill();
+    let yaml = rw.kubelet.rendered_config("funded").await.unwrap();
+    assert_eq!(
+        Manifests::from_yaml(&yaml).unwrap().trading_bots[0]
+            .spec
+            .capital,
+        botfleet_crds::Amount::from(1000u32),
+        "the config write went through"
+    );
+
+    ops.release_config_writes().await.unwrap();
+    let second = ops.start("operator-2", false, "500ms");
+    rw.kubelet
+        .wait_run("funded", "an engine with the new capital", |r| {
+            r.config.contains("capital: 2000")
+        })
+        .await
+        .unwrap();
+    let after = rw.kubelet.wait_replayed("funded", end).await.unwrap();
+    assert!(after.halt.is_none(), "{:?}", after.halt);
+    let moves = |s: &botfleet_crds::engine_api::EngineStatus| {
+        s.allocations.iter().map(|a| a.amount).collect::<Vec<_>>()
+    };
+    assert_eq!(moves(&after), [Decimal::from(1000)]);
+    assert_eq!(
+        after.window.equity,
+        before.window.equity + Decimal::from(1000),
+        "equity after one 1000 transfer in"
+    );
+    // A plain restart books nothing more.
+    rw.kubelet.replace_pod("funded").await.unwrap();
+    let again = rw.kubelet.status("funded").await.unwrap();
+    assert_eq!(moves(&again), [Decimal::from(1000)]);
+    second.let_reconcile(10.0).await.unwrap();
+    let bot = rw.get("funded").await.unwrap();
+    assert!(condition_is(&bot, ct::HALTED, "False"));
+    assert_eq!(rw.kubelet.restarts("funded"), 0, "{}", rw.kubelet.journal());
+    second.stop().await;
+    took("proc-e (SIGKILL mid capital change)", started);
+}
+
 /// The seam of a resume: the operator resumes (status written, engine
 /// told) and is SIGKILLed before the config without the latch is written;
 /// the engine restarts meanwhile from the config that still says halted.
