@@ -40,6 +40,10 @@ pub struct EngineConfig {
     pub risk_policy_name: String,
     pub risk_policy: RiskPolicySpec,
     pub bot_spec: TradingBotSpec,
+    /// The operator's halt id for `spec.halted` (the TradingBot's
+    /// `botfleet.dev/halt-id` annotation in a rendered config): an engine
+    /// that starts halted takes it, so the halt keeps its name.
+    pub halt_id: Option<String>,
     /// The phase the engine trades in (the manifest's `spec.phase`).
     pub phase: Phase,
     pub capital: Money,
@@ -116,6 +120,14 @@ impl EngineConfig {
             config_hash: hex(&Sha256::digest(raw)),
             trading_hash,
             bot_spec: spec,
+            halt_id: bundle
+                .bot
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(botfleet_crds::labels::HALT_ID_ANNOTATION))
+                .filter(|id| !id.is_empty())
+                .cloned(),
             llm: crate::strategy::llm::LlmBackend::offline(),
         })
     }

@@ -78,3 +78,17 @@ fn the_trading_hash_is_the_operators_over_what_trades() {
     // An inline member is part of the committee's own spec.
     assert_ne!(changed("oversold: 25", "oversold: 20"), cfg.trading_hash);
 }
+
+#[test]
+fn a_rendered_halt_names_the_operators_halt_id() {
+    let text = yaml();
+    assert_eq!(load(&text).halt_id, None);
+    let annotated = text.replacen(
+        "  name: paper-committee\n",
+        "  name: paper-committee\n  annotations: {botfleet.dev/halt-id: h-42-abc}\n",
+        1,
+    );
+    let cfg = load(&annotated.replacen("  capital: 5000", "  capital: 5000\n  halted: true", 1));
+    assert_eq!(cfg.halt_id.as_deref(), Some("h-42-abc"));
+    assert!(cfg.bot_spec.halted);
+}

@@ -7,6 +7,11 @@
 pub const FINALIZER: &str = "botfleet.dev/engine-shutdown";
 /// Annotation a user sets to the current halt id to resume a halted bot.
 pub const RESUME_ANNOTATION: &str = "botfleet.dev/resume";
+/// Annotation of the TradingBot in an engine's rendered config: the id of
+/// the operator's halt latch (set with `spec.halted: true`). An engine that
+/// starts halted takes this id, so a restart never renames the halt (a new
+/// name would not match the resume annotation and would halt the bot anew).
+pub const HALT_ID_ANNOTATION: &str = "botfleet.dev/halt-id";
 /// Pod-template annotation: hash of the rendered engine config.
 pub const CONFIG_HASH_ANNOTATION: &str = "botfleet.dev/config-hash";
 /// Label naming the bot a child object belongs to.

@@ -36,8 +36,9 @@ pub enum Error {
 
 impl Error {
     /// Every [`Error::kind`] label (the error counter starts at 0 for each).
-    pub const KINDS: [&'static str; 7] = [
+    pub const KINDS: [&'static str; 8] = [
         "kube",
+        "conflict",
         "engine",
         "finalizer",
         "serialization",
@@ -49,6 +50,9 @@ impl Error {
     /// Short label for the `kind` of the error counter.
     pub fn kind(&self) -> &'static str {
         match self {
+            // A fenced write refused: the bot changed since the read the
+            // reconcile decided on (a newer leader wrote, or a user edited).
+            Error::Kube(kube::Error::Api(e)) if e.code == 409 => "conflict",
             Error::Kube(_) => "kube",
             Error::Engine { .. } => "engine",
             Error::Finalizer(_) => "finalizer",

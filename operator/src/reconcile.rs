@@ -1,6 +1,6 @@
 //! One reconcile of one TradingBot, I/O only: read the bot fresh, resolve
 //! its references, poll its engine, [`decide`](crate::decide::decide), then
-//! act — tell the engine, write the status, apply the children, announce —
+//! act — tell the engine, write the status, announce, apply the children —
 //! in that order, so the status write commits a transition before anything
 //! announces it and a restart never repeats one.
 
@@ -126,7 +126,7 @@ async fn apply_resolved(
         policy: &resolved.policy,
         phase: old.phase.unwrap_or_default(),
         capital: bot.spec.capital,
-        halted: false,
+        halt_id: None,
         image,
     };
     let trading_hash = inputs.trading_hash();
@@ -143,15 +143,17 @@ async fn apply_resolved(
     });
     tell_engine(bot, ctx, &engine, &d.engine_commands).await?;
     status::write(api, bot, &d.status).await?;
+    // Events and counters, now that the transitions are committed — before
+    // the children: the next reconcile reads the transition as done, so a
+    // failed config write (or a kill there) must not lose its announcement.
+    announce::announce(ctx, bot, &old, &d).await;
     inputs.phase = d.outcome.effective;
     inputs.capital = d.cap.allocated;
-    inputs.halted = d.halt_status.is_some();
+    inputs.halt_id = d.halt_status.as_ref().map(|h| h.id.as_str());
     let conflict = match apply_children(bot, ctx, &inputs).await {
         Err(Error::ChildConflict(conflict)) => Some(conflict),
         other => other.map(|()| None)?,
     };
-    // Events and counters, now that the transitions are committed.
-    announce::announce(ctx, bot, &old, &d).await;
     ctx.metrics
         .export_bot(bot, &d.status, &resolved.policy.spec);
     if let Some(conflict) = conflict {

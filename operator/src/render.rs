@@ -25,7 +25,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::{FIELD_MANAGER, pod_security, signing};
-use botfleet_crds::labels::{BOT_LABEL, CONFIG_HASH_ANNOTATION, MANAGED_BY_LABEL};
+use botfleet_crds::labels::{
+    BOT_LABEL, CONFIG_HASH_ANNOTATION, HALT_ID_ANNOTATION, MANAGED_BY_LABEL,
+};
 
 /// Name of the engine container in the bot's pod.
 pub const ENGINE_CONTAINER: &str = "engine";
@@ -55,8 +57,10 @@ pub struct EngineInputs<'a> {
     pub phase: Phase,
     /// The capital allocated (zero while halted).
     pub capital: Amount,
-    /// The operator's halt latch.
-    pub halted: bool,
+    /// The id of the operator's halt latch, when halted: rendered as
+    /// `spec.halted: true` with the id in the `botfleet.dev/halt-id`
+    /// annotation, so an engine that restarts halted keeps the id.
+    pub halt_id: Option<&'a str>,
     /// The engine image the pod runs (the bot's, else the operator's default).
     pub image: &'a str,
 }
@@ -127,8 +131,8 @@ fn doc(kind: &str, meta: &ObjectMeta, spec: serde_json::Value) -> serde_json::Va
 /// RiskPolicy and the TradingBot with the *effective* phase, the allocated
 /// capital and the halt latch — the same format a user passes with `-f`.
 pub fn engine_config(inputs: &EngineInputs<'_>) -> Result<RenderedConfig> {
-    let yaml = config_yaml(inputs, inputs.halted)?;
-    let restart_yaml = config_yaml(inputs, false)?;
+    let yaml = config_yaml(inputs, inputs.halt_id)?;
+    let restart_yaml = config_yaml(inputs, None)?;
     let mut llm_keys: Vec<(String, botfleet_crds::SecretKeyRef)> = Vec::new();
     let specs = std::iter::once(inputs.strategy).chain(inputs.members.iter().copied());
     for llm in specs.flat_map(|s| s.spec.llm_members()) {
@@ -147,7 +151,7 @@ pub fn engine_config(inputs: &EngineInputs<'_>) -> Result<RenderedConfig> {
     })
 }
 
-fn config_yaml(inputs: &EngineInputs<'_>, halted: bool) -> Result<String> {
+fn config_yaml(inputs: &EngineInputs<'_>, halt_id: Option<&str>) -> Result<String> {
     let mut docs = vec![doc(
         "Strategy",
         &inputs.strategy.metadata,
@@ -167,18 +171,22 @@ fn config_yaml(inputs: &EngineInputs<'_>, halted: bool) -> Result<String> {
     ));
     let mut spec = inputs.bot.spec.clone();
     spec.phase = inputs.phase;
-    spec.halted = halted;
+    spec.halted = halt_id.is_some();
     // The engine hashes what trades over its config, the image included.
     spec.engine.image = Some(inputs.image.to_string());
     // The manifest format needs capital > 0; a halted engine trades nothing anyway.
     if inputs.capital > Amount::ZERO {
         spec.capital = inputs.capital;
     }
-    docs.push(doc(
+    let mut bot = doc(
         "TradingBot",
         &inputs.bot.metadata,
         serde_json::to_value(&spec)?,
-    ));
+    );
+    if let Some(id) = halt_id {
+        bot["metadata"]["annotations"] = json!({ HALT_ID_ANNOTATION: id });
+    }
+    docs.push(bot);
     let mut yaml = String::new();
     for d in &docs {
         yaml.push_str("---\n");

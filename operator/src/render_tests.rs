@@ -34,7 +34,7 @@ fn inputs(m: &Manifests, phase: Phase, capital: u32, halted: bool) -> EngineInpu
         policy: &m.risk_policies[0],
         phase,
         capital: Amount::from(capital),
-        halted,
+        halt_id: halted.then_some("h-1-uid1"),
         image: "botfleet/engine:test",
     }
 }
@@ -88,6 +88,16 @@ fn the_hash_changes_exactly_when_the_config_does() {
     assert!(
         parsed.trading_bots[0].spec.halted,
         "a restarted engine stays halted"
+    );
+    assert_eq!(
+        parsed.trading_bots[0]
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(botfleet_crds::labels::HALT_ID_ANNOTATION))
+            .map(String::as_str),
+        Some("h-1-uid1"),
+        "under the operator's halt id"
     );
     assert_eq!(parsed.trading_bots[0].spec.capital, Amount::from(5000));
     assert_ne!(
@@ -394,7 +404,7 @@ fn a_model_members_api_key_reaches_the_engine_from_its_secret_only() {
         policy: &m.risk_policies[0],
         phase: Phase::Paper,
         capital: Amount::from(10_000u32),
-        halted: false,
+        halt_id: None,
         image: "botfleet/engine:test",
     };
     let cfg = engine_config(&i).unwrap();

@@ -246,11 +246,17 @@ async fn trade(
         } else {
             clock
         };
-        let halt = engine.halt(
+        // Under the operator's id when the config names one: an engine
+        // restarted from a config rendered before a resume reached it then
+        // reports the halt that was resumed (the operator resumes it again)
+        // rather than a new one (which would halt the bot anew).
+        let halt_id = engine.config().halt_id.clone();
+        let halt = engine.halt_with_id(
             now,
             "spec.halted is true in the config (manual kill switch)",
             false,
-        );
+            halt_id.as_deref(),
+        )?;
         setup.events(engine.drain_events(), now);
         setup.control(
             now,

@@ -6,7 +6,9 @@
 
 pub mod engine;
 pub mod live_market;
+pub mod operator_process;
 pub mod real_engine;
+pub mod scenario;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

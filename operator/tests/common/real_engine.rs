@@ -163,7 +163,7 @@ type SpawnJob = (Command, mpsc::Sender<io::Result<Child>>);
 /// `PR_SET_PDEATHSIG = SIGKILL`: the kernel kills them if the test process
 /// dies in any way. (The signal follows the forking thread, so forking from
 /// a test's runtime thread would kill them when that thread ends.)
-fn spawn(mut command: Command) -> io::Result<Child> {
+pub(super) fn spawn(mut command: Command) -> io::Result<Child> {
     static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnJob>>> = OnceLock::new();
     let spawner = SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnJob>();
@@ -204,13 +204,13 @@ fn spawn(mut command: Command) -> io::Result<Child> {
 }
 
 /// A child process shared by the kubelet loop and the teardown.
-type SharedChild = Arc<Mutex<Option<Child>>>;
+pub(super) type SharedChild = Arc<Mutex<Option<Child>>>;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn signal(child: &SharedChild, sig: libc::c_int) {
+pub(super) fn signal(child: &SharedChild, sig: libc::c_int) {
     if let Some(c) = lock(child).as_ref() {
         // SAFETY: a plain kill(2) on a child this process has not reaped yet
         // (it is reaped only through this same mutex).
@@ -221,7 +221,7 @@ fn signal(child: &SharedChild, sig: libc::c_int) {
 }
 
 /// `Some(exit)` once the process has exited (and been reaped).
-fn try_exit(child: &SharedChild) -> Option<String> {
+pub(super) fn try_exit(child: &SharedChild) -> Option<String> {
     let mut guard = lock(child);
     let c = guard.as_mut()?;
     match c.try_wait() {
@@ -238,7 +238,7 @@ fn try_exit(child: &SharedChild) -> Option<String> {
 }
 
 /// SIGTERM, wait up to `grace`, then SIGKILL. Returns how it ended.
-async fn terminate(child: &SharedChild, grace: Duration) -> String {
+pub(super) async fn terminate(child: &SharedChild, grace: Duration) -> String {
     signal(child, libc::SIGTERM);
     let deadline = Instant::now() + grace;
     loop {
@@ -260,7 +260,7 @@ async fn terminate(child: &SharedChild, grace: Duration) -> String {
     }
 }
 
-fn kill_now(child: &SharedChild) {
+pub(super) fn kill_now(child: &SharedChild) {
     if let Some(mut c) = lock(child).take() {
         let _ = c.kill();
         let _ = c.wait();
@@ -710,7 +710,7 @@ impl Drop for Kubelet {
     }
 }
 
-fn tail(path: &Path, lines: usize) -> String {
+pub(super) fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("({e})"));
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
