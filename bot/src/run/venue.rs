@@ -25,7 +25,7 @@ use crate::binance::spot::{SpotClient, SpotCredentials, SpotEndpoint, SpotOption
 use crate::config::EngineConfig;
 use crate::domain::{Fill, OrderId, OrderStatus, Price, Symbol};
 use crate::engine::{Engine, VenueCommand};
-use crate::execution::{OrderState, Venue, VenueError, reconcile};
+use crate::execution::{OrderState, Venue, VenueBalances, VenueError, reconcile};
 
 /// Env var holding the exchange API key (the operator sets it from the
 /// bot's `credentialsSecretRef`).
@@ -54,6 +54,11 @@ pub struct VenueArgs {
     /// refused by the venue, which bounds how late a lost submit can arrive.
     #[arg(long, default_value_t = 5_000)]
     pub recv_window_ms: u64,
+    /// Seconds between checks of the ledger against the venue's trade
+    /// history and balances (reported as `ledgerCheck` in `/status`; the
+    /// operator's gate counts a check for 30 minutes).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=1800))]
+    pub ledger_check_secs: u64,
 }
 
 impl VenueArgs {
@@ -220,6 +225,21 @@ impl VenueLink {
             engine.set_venue_lot_step(&symbol, rules.step_size);
         }
         Ok(())
+    }
+
+    /// The venue's records for the ledger check: this bot's trades of each
+    /// of `symbols` at or after `since` (Unix ms), and the balances.
+    pub async fn records(
+        &mut self,
+        symbols: &[Symbol],
+        since: i64,
+    ) -> Result<(Vec<Fill>, VenueBalances), VenueError> {
+        let mut trades = Vec::new();
+        for symbol in symbols {
+            trades.extend(self.client.trade_history(symbol, since).await?);
+        }
+        let balances = self.client.balances().await?;
+        Ok((trades, balances))
     }
 
     /// The last close: the venue's minimum notional of a market order is
