@@ -82,6 +82,7 @@ fn engine(phase: Phase, equity: i64, halt: Option<HaltInfo>) -> EngineView {
             limits_hit: vec![],
             allocations: vec![],
             flatten_pending: false,
+            ledger_check: None,
         }),
         error: None,
         failures: 0,

@@ -1219,6 +1219,8 @@ async fn start_engine(k: &Inner, bot: &str, pod: &Pod, uid: &str) -> Result<()> 
     {
         args.extend(["--venue-url".to_string(), url.clone()]);
         args.extend(["--venue-timeout-ms".to_string(), "3000".to_string()]);
+        // The ledger check every second, so a disagreeing venue shows soon.
+        args.extend(["--ledger-check-secs".to_string(), "1".to_string()]);
     }
     let store_url = env
         .iter()
