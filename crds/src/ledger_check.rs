@@ -145,10 +145,16 @@ impl LedgerCheck {
         }
         let mut parts = Vec::new();
         for t in &self.missing_in_ledger {
-            parts.push(format!("the venue reports {} the ledger lacks", t.describe()));
+            parts.push(format!(
+                "the venue reports {} the ledger lacks",
+                t.describe()
+            ));
         }
         for t in &self.missing_at_venue {
-            parts.push(format!("the ledger has {} the venue does not report", t.describe()));
+            parts.push(format!(
+                "the ledger has {} the venue does not report",
+                t.describe()
+            ));
         }
         for m in &self.mismatched {
             parts.push(format!(
@@ -206,7 +212,10 @@ pub fn evidence(
     let Some(age) = age_secs(&check.at) else {
         return LedgerEvidence {
             differences: None,
-            detail: format!("the engine reports an unreadable ledgerCheck.at `{}`", check.at),
+            detail: format!(
+                "the engine reports an unreadable ledgerCheck.at `{}`",
+                check.at
+            ),
         };
     };
     if age > max_age_secs {

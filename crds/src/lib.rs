@@ -18,6 +18,7 @@ pub mod conditions;
 pub mod control_signature;
 pub mod crd;
 pub mod engine_api;
+mod exchange_credentials;
 pub mod gates;
 pub mod hard_caps;
 pub mod image_trust;

@@ -395,10 +395,9 @@ fn yaml_round_trip() {
 /// without a recent check.
 #[test]
 fn ledger_matches_venue_is_a_gate_criterion() {
-    let spec: RiskPolicySpec = serde_yaml::from_str(
-        "gates:\n  sandboxToLimitedReal: {ledgerMatchesVenue: false}\n",
-    )
-    .unwrap();
+    let spec: RiskPolicySpec =
+        serde_yaml::from_str("gates:\n  sandboxToLimitedReal: {ledgerMatchesVenue: false}\n")
+            .unwrap();
     assert!(!spec.gates.sandbox_to_limited_real.ledger_matches_venue);
     assert!(spec.gates.limited_real_to_scaling.ledger_matches_venue);
     spec.validate().unwrap();

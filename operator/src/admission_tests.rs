@@ -41,7 +41,7 @@ fn a_strategy_with_fast_not_below_slow_or_no_kind_is_refused_with_field_paths() 
 fn bot(phase: &str, promotion: &str) -> Value {
     json!({"metadata": {"name": "b"}, "spec": {"strategyRef": {"name": "s"},
         "riskPolicyRef": {"name": "p"}, "capital": 1000, "phase": phase, "promotion": promotion,
-        "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "k"}}}})
+        "exchange": {"symbols": ["BTCUSDT"], "sandboxCredentialsSecretRef": {"name": "k"}, "liveCredentialsSecretRef": {"name": "k-live"}}}})
 }
 
 #[test]

@@ -352,12 +352,18 @@ fn ledger_matches_venue_blocks_sandbox_with_the_difference_named() {
         },
         ..good()
     };
-    let out = decide(&input(Phase::LimitedReal, Some(Phase::Sandbox), Ok(differs)));
+    let out = decide(&input(
+        Phase::LimitedReal,
+        Some(Phase::Sandbox),
+        Ok(differs),
+    ));
     assert_eq!(out.effective, Phase::Sandbox);
     let blocked = out.blocked.unwrap();
     assert_eq!(blocked.reason, "GateNotMet");
     assert!(
-        blocked.message.contains("ledgerMatchesVenue 1 (needs <= 0)"),
+        blocked
+            .message
+            .contains("ledgerMatchesVenue 1 (needs <= 0)"),
         "{}",
         blocked.message
     );
@@ -373,7 +379,11 @@ fn ledger_matches_venue_blocks_sandbox_with_the_difference_named() {
         ledger: LedgerEvidence::default(),
         ..good()
     };
-    let out = decide(&input(Phase::LimitedReal, Some(Phase::Sandbox), Ok(unchecked)));
+    let out = decide(&input(
+        Phase::LimitedReal,
+        Some(Phase::Sandbox),
+        Ok(unchecked),
+    ));
     assert_eq!(out.effective, Phase::Sandbox);
     assert!(!criterion(&out.gate.unwrap().criteria, "ledgerMatchesVenue").met);
 
@@ -382,5 +392,8 @@ fn ledger_matches_venue_blocks_sandbox_with_the_difference_named() {
 
     let paper = decide(&input(Phase::Paper, Some(Phase::Paper), Ok(good())));
     let rows = paper.gate.unwrap().criteria;
-    assert!(rows.iter().all(|c| c.name != "ledgerMatchesVenue"), "{rows:?}");
+    assert!(
+        rows.iter().all(|c| c.name != "ledgerMatchesVenue"),
+        "{rows:?}"
+    );
 }

@@ -163,11 +163,15 @@ async fn a_ledger_that_disagrees_with_the_venue_blocks_the_gate_with_the_differe
     });
     let named = format!("the venue reports BTCUSDT trade {phantom} ");
     let differs = rw
-        .wait_bot("ledger", "ledgerMatchesVenue not met, the trade named", |b| {
-            ledger_row(b).is_some_and(|r| {
-                !r.met && r.detail.as_deref().is_some_and(|d| d.contains(&named))
-            })
-        })
+        .wait_bot(
+            "ledger",
+            "ledgerMatchesVenue not met, the trade named",
+            |b| {
+                ledger_row(b).is_some_and(|r| {
+                    !r.met && r.detail.as_deref().is_some_and(|d| d.contains(&named))
+                })
+            },
+        )
         .await
         .unwrap();
     let row = ledger_row(&differs).unwrap();

@@ -255,7 +255,7 @@ spec:
   exchange:
     venue: binance
     symbols: [BTCUSDT]
-    credentialsSecretRef: {name: $TRADER-keys}
+    sandboxCredentialsSecretRef: {name: $TRADER-keys}
   phase: Paper
   capital: 1000
 EOT

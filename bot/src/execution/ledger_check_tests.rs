@@ -40,7 +40,10 @@ fn check(ledger: &[Fill], venue: &[Fill], open: &[u64]) -> LedgerCheck {
 fn equal_records_match() {
     let c = check(&round_trip(), &round_trip(), &[]);
     assert!(c.matches(), "{}", c.summary());
-    assert_eq!((c.venue_trades, c.ledger_trades, c.matched_trades), (2, 2, 2));
+    assert_eq!(
+        (c.venue_trades, c.ledger_trades, c.matched_trades),
+        (2, 2, 2)
+    );
 }
 
 /// A trade only the venue reports shows as the trade, as a fee difference

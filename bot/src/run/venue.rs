@@ -27,8 +27,8 @@ use crate::domain::{Fill, OrderId, OrderStatus, Price, Symbol};
 use crate::engine::{Engine, VenueCommand};
 use crate::execution::{OrderState, Venue, VenueBalances, VenueError, reconcile};
 
-/// Env var holding the exchange API key (the operator sets it from the
-/// bot's `credentialsSecretRef`).
+/// Env var holding the exchange API key (local use; the operator mounts
+/// the phase's credentials Secret as files instead).
 pub const API_KEY_ENV: &str = "BOTFLEET_EXCHANGE_API_KEY";
 /// Env var holding the exchange API secret.
 pub const API_SECRET_ENV: &str = "BOTFLEET_EXCHANGE_API_SECRET";
@@ -92,10 +92,15 @@ impl VenueArgs {
             _ => SpotCredentials::from_env(API_KEY_ENV, API_SECRET_ENV),
         }
         .with_context(|| {
+            let field = if cfg.phase == Phase::Sandbox {
+                "sandboxCredentialsSecretRef"
+            } else {
+                "liveCredentialsSecretRef"
+            };
             format!(
                 "phase {} trades on {}: give the exchange credentials with --api-key-file and \
-                 --api-secret-file, or {API_KEY_ENV} and {API_SECRET_ENV} (the operator sets \
-                 them from spec.exchange.credentialsSecretRef)",
+                 --api-secret-file, or {API_KEY_ENV} and {API_SECRET_ENV} (the operator mounts \
+                 them from spec.exchange.{field})",
                 cfg.phase.as_str(),
                 endpoint.url()
             )

@@ -40,9 +40,12 @@ impl SpotClient {
                     Repeat::Idempotent,
                 )
                 .await?;
-            let (page, n, last) =
-                parse::parse_trade_page(&body, |venue_id| owners.get(&venue_id).copied(), Some(&rules))
-                    .map_err(invalid)?;
+            let (page, n, last) = parse::parse_trade_page(
+                &body,
+                |venue_id| owners.get(&venue_id).copied(),
+                Some(&rules),
+            )
+            .map_err(invalid)?;
             fills.extend(page.into_iter().filter(|f| f.time >= since));
             match last {
                 Some(last) if n >= PAGE => from_id = last + 1,
