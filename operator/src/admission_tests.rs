@@ -129,3 +129,29 @@ fn base64_matches_the_standard_encoding() {
     assert_eq!(base64("foo"), "Zm9v");
     assert_eq!(base64("[{\"op\":1}]"), "W3sib3AiOjF9XQ==");
 }
+
+/// `kubectl apply` fails at once for a bot whose keys do not fit its
+/// phase: one Secret for both networks, or the old single reference.
+#[test]
+fn a_bot_with_one_secret_for_test_network_and_live_keys_is_refused() {
+    let mut same = bot("LimitedReal", "Manual");
+    same["spec"]["exchange"]["liveCredentialsSecretRef"]["name"] = json!("k");
+    let r = respond(&review("TradingBot", "CREATE", same, Value::Null));
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    assert!(
+        message(&r).contains("spec.exchange.liveCredentialsSecretRef.name"),
+        "{}",
+        message(&r)
+    );
+    let mut old = bot("Sandbox", "Manual");
+    old["spec"]["exchange"] =
+        json!({"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "k"}});
+    let r = respond(&review("TradingBot", "CREATE", old, Value::Null));
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    let m = message(&r);
+    assert!(m.contains("spec.exchange.credentialsSecretRef"), "{m}");
+    assert!(
+        m.contains("spec.exchange.sandboxCredentialsSecretRef"),
+        "{m}"
+    );
+}
