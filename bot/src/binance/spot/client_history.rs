@@ -40,15 +40,15 @@ impl SpotClient {
                     Repeat::Idempotent,
                 )
                 .await?;
-            let (page, n, last) = parse::parse_trade_page(
+            let page = parse::parse_trade_page(
                 &body,
                 |venue_id| owners.get(&venue_id).copied(),
                 Some(&rules),
             )
             .map_err(invalid)?;
-            fills.extend(page.into_iter().filter(|f| f.time >= since));
-            match last {
-                Some(last) if n >= PAGE => from_id = last + 1,
+            fills.extend(page.items.into_iter().filter(|f| f.time >= since));
+            match page.last_id {
+                Some(last) if page.len >= PAGE => from_id = last + 1,
                 _ => break,
             }
         }
@@ -77,11 +77,10 @@ impl SpotClient {
                     Repeat::Idempotent,
                 )
                 .await?;
-            let (own, n, last) =
-                parse::parse_all_orders(&body, self.client_order_ids()).map_err(invalid)?;
-            owners.extend(own);
-            match last {
-                Some(last) if n >= PAGE => from_id = last + 1,
+            let page = parse::parse_all_orders(&body, self.client_order_ids()).map_err(invalid)?;
+            owners.extend(page.items);
+            match page.last_id {
+                Some(last) if page.len >= PAGE => from_id = last + 1,
                 _ => break,
             }
         }

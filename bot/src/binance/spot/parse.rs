@@ -377,13 +377,20 @@ fn parse_trade(t: &Value, id: OrderId, rules: Option<&SymbolRules>) -> Result<Fi
     })
 }
 
+/// One page of a paged endpoint: what it held of this bot's, how many
+/// entries it held in all, and its last id (the next page starts after it).
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub len: usize,
+    pub last_id: Option<i64>,
+}
+
 /// One page of `GET /api/v3/allOrders`: the venue order id of each order
-/// of this bot (by its client order id), and the page's size and last venue
-/// order id (the next page starts after it).
+/// of this bot (by its client order id).
 pub fn parse_all_orders(
     body: &str,
     ids: &ClientOrderIds,
-) -> Result<(Vec<(i64, OrderId)>, usize, Option<i64>), WireError> {
+) -> Result<Page<(i64, OrderId)>, WireError> {
     let v = parse_json(body, "allOrders response")?;
     let items = array(&v, "allOrders response")?;
     let mut own = Vec::new();
@@ -399,17 +406,20 @@ pub fn parse_all_orders(
             own.push((venue_id, id));
         }
     }
-    Ok((own, items.len(), last))
+    Ok(Page {
+        items: own,
+        len: items.len(),
+        last_id: last,
+    })
 }
 
 /// One page of `GET /api/v3/myTrades?symbol=...&fromId=...`: the trades
-/// whose venue order `owner` maps to an engine order (this bot's), and the
-/// page's size and last trade id.
+/// whose venue order `owner` maps to an engine order (this bot's).
 pub fn parse_trade_page(
     body: &str,
     owner: impl Fn(i64) -> Option<OrderId>,
     rules: Option<&SymbolRules>,
-) -> Result<(Vec<Fill>, usize, Option<i64>), WireError> {
+) -> Result<Page<Fill>, WireError> {
     let v = parse_json(body, "myTrades response")?;
     let items = array(&v, "myTrades response")?;
     let mut fills = Vec::new();
@@ -426,5 +436,9 @@ pub fn parse_trade_page(
         }
     }
     sort_fills(&mut fills);
-    Ok((fills, items.len(), last))
+    Ok(Page {
+        items: fills,
+        len: items.len(),
+        last_id: last,
+    })
 }
