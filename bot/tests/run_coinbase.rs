@@ -26,7 +26,6 @@ fn coinbase_sim() -> SimConfig {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Coinbase product ids (BTC-USD) in TradingBot symbols, from branch cbvenue: un-ignore at merge"]
 async fn a_coinbase_bot_warms_up_and_trades_the_coinbase_candles() {
     let sim = ExchangeSim::start(coinbase_sim()).await;
     let now = chrono::Utc::now().timestamp_millis();

@@ -189,6 +189,10 @@ pub struct GateCriterionStatus {
     pub measured: Option<f64>,
     /// Whether the criterion holds.
     pub met: bool,
+    /// What was measured, in words, where a number does not say it
+    /// (`ledgerMatchesVenue`: the differences named, or why there is no check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Capital allocated to the bot.

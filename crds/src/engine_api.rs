@@ -86,6 +86,11 @@ pub struct EngineStatus {
     /// oldest first (none while the capital never changed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allocations: Vec<Allocation>,
+    /// The last comparison of the ledger with the venue's own trade
+    /// history and balances (Sandbox and up; absent in Paper and until the
+    /// first check). See [`LedgerCheck`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_check: Option<LedgerCheck>,
 }
 
 /// One capital transfer: the allocated capital changed (a Scaling step, an
@@ -215,6 +220,10 @@ pub struct LimitHit {
     pub message: String,
 }
 
+pub use crate::ledger_check::{
+    AssetDifference, BalanceShortfall, LedgerCheck, TradeMismatch, TradeRecord,
+};
+
 /// `POST /v1/halt`: stop opening positions and cancel open orders (and close
 /// positions when `flatten`). Halting an engine that is already halted keeps
 /// the existing halt (and its id).
@@ -299,6 +308,7 @@ mod tests {
                 capital_after: Decimal::from(2000),
                 shortfall: Decimal::from_str("625.5").unwrap(),
             }],
+            ledger_check: None,
         }
     }
 

@@ -38,6 +38,11 @@ overlay_struct! {
         /// Rejected or failed orders as % of all orders must be at most this.
         #[schemars(range(min = 0, max = 100))]
         pub max_error_rate_pct: f64,
+        /// The engine's ledger must equal the venue's own records (trades,
+        /// fees, cash and positions, exactly) in a check at most 30 minutes
+        /// old. Default true out of Sandbox and out of LimitedReal; it cannot
+        /// be set out of Paper (paper fills never reach a venue).
+        pub ledger_matches_venue: bool,
     }
 }
 
@@ -53,6 +58,7 @@ impl GateCriteria {
             max_drawdown_pct: 10.0,
             min_return_pct: 0.0,
             max_error_rate_pct: 2.0,
+            ledger_matches_venue: false,
         }
     }
 
@@ -61,14 +67,22 @@ impl GateCriteria {
         Self::seed(14)
     }
 
-    /// Default gate out of Sandbox: seed thresholds, 7 days.
+    /// Default gate out of Sandbox: seed thresholds, 7 days, and the
+    /// ledger must match the test network's records.
     pub fn sandbox_to_limited_real_default() -> Self {
-        Self::seed(7)
+        Self {
+            ledger_matches_venue: true,
+            ..Self::seed(7)
+        }
     }
 
-    /// Default gate out of LimitedReal: seed thresholds, 30 days.
+    /// Default gate out of LimitedReal: seed thresholds, 30 days, and the
+    /// ledger must match the exchange's records.
     pub fn limited_real_to_scaling_default() -> Self {
-        Self::seed(30)
+        Self {
+            ledger_matches_venue: true,
+            ..Self::seed(30)
+        }
     }
 
     /// Evaluates every criterion against `m`, in a fixed order. A criterion
@@ -82,9 +96,10 @@ impl GateCriteria {
                 required,
                 measured,
                 met: measured.is_some_and(|v| comparison.holds(v, required)),
+                detail: None,
             }
         };
-        vec![
+        let mut rows = vec![
             row(
                 "minDays",
                 AtLeast,
@@ -122,10 +137,29 @@ impl GateCriteria {
                 self.max_error_rate_pct,
                 m.error_rate_pct,
             ),
-        ]
+        ];
+        if self.ledger_matches_venue {
+            // Measured: how many things differ; met only at 0, in a recent check.
+            let differences = m.ledger.differences.map(|n| n as f64);
+            let mut ledger = row("ledgerMatchesVenue", AtMost, 0.0, differences);
+            ledger.detail = Some(m.ledger.detail.clone());
+            rows.push(ledger);
+        }
+        rows
     }
 
     fn check(&self, path: &str, errs: &mut ValidationErrors) {
+        if path.ends_with("paperToSandbox") {
+            errs.check(
+                !self.ledger_matches_venue,
+                format!("{path}.ledgerMatchesVenue"),
+                || {
+                    "cannot be required out of Paper: paper fills never reach a venue, so there is \
+                     no venue record to match; remove it (it applies out of Sandbox and LimitedReal)"
+                        .into()
+                },
+            );
+        }
         errs.check(self.min_trades >= 1, format!("{path}.minTrades"), || {
             "must be at least 1: win rate and Sharpe of zero trades prove nothing".into()
         });
@@ -229,6 +263,18 @@ pub struct GateMeasurement {
     pub return_pct: f64,
     /// Failed or rejected orders as % of orders.
     pub error_rate_pct: Option<f64>,
+    /// The engine's last ledger check against the venue.
+    pub ledger: LedgerEvidence,
+}
+
+/// The ledger check as the gate sees it (see
+/// [`crate::ledger_check::evidence`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LedgerEvidence {
+    /// How many things differ, from a check recent enough; `None`: no such check.
+    pub differences: Option<u64>,
+    /// What differs (named, with the numbers), or why there is no usable check.
+    pub detail: String,
 }
 
 macro_rules! gate_field {

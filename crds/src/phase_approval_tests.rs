@@ -144,7 +144,7 @@ fn bot_in(phase: &str, gate_target: &str, hash: Option<&str>) -> TradingBot {
         "apiVersion": "botfleet.dev/v1alpha1", "kind": "TradingBot",
         "metadata": {"name": "b", "namespace": "ns", "uid": "bot-uid"},
         "spec": {"strategyRef": {"name": "s"}, "riskPolicyRef": {"name": "p"},
-            "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "k"}},
+            "exchange": {"symbols": ["BTCUSDT"], "sandboxCredentialsSecretRef": {"name": "k"}, "liveCredentialsSecretRef": {"name": "k-live"}},
             "capital": 1000, "phase": "LimitedReal"},
         "status": {"phase": phase, "gate": {"targetPhase": gate_target, "met": true,
             "tradingHash": hash,

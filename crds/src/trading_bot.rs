@@ -128,9 +128,28 @@ pub struct ExchangeSpec {
     /// Exchange symbols to trade, upper-case, at least one, in the venue's form: BTCUSDT on binance, product ids such as BTC-USD on coinbase.
     #[schemars(length(min = 1), inner(regex(pattern = r"^[A-Z0-9]+(-[A-Z0-9]+)?$")))]
     pub symbols: Vec<String>,
-    /// Secret (same namespace) holding the API key and secret; required from Sandbox up. Keys are never written in the TradingBot itself.
+    /// Secret (same namespace) with the exchange's TEST-NETWORK API key and secret (keys `apiKey`, `apiSecret`): mounted only into the Sandbox pod; required when spec.phase is Sandbox or above. Keys are never written in the TradingBot itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_credentials_secret_ref: Option<SecretRef>,
+    /// Secret (same namespace) with the LIVE (real-money) API key and secret (keys `apiKey`, `apiSecret`): mounted only into LimitedReal and Scaling pods; required when spec.phase is LimitedReal or Scaling. Must be another Secret than the test-network one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_credentials_secret_ref: Option<SecretRef>,
+    /// Removed: one reference for every phase could hand a live key to a Sandbox bot. Name the test-network Secret in sandboxCredentialsSecretRef and the live one in liveCredentialsSecretRef instead; a TradingBot that still sets this field is refused with that fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretRef>,
+}
+
+impl ExchangeSpec {
+    /// The credentials the engine of `phase` uses: none in Paper (it
+    /// sends no order), the test network's in Sandbox, the live ones in
+    /// LimitedReal and Scaling. Never the other phase's.
+    pub fn credentials_for(&self, phase: Phase) -> Option<&SecretRef> {
+        match phase {
+            Phase::Paper => None,
+            Phase::Sandbox => self.sandbox_credentials_secret_ref.as_ref(),
+            Phase::LimitedReal | Phase::Scaling => self.live_credentials_secret_ref.as_ref(),
+        }
+    }
 }
 
 /// Supported exchanges.
@@ -278,17 +297,7 @@ impl TradingBotSpec {
                 || format!("`{s}` is listed twice; remove the duplicate"),
             );
         }
-        match &self.exchange.credentials_secret_ref {
-            None => errs.check(self.phase == Phase::Paper, "spec.exchange.credentialsSecretRef", || {
-                format!(
-                    "{} sends orders to the exchange and needs API keys: create a Secret with them and name it here",
-                    self.phase
-                )
-            }),
-            Some(r) => errs.check(is_k8s_name(&r.name), "spec.exchange.credentialsSecretRef.name", || {
-                format!("`{}` is not a valid Secret name", r.name)
-            }),
-        }
+        self.check_credentials(&mut errs);
         errs.check(self.capital.value() > Decimal::ZERO, "spec.capital", || {
             "must be above 0 (the quote-currency amount the bot trades with)".into()
         });

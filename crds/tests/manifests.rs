@@ -33,7 +33,7 @@ spec:
   riskPolicyRef: {name: careful}
   exchange:
     symbols: [BTCUSDT]
-    credentialsSecretRef: {name: binance-keys}
+    sandboxCredentialsSecretRef: {name: binance-testnet-keys}
   phase: Sandbox
   capital: 0.1
 "#;

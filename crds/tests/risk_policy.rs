@@ -40,6 +40,8 @@ fn defaults_match_the_seed_figures() {
         assert_eq!(g.min_sharpe, 1.5);
         assert_eq!(g.max_drawdown_pct, 10.0);
         assert_eq!(g.min_return_pct, 0.0);
+        // The venue's records are checked wherever a venue trades.
+        assert_eq!(g.ledger_matches_venue, from != Phase::Paper, "{from:?}");
     }
     assert!(spec.gates.out_of(Phase::Scaling).is_none());
 
@@ -237,8 +239,14 @@ fn gate_rules() {
     spec.gates.sandbox_to_limited_real.max_drawdown_pct = 0.0;
     spec.gates.limited_real_to_scaling.min_return_pct = -150.0;
     spec.gates.limited_real_to_scaling.min_sharpe = f64::NAN;
+    spec.gates.paper_to_sandbox.ledger_matches_venue = true;
     let errs = errors(&spec);
+    assert!(
+        errs.to_string().contains("paper fills never reach a venue"),
+        "{errs}"
+    );
     for path in [
+        "spec.gates.paperToSandbox.ledgerMatchesVenue",
         "spec.gates.paperToSandbox.minWinRatePct",
         "spec.gates.paperToSandbox.minTrades",
         "spec.gates.sandboxToLimitedReal.maxDrawdownPct",
@@ -339,6 +347,7 @@ fn gate_evaluation_uses_strict_comparisons() {
         max_drawdown_pct: 6.0,
         return_pct: 4.2,
         error_rate_pct: Some(0.5),
+        ledger: Default::default(),
     };
     assert!(gate.evaluate(&good).iter().all(|c| c.met));
     let borderline = GateMeasurement {
@@ -379,4 +388,41 @@ fn yaml_round_trip() {
     assert_eq!(back, policy);
     let json: RiskPolicy = serde_json::from_str(&serde_json::to_string(&policy).unwrap()).unwrap();
     assert_eq!(json, policy);
+}
+
+/// `ledgerMatchesVenue` can be turned off out of Sandbox (a policy's choice)
+/// and reads from YAML; a gate that asks for it lists it last, not met
+/// without a recent check.
+#[test]
+fn ledger_matches_venue_is_a_gate_criterion() {
+    let spec: RiskPolicySpec =
+        serde_yaml::from_str("gates:\n  sandboxToLimitedReal: {ledgerMatchesVenue: false}\n")
+            .unwrap();
+    assert!(!spec.gates.sandbox_to_limited_real.ledger_matches_venue);
+    assert!(spec.gates.limited_real_to_scaling.ledger_matches_venue);
+    spec.validate().unwrap();
+
+    let gate = &RiskPolicySpec::default().gates.sandbox_to_limited_real;
+    let unchecked = GateMeasurement {
+        days_in_phase: 15.0,
+        trades: 120,
+        win_rate_pct: Some(58.0),
+        sharpe: Some(1.8),
+        max_drawdown_pct: 6.0,
+        return_pct: 4.2,
+        error_rate_pct: Some(0.5),
+        ledger: Default::default(),
+    };
+    let rows = gate.evaluate(&unchecked);
+    let last = rows.last().unwrap();
+    assert_eq!(last.name, "ledgerMatchesVenue");
+    assert!(!last.met && last.measured.is_none());
+    let agreeing = GateMeasurement {
+        ledger: botfleet_crds::LedgerEvidence {
+            differences: Some(0),
+            detail: "ledger matches the venue".into(),
+        },
+        ..unchecked
+    };
+    assert!(gate.evaluate(&agreeing).iter().all(|c| c.met));
 }

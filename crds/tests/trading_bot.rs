@@ -59,6 +59,8 @@ fn every_problem_at_once() {
         exchange: ExchangeSpec {
             venue: Venue::Binance,
             symbols: vec!["btc/usdt".into(), "ETHUSDT".into(), "ETHUSDT".into()],
+            sandbox_credentials_secret_ref: None,
+            live_credentials_secret_ref: None,
             credentials_secret_ref: None,
         },
         phase: Phase::Sandbox,
@@ -74,7 +76,7 @@ fn every_problem_at_once() {
         "spec.strategyRef.name",
         "spec.exchange.symbols[0]",
         "spec.exchange.symbols[2]",
-        "spec.exchange.credentialsSecretRef",
+        "spec.exchange.sandboxCredentialsSecretRef",
         "spec.capital",
         "spec.persistence",
     ] {
@@ -84,7 +86,9 @@ fn every_problem_at_once() {
     assert!(text.starts_with("6 problems:"), "{text}");
     assert!(text.contains("use BTCUSDT"), "{text}");
     assert!(
-        text.contains("Sandbox sends orders to the exchange"),
+        text.contains(
+            "spec.phase Sandbox trades in Sandbox, which needs the exchange's test network"
+        ),
         "{text}"
     );
 }
@@ -158,9 +162,13 @@ fn yaml_round_trip_with_status() {
             exchange: ExchangeSpec {
                 venue: Venue::Binance,
                 symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
-                credentials_secret_ref: Some(SecretRef {
-                    name: "binance-keys".into(),
+                sandbox_credentials_secret_ref: Some(SecretRef {
+                    name: "binance-testnet-keys".into(),
                 }),
+                live_credentials_secret_ref: Some(SecretRef {
+                    name: "binance-live-keys".into(),
+                }),
+                credentials_secret_ref: None,
             },
             ..minimal()
         },
@@ -314,4 +322,92 @@ fn binance_names_the_fix_for_a_coinbase_product_id() {
     assert!(!errs.has_path("spec.exchange.symbols[1]"), "{text}");
     assert!(text.contains("use BTCUSD"), "{text}");
     assert!(text.contains("not a Binance symbol"), "{text}");
+}
+
+fn exchange(sandbox: Option<&str>, live: Option<&str>) -> ExchangeSpec {
+    let r = |n: Option<&str>| n.map(|name| SecretRef { name: name.into() });
+    ExchangeSpec {
+        venue: Venue::Binance,
+        symbols: vec!["BTCUSDT".into()],
+        sandbox_credentials_secret_ref: r(sandbox),
+        live_credentials_secret_ref: r(live),
+        credentials_secret_ref: None,
+    }
+}
+
+/// Test-network and live keys are separate references: each phase from
+/// Sandbox up needs the one of every venue phase it climbs through, the two
+/// may not name one Secret, and the removed single reference is refused
+/// with the fix named.
+#[test]
+fn credentials_are_separate_for_the_test_network_and_live() {
+    let spec = |phase, ex| TradingBotSpec {
+        phase,
+        exchange: ex,
+        ..minimal()
+    };
+    spec(Phase::Paper, exchange(None, None)).validate().unwrap();
+    spec(Phase::Sandbox, exchange(Some("t"), None))
+        .validate()
+        .unwrap();
+    spec(Phase::LimitedReal, exchange(Some("t"), Some("l")))
+        .validate()
+        .unwrap();
+
+    let errs = spec(Phase::Sandbox, exchange(None, Some("l")))
+        .validate()
+        .unwrap_err();
+    assert!(
+        errs.has_path("spec.exchange.sandboxCredentialsSecretRef"),
+        "{errs}"
+    );
+    assert!(
+        !errs.has_path("spec.exchange.liveCredentialsSecretRef"),
+        "{errs}"
+    );
+
+    let errs = spec(Phase::Scaling, exchange(Some("t"), None))
+        .validate()
+        .unwrap_err();
+    assert!(
+        errs.has_path("spec.exchange.liveCredentialsSecretRef"),
+        "{errs}"
+    );
+    assert!(
+        errs.to_string().contains("live (real-money) API key"),
+        "{errs}"
+    );
+
+    let errs = spec(Phase::LimitedReal, exchange(Some("keys"), Some("keys")))
+        .validate()
+        .unwrap_err();
+    assert!(
+        errs.has_path("spec.exchange.liveCredentialsSecretRef.name"),
+        "{errs}"
+    );
+    assert!(errs.to_string().contains("two Secrets"), "{errs}");
+
+    let mut old = exchange(Some("t"), None);
+    old.credentials_secret_ref = Some(SecretRef { name: "t".into() });
+    let errs = spec(Phase::Sandbox, old).validate().unwrap_err();
+    assert!(
+        errs.has_path("spec.exchange.credentialsSecretRef"),
+        "{errs}"
+    );
+    assert!(
+        errs.to_string()
+            .contains("move the test-network Secret to sandboxCredentialsSecretRef"),
+        "{errs}"
+    );
+}
+
+/// The engine of each phase gets only that phase's Secret.
+#[test]
+fn each_phase_uses_only_its_own_keys() {
+    let ex = exchange(Some("testnet"), Some("live"));
+    let name = |p| ex.credentials_for(p).map(|r| r.name.as_str());
+    assert_eq!(name(Phase::Paper), None);
+    assert_eq!(name(Phase::Sandbox), Some("testnet"));
+    assert_eq!(name(Phase::LimitedReal), Some("live"));
+    assert_eq!(name(Phase::Scaling), Some("live"));
 }

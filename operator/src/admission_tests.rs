@@ -41,7 +41,7 @@ fn a_strategy_with_fast_not_below_slow_or_no_kind_is_refused_with_field_paths() 
 fn bot(phase: &str, promotion: &str) -> Value {
     json!({"metadata": {"name": "b"}, "spec": {"strategyRef": {"name": "s"},
         "riskPolicyRef": {"name": "p"}, "capital": 1000, "phase": phase, "promotion": promotion,
-        "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "k"}}}})
+        "exchange": {"symbols": ["BTCUSDT"], "sandboxCredentialsSecretRef": {"name": "k"}, "liveCredentialsSecretRef": {"name": "k-live"}}}})
 }
 
 #[test]
@@ -206,4 +206,30 @@ fn an_approval_is_refused_unless_the_apiserver_allowed_its_creator_to_approve() 
     let allowed = respond(&review, Some(&ApproverAnswer::Allowed));
     assert_eq!(allowed["response"]["allowed"], true, "{allowed}");
     assert!(allowed["response"]["patch"].is_string());
+}
+
+/// `kubectl apply` fails at once for a bot whose keys do not fit its
+/// phase: one Secret for both networks, or the old single reference.
+#[test]
+fn a_bot_with_one_secret_for_test_network_and_live_keys_is_refused() {
+    let mut same = bot("LimitedReal", "Manual");
+    same["spec"]["exchange"]["liveCredentialsSecretRef"]["name"] = json!("k");
+    let r = respond(&review("TradingBot", "CREATE", same, Value::Null), None);
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    assert!(
+        message(&r).contains("spec.exchange.liveCredentialsSecretRef.name"),
+        "{}",
+        message(&r)
+    );
+    let mut old = bot("Sandbox", "Manual");
+    old["spec"]["exchange"] =
+        json!({"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "k"}});
+    let r = respond(&review("TradingBot", "CREATE", old, Value::Null), None);
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    let m = message(&r);
+    assert!(m.contains("spec.exchange.credentialsSecretRef"), "{m}");
+    assert!(
+        m.contains("spec.exchange.sandboxCredentialsSecretRef"),
+        "{m}"
+    );
 }

@@ -175,7 +175,15 @@ fn decide_phase(o: &Observed<'_>, halt: &HaltPart) -> (gate::GateOutcome, Vec<Ph
                 } else {
                     elapsed.unsigned_abs()
                 };
-                gate::measurement(&e.window, o.config.days(elapsed))
+                let ledger = botfleet_crds::ledger_check::evidence(
+                    e.ledger_check.as_ref(),
+                    |at| {
+                        let at = at.parse::<Timestamp>().ok()?;
+                        Some(o.now.duration_since(at).as_secs())
+                    },
+                    botfleet_crds::ledger_check::LEDGER_CHECK_MAX_AGE_SECS,
+                );
+                gate::measurement(&e.window, o.config.days(elapsed), ledger)
             }
             Err(_) => Err(format!(
                 "the engine reports an unreadable phaseStartedAt `{}`",

@@ -30,7 +30,7 @@ fn bot(annotations: serde_json::Value, halted: bool) -> TradingBot {
         "metadata": {"name": "b", "namespace": "ns", "uid": "0123456789ab", "generation": 3,
             "annotations": annotations},
         "spec": {"strategyRef": {"name": "s"}, "riskPolicyRef": {"name": "p"},
-            "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "k"}},
+            "exchange": {"symbols": ["BTCUSDT"], "sandboxCredentialsSecretRef": {"name": "k"}, "liveCredentialsSecretRef": {"name": "k-live"}},
             "capital": 10000, "phase": "LimitedReal", "halted": halted},
     }))
     .unwrap()
@@ -82,6 +82,7 @@ fn engine(phase: Phase, equity: i64, halt: Option<HaltInfo>) -> EngineView {
             limits_hit: vec![],
             allocations: vec![],
             flatten_pending: false,
+            ledger_check: None,
         }),
         error: None,
         failures: 0,

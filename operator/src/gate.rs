@@ -18,8 +18,8 @@
 
 use botfleet_crds::engine_api::WindowMetrics;
 use botfleet_crds::{
-    ApprovalRecord, GateCriteria, GateCriterionStatus, GateMeasurement, GateStatus, Gates, Phase,
-    Promotion,
+    ApprovalRecord, GateCriteria, GateCriterionStatus, GateMeasurement, GateStatus, Gates,
+    LedgerEvidence, Phase, Promotion,
 };
 
 /// Inputs of one evaluation.
@@ -111,9 +111,14 @@ pub struct GateOutcome {
     pub move_pending: Option<Phase>,
 }
 
-/// Builds the gate measurement from an engine window. Undefined statistics
-/// (NaN, ∞, no trades yet) become "not measurable" rather than numbers.
-pub fn measurement(window: &WindowMetrics, days_in_phase: f64) -> Result<GateMeasurement, String> {
+/// Builds the gate measurement from an engine window and its last ledger
+/// check. Undefined statistics (NaN, ∞, no trades yet) become "not
+/// measurable" rather than numbers.
+pub fn measurement(
+    window: &WindowMetrics,
+    days_in_phase: f64,
+    ledger: LedgerEvidence,
+) -> Result<GateMeasurement, String> {
     let finite = |v: f64| v.is_finite().then_some(v);
     if !window.return_pct.is_finite() || !window.max_drawdown_pct.is_finite() {
         return Err("the engine reports an undefined return or drawdown".into());
@@ -133,6 +138,7 @@ pub fn measurement(window: &WindowMetrics, days_in_phase: f64) -> Result<GateMea
         return_pct: window.return_pct,
         error_rate_pct: (window.orders > 0)
             .then(|| window.order_errors as f64 / window.orders as f64 * 100.0),
+        ledger,
     })
 }
 
@@ -165,31 +171,39 @@ pub fn evaluate(
             .map(|c| GateCriterionStatus {
                 measured: None,
                 met: false,
+                detail: c.detail.filter(|d| !d.is_empty()),
                 ..c
             })
             .collect(),
     }
 }
 
-/// "minTrades 40 (needs >= 100)" for every unmet criterion.
+/// "minTrades 40 (needs >= 100)" for every unmet criterion, with what
+/// differs where the criterion names it (`ledgerMatchesVenue`).
 pub fn unmet_summary(criteria: &[GateCriterionStatus]) -> String {
     criteria
         .iter()
         .filter(|c| !c.met)
-        .map(|c| match c.measured {
-            Some(m) => format!(
-                "{} {} (needs {} {})",
-                c.name,
-                number(m),
-                c.comparison,
-                number(c.required)
-            ),
-            None => format!(
-                "{} not measurable yet (needs {} {})",
-                c.name,
-                c.comparison,
-                number(c.required)
-            ),
+        .map(|c| {
+            let row = match c.measured {
+                Some(m) => format!(
+                    "{} {} (needs {} {})",
+                    c.name,
+                    number(m),
+                    c.comparison,
+                    number(c.required)
+                ),
+                None => format!(
+                    "{} not measurable yet (needs {} {})",
+                    c.name,
+                    c.comparison,
+                    number(c.required)
+                ),
+            };
+            match &c.detail {
+                Some(detail) => format!("{row}: {detail}"),
+                None => row,
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")

@@ -23,8 +23,16 @@ fn good_window() -> WindowMetrics {
     }
 }
 
+/// A recent ledger check that found the books equal.
+fn agreeing() -> LedgerEvidence {
+    LedgerEvidence {
+        differences: Some(0),
+        detail: "ledger matches the venue: 150 trade(s), fees and cash equal".into(),
+    }
+}
+
 fn good() -> GateMeasurement {
-    measurement(&good_window(), 20.0).unwrap()
+    measurement(&good_window(), 20.0, agreeing()).unwrap()
 }
 
 fn input(
@@ -112,7 +120,7 @@ fn nan_and_missing_statistics_are_not_measurable_and_not_met() {
     let mut w = good_window();
     w.sharpe = f64::NAN;
     w.win_rate_pct = f64::INFINITY;
-    let m = measurement(&w, 20.0).unwrap();
+    let m = measurement(&w, 20.0, agreeing()).unwrap();
     assert_eq!((m.sharpe, m.win_rate_pct), (None, None));
     let rows = evaluate(&GateCriteria::seed(1), &Ok(m));
     for name in ["minSharpe", "minWinRatePct"] {
@@ -125,7 +133,7 @@ fn nan_and_missing_statistics_are_not_measurable_and_not_met() {
     let mut undefined = good_window();
     undefined.return_pct = f64::NAN;
     assert!(
-        measurement(&undefined, 1.0)
+        measurement(&undefined, 1.0, agreeing())
             .unwrap_err()
             .contains("undefined")
     );
@@ -139,7 +147,7 @@ fn an_empty_window_meets_nothing_that_needs_trades() {
     w.orders = 0;
     w.order_errors = 0;
     w.win_rate_pct = 0.0;
-    let m = measurement(&w, 30.0).unwrap();
+    let m = measurement(&w, 30.0, agreeing()).unwrap();
     assert_eq!((m.win_rate_pct, m.error_rate_pct), (None, None));
     let rows = evaluate(&GateCriteria::seed(1), &Ok(m));
     assert!(!criterion(&rows, "minTrades").met);
@@ -328,5 +336,64 @@ fn a_granted_approval_promotes_and_is_named_in_the_change() {
         change.reason.contains("approved by alice"),
         "{}",
         change.reason
+    );
+}
+
+/// Out of Sandbox the ledger must match the venue: a check that found a
+/// difference blocks with the difference named, no check (or a stale one)
+/// is not measurable, and Paper → Sandbox does not ask for it.
+#[test]
+fn ledger_matches_venue_blocks_sandbox_with_the_difference_named() {
+    let differs = GateMeasurement {
+        ledger: LedgerEvidence {
+            differences: Some(1),
+            detail: "the venue reports BTCUSDT trade 9 buy 0.001 @ 50000 fee 0.05 the ledger lacks"
+                .into(),
+        },
+        ..good()
+    };
+    let out = decide(&input(
+        Phase::LimitedReal,
+        Some(Phase::Sandbox),
+        Ok(differs),
+    ));
+    assert_eq!(out.effective, Phase::Sandbox);
+    let blocked = out.blocked.unwrap();
+    assert_eq!(blocked.reason, "GateNotMet");
+    assert!(
+        blocked
+            .message
+            .contains("ledgerMatchesVenue 1 (needs <= 0)"),
+        "{}",
+        blocked.message
+    );
+    let gate = out.gate.unwrap();
+    let row = criterion(&gate.criteria, "ledgerMatchesVenue");
+    assert!(!row.met);
+    assert!(
+        row.detail.as_deref().unwrap().contains("BTCUSDT trade 9"),
+        "{row:?}"
+    );
+
+    let unchecked = GateMeasurement {
+        ledger: LedgerEvidence::default(),
+        ..good()
+    };
+    let out = decide(&input(
+        Phase::LimitedReal,
+        Some(Phase::Sandbox),
+        Ok(unchecked),
+    ));
+    assert_eq!(out.effective, Phase::Sandbox);
+    assert!(!criterion(&out.gate.unwrap().criteria, "ledgerMatchesVenue").met);
+
+    let out = decide(&input(Phase::LimitedReal, Some(Phase::Sandbox), Ok(good())));
+    assert_eq!(out.effective, Phase::LimitedReal);
+
+    let paper = decide(&input(Phase::Paper, Some(Phase::Paper), Ok(good())));
+    let rows = paper.gate.unwrap().criteria;
+    assert!(
+        rows.iter().all(|c| c.name != "ledgerMatchesVenue"),
+        "{rows:?}"
     );
 }

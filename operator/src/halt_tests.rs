@@ -46,6 +46,7 @@ fn engine(w: WindowMetrics, halt: Option<HaltInfo>) -> EngineStatus {
         limits_hit: vec![],
         allocations: vec![],
         flatten_pending: false,
+        ledger_check: None,
     }
 }
 

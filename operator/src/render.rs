@@ -304,14 +304,10 @@ fn secret_env(name: &str, secret: &str, key: &str, optional: bool) -> EnvVar {
 }
 
 /// The credentials Secret the engine pod of `phase` mounts: none in Paper
-/// (it sends no order), the bot's from Sandbox up.
+/// (it sends no order), the test network's in Sandbox, the live one in
+/// LimitedReal and Scaling — never the other phase's.
 pub fn credentials_for(bot: &TradingBot, phase: Phase) -> Option<&botfleet_crds::SecretRef> {
-    match phase {
-        Phase::Paper => None,
-        Phase::Sandbox | Phase::LimitedReal | Phase::Scaling => {
-            bot.spec.exchange.credentials_secret_ref.as_ref()
-        }
-    }
+    bot.spec.exchange.credentials_for(phase)
 }
 
 fn probe(path: &str) -> Probe {

@@ -310,15 +310,25 @@ fn the_engine_flags_carry_the_venue_of_the_rendered_phase_only() {
 }
 
 #[test]
-fn exchange_credentials_are_files_mounted_only_from_sandbox_up() {
+/// Each pod mounts only its phase's credentials: none in Paper, the test
+/// network's in Sandbox (never the live Secret), the live Secret in
+/// LimitedReal and Scaling (never the test network's); as files, never env.
+fn exchange_credentials_are_only_the_phases_own_files() {
     let m = manifests();
     let bot = &m.trading_bots[0];
-    let creds = bot
+    let testnet = bot
         .spec
         .exchange
-        .credentials_secret_ref
+        .sandbox_credentials_secret_ref
         .clone()
-        .expect("the example bot names its credentials");
+        .expect("the example bot names its test-network credentials");
+    let live = bot
+        .spec
+        .exchange
+        .live_credentials_secret_ref
+        .clone()
+        .expect("the example bot names its live credentials");
+    assert_ne!(testnet.name, live.name);
     for phase in [
         Phase::Paper,
         Phase::Sandbox,
@@ -334,13 +344,28 @@ fn exchange_credentials_are_files_mounted_only_from_sandbox_up() {
             .spec
             .unwrap();
         let c = &pod.containers[0];
+        let (creds, other) = match phase {
+            Phase::Sandbox => (&testnet, &live),
+            _ => (&live, &testnet),
+        };
+        let mounted = |name: &str| {
+            pod.volumes
+                .iter()
+                .flatten()
+                .any(|v| v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) == Some(name))
+        };
+        assert!(
+            !mounted(&other.name),
+            "{phase:?} mounts the other phase's Secret `{}`",
+            other.name
+        );
         // Never in the environment, in any phase.
         for e in c.env.iter().flatten() {
             let from_creds = e
                 .value_from
                 .as_ref()
                 .and_then(|v| v.secret_key_ref.as_ref())
-                .is_some_and(|r| r.name == creds.name);
+                .is_some_and(|r| r.name == testnet.name || r.name == live.name);
             assert!(
                 !from_creds,
                 "{phase:?}: env {} reads the credentials",
@@ -352,7 +377,10 @@ fn exchange_credentials_are_files_mounted_only_from_sandbox_up() {
         });
         let args = c.args.clone().unwrap();
         if phase == Phase::Paper {
-            assert!(volume.is_none(), "Paper sends no order: no credentials");
+            assert!(
+                volume.is_none() && !mounted(&testnet.name),
+                "Paper sends no order: no credentials"
+            );
             assert!(!args.iter().any(|a| a.starts_with("--api-")), "{args:?}");
             continue;
         }

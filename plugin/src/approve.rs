@@ -90,6 +90,12 @@ pub fn render_preview(p: &ApprovalPreview) -> String {
         &["CRITERION", "REQUIRED", "MEASURED", "MET"],
         &rows,
     ));
+    // What a number cannot say (the ledger check's differences, named).
+    for c in &s.gate {
+        if let Some(detail) = &c.detail {
+            let _ = writeln!(out, "{}: {detail}", c.name);
+        }
+    }
     if s.gate.iter().any(|c| !c.met) {
         let _ = writeln!(
             out,

@@ -8,7 +8,7 @@ fn bot(phase: &str, status: serde_json::Value) -> TradingBot {
         "apiVersion": "botfleet.dev/v1alpha1", "kind": "TradingBot",
         "metadata": {"name": "b", "namespace": "ns"},
         "spec": {"strategyRef": {"name": "s"}, "riskPolicyRef": {"name": "p"},
-            "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "k"}},
+            "exchange": {"symbols": ["BTCUSDT"], "sandboxCredentialsSecretRef": {"name": "k"}, "liveCredentialsSecretRef": {"name": "k-live"}},
             "capital": 1000, "phase": phase},
         "status": status,
     }))

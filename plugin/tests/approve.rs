@@ -49,7 +49,7 @@ async fn approve_shows_what_it_approves_creates_the_approval_and_status_lists_it
     let bot: TradingBot = serde_json::from_value(json!({
         "apiVersion": "botfleet.dev/v1alpha1", "kind": "TradingBot", "metadata": {"name": "alpha"},
         "spec": {"strategyRef": {"name": "sma"}, "riskPolicyRef": {"name": "seed"},
-            "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "keys"}},
+            "exchange": {"symbols": ["BTCUSDT"], "sandboxCredentialsSecretRef": {"name": "keys"}, "liveCredentialsSecretRef": {"name": "keys-live"}},
             "capital": 1000, "phase": "LimitedReal"}}))
     .unwrap();
     let uid = bots

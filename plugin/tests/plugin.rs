@@ -65,7 +65,7 @@ impl World {
         "metadata": {"name": name},
         "spec": {
             "strategyRef": {"name": "sma"}, "riskPolicyRef": {"name": "seed"},
-            "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "keys"}},
+            "exchange": {"symbols": ["BTCUSDT"], "sandboxCredentialsSecretRef": {"name": "keys"}, "liveCredentialsSecretRef": {"name": "keys-live"}},
             "capital": 1000, "phase": phase, "halted": halted,
         }}))
         .unwrap();

@@ -314,7 +314,7 @@ spec:
   exchange:
     venue: binance
     symbols: [BTCUSDT]
-    credentialsSecretRef: {name: $TRADER-keys}
+    sandboxCredentialsSecretRef: {name: $TRADER-keys}
   phase: Paper
   capital: 1000
 EOT

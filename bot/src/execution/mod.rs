@@ -14,6 +14,7 @@
 //!    `broker.submit(order)`: it fills on the next candle at the earliest.
 
 mod config;
+mod ledger_check;
 mod matching;
 mod paper;
 mod reconcile;
@@ -26,6 +27,7 @@ mod proptests;
 mod tests;
 
 pub use config::{PaperConfig, PaperConfigError};
+pub use ledger_check::{LedgerInputs, compare as compare_ledger};
 pub use matching::{fee, is_marketable, limit_price, market_price};
 pub use paper::{ExecutionReport, PaperBroker, QUANTITY_DP};
 pub use reconcile::{Reconciliation, reconcile};

@@ -72,6 +72,19 @@ pub trait Venue: Send {
         self.fills(&state.symbol, state.id)
     }
 
+    /// Every trade of this bot's orders on `symbol` executed at or after
+    /// `since` (Unix ms), oldest first, as the venue records it, each with
+    /// the engine's order id (the periodic ledger check compares them with
+    /// the ledger). Trades of other orders on the same account (another
+    /// bot, a person) are left out. Binance: `GET /api/v3/allOrders` (this
+    /// bot's client order ids → venue order ids) and `GET /api/v3/myTrades`,
+    /// both paged.
+    fn trade_history(
+        &mut self,
+        symbol: &Symbol,
+        since: i64,
+    ) -> impl Future<Output = Result<Vec<Fill>, VenueError>> + Send;
+
     /// The account as the venue sees it.
     fn balances(&mut self) -> impl Future<Output = Result<VenueBalances, VenueError>> + Send;
 

@@ -40,6 +40,7 @@ pub struct Metrics {
     pub dead_man_tripped: IntGauge,
     pub status_poll_age: Gauge,
     pub flatten_pending: IntGauge,
+    pub ledger_differences: IntGauge,
     pub llm: LlmMetrics,
 }
 
@@ -244,6 +245,10 @@ impl Metrics {
                 "flatten_pending",
                 "1 while a halt with flatten still has a position to close (retried until flat).",
             )?,
+            ledger_differences: int_gauge(
+                "ledger_differences",
+                "What the last ledger check found differing from the venue's records (trades, fees, assets); -1 before the first check.",
+            )?,
             control_requests,
             llm: LlmMetrics::new(&registry)?,
             registry,
@@ -264,6 +269,11 @@ impl Metrics {
         self.open_orders.set(i64::from(s.open_orders));
         self.halted.set(i64::from(s.halt.is_some()));
         self.flatten_pending.set(i64::from(s.flatten_pending));
+        self.ledger_differences.set(
+            s.ledger_check
+                .as_ref()
+                .map_or(-1, |c| c.differences() as i64),
+        );
         self.paused.set(i64::from(s.pause.is_some()));
         self.degraded
             .set(i64::from(s.state == EngineState::Degraded));

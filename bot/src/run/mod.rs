@@ -13,6 +13,8 @@
 //! - [`control`]: halt / resume / cancel-all;
 //! - [`dead_man`]: no operator poll for `deadManMinutes` → no new entries;
 //! - [`flatten`]: a halt with flatten retries its exits until the book is flat;
+//! - [`ledger_check`]: Sandbox and up compare the ledger with the venue's
+//!   trade history and balances on a schedule;
 //! - [`http`], [`status`], [`metrics`]: what the operator and Prometheus read.
 //!
 //! - [`venue`]: Sandbox, LimitedReal and Scaling trade on Binance spot (the
@@ -30,6 +32,7 @@ pub mod dead_man;
 pub mod feed;
 pub mod flatten;
 pub mod http;
+pub mod ledger_check;
 pub mod metrics;
 pub mod persist;
 pub mod state;
@@ -318,6 +321,9 @@ async fn trade(
         ready: false,
         venue,
         flatten_retry: flatten::Backoff::new(),
+        ledger: ledger_check::LedgerSchedule::new(std::time::Duration::from_secs(
+            args.venue.ledger_check_secs,
+        )),
     };
     trader.engine.forget_closed_orders();
     let step = setup.finish(

@@ -134,5 +134,7 @@ pub fn build(engine: &Engine, now: i64, engine_started_at: i64, health: Health) 
             .collect(),
         flatten_pending: super::flatten::pending(engine),
         allocations: allocations(engine),
+        // The trading loop adds its last ledger check.
+        ledger_check: None,
     }
 }

@@ -59,6 +59,8 @@ pub struct Trader {
     pub venue: Option<VenueLink>,
     /// When a pending flatten is tried again.
     pub flatten_retry: flatten::Backoff,
+    /// The periodic ledger check against the venue.
+    pub ledger: super::ledger_check::LedgerSchedule,
 }
 
 impl Trader {
@@ -100,7 +102,8 @@ impl Trader {
     /// Publishes `/status` and the metrics.
     pub fn publish(&self) {
         let now = self.now();
-        let status = status::build(&self.engine, now, self.started_at, self.health());
+        let mut status = status::build(&self.engine, now, self.started_at, self.health());
+        status.ledger_check = self.ledger.last.clone();
         self.shared.publish(status);
         self.shared
             .metrics
@@ -164,6 +167,7 @@ impl Trader {
                 },
                 _ = tick.tick() => {
                     self.poll_venue().await?;
+                    self.check_ledger_if_due().await?;
                     self.flatten_again().await?;
                     self.dead_man().await?;
                     self.update_ready();
@@ -365,7 +369,7 @@ impl Trader {
 
     /// Asks the venue about the orders still open (fills, lost submits,
     /// unconfirmed cancels).
-    async fn poll_venue(&mut self) -> anyhow::Result<()> {
+    pub(super) async fn poll_venue(&mut self) -> anyhow::Result<()> {
         let Some(mut venue) = self.venue.take() else {
             return Ok(());
         };

@@ -29,11 +29,11 @@ use crate::coinbase::trade::{
 use crate::config::EngineConfig;
 use crate::domain::{Fill, OrderId, OrderStatus, Price, Symbol};
 use crate::engine::{Engine, VenueCommand};
-use crate::execution::{OrderState, Venue, VenueError, reconcile};
+use crate::execution::{OrderState, Venue, VenueBalances, VenueError, reconcile};
 use botfleet_crds::Venue as VenueKind;
 
-/// Env var holding the exchange API key (the operator sets it from the
-/// bot's `credentialsSecretRef`).
+/// Env var holding the exchange API key (local use; the operator mounts
+/// the phase's credentials Secret as files instead).
 pub const API_KEY_ENV: &str = "BOTFLEET_EXCHANGE_API_KEY";
 /// Env var holding the exchange API secret.
 pub const API_SECRET_ENV: &str = "BOTFLEET_EXCHANGE_API_SECRET";
@@ -67,6 +67,11 @@ pub struct VenueArgs {
     /// is the most this flag may ask there).
     #[arg(long, default_value_t = 5_000)]
     pub recv_window_ms: u64,
+    /// Seconds between checks of the ledger against the venue's trade
+    /// history and balances (reported as `ledgerCheck` in `/status`; the
+    /// operator's gate counts a check for 30 minutes).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=1800))]
+    pub ledger_check_secs: u64,
 }
 
 impl VenueArgs {
@@ -98,10 +103,15 @@ impl VenueArgs {
     }
 
     fn credentials_hint(&self, cfg: &EngineConfig, url: &reqwest::Url, what: &str) -> String {
+        let field = if cfg.phase == Phase::Sandbox {
+            "sandboxCredentialsSecretRef"
+        } else {
+            "liveCredentialsSecretRef"
+        };
         format!(
             "phase {} trades on {url}: give the {what} with --api-key-file and \
-             --api-secret-file, or {API_KEY_ENV} and {API_SECRET_ENV} (the operator sets \
-             them from spec.exchange.credentialsSecretRef)",
+             --api-secret-file, or {API_KEY_ENV} and {API_SECRET_ENV} (the operator mounts \
+             them from spec.exchange.{field})",
             cfg.phase.as_str(),
         )
     }
@@ -279,6 +289,21 @@ impl VenueLink {
             engine.set_venue_lot_step(&symbol, rules.step_size);
         }
         Ok(())
+    }
+
+    /// The venue's records for the ledger check: this bot's trades of each
+    /// of `symbols` at or after `since` (Unix ms), and the balances.
+    pub async fn records(
+        &mut self,
+        symbols: &[Symbol],
+        since: i64,
+    ) -> Result<(Vec<Fill>, VenueBalances), VenueError> {
+        let mut trades = Vec::new();
+        for symbol in symbols {
+            trades.extend(self.client.trade_history(symbol, since).await?);
+        }
+        let balances = self.client.balances().await?;
+        Ok((trades, balances))
     }
 
     /// The last close: the venue's minimum notional of a market order is

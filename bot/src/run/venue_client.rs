@@ -106,6 +106,14 @@ impl Venue for VenueClient {
         each!(self, c => c.order_fills(state).await)
     }
 
+    async fn trade_history(
+        &mut self,
+        symbol: &Symbol,
+        since: i64,
+    ) -> Result<Vec<Fill>, VenueError> {
+        each!(self, c => c.trade_history(symbol, since).await)
+    }
+
     async fn balances(&mut self) -> Result<VenueBalances, VenueError> {
         each!(self, c => c.balances().await)
     }

@@ -39,10 +39,12 @@ pub const CAPITAL: i64 = 10_000;
 /// Quickstart-like manifests in `phase` (with an API key Secret named
 /// from Sandbox up, as validation wants).
 pub fn manifests(phase: &str) -> String {
-    let credentials = if phase == "Paper" {
-        ""
-    } else {
-        "\n    credentialsSecretRef:\n      name: binance-keys"
+    let credentials = match phase {
+        "Paper" => "",
+        "Sandbox" => "\n    sandboxCredentialsSecretRef:\n      name: binance-testnet-keys",
+        _ => {
+            "\n    sandboxCredentialsSecretRef:\n      name: binance-testnet-keys\n    liveCredentialsSecretRef:\n      name: binance-live-keys"
+        }
     };
     format!(
         r#"apiVersion: botfleet.dev/v1alpha1

@@ -138,7 +138,15 @@ async fn status(State(inner): State<Arc<Mutex<Inner>>>) -> axum::response::Respo
         )
             .into_response(),
         None => match inner.status.clone() {
-            Some(s) => axum::Json(s).into_response(),
+            Some(mut s) => {
+                // Like the real engine in Sandbox and up, the stand-in
+                // reports a ledger check, fresh and agreeing unless a test
+                // set one.
+                if s.phase != Phase::Paper && s.ledger_check.is_none() {
+                    s.ledger_check = Some(agreeing_ledger_check(s.window.trades));
+                }
+                axum::Json(s).into_response()
+            }
             None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
         },
     }
@@ -224,6 +232,22 @@ async fn cancel_all(
     StatusCode::OK
 }
 
+/// A ledger check made now that found the books equal.
+pub fn agreeing_ledger_check(trades: u64) -> botfleet_crds::engine_api::LedgerCheck {
+    botfleet_crds::engine_api::LedgerCheck {
+        at: Timestamp::now().to_string(),
+        venue_trades: trades,
+        ledger_trades: trades,
+        matched_trades: trades,
+        missing_in_ledger: vec![],
+        missing_at_venue: vec![],
+        mismatched: vec![],
+        fee_difference: Default::default(),
+        assets: vec![],
+        balance_shortfalls: vec![],
+    }
+}
+
 impl FakeEngine {
     /// Starts serving on a new loopback address and `port`, reporting a
     /// healthy Paper engine whose phase began long ago.
@@ -248,6 +272,7 @@ impl FakeEngine {
             limits_hit: vec![],
             allocations: vec![],
             flatten_pending: false,
+            ledger_check: None,
         };
         let inner = Arc::new(Mutex::new(Inner {
             status: Some(status),

@@ -289,7 +289,7 @@ impl World {
         let mut spec = json!({
             "strategyRef": {"name": "sma"},
             "riskPolicyRef": {"name": policy},
-            "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "keys"}},
+            "exchange": {"symbols": ["BTCUSDT"], "sandboxCredentialsSecretRef": {"name": "keys"}, "liveCredentialsSecretRef": {"name": "keys-live"}},
             "capital": 1000,
         });
         for (k, v) in extra.as_object().unwrap() {

@@ -1219,6 +1219,8 @@ async fn start_engine(k: &Inner, bot: &str, pod: &Pod, uid: &str) -> Result<()> 
     {
         args.extend(["--venue-url".to_string(), url.clone()]);
         args.extend(["--venue-timeout-ms".to_string(), "3000".to_string()]);
+        // The ledger check every second, so a disagreeing venue shows soon.
+        args.extend(["--ledger-check-secs".to_string(), "1".to_string()]);
     }
     let store_url = env
         .iter()
@@ -1312,17 +1314,21 @@ impl RealWorld {
         Ok(Self { w, kubelet })
     }
 
-    /// Secret `name` with the exchange credentials the bot's
-    /// `credentialsSecretRef` names (`apiKey`, `apiSecret`).
+    /// Secrets `name` (the bot's `sandboxCredentialsSecretRef`) and
+    /// `name-live` (its `liveCredentialsSecretRef`) with the exchange
+    /// credentials (`apiKey`, `apiSecret`). The simulator stands for both the
+    /// test network and the live API, so both hold its one key pair.
     pub async fn credentials(&self, name: &str, key: &str, secret: &str) -> Result<()> {
-        let s: Secret = serde_json::from_value(json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name},
-            "stringData": {"apiKey": key, "apiSecret": secret},
-        }))?;
-        Api::<Secret>::namespaced(self.admin.clone(), &self.ns)
-            .create(&Default::default(), &s)
-            .await?;
+        for name in [name.to_string(), format!("{name}-live")] {
+            let s: Secret = serde_json::from_value(json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name},
+                "stringData": {"apiKey": key, "apiSecret": secret},
+            }))?;
+            Api::<Secret>::namespaced(self.admin.clone(), &self.ns)
+                .create(&Default::default(), &s)
+                .await?;
+        }
         Ok(())
     }
 
@@ -1348,7 +1354,7 @@ impl RealWorld {
         let mut spec = json!({
             "strategyRef": {"name": strategy},
             "riskPolicyRef": {"name": policy},
-            "exchange": {"symbols": ["BTCUSDT"], "credentialsSecretRef": {"name": "keys"}},
+            "exchange": {"symbols": ["BTCUSDT"], "sandboxCredentialsSecretRef": {"name": "keys"}, "liveCredentialsSecretRef": {"name": "keys-live"}},
             "capital": 1000,
         });
         for (k, v) in extra.as_object().context("extra is an object")? {

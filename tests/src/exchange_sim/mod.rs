@@ -136,6 +136,13 @@ pub struct Faults {
     pub rejected_submits: u32,
     /// Report this weight in `X-MBX-USED-WEIGHT-1M` instead of the real count.
     pub used_weight_override: Option<u32>,
+    /// The venue disagrees with what happened: `myTrades` reports one
+    /// trade more than there was (a copy of the symbol's last trade under
+    /// the next trade id). Lasts until cleared.
+    pub phantom_trade: bool,
+    /// The venue disagrees on fees: `myTrades` reports every commission
+    /// this much higher than charged. Lasts until cleared.
+    pub history_fee_skew: Decimal,
 }
 
 /// How many times each fault of [`Faults`] actually hit a request.

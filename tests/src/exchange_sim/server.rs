@@ -64,7 +64,7 @@ fn lock(state: &Shared) -> std::sync::MutexGuard<'_, SimState> {
 fn weight(path: &str) -> u32 {
     match path {
         "/api/v3/exchangeInfo" => 20,
-        "/api/v3/account" | "/api/v3/myTrades" => 20,
+        "/api/v3/account" | "/api/v3/myTrades" | "/api/v3/allOrders" => 20,
         "/api/v3/openOrders" => 6,
         "/api/v3/order" => 4,
         "/api/v3/klines" => 2,
@@ -355,7 +355,10 @@ fn route(
             return Answer { status, body };
         }
         ("POST" | "GET" | "DELETE", "/api/v3/order")
-        | ("GET", "/api/v3/openOrders" | "/api/v3/account" | "/api/v3/myTrades") => {}
+        | (
+            "GET",
+            "/api/v3/openOrders" | "/api/v3/account" | "/api/v3/myTrades" | "/api/v3/allOrders",
+        ) => {}
         _ => return error(StatusCode::NOT_FOUND, -1000, "Unknown endpoint."),
     }
     if let Err(e) = authenticate(st, query, params, api_key, now) {
@@ -418,17 +421,75 @@ fn route(
                 return need_symbol();
             };
             let oid: Option<i64> = get("orderId").and_then(|v| v.parse().ok());
+            let from_id: Option<i64> = get("fromId").and_then(|v| v.parse().ok());
+            let limit = page_limit(get("limit"));
+            // The disagreement faults skew the account's history, not the
+            // per-order lookups the engine settles orders with.
+            let trades = history(st, &symbol, oid.is_none());
+            ok(Value::Array(
+                trades
+                    .iter()
+                    .filter(|t| oid.is_none_or(|id| id == t.order_id))
+                    .filter(|t| from_id.is_none_or(|id| t.id >= id))
+                    .take(limit)
+                    .map(trade_json)
+                    .collect(),
+            ))
+        }
+        ("GET", "/api/v3/allOrders") => {
+            let Some(symbol) = symbol else {
+                return need_symbol();
+            };
+            let from: Option<i64> = get("orderId").and_then(|v| v.parse().ok());
+            let limit = page_limit(get("limit"));
             ok(Value::Array(
                 st.book
-                    .trades
+                    .orders
                     .iter()
-                    .filter(|t| t.symbol == symbol && oid.is_none_or(|id| id == t.order_id))
-                    .map(trade_json)
+                    .filter(|o| o.symbol == symbol && from.is_none_or(|id| o.order_id >= id))
+                    .take(limit)
+                    .map(order_json)
                     .collect(),
             ))
         }
         _ => error(StatusCode::NOT_FOUND, -1000, "Unknown endpoint."),
     }
+}
+
+/// `limit` of the paged endpoints: default 500, at most 1000.
+fn page_limit(limit: Option<String>) -> usize {
+    limit
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(500)
+        .clamp(1, 1000)
+}
+
+/// The trade history `myTrades` reports: the book's trades of `symbol`,
+/// oldest first, with the disagreement faults applied when `faults` (a fee skew on every
+/// trade, a phantom copy of the last trade under the next id).
+fn history(st: &SimState, symbol: &str, faults: bool) -> Vec<SimTrade> {
+    let mut trades: Vec<SimTrade> = st
+        .book
+        .trades
+        .iter()
+        .filter(|t| t.symbol == symbol)
+        .cloned()
+        .collect();
+    if !faults {
+        return trades;
+    }
+    if !st.faults.history_fee_skew.is_zero() {
+        for t in &mut trades {
+            t.commission += st.faults.history_fee_skew;
+        }
+    }
+    if st.faults.phantom_trade
+        && let Some(last) = trades.last().cloned()
+    {
+        let next = st.book.trades.iter().map(|t| t.id).max().unwrap_or(0) + 1;
+        trades.push(SimTrade { id: next, ..last });
+    }
+    trades
 }
 
 fn new_order(st: &mut SimState, params: &[(String, String)], now: i64) -> Answer {

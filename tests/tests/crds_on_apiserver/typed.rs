@@ -95,6 +95,7 @@ fn full_status() -> TradingBotStatus {
                 required: 100.0,
                 measured: Some(123.0),
                 met: true,
+                detail: None,
             }],
         }),
         capital: Some(CapitalStatus {

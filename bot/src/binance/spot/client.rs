@@ -409,3 +409,6 @@ fn transport_error(path: &str, e: &reqwest::Error) -> VenueError {
 
 #[path = "client_orders.rs"]
 mod orders;
+
+#[path = "client_history.rs"]
+mod history;

@@ -299,6 +299,14 @@ impl Venue for SpotClient {
         self.trades(symbol, id, venue_id).await
     }
 
+    async fn trade_history(
+        &mut self,
+        symbol: &Symbol,
+        since: i64,
+    ) -> Result<Vec<Fill>, VenueError> {
+        SpotClient::trade_history(self, symbol, since).await
+    }
+
     async fn balances(&mut self) -> Result<VenueBalances, VenueError> {
         let body = self
             .call(

@@ -341,30 +341,104 @@ pub fn parse_my_trades(
     let v = parse_json(body, "myTrades response")?;
     let mut fills = Vec::new();
     for t in array(&v, "myTrades response")? {
+        fills.push(parse_trade(t, id, rules)?);
+    }
+    sort_fills(&mut fills);
+    Ok(fills)
+}
+
+fn sort_fills(fills: &mut [Fill]) {
+    fills.sort_by_key(|f| (f.time, f.trade_id.parse::<u64>().unwrap_or(u64::MAX)));
+}
+
+fn parse_trade(t: &Value, id: OrderId, rules: Option<&SymbolRules>) -> Result<Fill, WireError> {
+    let f = Fields {
+        map: object(t, "trade")?,
+        context: "trade",
+    };
+    Ok(Fill {
+        trade_id: f.int("id", "trade id")?.to_string(),
+        order_id: id,
+        symbol: Symbol::new(f.string("symbol", "symbol")?),
+        side: if f.boolean("isBuyer", "buyer flag")? {
+            Side::Buy
+        } else {
+            Side::Sell
+        },
+        price: f.decimal("price", "price")?,
+        quantity: f.decimal("qty", "quantity")?,
+        fee: parse_fee(&f, "price", "qty", rules)?,
+        liquidity: if f.boolean("isMaker", "maker flag")? {
+            Liquidity::Maker
+        } else {
+            Liquidity::Taker
+        },
+        time: f.int("time", "trade time")?,
+    })
+}
+
+/// One page of a paged endpoint: what it held of this bot's, how many
+/// entries it held in all, and its last id (the next page starts after it).
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub len: usize,
+    pub last_id: Option<i64>,
+}
+
+/// One page of `GET /api/v3/allOrders`: the venue order id of each order
+/// of this bot (by its client order id).
+pub fn parse_all_orders(
+    body: &str,
+    ids: &ClientOrderIds,
+) -> Result<Page<(i64, OrderId)>, WireError> {
+    let v = parse_json(body, "allOrders response")?;
+    let items = array(&v, "allOrders response")?;
+    let mut own = Vec::new();
+    let mut last = None;
+    for item in items {
+        let f = Fields {
+            map: object(item, "order")?,
+            context: "order",
+        };
+        let venue_id = f.int("orderId", "venue order id")?;
+        last = Some(last.map_or(venue_id, |l: i64| l.max(venue_id)));
+        if let Some(id) = ids.order_id(f.string("clientOrderId", "client order id")?) {
+            own.push((venue_id, id));
+        }
+    }
+    Ok(Page {
+        items: own,
+        len: items.len(),
+        last_id: last,
+    })
+}
+
+/// One page of `GET /api/v3/myTrades?symbol=...&fromId=...`: the trades
+/// whose venue order `owner` maps to an engine order (this bot's).
+pub fn parse_trade_page(
+    body: &str,
+    owner: impl Fn(i64) -> Option<OrderId>,
+    rules: Option<&SymbolRules>,
+) -> Result<Page<Fill>, WireError> {
+    let v = parse_json(body, "myTrades response")?;
+    let items = array(&v, "myTrades response")?;
+    let mut fills = Vec::new();
+    let mut last = None;
+    for t in items {
         let f = Fields {
             map: object(t, "trade")?,
             context: "trade",
         };
-        fills.push(Fill {
-            trade_id: f.int("id", "trade id")?.to_string(),
-            order_id: id,
-            symbol: Symbol::new(f.string("symbol", "symbol")?),
-            side: if f.boolean("isBuyer", "buyer flag")? {
-                Side::Buy
-            } else {
-                Side::Sell
-            },
-            price: f.decimal("price", "price")?,
-            quantity: f.decimal("qty", "quantity")?,
-            fee: parse_fee(&f, "price", "qty", rules)?,
-            liquidity: if f.boolean("isMaker", "maker flag")? {
-                Liquidity::Maker
-            } else {
-                Liquidity::Taker
-            },
-            time: f.int("time", "trade time")?,
-        });
+        let trade_id = f.int("id", "trade id")?;
+        last = Some(last.map_or(trade_id, |l: i64| l.max(trade_id)));
+        if let Some(id) = owner(f.int("orderId", "venue order id")?) {
+            fills.push(parse_trade(t, id, rules)?);
+        }
     }
-    fills.sort_by_key(|f| (f.time, f.trade_id.parse::<u64>().unwrap_or(u64::MAX)));
-    Ok(fills)
+    sort_fills(&mut fills);
+    Ok(Page {
+        items: fills,
+        len: items.len(),
+        last_id: last,
+    })
 }

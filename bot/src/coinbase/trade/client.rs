@@ -1,5 +1,6 @@
 //! The Advanced Trade REST client: requests, JWTs, retries, rate limits.
-//! Order operations and the [`Venue`] impl are in `client_orders.rs`.
+//! Order operations and the [`Venue`] impl are in `client_orders.rs`, the
+//! trade history of the ledger check in `client_history.rs`.
 //!
 //! [`Venue`]: crate::execution::Venue
 //!
@@ -393,3 +394,6 @@ fn transport_error(path: &str, e: &reqwest::Error) -> VenueError {
 
 #[path = "client_orders.rs"]
 mod orders;
+
+#[path = "client_history.rs"]
+mod history;

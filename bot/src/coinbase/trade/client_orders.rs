@@ -189,7 +189,11 @@ impl CoinbaseClient {
         }
     }
 
-    async fn read_fills(&mut self, id: OrderId, venue_id: &str) -> Result<Vec<Fill>, VenueError> {
+    pub(super) async fn read_fills(
+        &mut self,
+        id: OrderId,
+        venue_id: &str,
+    ) -> Result<Vec<Fill>, VenueError> {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -366,6 +370,14 @@ impl Venue for CoinbaseClient {
             return Err(VenueError::UnknownOrder { id });
         };
         self.read_fills(id, &venue_id).await
+    }
+
+    async fn trade_history(
+        &mut self,
+        symbol: &Symbol,
+        since: i64,
+    ) -> Result<Vec<Fill>, VenueError> {
+        self.own_trade_history(symbol, since).await
     }
 
     async fn balances(&mut self) -> Result<VenueBalances, VenueError> {

@@ -349,6 +349,21 @@ impl PaperBroker {
         self.find(id).map(|o| o.fills.as_slice())
     }
 
+    /// The fills of `symbol` at or after `since` of the orders it still
+    /// holds (open and not forgotten), oldest first.
+    pub fn trade_history(&self, symbol: &Symbol, since: i64) -> Vec<Fill> {
+        let mut fills: Vec<Fill> = self
+            .open
+            .iter()
+            .chain(self.closed.values())
+            .flat_map(|o| o.fills.iter())
+            .filter(|f| f.symbol == *symbol && f.time >= since)
+            .cloned()
+            .collect();
+        fills.sort_by(|a, b| (a.time, &a.trade_id).cmp(&(b.time, &b.trade_id)));
+        fills
+    }
+
     /// Free and reserved cash and holdings.
     pub fn balances(&self) -> VenueBalances {
         let locked = self.locked_cash(None).min(self.cash);

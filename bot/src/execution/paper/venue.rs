@@ -68,6 +68,14 @@ impl Venue for PaperBroker {
         ready(result)
     }
 
+    fn trade_history(
+        &mut self,
+        symbol: &Symbol,
+        since: i64,
+    ) -> impl Future<Output = Result<Vec<Fill>, VenueError>> + Send {
+        ready(Ok(PaperBroker::trade_history(self, symbol, since)))
+    }
+
     fn balances(&mut self) -> impl Future<Output = Result<VenueBalances, VenueError>> + Send {
         ready(Ok(PaperBroker::balances(self)))
     }
