@@ -11,8 +11,7 @@ use super::format::{CsvFormat, PLAIN_COLUMNS};
 use super::series::{CandleSeries, DataOrigin};
 use super::time::{TimeUnit, format_millis, parse_rfc3339_millis};
 use crate::domain::{Candle, Price, Quantity};
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 /// Accepted names for the plain format's first column.
@@ -26,17 +25,20 @@ const TIME_HEADERS: [&str; 7] = [
     "ts",
 ];
 
-/// Loads and validates a candle CSV file (format auto-detected).
+/// Loads and validates a candle CSV file (format auto-detected). The common
+/// shape takes the byte-level fast path; anything else, and every error,
+/// goes through [`parse_csv`].
 pub fn load_csv(path: impl AsRef<Path>) -> Result<CandleSeries, MarketDataError> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|source| MarketDataError::Io {
+    let io_error = |source| MarketDataError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let (format, candles) = parse_csv(
-        BufReader::with_capacity(1 << 16, file),
-        &path.display().to_string(),
-    )?;
+    };
+    let bytes = std::fs::read(path).map_err(io_error)?;
+    let (format, candles) = match super::fast_csv::parse(&bytes) {
+        Some(parsed) => parsed,
+        None => parse_csv(bytes.as_slice(), &path.display().to_string())?,
+    };
     Ok(CandleSeries::new(
         DataOrigin::File {
             path: path.to_path_buf(),

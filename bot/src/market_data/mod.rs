@@ -38,6 +38,7 @@
 //! ```
 
 mod error;
+mod fast_csv;
 mod format;
 mod loader;
 mod series;
