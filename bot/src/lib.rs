@@ -40,3 +40,4 @@ pub mod risk;
 pub mod run;
 pub mod store;
 pub mod strategy;
+pub mod sweep;
