@@ -51,9 +51,7 @@ fn closes() -> Vec<f64> {
 
 /// Compares one column; the message names the column and the candle.
 fn assert_matches(name: &str, ours: &[Option<f64>], refs: &HashMap<String, Vec<Option<f64>>>) {
-    let theirs = refs
-        .get(name)
-        .unwrap_or_else(|| panic!("no column {name}"));
+    let theirs = refs.get(name).unwrap_or_else(|| panic!("no column {name}"));
     assert_eq!(ours.len(), theirs.len(), "{name}: candle count");
     for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
         match (a, b) {
@@ -63,7 +61,9 @@ fn assert_matches(name: &str, ours: &[Option<f64>], refs: &HashMap<String, Vec<O
                 "{name} at candle {i}: ours {a}, TA-Lib {b} (diff {:e})",
                 a - b
             ),
-            _ => panic!("{name} at candle {i}: ours {a:?}, TA-Lib {b:?} (the first value comes on a different candle)"),
+            _ => panic!(
+                "{name} at candle {i}: ours {a:?}, TA-Lib {b:?} (the first value comes on a different candle)"
+            ),
         }
     }
 }
@@ -99,7 +99,10 @@ fn bollinger_matches_talib_population_deviation() {
     );
     assert_matches(
         "bb20_middle",
-        &bands.iter().map(|v| v.map(|b| b.middle)).collect::<Vec<_>>(),
+        &bands
+            .iter()
+            .map(|v| v.map(|b| b.middle))
+            .collect::<Vec<_>>(),
         &refs,
     );
     assert_matches(
@@ -116,10 +119,7 @@ fn macd_matches_talib_with_the_fast_ema_seeded_alongside_the_slow_one() {
         let name = format!("macd_{fast}_{slow}_{signal}");
         let values = run(Macd::new(fast, slow, signal).unwrap(), &c);
         let column = |f: fn(&botfleet_bot::indicators::MacdValue) -> f64| {
-            values
-                .iter()
-                .map(|v| v.as_ref().map(f))
-                .collect::<Vec<_>>()
+            values.iter().map(|v| v.as_ref().map(f)).collect::<Vec<_>>()
         };
         assert_matches(&name, &column(|v| v.macd), &refs);
         assert_matches(&format!("{name}_signal"), &column(|v| v.signal), &refs);

@@ -179,16 +179,7 @@ fn atr_wilder_by_hand() {
         .iter()
         .map(|&(high, low, close)| atr.update(Hlc { high, low, close }))
         .collect();
-    assert_series(
-        &got,
-        &[
-            None,
-            None,
-            None,
-            Some(5.0 / 2.0),
-            Some(11.0 / 6.0),
-        ],
-    );
+    assert_series(&got, &[None, None, None, Some(5.0 / 2.0), Some(11.0 / 6.0)]);
     assert_eq!(
         true_range(
             Hlc {
