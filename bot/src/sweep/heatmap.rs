@@ -58,6 +58,16 @@ pub fn render_heatmap(r: &SweepResult, title: &str) -> String {
         let num = |v: &String| v.parse::<f64>().unwrap_or(f64::NAN);
         rows.sort_by(|x, y| num(x).total_cmp(&num(y)));
         cols.sort_by(|x, y| num(x).total_cmp(&num(y)));
+        let keys: Vec<(String, String)> = r
+            .sets
+            .iter()
+            .map(|s| (s.params[0].1.to_string(), s.params[1].1.to_string()))
+            .collect();
+        let cells: std::collections::HashMap<(&str, &str), &super::SetResult> = keys
+            .iter()
+            .zip(&r.sets)
+            .map(|((a, b), s)| ((a.as_str(), b.as_str()), s))
+            .collect();
         let names = &r.sets[0].params;
         let _ = write!(
             h,
@@ -72,11 +82,7 @@ pub fn render_heatmap(r: &SweepResult, title: &str) -> String {
         for row in &rows {
             let _ = write!(h, "<tr><th>{}</th>", esc(row));
             for c in &cols {
-                match r
-                    .sets
-                    .iter()
-                    .find(|s| s.params[0].1.to_string() == *row && s.params[1].1.to_string() == *c)
-                {
+                match cells.get(&(row.as_str(), c.as_str())) {
                     Some(s) => {
                         let _ = write!(
                             h,
