@@ -41,3 +41,4 @@ pub mod risk;
 pub mod run;
 pub mod store;
 pub mod strategy;
+pub mod sweep;

@@ -34,6 +34,18 @@ enum Command {
     Run(Box<botfleet_bot::run::RunArgs>),
     /// Write seeded synthetic candles as a Binance kline CSV (for trying things out).
     Synth(SynthArgs),
+    /// Backtest a grid (or random sample) of strategy parameters on every
+    /// core, walk-forward, ranked by out-of-sample return.
+    Sweep(SweepCommand),
+}
+
+#[derive(clap::Args)]
+struct SweepCommand {
+    #[command(flatten)]
+    args: botfleet_bot::sweep::SweepArgs,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -70,6 +82,10 @@ fn main() -> ExitCode {
         Command::Backtest(args) => run_backtest(args),
         Command::Run(args) => botfleet_bot::run::main(*args),
         Command::Synth(args) => run_synth(args),
+        Command::Sweep(command) => {
+            let progress = !command.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            command.args.execute(progress).map(|_| ())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -265,3 +265,46 @@ fn every_example_paper_bot_backtests() {
         );
     }
 }
+
+/// What a trader reads: money to the cent and prices to the data's tick in
+/// the page (report.json keeps every digit), buy-and-hold beside the equity,
+/// the price chart with entries and exits, monthly returns, paged trades.
+#[test]
+fn the_page_shows_rounded_money_buy_and_hold_monthly_returns_and_paged_trades() {
+    let out = tempfile::tempdir().unwrap();
+    let o = backtest(&["-f", "manifests/examples/quickstart.yaml"], out.path());
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let r = read_report(out.path());
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(html.contains("buy &amp; hold BTCUSDT"), "buy-and-hold line");
+    assert!(html.contains("<h2>Price: BTCUSDT</h2>"));
+    assert!(html.contains("<h2>Monthly returns (%)</h2>"));
+    // 8,760 hourly candles: a year, 12 or 13 calendar months.
+    assert!(
+        (12..=13).contains(&r.monthly_returns.len()),
+        "{}",
+        r.monthly_returns.len()
+    );
+    assert!(html.contains("<details open><summary>Trades 1–"));
+    let t = r.trades.first().expect("the quickstart trades");
+    // The JSON keeps the exact P&L; the page shows it to the cent.
+    assert!(
+        t.pnl.value().scale() > 2,
+        "exact P&L in report.json: {}",
+        t.pnl
+    );
+    let cents = format!("{:.2}", t.pnl.round_dp(2).value());
+    let first_row = html.split("<td>1</td>").nth(1).expect("trade row 1");
+    let row = &first_row[..first_row.find("</tr>").unwrap()];
+    assert!(row.ends_with(&format!(">{cents}</td>")), "{row}");
+    assert!(!row.contains(&t.pnl.value().to_string()), "{row}");
+    // Prices to the tick of the data (its closes' decimals).
+    let tick = r.price_decimals as usize;
+    assert!(
+        row.contains(&format!(
+            "<td>{:.tick$}</td>",
+            t.entry_price.round_dp(r.price_decimals).value()
+        )),
+        "{row}"
+    );
+}

@@ -463,6 +463,8 @@ fn a_committee_backtest_replays_recorded_replies_deterministically_and_offline()
             taker_fee_bps: Decimal::TEN,
             maker_fee_bps: Decimal::TEN,
             slippage_bps: Decimal::new(5, 0),
+            max_volume_participation_pct: Decimal::TEN,
+            no_volume_cap: false,
             llm,
             llm_cache: cache.clone(),
         };

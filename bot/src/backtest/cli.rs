@@ -51,6 +51,14 @@ pub struct BacktestArgs {
     /// Slippage of market orders, in basis points.
     #[arg(long, default_value = "5")]
     pub slippage_bps: Decimal,
+    /// At most this % of a candle's volume fills per symbol per candle (the
+    /// rest of an order fills on later candles).
+    #[arg(long, default_value = "10", conflicts_with = "no_volume_cap")]
+    pub max_volume_participation_pct: Decimal,
+    /// Fill every order in full at the next candle's open, whatever the
+    /// candle's volume (as backtesting.py and most backtesters do).
+    #[arg(long)]
+    pub no_volume_cap: bool,
     /// Model members: `replay` answers from recorded replies only and never
     /// connects (a missing reply is an abstention the report counts);
     /// `record` asks the endpoints and records every reply.
@@ -96,7 +104,8 @@ impl BacktestArgs {
             taker_fee_bps: self.taker_fee_bps,
             maker_fee_bps: self.maker_fee_bps,
             slippage_bps: self.slippage_bps,
-            ..Default::default()
+            max_volume_participation_pct: (!self.no_volume_cap)
+                .then_some(self.max_volume_participation_pct),
         };
         paper.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let options = BacktestOptions {

@@ -75,6 +75,10 @@ pub fn run(
         .map(|(i, c)| i.map(|i| (i, c)))
         .collect::<Result<_, _>>()?;
     let total: usize = indexed.iter().map(|(_, c)| c.len()).sum();
+    let (price_curve, price_decimals) = indexed
+        .first()
+        .map(|(_, c)| price_chart(c))
+        .unwrap_or_default();
     let mut progress = Progress::new(options.progress && total >= 200_000, total);
     let (mut first, mut last) = (i64::MAX, i64::MIN);
     if let [(index, candles)] = indexed.as_slice() {
@@ -106,7 +110,7 @@ pub fn run(
         }
     }
     progress.finish();
-    Ok(build_report(
+    let mut report = build_report(
         cfg,
         &engine,
         data_label,
@@ -115,7 +119,28 @@ pub fn run(
         first,
         last,
         input_hash,
-    ))
+    );
+    report.price_curve = price_curve;
+    report.price_decimals = price_decimals;
+    Ok(report)
+}
+
+/// The downsampled closes of a series and the decimals of its prices (the
+/// most any close has, at most 8: the data's tick).
+fn price_chart(candles: &[Candle]) -> (Vec<(i64, crate::domain::Price)>, u32) {
+    let step = (candles.len() / CHART_POINTS).max(1);
+    let decimals = candles
+        .iter()
+        .step_by(step)
+        .map(|c| c.close.value().normalize().scale())
+        .max()
+        .unwrap_or(2)
+        .min(8);
+    let closes: Vec<(i64, crate::domain::Price)> = downsample(candles, CHART_POINTS)
+        .iter()
+        .map(|c| (c.open_time, c.close))
+        .collect();
+    (closes, decimals)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -132,6 +157,7 @@ fn build_report(
     let perf = engine.performance();
     let points = perf.curve().points();
     let sampled = downsample(points, CHART_POINTS);
+    let monthly_returns = crate::report::monthly_returns(cfg.capital, points);
     let equity_curve: Vec<_> = sampled.iter().map(|p| (p.time, p.equity)).collect();
     // Drawdown from the running peak over the *full* curve, sampled at the same times.
     let full_drawdown = perf.curve().drawdown_series();
@@ -192,6 +218,9 @@ fn build_report(
             .collect(),
         equity_curve,
         drawdown_curve,
+        price_curve: Vec::new(),
+        price_decimals: 2,
+        monthly_returns,
     }
 }
 

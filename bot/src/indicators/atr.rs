@@ -30,9 +30,10 @@ impl From<Candle> for Hlc {
 }
 
 /// ATR(n): true range `max(high − low, |high − prev close|, |low − prev close|)`
-/// (just `high − low` on the first candle, which has no previous close),
 /// averaged by Wilder's smoothing seeded with the mean of the first `n` true
-/// ranges — Wilder's and TradingView's convention. First value after `n` candles.
+/// ranges, as TA-Lib computes it: the first candle has no previous close, so
+/// it only provides one and the true ranges start at the second candle. First
+/// value after `n + 1` candles.
 #[derive(Clone, Copy, Debug)]
 pub struct Atr {
     smoother: Smoother,
@@ -68,8 +69,10 @@ impl Indicator for Atr {
 
     #[inline]
     fn update(&mut self, hlc: Hlc) -> Option<f64> {
-        let tr = true_range(hlc, self.prev_close.replace(hlc.close));
-        self.smoother.update(tr)
+        match self.prev_close.replace(hlc.close) {
+            Some(prev) => self.smoother.update(true_range(hlc, Some(prev))),
+            None => None,
+        }
     }
 
     fn value(&self) -> Option<f64> {
@@ -77,7 +80,7 @@ impl Indicator for Atr {
     }
 
     fn warmup_period(&self) -> usize {
-        self.period()
+        self.period() + 1
     }
 
     fn reset(&mut self) {

@@ -173,7 +173,11 @@ fn rsi_matches_naive() {
 fn macd_matches_naive() {
     let xs = closes(&series(4));
     let (fast, slow, signal) = (12, 26, 9);
-    let (f, s) = (naive_ema(&xs, fast), naive_ema(&xs, slow));
+    // TA-Lib's alignment: the fast EMA starts `slow − fast` closes late, so
+    // both are seeded on close #slow.
+    let mut f = vec![None; slow - fast];
+    f.extend(naive_ema(&xs[slow - fast..], fast));
+    let s = naive_ema(&xs, slow);
     let line: Vec<f64> = f
         .iter()
         .zip(&s)
@@ -203,24 +207,22 @@ fn macd_matches_naive() {
 #[test]
 fn atr_matches_naive() {
     let hlc = series(5);
-    let trs: Vec<f64> = (0..hlc.len())
+    // True ranges from the second candle (TA-Lib): the first has no previous close.
+    let trs: Vec<f64> = (1..hlc.len())
         .map(|i| {
-            let c = hlc[i];
-            if i == 0 {
-                c.high - c.low
-            } else {
-                let pc = hlc[i - 1].close;
-                (c.high - c.low)
-                    .max((c.high - pc).abs())
-                    .max((c.low - pc).abs())
-            }
+            let (c, pc) = (hlc[i], hlc[i - 1].close);
+            (c.high - c.low)
+                .max((c.high - pc).abs())
+                .max((c.low - pc).abs())
         })
         .collect();
     for n in [1, 14, 100] {
+        let mut want = vec![None];
+        want.extend(naive_smooth(&trs, n, 1.0 / n as f64));
         compare(
             &format!("atr({n})"),
             &run(Atr::new(n).unwrap(), &hlc),
-            &naive_smooth(&trs, n, 1.0 / n as f64),
+            &want,
             1e-9,
         );
     }

@@ -14,15 +14,19 @@ pub struct MacdValue {
     pub histogram: f64,
 }
 
-/// MACD(fast, slow, signal), classically (12, 26, 9). Both EMAs run from the
-/// first close (each seeded with its own SMA); the MACD line starts when the
-/// slow EMA is ready and feeds the signal EMA, so the first value comes after
+/// MACD(fast, slow, signal), classically (12, 26, 9), as TA-Lib computes it:
+/// the slow EMA is seeded with the SMA of the first `slow` closes and the fast
+/// EMA with the SMA of the last `fast` of those, so both start on the same
+/// close (an EMA started earlier would differ for ~100 candles). The MACD line
+/// then feeds the signal EMA, so the first value comes after
 /// `slow + signal − 1` closes.
 #[derive(Clone, Copy, Debug)]
 pub struct Macd {
     fast: Smoother,
     slow: Smoother,
     signal: Smoother,
+    /// Closes still to skip before the fast EMA starts (`slow − fast` at first).
+    fast_delay: usize,
     value: Option<MacdValue>,
 }
 
@@ -44,6 +48,7 @@ impl Macd {
             fast: Smoother::ema(fast),
             slow: Smoother::ema(slow),
             signal: Smoother::ema(signal),
+            fast_delay: slow - fast,
             value: None,
         })
     }
@@ -60,8 +65,12 @@ impl Indicator for Macd {
 
     #[inline]
     fn update(&mut self, close: f64) -> Option<MacdValue> {
-        let fast = self.fast.update(close);
         let slow = self.slow.update(close);
+        if self.fast_delay > 0 {
+            self.fast_delay -= 1;
+            return self.value;
+        }
+        let fast = self.fast.update(close);
         if let (Some(fast), Some(slow)) = (fast, slow) {
             let macd = fast - slow;
             if let Some(signal) = self.signal.update(macd) {
@@ -87,6 +96,7 @@ impl Indicator for Macd {
         self.fast.reset();
         self.slow.reset();
         self.signal.reset();
+        self.fast_delay = self.slow.period() - self.fast.period();
         self.value = None;
     }
 }

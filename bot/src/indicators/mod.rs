@@ -7,12 +7,15 @@
 //! [`price_to_f64`] (fast) or `Price::to_f64()`, or [`Hlc::from`] a candle for
 //! ATR, and keep balances in the exact domain types.
 //!
-//! Conventions (the ones TradingView and TA-Lib use, so values can be checked
-//! against a chart):
+//! Conventions: TA-Lib's, value for value — `tests/indicators_talib.rs`
+//! checks all six against reference values TA-Lib computed on a committed
+//! fixture (`tests/fixtures/talib/`), to 1e-9, first value on the same candle:
 //! - EMA: `alpha = 2/(n+1)`, seeded with the SMA of the first `n` values.
 //! - RSI and ATR: Wilder's smoothing (`alpha = 1/n`), seeded with the simple
-//!   mean of the first `n` changes / true ranges. RSI is 50 in a flat market.
-//! - MACD: EMA(fast) − EMA(slow), signal = EMA(signal) of that line.
+//!   mean of the first `n` changes / true ranges; both start at the second
+//!   candle (the first has no previous close). RSI is 50 in a flat market.
+//! - MACD: EMA(fast) − EMA(slow), the fast EMA seeded on the same close as
+//!   the slow one; signal = EMA(signal) of that line.
 //! - Bollinger: SMA ± k × **population** standard deviation.
 //!
 //! Float drift: SMA and Bollinger keep running sums over a ring buffer and

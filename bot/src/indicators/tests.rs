@@ -80,13 +80,13 @@ fn rsi_edges_rising_and_flat() {
 
 #[test]
 fn macd_by_hand() {
-    // MACD(2, 3, 2) of 1, 2, 4, 7, 11.
-    // fast EMA(2), alpha 2/3: seed (1+2)/2 = 3/2; 4 → 3/2 + 2/3·5/2 = 19/6;
-    //   7 → 19/6 + 2/3·23/6 = 103/18; 11 → 103/18 + 2/3·95/18 = 499/54.
-    // slow EMA(3), alpha 1/2: seed 7/3; 7 → 14/3; 11 → 47/6.
-    // line: 19/6 − 7/3 = 5/6; 103/18 − 14/3 = 19/18; 499/54 − 47/6 = 38/27.
-    // signal EMA(2) of the line: seed (5/6 + 19/18)/2 = 17/18; then
-    //   17/18 + 2/3·(38/27 − 17/18) = 203/162.
+    // MACD(2, 3, 2) of 1, 2, 4, 7, 11, TA-Lib's way: both EMAs start on close 3.
+    // slow EMA(3), alpha 1/2: seed (1+2+4)/3 = 7/3; 7 → 14/3; 11 → 47/6.
+    // fast EMA(2), alpha 2/3, skips close 1: seed (2+4)/2 = 3; 7 → 3 + 2/3·4 = 17/3;
+    //   11 → 17/3 + 2/3·16/3 = 83/9.
+    // line: 3 − 7/3 = 2/3; 17/3 − 14/3 = 1; 83/9 − 47/6 = 25/18.
+    // signal EMA(2) of the line: seed (2/3 + 1)/2 = 5/6; then
+    //   5/6 + 2/3·(25/18 − 5/6) = 65/54.
     let mut m = Macd::new(2, 3, 2).unwrap();
     let got: Vec<_> = [1.0, 2.0, 4.0, 7.0, 11.0]
         .iter()
@@ -95,18 +95,22 @@ fn macd_by_hand() {
     assert_eq!(got[..3], [None, None, None]);
     let v4 = got[3].unwrap();
     assert!(
-        close(v4.macd, 19.0 / 18.0)
-            && close(v4.signal, 17.0 / 18.0)
-            && close(v4.histogram, 1.0 / 9.0),
+        close(v4.macd, 1.0) && close(v4.signal, 5.0 / 6.0) && close(v4.histogram, 1.0 / 6.0),
         "{v4:?}"
     );
     let v5 = got[4].unwrap();
     assert!(
-        close(v5.macd, 38.0 / 27.0) && close(v5.signal, 203.0 / 162.0),
+        close(v5.macd, 25.0 / 18.0) && close(v5.signal, 65.0 / 54.0),
         "{v5:?}"
     );
-    assert!(close(v5.histogram, 25.0 / 162.0), "{v5:?}");
+    assert!(close(v5.histogram, 5.0 / 27.0), "{v5:?}");
     assert_eq!(m.value(), got[4]);
+    m.reset();
+    let again: Vec<_> = [1.0, 2.0, 4.0, 7.0, 11.0]
+        .iter()
+        .map(|&x| m.update(x))
+        .collect();
+    assert_eq!(again, got, "reset forgets the skipped closes too");
 }
 
 #[test]
@@ -157,12 +161,12 @@ fn flat_windows_are_exactly_flat() {
 
 #[test]
 fn atr_wilder_by_hand() {
-    // ATR(3). True ranges:
-    //  1: (10, 8, 9)         no previous close: 10 − 8 = 2
+    // ATR(3), TA-Lib's way (true ranges from the second candle). True ranges:
+    //  1: (10, 8, 9)         no previous close: none (only the close counts)
     //  2: (11, 9.5, 10.5)    prev 9: max(1.5, |11 − 9| = 2, 0.5) = 2
-    //  3: (13, 10.5, 12)     prev 10.5: max(2.5, 2.5, 0) = 2.5 → seed (2 + 2 + 2.5)/3 = 13/6
-    //  4: (10, 9, 9.5)       prev 12: max(1, 2, |9 − 12| = 3) = 3 → (13/6·2 + 3)/3 = 22/9
-    //  5: (10, 9.8, 9.9)     prev 9.5: max(0.2, 0.5, 0.3) = 0.5 → (22/9·2 + 0.5)/3 = 97/54
+    //  3: (13, 10.5, 12)     prev 10.5: max(2.5, 2.5, 0) = 2.5
+    //  4: (10, 9, 9.5)       prev 12: max(1, 2, |9 − 12| = 3) = 3 → seed (2 + 2.5 + 3)/3 = 5/2
+    //  5: (10, 9.8, 9.9)     prev 9.5: max(0.2, 0.5, 0.3) = 0.5 → (5/2·2 + 0.5)/3 = 11/6
     let candles = [
         (10.0, 8.0, 9.0),
         (11.0, 9.5, 10.5),
@@ -175,16 +179,7 @@ fn atr_wilder_by_hand() {
         .iter()
         .map(|&(high, low, close)| atr.update(Hlc { high, low, close }))
         .collect();
-    assert_series(
-        &got,
-        &[
-            None,
-            None,
-            Some(13.0 / 6.0),
-            Some(22.0 / 9.0),
-            Some(97.0 / 54.0),
-        ],
-    );
+    assert_series(&got, &[None, None, None, Some(5.0 / 2.0), Some(11.0 / 6.0)]);
     assert_eq!(
         true_range(
             Hlc {
@@ -251,7 +246,7 @@ fn warmup_lengths_and_reset() {
     check(Rsi::new(14).unwrap(), price, 15);
     check(Macd::new(12, 26, 9).unwrap(), price, 34);
     check(Bollinger::new(20, 2.0).unwrap(), price, 20);
-    check(Atr::new(14).unwrap(), hlc, 14);
+    check(Atr::new(14).unwrap(), hlc, 15);
     check(Sma::new(1).unwrap(), price, 1);
 }
 

@@ -14,8 +14,7 @@ use super::format::{COINBASE_COLUMNS, CsvFormat, PLAIN_COLUMNS};
 use super::series::{CandleSeries, DataOrigin};
 use super::time::{TimeUnit, format_millis, parse_rfc3339_millis};
 use crate::domain::{Candle, Price, Quantity};
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 /// Accepted names for the plain format's first column.
@@ -29,27 +28,30 @@ const TIME_HEADERS: [&str; 7] = [
     "ts",
 ];
 
-/// Loads and validates a candle file: CSV (layout auto-detected), or
-/// Coinbase's candles JSON when the file starts with `{`.
+/// Loads and validates a candle file: Coinbase's candles JSON when the file
+/// starts with `{`, else CSV (layout auto-detected). The common CSV shape
+/// takes the byte-level fast path; anything else, and every error, goes
+/// through [`parse_csv`].
 pub fn load_csv(path: impl AsRef<Path>) -> Result<CandleSeries, MarketDataError> {
     let path = path.as_ref();
-    let io = |source| MarketDataError::Io {
+    let io_error = |source| MarketDataError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(io)?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let bytes = std::fs::read(path).map_err(io_error)?;
     let name = path.display().to_string();
-    let json = reader.fill_buf().map_err(io)?.iter().find(|b| {
+    let json = bytes.iter().find(|b| {
         !b.is_ascii_whitespace() && !matches!(**b, 0xEF | 0xBB | 0xBF) // a UTF-8 BOM
     }) == Some(&b'{');
     let (format, candles) = if json {
-        let mut text = String::new();
-        reader.read_to_string(&mut text).map_err(io)?;
+        let text = String::from_utf8_lossy(&bytes);
         let candles = super::coinbase_json::parse_coinbase_json(&text, &name)?;
         (CsvFormat::CoinbaseJson, candles)
     } else {
-        parse_csv(reader, &name)?
+        match super::fast_csv::parse(&bytes) {
+            Some(parsed) => parsed,
+            None => parse_csv(bytes.as_slice(), &name)?,
+        }
     };
     Ok(CandleSeries::new(
         DataOrigin::File {

@@ -39,6 +39,7 @@
 
 mod coinbase_json;
 mod error;
+mod fast_csv;
 mod format;
 mod loader;
 mod series;

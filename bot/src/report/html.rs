@@ -3,76 +3,17 @@
 
 use std::fmt::Write;
 
-use super::BacktestReport;
+use super::charts::{Line, Marker, chart, esc};
+use super::{BacktestReport, money, price, quantity};
 use crate::market_data::format_millis;
 
 /// Trades listed in the page; the JSON report always has all of them.
-const MAX_TRADE_ROWS: usize = 1_000;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// An SVG polyline chart of `(time, value)` points, with min/max labels.
-fn line_chart(points: &[(i64, f64)], title: &str, color: &str, invert: bool) -> String {
-    const W: f64 = 900.0;
-    const H: f64 = 220.0;
-    const PAD: f64 = 40.0;
-    let mut svg = format!(
-        "<figure><figcaption>{}</figcaption><svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
-        esc(title),
-        esc(title)
-    );
-    let finite: Vec<(i64, f64)> = points
-        .iter()
-        .copied()
-        .filter(|(_, v)| v.is_finite())
-        .collect();
-    if finite.len() < 2 {
-        svg.push_str("<text x=\"10\" y=\"20\">not enough data</text></svg></figure>");
-        return svg;
-    }
-    let (t0, t1) = (finite[0].0 as f64, finite[finite.len() - 1].0 as f64);
-    let lo = finite.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let hi = finite.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-    let span_t = (t1 - t0).max(1.0);
-    let span_v = if hi > lo { hi - lo } else { 1.0 };
-    let x = |t: i64| PAD + (t as f64 - t0) / span_t * (W - 2.0 * PAD);
-    let y = |v: f64| {
-        let f = (v - lo) / span_v;
-        let f = if invert { f } else { 1.0 - f };
-        10.0 + f * (H - 40.0)
-    };
-    let mut path = String::new();
-    for (i, (t, v)) in finite.iter().enumerate() {
-        let _ = write!(
-            path,
-            "{}{:.1},{:.1}",
-            if i == 0 { "" } else { " " },
-            x(*t),
-            y(*v)
-        );
-    }
-    let _ = write!(
-        svg,
-        "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{path}\"/>\
-         <text x=\"2\" y=\"{:.1}\" class=\"axis\">{hi:.2}</text>\
-         <text x=\"2\" y=\"{:.1}\" class=\"axis\">{lo:.2}</text>\
-         <text x=\"{PAD}\" y=\"{:.1}\" class=\"axis\">{}</text>\
-         <text x=\"{:.1}\" y=\"{:.1}\" class=\"axis\" text-anchor=\"end\">{}</text></svg></figure>",
-        y(if invert { lo } else { hi }) + 4.0,
-        y(if invert { hi } else { lo }) + 4.0,
-        H - 8.0,
-        format_millis(finite[0].0),
-        W - PAD,
-        H - 8.0,
-        format_millis(finite[finite.len() - 1].0),
-    );
-    svg
-}
+const MAX_TRADE_ROWS: usize = 5_000;
+/// Trades per page of the trade list (a `<details>` each: no scripts).
+const TRADES_PER_PAGE: usize = 100;
+/// Entries and exits marked on the price chart (beyond this, the marks
+/// would cover the line; the trade list has every one).
+const MAX_MARKED_TRADES: usize = 300;
 
 /// Renders the whole page.
 pub fn render_html(r: &BacktestReport) -> String {
@@ -86,6 +27,7 @@ pub fn render_html(r: &BacktestReport) -> String {
          td:first-child,th:first-child{{text-align:left}}.axis{{font-size:11px;fill:#666}}\
          .warn{{background:#fff3cd;padding:6px 10px;border:1px solid #e0c060}}\
          figure{{margin:1em 0}}svg{{width:100%;max-width:900px;border:1px solid #eee}}\
+         .neg{{color:#b00020}}.pos{{color:#1b5e20}}summary{{cursor:pointer;margin:.3em 0}}\
          </style></head><body><h1>Backtest: {bot}</h1>",
         bot = esc(&r.bot)
     );
@@ -103,25 +45,21 @@ pub fn render_html(r: &BacktestReport) -> String {
     }
     h.push_str("</table>");
 
-    let equity: Vec<(i64, f64)> = r
-        .equity_curve
-        .iter()
-        .map(|(t, m)| (*t, m.to_f64()))
-        .collect();
-    h.push_str("<h2>Equity</h2>");
-    h.push_str(&line_chart(
-        &equity,
-        "Equity (quote currency)",
-        "#1f77b4",
-        false,
-    ));
+    h.push_str(&equity_chart(r));
     h.push_str("<h2>Drawdown</h2>");
-    h.push_str(&line_chart(
-        &r.drawdown_curve,
+    h.push_str(&chart(
         "Drawdown from peak (%)",
-        "#d62728",
+        &[Line {
+            label: "drawdown %",
+            color: "#d62728",
+            points: r.drawdown_curve.clone(),
+        }],
+        &[],
+        2,
         true,
     ));
+    h.push_str(&price_chart(r));
+    h.push_str(&monthly_table(r));
 
     if !r.allocations.is_empty() {
         // Transfers are not P&L: the return above is time-weighted across them.
@@ -175,37 +113,185 @@ pub fn render_html(r: &BacktestReport) -> String {
         }
         h.push_str("</table>");
     }
-    let _ = write!(h, "<h2>Trades ({})</h2>", r.trades.len());
+    h.push_str(&trade_list(r));
+    let _ = write!(
+        h,
+        "<p><small>input hash {}</small></p></body></html>",
+        esc(&r.input_hash)
+    );
+    h
+}
+
+/// Equity and, on the same axis, buying the first symbol with the whole
+/// capital at the first close and holding it.
+fn equity_chart(r: &BacktestReport) -> String {
+    let equity: Vec<(i64, f64)> = r
+        .equity_curve
+        .iter()
+        .map(|(t, m)| (*t, m.to_f64()))
+        .collect();
+    let mut lines = vec![Line {
+        label: "equity",
+        color: "#1f77b4",
+        points: equity,
+    }];
+    let hold_label = format!(
+        "buy & hold {}",
+        r.symbols.first().map_or("", String::as_str)
+    );
+    if let Some((_, first)) = r.price_curve.first()
+        && !first.is_zero()
+    {
+        let (capital, first) = (r.capital.to_f64(), first.to_f64());
+        lines.push(Line {
+            label: &hold_label,
+            color: "#999999",
+            points: r
+                .price_curve
+                .iter()
+                .map(|(t, p)| (*t, capital * p.to_f64() / first))
+                .collect(),
+        });
+    }
+    format!(
+        "<h2>Equity</h2>{}",
+        chart("Equity (quote currency)", &lines, &[], 2, false)
+    )
+}
+
+/// The first symbol's closes with each trade's entry (▲) and exit (▼).
+fn price_chart(r: &BacktestReport) -> String {
+    let Some(symbol) = r.symbols.first() else {
+        return String::new();
+    };
+    let trades: Vec<_> = r
+        .trades
+        .iter()
+        .filter(|t| t.symbol.as_str() == symbol)
+        .collect();
+    let mut markers = Vec::new();
+    if trades.len() <= MAX_MARKED_TRADES {
+        for t in &trades {
+            markers.push(Marker {
+                time: t.opened_at,
+                value: t.entry_price.to_f64(),
+                up: true,
+            });
+            markers.push(Marker {
+                time: t.closed_at,
+                value: t.exit_price.to_f64(),
+                up: false,
+            });
+        }
+    }
+    let mut h = format!("<h2>Price: {}</h2>", esc(symbol));
+    if trades.len() > MAX_MARKED_TRADES {
+        let _ = write!(
+            h,
+            "<p>{} trades are too many to mark; the trade list has each entry and exit.</p>",
+            trades.len()
+        );
+    }
+    h.push_str(&chart(
+        &format!("{symbol} close, entries ▲ and exits ▼"),
+        &[Line {
+            label: "close",
+            color: "#444444",
+            points: r
+                .price_curve
+                .iter()
+                .map(|(t, p)| (*t, p.to_f64()))
+                .collect(),
+        }],
+        &markers,
+        r.price_decimals as usize,
+        false,
+    ));
+    h
+}
+
+/// Years down, months across, and the year's compounded return.
+fn monthly_table(r: &BacktestReport) -> String {
+    if r.monthly_returns.is_empty() {
+        return String::new();
+    }
+    let mut h = String::from("<h2>Monthly returns (%)</h2><table><tr><th>Year</th>");
+    for m in [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ] {
+        let _ = write!(h, "<th>{m}</th>");
+    }
+    h.push_str("<th>Year</th></tr>");
+    let mut years: Vec<i32> = r.monthly_returns.iter().map(|m| m.year).collect();
+    years.dedup();
+    for year in years {
+        let _ = write!(h, "<tr><td>{year}</td>");
+        let mut compounded = 1.0;
+        for month in 1..=12 {
+            match r
+                .monthly_returns
+                .iter()
+                .find(|m| m.year == year && m.month == month)
+            {
+                Some(m) => {
+                    compounded *= 1.0 + m.return_pct / 100.0;
+                    let class = if m.return_pct < 0.0 { "neg" } else { "pos" };
+                    let _ = write!(h, "<td class=\"{class}\">{:.2}</td>", m.return_pct);
+                }
+                None => h.push_str("<td></td>"),
+            }
+        }
+        let _ = write!(h, "<td><b>{:.2}</b></td></tr>", (compounded - 1.0) * 100.0);
+    }
+    h.push_str("</table>");
+    h
+}
+
+/// The trades in pages of [`TRADES_PER_PAGE`], money to the cent and prices
+/// to the tick.
+fn trade_list(r: &BacktestReport) -> String {
+    let mut h = format!("<h2>Trades ({})</h2>", r.trades.len());
     if r.trades.len() > MAX_TRADE_ROWS {
         let _ = write!(
             h,
             "<p>The first {MAX_TRADE_ROWS} are listed; report.json has all.</p>"
         );
     }
-    h.push_str(
-        "<table><tr><th>#</th><th>Symbol</th><th>Opened</th><th>Closed</th><th>Quantity</th>\
-         <th>Entry</th><th>Exit</th><th>Fees</th><th>P&amp;L</th></tr>",
-    );
-    for (i, t) in r.trades.iter().take(MAX_TRADE_ROWS).enumerate() {
+    let shown = &r.trades[..r.trades.len().min(MAX_TRADE_ROWS)];
+    for (page, chunk) in shown.chunks(TRADES_PER_PAGE).enumerate() {
+        let first = page * TRADES_PER_PAGE;
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            i + 1,
-            esc(t.symbol.as_str()),
-            format_millis(t.opened_at),
-            format_millis(t.closed_at),
-            t.quantity,
-            t.entry_price,
-            t.exit_price,
-            t.fees,
-            t.pnl
+            "<details{}><summary>Trades {}–{}</summary>",
+            if page == 0 { " open" } else { "" },
+            first + 1,
+            first + chunk.len()
         );
+        h.push_str(
+            "<table><tr><th>#</th><th>Symbol</th><th>Opened</th><th>Closed</th><th>Quantity</th>\
+             <th>Entry</th><th>Exit</th><th>Fees</th><th>P&amp;L</th></tr>",
+        );
+        for (i, t) in chunk.iter().enumerate() {
+            let class = if t.pnl.is_sign_negative() {
+                "neg"
+            } else {
+                "pos"
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
+                first + i + 1,
+                esc(t.symbol.as_str()),
+                format_millis(t.opened_at),
+                format_millis(t.closed_at),
+                quantity(t.quantity),
+                price(t.entry_price, r.price_decimals),
+                price(t.exit_price, r.price_decimals),
+                money(t.fees),
+                money(t.pnl)
+            );
+        }
+        h.push_str("</table></details>");
     }
-    h.push_str("</table>");
-    let _ = write!(
-        h,
-        "<p><small>input hash {}</small></p></body></html>",
-        esc(&r.input_hash)
-    );
     h
 }

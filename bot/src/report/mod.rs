@@ -5,7 +5,9 @@
 //! Files are written to a temporary name and renamed, so a failed run never
 //! leaves a half-written report behind.
 
+mod charts;
 mod html;
+mod monthly;
 mod table;
 
 use std::io::Write;
@@ -13,11 +15,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Money;
+use crate::domain::{Money, Price};
 use crate::ledger::{BalancesSnapshot, ClosedTrade, Transfer};
 use crate::performance::PerformanceSummary;
 
 pub use html::render_html;
+pub use monthly::{MonthlyReturn, monthly_returns};
 pub use table::{render_summary_table, summary_rows};
 
 /// Points kept for charts; the full curve can hold millions.
@@ -58,6 +61,17 @@ pub struct BacktestReport {
     pub equity_curve: Vec<(i64, Money)>,
     /// Same times as `equity_curve`: drawdown % from the running peak.
     pub drawdown_curve: Vec<(i64, f64)>,
+    /// Closes of the first symbol, downsampled like `equity_curve`: the price
+    /// chart and the buy-and-hold line.
+    #[serde(default)]
+    pub price_curve: Vec<(i64, Price)>,
+    /// Decimals of the first symbol's prices in the data (its tick), for
+    /// showing prices as the venue quotes them.
+    #[serde(default)]
+    pub price_decimals: u32,
+    /// Equity at the end of each calendar month (UTC) and its return.
+    #[serde(default)]
+    pub monthly_returns: Vec<MonthlyReturn>,
     /// Each model member's votes, abstentions and hit rate (empty without one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub llm_members: Vec<LlmMemberReport>,
@@ -147,6 +161,17 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Money for people: 2 decimals (the JSON report keeps every digit).
 pub fn money(m: Money) -> String {
     format!("{:.2}", m.round_dp(2).value())
+}
+
+/// A price for people: rounded to the tick (`decimals` places).
+pub fn price(p: Price, decimals: u32) -> String {
+    let d = decimals as usize;
+    format!("{:.d$}", p.round_dp(decimals).value())
+}
+
+/// A quantity for people: at most 8 decimals, trailing zeros dropped.
+pub fn quantity(q: crate::domain::Quantity) -> String {
+    q.value().round_dp(8).normalize().to_string()
 }
 
 /// Keeps at most `max` evenly spaced points, always including the last.
