@@ -276,3 +276,34 @@ async fn a_redirect_is_not_followed_so_the_jwt_stays_with_the_venue() {
     assert_eq!(sim.requests().len(), before, "the redirect was followed");
     server.abort();
 }
+
+#[tokio::test]
+async fn the_trade_history_holds_this_bots_fills_only_under_the_engines_ids() {
+    let (sim, mut alpha) = setup().await;
+    let bought = alpha
+        .submit(&order(10, Side::Buy, OrderKind::Market, "0.02"))
+        .await
+        .unwrap();
+    let sold = alpha
+        .submit(&order(11, Side::Sell, OrderKind::Market, "0.01"))
+        .await
+        .unwrap();
+    // Another bot on the same account trades too: not alpha's history.
+    let mut beta = client(&sim, 7, "beta");
+    beta.sync_time().await.unwrap();
+    beta.symbol_rules(&btc()).await.unwrap();
+    beta.submit(&order(10, Side::Buy, OrderKind::Market, "0.03"))
+        .await
+        .unwrap();
+    // A fresh client (a restarted engine: no venue ids in memory) reads it.
+    let mut restarted = client(&sim, 7, "alpha");
+    let history = restarted.trade_history(&btc(), 0).await.unwrap();
+    let ids: Vec<OrderId> = history.iter().map(|f| f.order_id).collect();
+    assert_eq!(ids, [OrderId(10), OrderId(11)], "{history:?}");
+    let mut expected = alpha.order_fills(&bought).await.unwrap();
+    expected.extend(alpha.order_fills(&sold).await.unwrap());
+    assert_eq!(history, expected);
+    // Nothing at or after a time past the last trade.
+    let later = history.last().unwrap().time + 1;
+    assert!(restarted.trade_history(&btc(), later).await.unwrap().is_empty());
+}
