@@ -552,11 +552,12 @@ async fn a_restart_between_a_resume_and_its_config_write_does_not_halt_the_bot_a
 /// (SIGSTOP) while one of its reconciles holds a read of the bot (its
 /// engine poll is held by freezing the engine for a moment), past its
 /// 3-second Lease; the standby takes the Lease and halts the bot. Thawed,
-/// the old leader's in-flight status write — decided on the read from
-/// before the halt, with no latch — is refused by the apiserver, and it
-/// steps down: the latch, the phase history and the one Halted event stay.
+/// the old leader steps down and overwrites nothing: its in-flight status
+/// write, if it gets that far — decided on the read from before the halt,
+/// with no latch — is refused by the apiserver; the latch, the phase
+/// history and the one Halted event stay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frozen_leaders_in_flight_write_is_refused_and_it_steps_down() {
+async fn a_thawed_frozen_leader_overwrites_nothing_and_steps_down() {
     // A gate counting days (one-second days): every reconcile has a new
     // status to write, so the in-flight one does too.
     let (rw, ops) = world(
@@ -630,18 +631,19 @@ async fn a_frozen_leaders_in_flight_write_is_refused_and_it_steps_down() {
     let history = status(&halted).phase_history;
 
     a.thaw();
-    eventually("a's stale status write is refused", WAIT, || async {
-        Ok(
-            a.metric(r#"botfleet_operator_reconcile_errors_total{kind="conflict"}"#)
-                .await?
-                >= 1.0,
-        )
-    })
-    .await
-    .unwrap();
     eventually("a steps down", WAIT, || async { Ok(!a.leading().await?) })
         .await
         .unwrap();
+    // Whether a's held reconcile gets to write before a notices the lost
+    // Lease is a race (under load it often stops first); when it writes, the
+    // apiserver refuses it (counted as a conflict), and either way nothing
+    // of b's halt is overwritten (asserted below). Without the fence the
+    // stale write clears the latch.
+    let refused = a
+        .metric(r#"botfleet_operator_reconcile_errors_total{kind="conflict"}"#)
+        .await
+        .unwrap_or(0.0);
+    eprintln!("proc-b: stale status writes refused: {refused}");
     let lease = Api::<Lease>::namespaced(rw.admin.clone(), &rw.ns)
         .get("botfleet-operator")
         .await

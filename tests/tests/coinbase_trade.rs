@@ -305,5 +305,11 @@ async fn the_trade_history_holds_this_bots_fills_only_under_the_engines_ids() {
     assert_eq!(history, expected);
     // Nothing at or after a time past the last trade.
     let later = history.last().unwrap().time + 1;
-    assert!(restarted.trade_history(&btc(), later).await.unwrap().is_empty());
+    assert!(
+        restarted
+            .trade_history(&btc(), later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
