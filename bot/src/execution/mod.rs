@@ -14,6 +14,7 @@
 //!    `broker.submit(order)`: it fills on the next candle at the earliest.
 
 mod config;
+pub mod endpoint;
 mod ledger_check;
 mod matching;
 mod paper;

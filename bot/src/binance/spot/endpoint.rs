@@ -5,6 +5,7 @@
 //! API by construction.
 
 use crate::binance::{BINANCE_API_URL, BINANCE_TESTNET_API_URL};
+use crate::execution::endpoint::{self, VenueHosts};
 use botfleet_crds::Phase;
 use reqwest::Url;
 
@@ -15,68 +16,28 @@ pub struct SpotEndpoint {
     phase: Phase,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum EndpointError {
-    #[error("phase Paper trades on simulated fills and has no exchange endpoint")]
-    PaperHasNoVenue,
-    #[error(
-        "phase {phase:?} may not use {url}: only the Spot Test Network ({BINANCE_TESTNET_API_URL}) \
-         or a local simulator is allowed outside LimitedReal/Scaling"
-    )]
-    LiveUrlRefused { phase: Phase, url: String },
-    #[error("invalid base URL `{url}`: {reason}")]
-    Invalid { url: String, reason: String },
-}
+pub use crate::execution::endpoint::EndpointError;
+
+/// Binance's hosts for the guard.
+const HOSTS: VenueHosts = VenueHosts {
+    family: "binance",
+    test_network_url: BINANCE_TESTNET_API_URL,
+    test_network_name: "the Spot Test Network",
+    live_url: BINANCE_API_URL,
+};
 
 impl SpotEndpoint {
-    /// The phase's default: the Spot Test Network in Sandbox, the live API in
+    /// The phase's default: the test network in Sandbox, the live API in
     /// LimitedReal/Scaling. Paper is refused.
     pub fn for_phase(phase: Phase) -> Result<Self, EndpointError> {
-        let url = match phase {
-            Phase::Paper => return Err(EndpointError::PaperHasNoVenue),
-            Phase::Sandbox => BINANCE_TESTNET_API_URL,
-            Phase::LimitedReal | Phase::Scaling => BINANCE_API_URL,
-        };
-        Self::with_url(phase, url)
+        Self::with_url(phase, endpoint::default_url(phase, &HOSTS)?)
     }
 
     /// A chosen base URL (a simulator in tests). Paper is refused, and in
     /// Sandbox any Binance host other than the test network is refused.
     pub fn with_url(phase: Phase, url: &str) -> Result<Self, EndpointError> {
-        let invalid = |reason: &str| EndpointError::Invalid {
-            url: url.to_string(),
-            reason: reason.to_string(),
-        };
-        if phase == Phase::Paper {
-            return Err(EndpointError::PaperHasNoVenue);
-        }
-        let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            // Never echo what looks like a credential.
-            return Err(EndpointError::Invalid {
-                url: "(not shown: it carries a user or password)".into(),
-                reason: "a user or password does not belong in the URL; give the API key \
-                         with --api-key-file or BOTFLEET_EXCHANGE_API_KEY"
-                    .into(),
-            });
-        }
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(invalid("the scheme must be http or https"));
-        }
-        if parsed.query().is_some() {
-            return Err(invalid("a base URL has no query string"));
-        }
-        let host = parsed.host_str().unwrap_or("").to_ascii_lowercase();
-        let testnet = Url::parse(BINANCE_TESTNET_API_URL).expect("constant URL");
-        let is_testnet = Some(host.as_str()) == testnet.host_str();
-        let is_binance = host.contains("binance");
-        if phase == Phase::Sandbox && is_binance && !is_testnet {
-            return Err(EndpointError::LiveUrlRefused {
-                phase,
-                url: url.to_string(),
-            });
-        }
-        Ok(Self { url: parsed, phase })
+        let url = endpoint::check_base_url(phase, url, &HOSTS)?;
+        Ok(Self { url, phase })
     }
 
     pub fn url(&self) -> &Url {

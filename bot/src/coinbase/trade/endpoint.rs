@@ -6,6 +6,7 @@
 //! get a [`CoinbaseEndpoint`], so a Sandbox engine cannot reach the live API
 //! by any flag.
 
+use crate::execution::endpoint::{self, VenueHosts};
 use botfleet_crds::Phase;
 use reqwest::Url;
 
@@ -23,70 +24,28 @@ pub struct CoinbaseEndpoint {
     phase: Phase,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum EndpointError {
-    #[error("phase Paper trades on simulated fills and has no exchange endpoint")]
-    PaperHasNoVenue,
-    #[error(
-        "phase {phase:?} may not use {url}: only Coinbase's sandbox ({COINBASE_SANDBOX_API_URL}) \
-         or a local simulator is allowed outside LimitedReal/Scaling"
-    )]
-    LiveUrlRefused { phase: Phase, url: String },
-    #[error("invalid base URL `{url}`: {reason}")]
-    Invalid { url: String, reason: String },
-}
+pub use crate::execution::endpoint::EndpointError;
+
+/// Coinbase's hosts for the guard.
+const HOSTS: VenueHosts = VenueHosts {
+    family: "coinbase",
+    test_network_url: COINBASE_SANDBOX_API_URL,
+    test_network_name: "Coinbase's sandbox",
+    live_url: COINBASE_API_URL,
+};
 
 impl CoinbaseEndpoint {
     /// The phase's default: the sandbox in Sandbox, the live API in
     /// LimitedReal/Scaling. Paper is refused.
     pub fn for_phase(phase: Phase) -> Result<Self, EndpointError> {
-        let url = match phase {
-            Phase::Paper => return Err(EndpointError::PaperHasNoVenue),
-            Phase::Sandbox => COINBASE_SANDBOX_API_URL,
-            Phase::LimitedReal | Phase::Scaling => COINBASE_API_URL,
-        };
-        Self::with_url(phase, url)
+        Self::with_url(phase, endpoint::default_url(phase, &HOSTS)?)
     }
 
     /// A chosen base URL (a simulator in tests). Paper is refused, and in
     /// Sandbox any Coinbase host other than the sandbox is refused.
     pub fn with_url(phase: Phase, url: &str) -> Result<Self, EndpointError> {
-        let invalid = |reason: &str| EndpointError::Invalid {
-            url: url.to_string(),
-            reason: reason.to_string(),
-        };
-        if phase == Phase::Paper {
-            return Err(EndpointError::PaperHasNoVenue);
-        }
-        let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(EndpointError::Invalid {
-                url: "(not shown: it carries a user or password)".into(),
-                reason: "a user or password does not belong in the URL; give the API key \
-                         with --api-key-file and --api-secret-file"
-                    .into(),
-            });
-        }
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(invalid("the scheme must be http or https"));
-        }
-        if parsed.query().is_some() {
-            return Err(invalid("a base URL has no query string"));
-        }
-        let host = parsed
-            .host_str()
-            .unwrap_or("")
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        let sandbox = Url::parse(COINBASE_SANDBOX_API_URL).expect("constant URL");
-        let is_sandbox = Some(host.as_str()) == sandbox.host_str();
-        if phase == Phase::Sandbox && host.contains("coinbase") && !is_sandbox {
-            return Err(EndpointError::LiveUrlRefused {
-                phase,
-                url: url.to_string(),
-            });
-        }
-        Ok(Self { url: parsed, phase })
+        let url = endpoint::check_base_url(phase, url, &HOSTS)?;
+        Ok(Self { url, phase })
     }
 
     pub fn url(&self) -> &Url {
