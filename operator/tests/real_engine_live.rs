@@ -129,6 +129,39 @@ async fn approve_when_measured(rw: &RealWorld, name: &str, to: Phase) {
 /// flat book. Entering Scaling allocates the schedule's first step: one
 /// ledger transfer, reported in `/status`. At the end the engine's books
 /// equal the venue's.
+/// USDT on the venue account of the climbing bots.
+const VENUE_USDT: i64 = 10_000;
+
+/// A live market (30 000 ± 3 % on a 16-candle wave: SMA(2, 5) trades every
+/// half wave and is flat for a few candles of each) the engines trade on,
+/// and bot `name` climbing to Scaling on its own; real money needs a
+/// person, so each real-money step is approved once its gate is measured.
+async fn climbing_bot(rw: &RealWorld, name: &str) -> LiveMarket {
+    let market = LiveMarket::start(
+        API_KEY,
+        API_SECRET,
+        Decimal::from(VENUE_USDT),
+        40,
+        Duration::from_millis(150),
+        wave_price(Decimal::from(30_000), 3.0, 16.0),
+    )
+    .await;
+    rw.kubelet.set_venue(&market.sim.url);
+    let feed_args = live_feed(&market.sim);
+    rw.bot(
+        name,
+        "fast-sma",
+        "policy",
+        json!({"phase": "Scaling", "promotion": "Automatic"}),
+        move |_| feed_args.clone(),
+    )
+    .await
+    .unwrap();
+    approve_when_measured(rw, name, Phase::LimitedReal).await;
+    approve_when_measured(rw, name, Phase::Scaling).await;
+    market
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
     let (rw, op) = world(
@@ -145,34 +178,9 @@ async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
     )
     .await;
     let started = Instant::now();
-    let usdt = Decimal::from(10_000);
-    // 30 000 ± 3 % on a 16-candle wave: SMA(2, 5) trades every half wave
-    // and is flat for a few candles of each.
-    let market = LiveMarket::start(
-        API_KEY,
-        API_SECRET,
-        usdt,
-        40,
-        Duration::from_millis(150),
-        wave_price(Decimal::from(30_000), 3.0, 16.0),
-    )
-    .await;
+    let usdt = Decimal::from(VENUE_USDT);
+    let market = climbing_bot(&rw, "climber").await;
     let sim = market.sim.clone();
-    rw.kubelet.set_venue(&sim.url);
-    let feed_args = live_feed(&sim);
-    rw.bot(
-        "climber",
-        "fast-sma",
-        "policy",
-        json!({"phase": "Scaling", "promotion": "Automatic"}),
-        move |_| feed_args.clone(),
-    )
-    .await
-    .unwrap();
-
-    // Real money needs a person: approve each step once its gate is measured.
-    approve_when_measured(&rw, "climber", Phase::LimitedReal).await;
-    approve_when_measured(&rw, "climber", Phase::Scaling).await;
     let bot = wait_long(&rw, "climber", "Scaling reached", CLIMB, |b| {
         phase(b) == Some(Phase::Scaling)
     })
@@ -368,30 +376,9 @@ async fn i_scaling_steps_up_and_down_without_a_halt_and_the_allocations_follow()
     )
     .await;
     let started = Instant::now();
-    let usdt = Decimal::from(10_000);
-    let market = LiveMarket::start(
-        API_KEY,
-        API_SECRET,
-        usdt,
-        40,
-        Duration::from_millis(150),
-        wave_price(Decimal::from(30_000), 3.0, 16.0),
-    )
-    .await;
+    let usdt = Decimal::from(VENUE_USDT);
+    let market = climbing_bot(&rw, "scaler").await;
     let sim = market.sim.clone();
-    rw.kubelet.set_venue(&sim.url);
-    let feed_args = live_feed(&sim);
-    rw.bot(
-        "scaler",
-        "fast-sma",
-        "policy",
-        json!({"phase": "Scaling", "promotion": "Automatic"}),
-        move |_| feed_args.clone(),
-    )
-    .await
-    .unwrap();
-    approve_when_measured(&rw, "scaler", Phase::LimitedReal).await;
-    approve_when_measured(&rw, "scaler", Phase::Scaling).await;
     let mut steps = Steps::default();
     wait_step(&rw, "scaler", &mut steps, 0).await;
     let climbed = started.elapsed();
