@@ -225,6 +225,23 @@ pub enum VenueError {
 }
 
 impl VenueError {
+    /// A transport failure of a call to `path`, without the URL or the
+    /// headers (a signature or a JWT travels there).
+    pub fn transport(path: &str, e: &reqwest::Error) -> Self {
+        let what = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "connection failed"
+        } else if e.is_body() || e.is_decode() {
+            "response body interrupted"
+        } else {
+            "request failed"
+        };
+        VenueError::Unavailable {
+            message: format!("{path}: {what}"),
+        }
+    }
+
     /// True when a `submit` or `cancel` may have taken effect despite the
     /// error: look the order up by id before retrying, never resubmit blindly.
     pub fn is_fate_unknown(&self) -> bool {

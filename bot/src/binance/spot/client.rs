@@ -356,7 +356,10 @@ impl SpotClient {
         if signed {
             req = req.header("X-MBX-APIKEY", self.creds.api_key());
         }
-        let resp = req.send().await.map_err(|e| transport_error(path, &e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| VenueError::transport(path, &e))?;
         if let Some(w) = resp
             .headers()
             .get("x-mbx-used-weight-1m")
@@ -367,7 +370,10 @@ impl SpotClient {
         }
         let status = resp.status();
         let after = retry_after(resp.headers());
-        let body = resp.text().await.map_err(|e| transport_error(path, &e))?;
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| VenueError::transport(path, &e))?;
         if status.is_success() {
             return Ok(body);
         }
@@ -388,22 +394,6 @@ impl SpotClient {
                 message: format!("{path}: HTTP {status}: {}", excerpt(&body)),
             }),
         }
-    }
-}
-
-/// A transport failure without the URL (it holds the signature).
-fn transport_error(path: &str, e: &reqwest::Error) -> VenueError {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "response body interrupted"
-    } else {
-        "request failed"
-    };
-    VenueError::Unavailable {
-        message: format!("{path}: {what}"),
     }
 }
 

@@ -336,10 +336,16 @@ impl CoinbaseClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| transport_error(path, &e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| VenueError::transport(path, &e))?;
         let status = resp.status();
         let after = retry_after(resp.headers());
-        let text = resp.text().await.map_err(|e| transport_error(path, &e))?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| VenueError::transport(path, &e))?;
         if status.is_success() {
             return Ok(text);
         }
@@ -373,22 +379,6 @@ impl CoinbaseClient {
                 message: format!("{path}: HTTP {status}: {}", excerpt(&text)),
             }),
         }
-    }
-}
-
-/// A transport failure without the URL or headers (the JWT travels there).
-fn transport_error(path: &str, e: &reqwest::Error) -> VenueError {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "response body interrupted"
-    } else {
-        "request failed"
-    };
-    VenueError::Unavailable {
-        message: format!("{path}: {what}"),
     }
 }
 
