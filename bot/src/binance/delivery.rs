@@ -6,13 +6,31 @@
 //! candles come from.
 
 use super::feed_config::{Counters, ReconnectPolicy};
-use super::live_feed::{CandleSource, LiveCandle};
 use crate::domain::{Candle, Symbol};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// Where a candle came from (for logs and audits; the consumer treats them alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CandleSource {
+    /// The history fetched at start.
+    Warmup,
+    /// Fetched over REST to fill a gap after a disconnect or a skipped kline.
+    Backfill,
+    /// A closed kline from the WebSocket stream.
+    Stream,
+}
+
+/// One closed candle, delivered once, in open-time order per symbol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveCandle {
+    pub symbol: Symbol,
+    pub candle: Candle,
+    pub source: CandleSource,
+}
 
 /// The consumer is gone or the feed was cancelled: stop.
 #[derive(Debug)]

@@ -27,28 +27,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use super::delivery::{CandleSource, LiveCandle};
 use super::delivery::{Delivery, back_off};
 use super::feed_config::Counters;
 pub use super::feed_config::{FeedError, FeedStats, LiveFeedConfig, ReconnectPolicy};
-
-/// Where a candle came from (for logs and audits; the consumer treats them alike).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CandleSource {
-    /// The history fetched at start.
-    Warmup,
-    /// Fetched over REST to fill a gap after a disconnect or a skipped kline.
-    Backfill,
-    /// A closed kline from the WebSocket stream.
-    Stream,
-}
-
-/// One closed candle, delivered once, in open-time order per symbol.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LiveCandle {
-    pub symbol: Symbol,
-    pub candle: Candle,
-    pub source: CandleSource,
-}
 
 /// The running feed: its counters, and how to stop it.
 pub struct LiveFeedHandle {
