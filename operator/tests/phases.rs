@@ -99,11 +99,19 @@ async fn promotion_is_blocked_until_the_gate_is_met_skips_are_refused_demotion_i
     assert_eq!(w.wait_events("climber", "Promoted").await.unwrap().len(), 1);
     let configs: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
         kube::Api::namespaced(w.admin.clone(), &w.ns);
-    let yaml = configs.get("climber-config").await.unwrap().data.unwrap()["bot.yaml"].clone();
-    assert!(
-        yaml.contains("phase: Sandbox"),
-        "the engine config carries the effective phase"
-    );
+    // The status commit comes first and the config write follows it, so
+    // the config may trail the phase by one write.
+    eventually(
+        "the engine config carries the effective phase",
+        WAIT,
+        || async {
+            let map = configs.get("climber-config").await?;
+            let data = map.data.unwrap_or_default();
+            Ok(data.get("bot.yaml").is_some_and(|y| y.contains("phase: Sandbox")))
+        },
+    )
+    .await
+    .unwrap();
 
     // Sandbox → Scaling skips LimitedReal: refused, whatever the metrics.
     engine.update(|s| s.phase = Phase::Sandbox);
