@@ -171,6 +171,20 @@ pub struct ApprovalTarget<'a> {
     pub used: &'a [String],
     /// Now.
     pub now: Timestamp,
+    /// Approvals whose approver was asked about again when the approval
+    /// was about to be used, and may no longer approve this bot.
+    pub approver_refusals: &'a [ApproverRefusal],
+}
+
+/// An approval whose approver no longer holds the right to approve the bot
+/// (RBAC changed since the approval was given), or whose right could not be
+/// confirmed: the approval is not used (fail closed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApproverRefusal {
+    /// The PhaseApproval's `metadata.uid`.
+    pub approval_uid: String,
+    /// What the apiserver answered, for the condition message.
+    pub why: String,
 }
 
 /// Why an approval does not let the bot in. The condition reason of each
@@ -189,6 +203,8 @@ pub enum ApprovalRejection {
     Expired { at: Timestamp },
     /// Already used for an earlier entry into the phase.
     AlreadyUsed,
+    /// Valid, but its approver may no longer approve the bot.
+    ApproverNotAllowed { approver: String, why: String },
 }
 
 /// Condition reasons for approvals (`PromotionBlocked`).
@@ -205,6 +221,8 @@ pub mod approval_reasons {
     pub const EXPIRED: &str = "ApprovalExpired";
     /// The approval was used already.
     pub const ALREADY_USED: &str = "ApprovalAlreadyUsed";
+    /// The approver lost the right to approve since approving.
+    pub const APPROVER_NOT_ALLOWED: &str = "ApproverNotAllowed";
 }
 
 impl ApprovalRejection {
@@ -218,6 +236,7 @@ impl ApprovalRejection {
             Self::OtherConfig { .. } => r::OTHER_CONFIG,
             Self::Expired { .. } => r::EXPIRED,
             Self::AlreadyUsed => r::ALREADY_USED,
+            Self::ApproverNotAllowed { .. } => r::APPROVER_NOT_ALLOWED,
         }
     }
 
@@ -246,6 +265,9 @@ impl ApprovalRejection {
             Self::AlreadyUsed => {
                 format!("the PhaseApproval was used for an earlier entry into {phase}: {fix}")
             }
+            Self::ApproverNotAllowed { approver, why } => format!(
+                "the PhaseApproval was given by {approver}, who may no longer approve this bot ({why}): {fix}, or the approve right is granted back"
+            ),
         }
     }
 
@@ -259,6 +281,7 @@ impl ApprovalRejection {
             Self::OtherConfig { .. } => 3,
             Self::Expired { .. } => 4,
             Self::AlreadyUsed => 5,
+            Self::ApproverNotAllowed { .. } => 6,
         }
     }
 }
@@ -294,8 +317,19 @@ pub fn check(
             at: spec.expires_at.0,
         });
     }
-    if approval.uid().is_some_and(|uid| target.used.contains(&uid)) {
+    let uid = approval.uid().unwrap_or_default();
+    if target.used.contains(&uid) {
         return Err(ApprovalRejection::AlreadyUsed);
+    }
+    if let Some(refusal) = target
+        .approver_refusals
+        .iter()
+        .find(|r| r.approval_uid == uid)
+    {
+        return Err(ApprovalRejection::ApproverNotAllowed {
+            approver: spec.approved_by.clone().unwrap_or_default(),
+            why: refusal.why.clone(),
+        });
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ fn target(used: &[String]) -> ApprovalTarget<'_> {
         trading_hash: HASH,
         used,
         now: "2026-06-01T12:00:00Z".parse().unwrap(),
+        approver_refusals: &[],
     }
 }
 
@@ -94,6 +95,32 @@ fn an_approval_is_used_once() {
     assert_eq!(
         check(&a, &target(&used)).unwrap_err().reason(),
         "ApprovalAlreadyUsed"
+    );
+}
+
+#[test]
+fn an_approval_whose_approver_lost_the_right_is_not_used_and_says_who() {
+    let refusals = [ApproverRefusal {
+        approval_uid: "a1".into(),
+        why: "no RBAC policy matched".into(),
+    }];
+    let t = ApprovalTarget {
+        approver_refusals: &refusals,
+        ..target(&[])
+    };
+    let a = approval("a1", "bot-uid", "LimitedReal", HASH, LATER);
+    let err = find_valid([&a], &t).unwrap_err();
+    assert_eq!(err.reason(), "ApproverNotAllowed");
+    let msg = err.message(&t);
+    assert!(
+        msg.contains("given by alice") && msg.contains("no RBAC policy matched"),
+        "{msg}"
+    );
+    // Another approval, by someone who still may, is used.
+    let b = approval("b1", "bot-uid", "LimitedReal", HASH, LATER);
+    assert_eq!(
+        find_valid([&a, &b], &t).unwrap().uid().as_deref(),
+        Some("b1")
     );
 }
 

@@ -40,6 +40,12 @@ pub struct OperatorConfig {
     /// allows every image. Checked on the image a bot would run, the default
     /// included.
     pub trusted_engine_images: Vec<String>,
+    /// Ask again, just before an approval lets a bot into real money,
+    /// whether its recorded approver still holds `approve` on the bot. On
+    /// where this operator's webhook records approvers (`approvedBy` is
+    /// then the authenticated user); without it `approvedBy` is whatever
+    /// was typed, and asking about it would prove nothing.
+    pub recheck_approvers: bool,
     /// Only watch these namespaces (empty: every namespace). The chart then
     /// grants the operator Roles in these namespaces only.
     pub namespaces: Vec<String>,
@@ -85,6 +91,7 @@ impl OperatorConfig {
                 scraper_pod_labels: BTreeMap::new(),
             }),
             trusted_engine_images: Vec::new(),
+            recheck_approvers: false,
             namespaces: Vec::new(),
             poll_interval: Duration::from_secs(10),
             error_requeue: Duration::from_secs(5),

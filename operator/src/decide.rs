@@ -3,6 +3,7 @@
 //! one before (a halt blocks promotion, the phase picks the capital). No
 //! I/O here; `reconcile` acts on the result.
 
+use botfleet_crds::PhaseApproval;
 use botfleet_crds::engine_api::HaltRequest;
 use botfleet_crds::labels::RESUME_ANNOTATION;
 use botfleet_crds::phase_approval::{self, ApprovalTarget};
@@ -281,6 +282,7 @@ fn approval_gate(o: &Observed<'_>, base: Option<Phase>) -> ApprovalGate {
         trading_hash: o.trading_hash,
         used: &used,
         now: o.now,
+        approver_refusals: o.approver_refusals,
     };
     match phase_approval::find_valid(o.approvals.iter().map(|a| a.as_ref()), &target) {
         Ok(a) => ApprovalGate::Granted(ApprovalRecord {
@@ -296,6 +298,37 @@ fn approval_gate(o: &Observed<'_>, base: Option<Phase>) -> ApprovalGate {
             message: e.message(&target),
         }),
     }
+}
+
+/// The approvals that would let the bot into its next, real-money phase,
+/// when `spec.phase` asks for that promotion: the operator asks again
+/// whether each one's approver may still approve the bot before it decides
+/// (an RBAC right revoked after approving must not let the approval be
+/// used). Empty otherwise, so a settled bot costs no access review.
+pub fn approvals_to_recheck<'a>(o: &Observed<'a>) -> Vec<&'a PhaseApproval> {
+    let current = o.old.phase;
+    let Some(phase) = current
+        .and_then(Phase::next)
+        .filter(|p| p.is_real_money() && *p <= o.bot.spec.phase)
+    else {
+        return Vec::new();
+    };
+    let (name, uid) = (o.bot.name_any(), o.bot.uid().unwrap_or_default());
+    let used = o.old.used_approval_uids();
+    let target = ApprovalTarget {
+        bot_name: &name,
+        bot_uid: &uid,
+        phase,
+        trading_hash: o.trading_hash,
+        used: &used,
+        now: o.now,
+        approver_refusals: &[],
+    };
+    o.approvals
+        .iter()
+        .map(|a| a.as_ref())
+        .filter(|a| phase_approval::check(a, &target).is_ok())
+        .collect()
 }
 
 /// The phase a resume returns to: the policy's resume phase, never higher

@@ -121,6 +121,7 @@ fn run(
         config: &config(),
         trading_hash: TRADING_HASH,
         approvals: &[],
+        approver_refusals: &[],
     })
 }
 
@@ -311,6 +312,7 @@ fn a_window_earned_under_another_trading_hash_promotes_nothing() {
         config: &config(),
         trading_hash: "0therc0nf1g0",
         approvals: &[],
+        approver_refusals: &[],
     });
     assert_eq!(swapped.outcome.effective, Phase::Paper);
     let blocked = swapped.outcome.blocked.expect("blocked");
@@ -430,4 +432,54 @@ fn a_resume_that_moves_the_book_waits_for_a_flatten() {
     let d = run(&b, &old, &policy, &e);
     assert_eq!(d.resumed.as_deref(), Some("h-9"));
     assert_eq!(d.outcome.effective, Phase::Paper);
+}
+
+/// An approval for bot `b` into LimitedReal under [`TRADING_HASH`].
+fn approval_into_limited_real(uid: &str) -> std::sync::Arc<PhaseApproval> {
+    std::sync::Arc::new(
+        serde_json::from_value(json!({
+            "apiVersion": "botfleet.dev/v1alpha1", "kind": "PhaseApproval",
+            "metadata": {"name": format!("b-{uid}"), "namespace": "ns", "uid": uid},
+            "spec": {"bot": {"name": "b", "uid": "0123456789ab"}, "phase": "LimitedReal",
+                "tradingHash": TRADING_HASH, "expiresAt": "2026-01-03T00:00:00Z",
+                "approvedBy": "alice"},
+        }))
+        .unwrap(),
+    )
+}
+
+#[test]
+fn only_a_wanted_promotion_into_real_money_asks_about_approvers_again() {
+    let b = bot(json!({}), false);
+    let usable = approval_into_limited_real("ok");
+    let mut expired = (*approval_into_limited_real("old")).clone();
+    expired.spec.expires_at = Time("2026-01-01T00:00:00Z".parse().unwrap());
+    let approvals = [usable, std::sync::Arc::new(expired)];
+    let (policy, e, config) = (loose_policy(), engine(Phase::Sandbox, 0, None), config());
+    let asked = |old: &TradingBotStatus, bot: &TradingBot| {
+        let o = Observed {
+            bot,
+            old,
+            policy: &policy,
+            engine: &e,
+            now: now(),
+            config: &config,
+            trading_hash: TRADING_HASH,
+            approvals: &approvals,
+            approver_refusals: &[],
+        };
+        approvals_to_recheck(&o)
+            .iter()
+            .map(|a| a.name_any())
+            .collect::<Vec<_>>()
+    };
+    // Sandbox, asked for LimitedReal: only the usable approval is asked about.
+    assert_eq!(asked(&status_in(Phase::Sandbox, None), &b), ["b-ok"]);
+    // Settled (spec.phase is the current phase) or the next phase is not
+    // real money: no access review.
+    let mut settled = b.clone();
+    settled.spec.phase = Phase::Sandbox;
+    assert!(asked(&status_in(Phase::Sandbox, None), &settled).is_empty());
+    assert!(asked(&status_in(Phase::Paper, None), &b).is_empty());
+    assert!(asked(&status_in(Phase::LimitedReal, None), &b).is_empty());
 }

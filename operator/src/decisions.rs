@@ -3,6 +3,7 @@
 //! modules that act on a decision all stand on this one.
 
 use botfleet_crds::engine_api::{EngineStatus, HaltRequest};
+use botfleet_crds::phase_approval::ApproverRefusal;
 use botfleet_crds::{
     HaltStatus, PhaseApproval, PhaseTransition, RiskPolicySpec, TradingBot, TradingBotStatus,
 };
@@ -48,6 +49,9 @@ pub struct Observed<'a> {
     pub trading_hash: &'a str,
     /// The PhaseApprovals in the bot's namespace that name it.
     pub approvals: &'a [std::sync::Arc<PhaseApproval>],
+    /// Those whose approver, asked again just before the approval would be
+    /// used ([`crate::decide::approvals_to_recheck`]), may no longer approve.
+    pub approver_refusals: &'a [ApproverRefusal],
 }
 
 /// What the operator tells the engine, in order, before the status is written.

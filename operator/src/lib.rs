@@ -20,6 +20,7 @@
 
 pub mod admission;
 pub mod announce;
+pub mod approver;
 pub mod capital;
 pub mod child_conflict;
 pub mod children;

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use botfleet_operator::approver::ApproverCheck;
 use botfleet_operator::config::{LeaderElection, parse_duration};
 use botfleet_operator::endpoints::EngineEndpoints;
 use botfleet_operator::network_policy::{EnginePeers, parse_labels};
 use botfleet_operator::signing::SigningKeys;
-use botfleet_operator::webhook::{ApproverCheck, WebhookServer};
+use botfleet_operator::webhook::WebhookServer;
 use botfleet_operator::{Metrics, OperatorConfig, http, telemetry};
 use clap::Parser;
 use tokio::sync::watch;
@@ -172,6 +173,8 @@ async fn main() -> anyhow::Result<()> {
     botfleet_crds::image_trust::check_allowlist(&flags.trusted_engine_images)
         .map_err(anyhow::Error::msg)?;
     config.trusted_engine_images = flags.trusted_engine_images;
+    // The webhook records who approved; only then is there someone to ask about.
+    config.recheck_approvers = flags.webhook_addr.is_some();
     config.engine_port = flags.engine_port;
     config.namespaces = flags.namespace;
     config.network_peers = flags.engine_network_policy.then_some(EnginePeers {

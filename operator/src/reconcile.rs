@@ -18,8 +18,9 @@ use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
 use tracing::warn;
 
+use crate::approver::{self, ApproverCheck};
 use crate::context::{Context, observe};
-use crate::decide::{decide, decide_unresolved};
+use crate::decide::{approvals_to_recheck, decide, decide_unresolved};
 use crate::decisions::{EngineCommand, EngineView, Observed};
 use crate::engine_client::Signer;
 use crate::error::{Error, Result};
@@ -131,7 +132,7 @@ async fn apply_resolved(
     };
     let trading_hash = inputs.trading_hash();
     let approvals = ctx.approvals_for(bot);
-    let d = decide(&Observed {
+    let mut observed = Observed {
         bot,
         old: &old,
         policy: &resolved.policy.spec,
@@ -140,7 +141,20 @@ async fn apply_resolved(
         config: &ctx.config,
         trading_hash: &trading_hash,
         approvals: &approvals,
-    });
+        approver_refusals: &[],
+    };
+    let recheck = if ctx.config.recheck_approvers {
+        approvals_to_recheck(&observed)
+    } else {
+        Vec::new()
+    };
+    let refusals = if recheck.is_empty() {
+        Vec::new()
+    } else {
+        approver::refusals(&ApproverCheck::new(ctx.client.clone()), &recheck).await
+    };
+    observed.approver_refusals = &refusals;
+    let d = decide(&observed);
     tell_engine(bot, ctx, &engine, &d.engine_commands).await?;
     status::write(api, bot, &d.status).await?;
     // Events and counters, now that the transitions are committed — before

@@ -21,69 +21,12 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use k8s_openapi::api::authorization::v1::{
-    LocalSubjectAccessReview, ResourceAttributes, SubjectAccessReviewSpec,
-};
-use kube::api::{Api, PostParams};
-
-use crate::admission::{self, APPROVE_VERB, ApproverAnswer, ApproverQuestion};
+use crate::admission;
+use crate::approver::ApproverCheck;
 use crate::webhook_tls::ReloadingCert;
 
 /// Largest AdmissionReview accepted (the apiserver's own request limit is 3 MiB).
 const MAX_BODY: usize = 4 * 1024 * 1024;
-
-/// Asks the apiserver (a LocalSubjectAccessReview in the approval's
-/// namespace) whether a user may `approve` a TradingBot.
-#[derive(Clone)]
-pub struct ApproverCheck {
-    client: kube::Client,
-}
-
-impl ApproverCheck {
-    pub fn new(client: kube::Client) -> Self {
-        Self { client }
-    }
-
-    async fn ask(&self, q: &ApproverQuestion) -> ApproverAnswer {
-        let review = LocalSubjectAccessReview {
-            metadata: kube::api::ObjectMeta {
-                namespace: Some(q.namespace.clone()),
-                ..Default::default()
-            },
-            spec: SubjectAccessReviewSpec {
-                user: Some(q.user.clone()),
-                uid: q.uid.clone(),
-                groups: Some(q.groups.clone()),
-                extra: Some(q.extra.clone()),
-                resource_attributes: Some(ResourceAttributes {
-                    group: Some(botfleet_crds::GROUP.into()),
-                    resource: Some("tradingbots".into()),
-                    verb: Some(APPROVE_VERB.into()),
-                    namespace: Some(q.namespace.clone()),
-                    name: Some(q.bot.clone()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            status: None,
-        };
-        let api: Api<LocalSubjectAccessReview> = Api::namespaced(self.client.clone(), &q.namespace);
-        match api.create(&PostParams::default(), &review).await {
-            Ok(answered) => match answered.status {
-                Some(s) if s.allowed && s.denied != Some(true) => ApproverAnswer::Allowed,
-                Some(s) => ApproverAnswer::Denied {
-                    reason: s.reason.unwrap_or_default(),
-                },
-                None => ApproverAnswer::Unknown {
-                    error: "the access review came back without a status".into(),
-                },
-            },
-            Err(e) => ApproverAnswer::Unknown {
-                error: format!("access review failed: {e}"),
-            },
-        }
-    }
-}
 
 /// The routes (exposed for tests without TLS).
 pub fn router(approvers: ApproverCheck) -> Router {

@@ -130,6 +130,94 @@ async fn a_lying_engine_reaches_limited_real_only_with_an_approval_for_the_confi
 
 const TRUSTED: &str = "registry.test/botfleet-bot@sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
+/// Grants (or, with `false`, revokes) the approver of [`World::approve`]
+/// the verb `approve` on tradingbots in the test's namespace.
+async fn approver_may_approve(w: &World, may: bool) {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let name = "approvers";
+    let roles: Api<Role> = Api::namespaced(w.admin.clone(), &w.ns);
+    let bindings: Api<RoleBinding> = Api::namespaced(w.admin.clone(), &w.ns);
+    if !may {
+        bindings.delete(name, &Default::default()).await.unwrap();
+        return;
+    }
+    let pp = PatchParams::apply("botfleet-tests");
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": name},
+        "rules": [{"apiGroups": ["botfleet.dev"], "resources": ["tradingbots"], "verbs": ["approve"]}]});
+    roles.patch(name, &pp, &Patch::Apply(&role)).await.unwrap();
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "User", "name": "risk-manager@test",
+            "apiGroup": "rbac.authorization.k8s.io"}]});
+    bindings
+        .patch(name, &pp, &Patch::Apply(&binding))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_approval_whose_approver_lost_the_right_does_not_let_the_bot_in_until_granted_again() {
+    let w = World::new("revoked").await.unwrap();
+    let mut config = w.config();
+    config.recheck_approvers = true;
+    let op = w.start_operator(config);
+    w.strategy("sma").await.unwrap();
+    let no_wait = json!({"gates": {"paperToSandbox": {"minDays": 0},
+        "sandboxToLimitedReal": {"minDays": 0}}});
+    w.policy("seed", no_wait).await.unwrap();
+    let engine = w
+        .bot(
+            "held",
+            "seed",
+            json!({"promotion": "Automatic", "phase": "LimitedReal"}),
+        )
+        .await
+        .unwrap();
+    w.wait_bot("held", "Sandbox", |b| phase(b) == Some(Phase::Sandbox))
+        .await
+        .unwrap();
+    // Approved while the approver may, before the gate is met...
+    engine.update(|s| {
+        s.phase = Phase::Sandbox;
+        s.window.trades = 3;
+    });
+    approver_may_approve(&w, true).await;
+    w.approve("held", Phase::LimitedReal).await.unwrap();
+    // ...then the right is revoked, and the gate is met.
+    approver_may_approve(&w, false).await;
+    engine.update(|s| s.window.trades = 500);
+    let bot = w
+        .wait_bot("held", "the approver is refused", |b| {
+            blocked_with(b, "ApproverNotAllowed")
+        })
+        .await
+        .unwrap();
+    let (_, message) = blocked(&bot).unwrap();
+    assert!(
+        message.contains("given by risk-manager@test")
+            && message.contains("kubectl botfleet approve held --phase LimitedReal"),
+        "{message}"
+    );
+    w.let_reconcile(&op, 5).await.unwrap();
+    let bot = w.get("held").await.unwrap();
+    assert_eq!(phase(&bot), Some(Phase::Sandbox));
+    assert!(bot.status.unwrap().approvals.is_empty(), "not used");
+
+    // Granted again, the same approval lets the bot in.
+    approver_may_approve(&w, true).await;
+    let bot = w
+        .wait_bot("held", "LimitedReal", |b| {
+            phase(b) == Some(Phase::LimitedReal)
+        })
+        .await
+        .unwrap();
+    let used = bot.status.unwrap().approvals;
+    assert_eq!(used.len(), 1, "{used:?}");
+    assert_eq!(used[0].approved_by.as_deref(), Some("risk-manager@test"));
+}
+
 #[tokio::test]
 async fn an_untrusted_engine_image_is_refused_and_the_running_digest_is_shown() {
     let w = World::new("images").await.unwrap();

@@ -107,7 +107,9 @@ async fn promotion_is_blocked_until_the_gate_is_met_skips_are_refused_demotion_i
         || async {
             let map = configs.get("climber-config").await?;
             let data = map.data.unwrap_or_default();
-            Ok(data.get("bot.yaml").is_some_and(|y| y.contains("phase: Sandbox")))
+            Ok(data
+                .get("bot.yaml")
+                .is_some_and(|y| y.contains("phase: Sandbox")))
         },
     )
     .await

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use botfleet_crds::{PhaseApproval, Strategy};
-use botfleet_operator::webhook::{ApproverCheck, WebhookServer};
+use botfleet_operator::approver::ApproverCheck;
+use botfleet_operator::webhook::WebhookServer;
 use common::{cp, eventually};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{

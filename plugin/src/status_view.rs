@@ -174,6 +174,9 @@ fn pending(bot: &TradingBot, approvals: &[PhaseApproval], now: Timestamp) -> Vec
                 trading_hash: &hash,
                 used: &used,
                 now,
+                // The plugin cannot ask as the operator does; it shows the
+                // approval as usable and the bot's status says otherwise.
+                approver_refusals: &[],
             };
             let state = match phase_approval::check(a, &target) {
                 Ok(()) => "Usable".to_string(),

@@ -102,7 +102,8 @@ false
   - apiGroups: ["events.k8s.io"]
     resources: ["events"]
     verbs: ["create", "patch"]
-  # The admission webhook asks whether a PhaseApproval's creator may approve its bot.
+  # Who may approve: the webhook asks about a PhaseApproval's creator, the
+  # reconcile about its recorded approver before the approval is used.
   - apiGroups: ["authorization.k8s.io"]
     resources: ["localsubjectaccessreviews"]
     verbs: ["create"]
