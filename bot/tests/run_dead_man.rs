@@ -1,7 +1,8 @@
 //! The dead-man switch in LimitedReal, the real engine against the exchange
-//! simulator and a live-feed stand-in: with nobody polling `/status` for
-//! `deadManMinutes` (3 s here) the engine opens no position, while its exits
-//! still go out; a poll lifts the hold and entries resume.
+//! simulator (its trading API and its market data as the live feed), on
+//! Binance spot and on Coinbase Advanced Trade: with nobody polling
+//! `/status` for `deadManMinutes` (3 s here) the engine opens no position,
+//! while its exits still go out; a poll lifts the hold and entries resume.
 
 mod run_support;
 
@@ -11,8 +12,11 @@ use botfleet_bot::domain::{Candle, Price, Quantity};
 use botfleet_bot::store::Store;
 use botfleet_crds::engine_api::EngineState;
 use botfleet_tests::exchange_sim::{ExchangeSim, SimSide, SimStatus};
-use run_support::live::{HOUR, LiveMarket};
-use run_support::venue::{assert_books_equal, simulator_holding, venue_args};
+use run_support::live::HOUR;
+use run_support::venue::{
+    Kind, assert_books_equal, feed, market_args, simulator_with_history, venue_args,
+    wait_feed_subscribed,
+};
 use run_support::{CAPITAL, Engine, TIMEOUT, Workspace};
 use rust_decimal::Decimal;
 
@@ -44,15 +48,15 @@ fn path(open_time: i64, mut price: Decimal, moves: &[i64]) -> Vec<Candle> {
 /// second hour up.
 const V: [i64; 10] = [-10, -10, -10, -10, -10, -10, 10, 10, 10, 10];
 
-/// Pushes `candles` to the feed (and their prices to the venue first, so
-/// market orders fill at the close the engine saw), then waits until the
-/// engine has stored the last.
-async fn trade(market: &LiveMarket, sim: &ExchangeSim, engine: &Engine, candles: &[Candle]) {
+/// Feeds `candles` to the venue (its live feed, and the price its market
+/// orders fill at: the close the engine saw), then waits until the engine
+/// has stored the last.
+async fn trade(kind: Kind, sim: &ExchangeSim, engine: &Engine, candles: &[Candle]) {
+    let mut last = 0;
     for c in candles {
-        sim.candle("BTCUSDT", c.low.value(), c.high.value(), c.close.value());
-        market.push(c);
+        last = feed(kind, sim, c);
     }
-    engine.wait_stored(candles.last().unwrap().open_time).await;
+    engine.wait_stored(last).await;
 }
 
 async fn wait_for(what: &str, engine: &Engine, done: impl Fn() -> bool) {
@@ -76,14 +80,22 @@ fn orders(sim: &ExchangeSim, side: SimSide) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_polls_limited_real_opens_nothing_and_resumes_after_a_poll() {
+    dead_man_switch(Kind::Binance).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_polls_limited_real_opens_nothing_and_resumes_after_a_poll_on_coinbase() {
+    dead_man_switch(Kind::Coinbase).await;
+}
+
+async fn dead_man_switch(kind: Kind) {
     let now = chrono::Utc::now().timestamp_millis();
     let hour = now - now.rem_euclid(HOUR);
     // 150 closed hours of a quiet market (±0.1 %), then the stream.
     let quiet: Vec<i64> = (0..150).map(|i| if i % 2 == 0 { 1 } else { -1 }).collect();
     let history = path(hour - 150 * HOUR, Decimal::from(30_000), &quiet);
     let start = history.last().unwrap().close.value();
-    let market = LiveMarket::start(&history).await;
-    let sim = simulator_holding(Decimal::from(CAPITAL), start).await;
+    let sim = simulator_with_history(kind, Decimal::from(CAPITAL), &history).await;
     let (mut price, mut next) = (start, hour);
     let mut shape = |moves: &[i64]| {
         let candles = path(next, price, moves);
@@ -93,7 +105,8 @@ async fn without_polls_limited_real_opens_nothing_and_resumes_after_a_poll() {
     };
 
     let ws = Workspace::new("LimitedReal");
-    let manifests = run_support::manifests("LimitedReal")
+    let manifests = kind
+        .manifests(run_support::manifests("LimitedReal"))
         .replace("fast: 10", "fast: 2")
         .replace("slow: 30", "slow: 5")
         .replace(
@@ -101,10 +114,10 @@ async fn without_polls_limited_real_opens_nothing_and_resumes_after_a_poll() {
             "      maxLosingDaysInRow: 10\n    limitedReal:\n      deadManMinutes: 0.05\n",
         );
     std::fs::write(ws.config(), manifests).unwrap();
-    let mut args = market.args(&ws);
-    args.extend(venue_args(&ws, &sim));
+    let mut args = market_args(kind, &ws, &sim);
+    args.extend(venue_args(kind, &ws, &sim));
     let engine = Engine::start(&ws, &args, &[]);
-    market.wait_connected().await;
+    wait_feed_subscribed(kind, &sim).await;
     engine
         .wait_metrics("ready", |m| m.get("botfleet_engine_ready") == Some(&1.0))
         .await;
@@ -114,7 +127,7 @@ async fn without_polls_limited_real_opens_nothing_and_resumes_after_a_poll() {
     engine
         .wait_metrics("the switch to trip", |m| m.get(TRIPPED) == Some(&1.0))
         .await;
-    trade(&market, &sim, &engine, &shape(&V)).await;
+    trade(kind, &sim, &engine, &shape(&V)).await;
     assert!(sim.orders().is_empty(), "an entry while nobody polls");
 
     // The first poll sees why...
@@ -147,7 +160,7 @@ async fn without_polls_limited_real_opens_nothing_and_resumes_after_a_poll() {
     let lifted = engine.status().await;
     assert_eq!(lifted.state, EngineState::Trading);
     assert!(lifted.pause.is_none(), "{:?}", lifted.pause);
-    trade(&market, &sim, &engine, &shape(&V)).await;
+    trade(kind, &sim, &engine, &shape(&V)).await;
     wait_for("the entry to fill", &engine, || {
         orders(&sim, SimSide::Buy) == 1
     })
@@ -158,7 +171,7 @@ async fn without_polls_limited_real_opens_nothing_and_resumes_after_a_poll() {
     engine
         .wait_metrics("the switch to trip again", |m| m.get(TRIPPED) == Some(&1.0))
         .await;
-    trade(&market, &sim, &engine, &shape(&V)).await;
+    trade(kind, &sim, &engine, &shape(&V)).await;
     wait_for("the exit to fill", &engine, || {
         orders(&sim, SimSide::Sell) == 1
     })
@@ -191,5 +204,5 @@ async fn without_polls_limited_real_opens_nothing_and_resumes_after_a_poll() {
         switched >= 4,
         "two trips and two lifts are audited: {decisions:#?}"
     );
-    assert_books_equal(&ws, &sim).await;
+    assert_books_equal(kind, &ws, &sim).await;
 }

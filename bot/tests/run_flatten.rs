@@ -12,7 +12,7 @@ use botfleet_bot::domain::{Candle, OrderStatus, Price};
 use botfleet_bot::store::Store;
 use botfleet_crds::engine_api::EngineState;
 use botfleet_tests::exchange_sim::{Faults, SimSide, SimStatus};
-use run_support::venue::{assert_books_equal, simulator_holding, venue_args};
+use run_support::venue::{Kind, assert_books_equal, simulator_holding, venue_args};
 use run_support::{CAPITAL, Engine, OPERATOR_KEY, Workspace, synthetic};
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -72,12 +72,12 @@ fn refusing() -> Faults {
 async fn a_pending_flatten_survives_a_sigkill_and_ends_flat() {
     let candles = candles_ending_long();
     let bottom = candles[candles.len() - 7].close.value();
-    let sim = simulator_holding(Decimal::from(CAPITAL), bottom).await;
+    let sim = simulator_holding(Kind::Binance, Decimal::from(CAPITAL), bottom).await;
     let ws = Workspace::new("Sandbox");
     std::fs::write(ws.config(), sandbox_manifests()).unwrap();
     let data = ws.write_data(&candles);
     let mut args = ws.replay_args(&data, "max");
-    args.extend(venue_args(&ws, &sim));
+    args.extend(venue_args(Kind::Binance, &ws, &sim));
 
     let engine = Engine::start(&ws, &args, &[]);
     engine.wait_stored(candles.last().unwrap().open_time).await;
@@ -178,7 +178,7 @@ async fn a_pending_flatten_survives_a_sigkill_and_ends_flat() {
     let exit = &after_halt[0];
     assert_eq!((exit.side, exit.status), (SimSide::Sell, SimStatus::Filled));
     assert_eq!(Some(exit.executed_qty), held(&long).first().map(|p| p.1));
-    assert_books_equal(&ws, &sim).await;
+    assert_books_equal(Kind::Binance, &ws, &sim).await;
 
     // The refused exits are stored with the venue's code and message.
     let store = Store::open(&ws.sqlite()).await.unwrap();
@@ -242,7 +242,7 @@ async fn a_halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_an
     }
     let bottom = close;
     push((close * Decimal::new(6, 1)).round_dp(2), close, time);
-    let sim = simulator_holding(Decimal::from(CAPITAL), bottom).await;
+    let sim = simulator_holding(Kind::Binance, Decimal::from(CAPITAL), bottom).await;
     let ws = Workspace::new("Sandbox");
     // A 40 % crash on a 25 % position is a 10 % drawdown: over this 5 % limit.
     let manifests =
@@ -251,7 +251,7 @@ async fn a_halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_an
     std::fs::write(ws.config(), manifests).unwrap();
     let data = ws.write_data(&candles);
     let mut args = ws.replay_args(&data, "max");
-    args.extend(venue_args(&ws, &sim));
+    args.extend(venue_args(Kind::Binance, &ws, &sim));
 
     let engine = Engine::start(&ws, &args, &[]);
     engine.wait_stored(candles.last().unwrap().open_time).await;
@@ -274,5 +274,5 @@ async fn a_halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_an
     assert!(!log.contains("the store refused a step"), "{log}");
     assert!(!log.contains("found at the venue"), "{log}");
     assert!(engine.terminate().success(), "{log}");
-    assert_books_equal(&ws, &sim).await;
+    assert_books_equal(Kind::Binance, &ws, &sim).await;
 }

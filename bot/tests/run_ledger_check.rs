@@ -9,7 +9,7 @@ mod run_support;
 use botfleet_bot::domain::Candle;
 use botfleet_crds::engine_api::{EngineStatus, LedgerCheck};
 use botfleet_tests::exchange_sim::Faults;
-use run_support::venue::{simulator_holding, venue_args};
+use run_support::venue::{Kind, simulator_holding, venue_args};
 use run_support::{CAPITAL, Engine, Workspace, synthetic};
 use rust_decimal::Decimal;
 
@@ -45,12 +45,12 @@ fn check(s: &EngineStatus) -> Option<&LedgerCheck> {
 async fn the_engine_checks_its_ledger_against_the_venue_on_a_schedule() {
     let candles: Vec<Candle> = synthetic(200, 7);
     let last = candles.last().unwrap();
-    let sim = simulator_holding(Decimal::from(CAPITAL), last.close.value()).await;
+    let sim = simulator_holding(Kind::Binance, Decimal::from(CAPITAL), last.close.value()).await;
     let ws = Workspace::new("Sandbox");
     std::fs::write(ws.config(), sandbox_manifests()).unwrap();
     let data = ws.write_data(&candles);
     let mut args = ws.replay_args(&data, "max");
-    args.extend(venue_args(&ws, &sim));
+    args.extend(venue_args(Kind::Binance, &ws, &sim));
     args.extend(["--ledger-check-secs".to_string(), "1".to_string()]);
 
     let engine = Engine::start(&ws, &args, &[]);

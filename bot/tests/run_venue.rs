@@ -20,97 +20,13 @@ use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use botfleet_bot::domain::{Candle, OrderStatus, Side};
+use botfleet_bot::domain::{Candle, OrderStatus};
 use botfleet_bot::ledger::Ledger;
 use botfleet_bot::store::Store;
-use botfleet_tests::exchange_sim::{ExchangeSim, Faults, SimConfig, SimSide, SimStatus};
+use botfleet_tests::exchange_sim::{ExchangeSim, Faults, SimStatus};
+use run_support::venue::{self, Kind, coinbase_pem, simulator_holding, venue_args};
 use run_support::{CAPITAL, Engine, Workspace, synthetic};
 use rust_decimal::Decimal;
-
-const API_KEY: &str = "simKey7Hq2RkT9vLx4NcPz";
-const API_SECRET: &str = "simSecret3Wm8YdJf6QsBnKe1UoA5";
-const COINBASE_KEY_NAME: &str = "organizations/simOrg4Tz/apiKeys/simKey8Rw";
-
-/// Which venue a shared scenario runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Binance,
-    Coinbase,
-}
-
-impl Kind {
-    fn symbol(self) -> &'static str {
-        match self {
-            Kind::Binance => "BTCUSDT",
-            Kind::Coinbase => "BTC-USD",
-        }
-    }
-
-    fn quote(self) -> &'static str {
-        match self {
-            Kind::Binance => "USDT",
-            Kind::Coinbase => "USD",
-        }
-    }
-
-    /// The venue's trade id of a simulator trade, as the engine stores it.
-    fn trade_id(self, t: &botfleet_tests::exchange_sim::SimTrade) -> String {
-        match self {
-            Kind::Binance => t.id.to_string(),
-            Kind::Coinbase => format!("trade-{}", t.id),
-        }
-    }
-
-    /// The manifests with this venue and its product id.
-    fn manifests(self, yaml: String) -> String {
-        match self {
-            Kind::Binance => yaml,
-            Kind::Coinbase => yaml
-                .replace("venue: binance", "venue: coinbase")
-                .replace("symbols: [BTCUSDT]", "symbols: [BTC-USD]"),
-        }
-    }
-
-    /// The credentials files' contents: Binance's key and secret, or
-    /// Coinbase's key name and EC private key (`key_byte` picks the key).
-    fn credentials(self, key_byte: u8) -> (String, String) {
-        match self {
-            Kind::Binance => (format!("{API_KEY}\n"), format!("{API_SECRET}\n")),
-            Kind::Coinbase => (format!("{COINBASE_KEY_NAME}\n"), coinbase_pem(key_byte)),
-        }
-    }
-
-    /// What must appear in no output.
-    fn secrets(self) -> Vec<String> {
-        match self {
-            Kind::Binance => vec![API_KEY.into(), API_SECRET.into()],
-            Kind::Coinbase => {
-                let mut s = vec![COINBASE_KEY_NAME.to_string(), "simOrg4Tz".to_string()];
-                s.extend(
-                    coinbase_pem(COINBASE_KEY)
-                        .lines()
-                        .filter(|l| !l.starts_with("-----"))
-                        .map(str::to_string),
-                );
-                s
-            }
-        }
-    }
-}
-
-/// The simulator's Coinbase key (the byte the test key is made of).
-const COINBASE_KEY: u8 = 7;
-
-fn coinbase_secret(byte: u8) -> p256::SecretKey {
-    p256::SecretKey::from_slice(&[byte; 32]).unwrap()
-}
-
-fn coinbase_pem(byte: u8) -> String {
-    coinbase_secret(byte)
-        .to_sec1_pem(p256::pkcs8::LineEnding::LF)
-        .unwrap()
-        .to_string()
-}
 
 /// A fast SMA crossover (many orders) in Sandbox. The limits that count
 /// time are opened wide: the replay's clock is 2024 while the venue stamps
@@ -146,7 +62,7 @@ async fn simulator(
 ) -> (Arc<ExchangeSim>, tokio::task::JoinHandle<()>) {
     // A price before the first order, then the moving one.
     let first = candles[0].close.value();
-    let sim = Arc::new(simulator_at(kind, Decimal::from(CAPITAL), first).await);
+    let sim = Arc::new(simulator_holding(kind, Decimal::from(CAPITAL), first).await);
     let feeder = sim.clone();
     let prices = tokio::spawn(async move {
         for c in candles.iter().cycle() {
@@ -162,24 +78,6 @@ async fn simulator(
     (sim, prices)
 }
 
-/// The simulator holding `usdt` (USD on Coinbase), its price fixed at `price`.
-async fn simulator_at(kind: Kind, usdt: Decimal, price: Decimal) -> ExchangeSim {
-    let mut config = match kind {
-        Kind::Binance => SimConfig::btcusdt(API_KEY, API_SECRET),
-        Kind::Coinbase => SimConfig::btc_usd(),
-    };
-    config.balances = vec![(kind.quote().into(), usdt)];
-    let sim = ExchangeSim::start(config).await;
-    if kind == Kind::Coinbase {
-        sim.set_coinbase_key(
-            COINBASE_KEY_NAME,
-            p256::ecdsa::VerifyingKey::from(coinbase_secret(COINBASE_KEY).public_key()),
-        );
-    }
-    sim.candle(kind.symbol(), price, price, price);
-    sim
-}
-
 struct Setup {
     ws: Workspace,
     args: Vec<String>,
@@ -189,28 +87,9 @@ struct Setup {
 fn setup(kind: Kind, sim: &ExchangeSim, candles: &[Candle]) -> Setup {
     let ws = Workspace::new("Sandbox");
     std::fs::write(ws.config(), sandbox_manifests(kind)).unwrap();
-    let (key, secret) = kind.credentials(COINBASE_KEY);
-    std::fs::write(ws.path("api-key"), key).unwrap();
-    std::fs::write(ws.path("api-secret"), secret).unwrap();
     let data = ws.write_data(candles);
     let mut args = ws.replay_args(&data, "max");
-    args.extend(
-        [
-            "--venue-url",
-            &sim.url,
-            "--api-key-file",
-            &ws.path("api-key").display().to_string(),
-            "--api-secret-file",
-            &ws.path("api-secret").display().to_string(),
-            // Short windows keep the test fast: a slow submit outlives the
-            // timeout, and a lost one settles after 2 × recvWindow.
-            "--venue-timeout-ms",
-            "400",
-            "--recv-window-ms",
-            "500",
-        ]
-        .map(String::from),
-    );
+    args.extend(venue_args(kind, &ws, sim));
     Setup { ws, args, kind }
 }
 
@@ -251,87 +130,10 @@ async fn run_to_the_end(s: &Setup, last_open_time: i64, envs: &[(&str, &str)]) -
     bodies
 }
 
-/// The engine's store and the simulator agree: the same trades, every
-/// order the venue has is stored once with the venue's outcome, nothing is
-/// open on either side, and the ledger's cash and position are the
-/// account's balances.
+/// The engine traded, and its books equal the venue's.
 async fn assert_books_equal(s: &Setup, sim: &ExchangeSim) {
-    let store = Store::open(&s.ws.sqlite()).await.unwrap();
-    let fills = store.fills().await.unwrap();
-    let trades = sim.trades();
-    assert!(!trades.is_empty(), "the bot never traded");
-
-    let stored: BTreeMap<String, _> = fills.iter().map(|f| (f.trade_id.clone(), f)).collect();
-    assert_eq!(stored.len(), fills.len(), "a fill is stored twice");
-    let kind = s.kind;
-    let venue: BTreeSet<String> = trades.iter().map(|t| kind.trade_id(t)).collect();
-    let ours: BTreeSet<String> = stored.keys().cloned().collect();
-    assert_eq!(
-        ours, venue,
-        "stored fills (left) vs the venue's trades (right)"
-    );
-    for t in &trades {
-        let f = stored[&kind.trade_id(t)];
-        assert_eq!(f.quantity.value(), t.qty, "trade {}", t.id);
-        assert_eq!(f.price.value(), t.price, "trade {}", t.id);
-        assert_eq!(f.fee.value(), t.commission, "trade {}", t.id);
-        let side = match t.side {
-            SimSide::Buy => Side::Buy,
-            SimSide::Sell => Side::Sell,
-        };
-        assert_eq!(f.side, side, "trade {}", t.id);
-    }
-
-    let orders = sim.orders();
-    let ids: BTreeSet<&str> = orders.iter().map(|o| o.client_order_id.as_str()).collect();
-    assert_eq!(ids.len(), orders.len(), "an order reached the venue twice");
-    for o in &orders {
-        let record = store
-            .order_by_client_id(&o.client_order_id)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| {
-                panic!("{} is at the venue but not in the store", o.client_order_id)
-            });
-        assert_eq!(
-            record.filled_quantity.value(),
-            o.executed_qty,
-            "{}",
-            o.client_order_id
-        );
-        let status = match o.status {
-            SimStatus::Filled => OrderStatus::Filled,
-            SimStatus::Canceled => OrderStatus::Canceled,
-            SimStatus::Expired => OrderStatus::Expired,
-            open => panic!("{} is still {open:?} at the venue", o.client_order_id),
-        };
-        assert_eq!(record.status, status, "{}", o.client_order_id);
-    }
-    let open = store.open_orders().await.unwrap();
-    assert!(open.is_empty(), "open in the store: {open:?}");
-
-    let mut ledger = Ledger::new(botfleet_bot::domain::Money::from(CAPITAL)).unwrap();
-    for f in &fills {
-        let _ = ledger.apply_fill(f).unwrap();
-    }
-    let usdt = sim.balance(kind.quote());
-    assert_eq!(usdt.locked, Decimal::ZERO);
-    assert_eq!(
-        ledger.cash().value(),
-        usdt.free,
-        "ledger cash vs the venue's quote currency"
-    );
-    let btc = sim.balance("BTC");
-    let held = ledger
-        .positions()
-        .map(|p| p.quantity().value())
-        .sum::<Decimal>();
-    assert_eq!(
-        held,
-        btc.free + btc.locked,
-        "ledger position vs the venue's BTC"
-    );
-    store.close().await;
+    assert!(!sim.trades().is_empty(), "the bot never traded");
+    venue::assert_books_equal(s.kind, &s.ws, sim).await;
 }
 
 /// The engine's stored positions and cash are the ledger rebuilt from its
@@ -505,18 +307,27 @@ async fn every_fault_ends_with_the_books_equal(kind: Kind) {
     assert_no_secret(kind, &seen);
 }
 
-/// A Sandbox store starts in Paper (a demotion) only once its venue book is
-/// flat: a position on the exchange cannot move to the paper broker. After a
-/// halt with flatten it can, and the bot trades on paper from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_order_is_stored_with_the_venues_code_and_message() {
+    refused_order_is_stored_with_the_venues_code_and_message(Kind::Binance).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_order_is_stored_with_the_venues_code_and_message_on_coinbase() {
+    refused_order_is_stored_with_the_venues_code_and_message(Kind::Coinbase).await;
+}
+
 /// The venue refuses the bot's entries (the account holds less than the
 /// bot's capital): each refused order is stored as rejected with the
 /// venue's code and message, counted as an order error, and nothing trades.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_order_is_stored_with_the_venues_code_and_message() {
+/// The code differs per venue: Binance answers `-2010` with HTTP 400,
+/// Coinbase `success: false` with `INSUFFICIENT_FUND` and a
+/// `PREVIEW_INSUFFICIENT_FUND` reason.
+async fn refused_order_is_stored_with_the_venues_code_and_message(kind: Kind) {
     let candles = synthetic(240, 7);
     let last = candles.last().unwrap();
-    let sim = simulator_at(Kind::Binance, Decimal::from(20), last.close.value()).await;
-    let s = setup(Kind::Binance, &sim, &candles);
+    let sim = simulator_holding(kind, Decimal::from(20), last.close.value()).await;
+    let s = setup(kind, &sim, &candles);
     let seen = run_to_the_end(&s, last.open_time, &[]).await;
     let status: botfleet_crds::engine_api::EngineStatus = serde_json::from_str(&seen[0]).unwrap();
     assert!(status.window.order_errors > 0, "{}", seen[0]);
@@ -535,7 +346,7 @@ async fn a_refused_order_is_stored_with_the_venues_code_and_message() {
         assert_eq!(order.status, OrderStatus::Rejected, "{cid}");
         let reason = order.status_reason.unwrap_or_default();
         assert!(
-            reason.contains("-2010") && reason.contains("insufficient balance"),
+            reason.contains(kind.refusal_code()) && reason.contains("insufficient balance"),
             "{cid}: {reason}"
         );
         rejected += 1;
@@ -549,7 +360,7 @@ async fn a_refused_order_is_stored_with_the_venues_code_and_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_stop_the_engine_without_showing_them() {
     let candles = synthetic(60, 7);
-    let sim = simulator_at(
+    let sim = simulator_holding(
         Kind::Binance,
         Decimal::from(CAPITAL),
         candles[0].close.value(),
@@ -575,7 +386,7 @@ async fn wrong_credentials_stop_the_engine_without_showing_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_stop_the_engine_without_showing_them_on_coinbase() {
     let candles = synthetic(60, 7);
-    let sim = simulator_at(
+    let sim = simulator_holding(
         Kind::Coinbase,
         Decimal::from(CAPITAL),
         candles[0].close.value(),
@@ -603,7 +414,7 @@ async fn wrong_credentials_stop_the_engine_without_showing_them_on_coinbase() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sandbox_coinbase_bot_refuses_the_live_api() {
     let candles = synthetic(60, 7);
-    let sim = simulator_at(
+    let sim = simulator_holding(
         Kind::Coinbase,
         Decimal::from(CAPITAL),
         candles[0].close.value(),
@@ -647,20 +458,29 @@ fn candles_ending_long() -> Vec<Candle> {
     candles
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demotion_to_paper_needs_a_flat_venue_book() {
+    demotion_to_paper_needs_a_flat_venue_book(Kind::Binance).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demotion_to_paper_needs_a_flat_venue_book_on_coinbase() {
+    demotion_to_paper_needs_a_flat_venue_book(Kind::Coinbase).await;
+}
+
 /// A Sandbox store starts in Paper (a demotion) only once its venue book is
 /// flat: a position on the exchange cannot move to the paper broker. After a
 /// halt with flatten it can, and the bot trades on paper from then on.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_demotion_to_paper_needs_a_flat_venue_book() {
+async fn demotion_to_paper_needs_a_flat_venue_book(kind: Kind) {
     let candles = candles_ending_long();
     // The venue's price stays at the bottom of the slide: every fill is at
     // that price, so the run is the same every time (and ends long).
     let bottom = candles[candles.len() - 7].close.value();
-    let sim = simulator_at(Kind::Binance, Decimal::from(CAPITAL), bottom).await;
+    let sim = simulator_holding(kind, Decimal::from(CAPITAL), bottom).await;
     let end = candles.last().unwrap();
-    let s = setup(Kind::Binance, &sim, &candles);
+    let s = setup(kind, &sim, &candles);
     run_to_the_end(&s, end.open_time, &[]).await;
-    let paper = sandbox_manifests(Kind::Binance).replace("phase: Sandbox", "phase: Paper");
+    let paper = sandbox_manifests(kind).replace("phase: Sandbox", "phase: Paper");
     let paper_args: Vec<String> = s.ws.replay_args(&s.ws.path("candles.csv"), "max");
 
     let store = Store::open(&s.ws.sqlite()).await.unwrap();
@@ -680,7 +500,7 @@ async fn a_demotion_to_paper_needs_a_flat_venue_book() {
         log.contains("a position of") && log.contains("flatten"),
         "{log}"
     );
-    std::fs::write(s.ws.config(), sandbox_manifests(Kind::Binance)).unwrap();
+    std::fs::write(s.ws.config(), sandbox_manifests(kind)).unwrap();
 
     // Flatten on the venue, then demote.
     let engine = Engine::start(&s.ws, &s.args, &[]);

@@ -1,35 +1,197 @@
-//! The exchange simulator as the engine's venue: credentials in the
-//! workspace, the `run` arguments that point at it, and the check that the
-//! engine's books equal the venue's.
+//! The exchange simulator as the engine's venue, on Binance spot or on
+//! Coinbase Advanced Trade ([`Kind`]): credentials in the workspace, the
+//! `run` arguments that point at it (its trading API, and its market data
+//! as the live feed), and the check that the engine's books equal the
+//! venue's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use botfleet_bot::domain::{OrderStatus, Side};
+use botfleet_bot::domain::{Candle, OrderStatus, Side};
 use botfleet_bot::ledger::Ledger;
 use botfleet_bot::store::Store;
-use botfleet_tests::exchange_sim::{ExchangeSim, SimConfig, SimSide, SimStatus};
+use botfleet_tests::exchange_sim::{ExchangeSim, SimConfig, SimSide, SimStatus, SimTrade};
 use rust_decimal::Decimal;
 
 use super::{CAPITAL, Workspace};
 
 pub const SIM_API_KEY: &str = "simKey7Hq2RkT9vLx4NcPz";
 pub const SIM_API_SECRET: &str = "simSecret3Wm8YdJf6QsBnKe1UoA5";
+pub const COINBASE_KEY_NAME: &str = "organizations/simOrg4Tz/apiKeys/simKey8Rw";
+/// The simulator's Coinbase key (the byte the test key is made of).
+pub const COINBASE_KEY: u8 = 7;
 
-/// The simulator holding `usdt` and no BTC, its price fixed at `price`.
-pub async fn simulator_holding(usdt: Decimal, price: Decimal) -> ExchangeSim {
-    let mut config = SimConfig::btcusdt(SIM_API_KEY, SIM_API_SECRET);
-    config.balances = vec![("USDT".into(), usdt)];
+/// Which venue a shared scenario runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Binance,
+    Coinbase,
+}
+
+impl Kind {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Kind::Binance => "BTCUSDT",
+            Kind::Coinbase => "BTC-USD",
+        }
+    }
+
+    pub fn quote(self) -> &'static str {
+        match self {
+            Kind::Binance => "USDT",
+            Kind::Coinbase => "USD",
+        }
+    }
+
+    /// The venue's trade id of a simulator trade, as the engine stores it.
+    pub fn trade_id(self, t: &SimTrade) -> String {
+        match self {
+            Kind::Binance => t.id.to_string(),
+            Kind::Coinbase => format!("trade-{}", t.id),
+        }
+    }
+
+    /// The manifests (written for Binance) with this venue and its product id.
+    pub fn manifests(self, yaml: String) -> String {
+        match self {
+            Kind::Binance => yaml,
+            Kind::Coinbase => {
+                let out = yaml
+                    .replace("venue: binance", "venue: coinbase")
+                    .replace("symbols: [BTCUSDT]", "symbols: [BTC-USD]");
+                assert!(out.contains("[BTC-USD]"), "the manifests name BTCUSDT");
+                out
+            }
+        }
+    }
+
+    /// The credentials files' contents: Binance's key and secret, or
+    /// Coinbase's key name and EC private key (`key_byte` picks the key).
+    pub fn credentials(self, key_byte: u8) -> (String, String) {
+        match self {
+            Kind::Binance => (format!("{SIM_API_KEY}\n"), format!("{SIM_API_SECRET}\n")),
+            Kind::Coinbase => (format!("{COINBASE_KEY_NAME}\n"), coinbase_pem(key_byte)),
+        }
+    }
+
+    /// The venue's code for a refusal for want of funds.
+    pub fn refusal_code(self) -> &'static str {
+        match self {
+            Kind::Binance => "-2010",
+            Kind::Coinbase => "INSUFFICIENT_FUND",
+        }
+    }
+
+    /// What must appear in no output.
+    pub fn secrets(self) -> Vec<String> {
+        match self {
+            Kind::Binance => vec![SIM_API_KEY.into(), SIM_API_SECRET.into()],
+            Kind::Coinbase => {
+                let mut s = vec![COINBASE_KEY_NAME.to_string(), "simOrg4Tz".to_string()];
+                s.extend(
+                    coinbase_pem(COINBASE_KEY)
+                        .lines()
+                        .filter(|l| !l.starts_with("-----"))
+                        .map(str::to_string),
+                );
+                s
+            }
+        }
+    }
+}
+
+pub fn coinbase_secret(byte: u8) -> p256::SecretKey {
+    p256::SecretKey::from_slice(&[byte; 32]).unwrap()
+}
+
+pub fn coinbase_pem(byte: u8) -> String {
+    coinbase_secret(byte)
+        .to_sec1_pem(p256::pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string()
+}
+
+/// The simulator of `kind` holding `usdt` of the quote currency and nothing
+/// else, with no candle yet (its Coinbase side accepts the test key).
+pub async fn empty_simulator(kind: Kind, usdt: Decimal) -> ExchangeSim {
+    let mut config = match kind {
+        Kind::Binance => SimConfig::btcusdt(SIM_API_KEY, SIM_API_SECRET),
+        Kind::Coinbase => SimConfig::btc_usd(),
+    };
+    config.balances = vec![(kind.quote().into(), usdt)];
     let sim = ExchangeSim::start(config).await;
-    sim.candle("BTCUSDT", price, price, price);
+    if kind == Kind::Coinbase {
+        sim.set_coinbase_key(
+            COINBASE_KEY_NAME,
+            p256::ecdsa::VerifyingKey::from(coinbase_secret(COINBASE_KEY).public_key()),
+        );
+    }
     sim
 }
 
+/// The simulator holding `usdt` and no BTC, its price fixed at `price`.
+pub async fn simulator_holding(kind: Kind, usdt: Decimal, price: Decimal) -> ExchangeSim {
+    let sim = empty_simulator(kind, usdt).await;
+    sim.candle(kind.symbol(), price, price, price);
+    sim
+}
+
+/// The simulator holding `usdt`, its market data serving `history` (one-hour
+/// candles at their own times) for the engines' warm-up; its price is the
+/// last close.
+pub async fn simulator_with_history(kind: Kind, usdt: Decimal, history: &[Candle]) -> ExchangeSim {
+    let sim = empty_simulator(kind, usdt).await;
+    for c in history {
+        sim.candle_at(
+            kind.symbol(),
+            c.open_time,
+            c.low.value(),
+            c.high.value(),
+            c.close.value(),
+        );
+    }
+    sim
+}
+
+/// Feeds `c` as the venue's next closed candle: the live feed gets it, and
+/// market orders fill at its close. Returns the open time it got.
+pub fn feed(kind: Kind, sim: &ExchangeSim, c: &Candle) -> i64 {
+    sim.candle(
+        kind.symbol(),
+        c.low.value(),
+        c.high.value(),
+        c.close.value(),
+    );
+    sim.klines(kind.symbol()).last().unwrap().open_time
+}
+
+/// `run` arguments of the live feed from the simulator's own market data
+/// (Binance klines, or Coinbase candles and its market-data WebSocket).
+pub fn market_args(kind: Kind, ws: &Workspace, sim: &ExchangeSim) -> Vec<String> {
+    let ws_url = match kind {
+        Kind::Binance => sim.ws_url.clone(),
+        Kind::Coinbase => sim.coinbase_ws_url(),
+    };
+    [
+        "--feed",
+        "live",
+        "--market-rest-url",
+        &sim.url,
+        "--market-ws-url",
+        &ws_url,
+        "--control-keys-file",
+        &ws.path("control-keys.pub").display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// Writes the simulator's credentials into the workspace; the `run`
-/// arguments that trade on it, with short venue timeouts (a lost submit
-/// settles after 2 × recvWindow).
-pub fn venue_args(ws: &Workspace, sim: &ExchangeSim) -> Vec<String> {
-    std::fs::write(ws.path("api-key"), format!("{SIM_API_KEY}\n")).unwrap();
-    std::fs::write(ws.path("api-secret"), format!("{SIM_API_SECRET}\n")).unwrap();
+/// arguments that trade on it, with short venue timeouts (a slow submit
+/// outlives the timeout; a lost one settles after 2 × recvWindow).
+pub fn venue_args(kind: Kind, ws: &Workspace, sim: &ExchangeSim) -> Vec<String> {
+    let (key, secret) = kind.credentials(COINBASE_KEY);
+    std::fs::write(ws.path("api-key"), key).unwrap();
+    std::fs::write(ws.path("api-secret"), secret).unwrap();
     [
         "--venue-url",
         &sim.url,
@@ -50,20 +212,20 @@ pub fn venue_args(ws: &Workspace, sim: &ExchangeSim) -> Vec<String> {
 /// agree: the same trades, every order the venue has is stored once with the
 /// venue's outcome, nothing is open on either side, and the fills replayed
 /// into a ledger give the venue's balances and the stored positions.
-pub async fn assert_books_equal(ws: &Workspace, sim: &ExchangeSim) {
+pub async fn assert_books_equal(kind: Kind, ws: &Workspace, sim: &ExchangeSim) {
     let store = Store::open(&ws.sqlite()).await.unwrap();
     let fills = store.fills().await.unwrap();
     let trades = sim.trades();
     let stored: BTreeMap<String, _> = fills.iter().map(|f| (f.trade_id.clone(), f)).collect();
     assert_eq!(stored.len(), fills.len(), "a fill is stored twice");
-    let venue: BTreeSet<String> = trades.iter().map(|t| t.id.to_string()).collect();
+    let venue: BTreeSet<String> = trades.iter().map(|t| kind.trade_id(t)).collect();
     let ours: BTreeSet<String> = stored.keys().cloned().collect();
     assert_eq!(
         ours, venue,
         "stored fills (left) vs the venue's trades (right)"
     );
     for t in &trades {
-        let f = stored[&t.id.to_string()];
+        let f = stored[&kind.trade_id(t)];
         let side = match t.side {
             SimSide::Buy => Side::Buy,
             SimSide::Sell => Side::Sell,
@@ -104,12 +266,13 @@ pub async fn assert_books_equal(ws: &Workspace, sim: &ExchangeSim) {
     for f in &fills {
         let _ = ledger.apply_fill(f).unwrap();
     }
-    let usdt = sim.balance("USDT");
-    assert_eq!(usdt.locked, Decimal::ZERO);
+    let cash = sim.balance(kind.quote());
+    assert_eq!(cash.locked, Decimal::ZERO);
     assert_eq!(
         ledger.cash().value(),
-        usdt.free,
-        "ledger cash vs the venue's USDT"
+        cash.free,
+        "ledger cash vs the venue's {}",
+        kind.quote()
     );
     let btc = sim.balance("BTC");
     let held: Decimal = ledger.positions().map(|p| p.quantity().value()).sum();
@@ -125,4 +288,25 @@ pub async fn assert_books_equal(ws: &Workspace, sim: &ExchangeSim) {
         "stored positions vs the fills: {positions:?}"
     );
     store.close().await;
+}
+
+/// Waits (bounded) until an engine's live feed listens to the simulator:
+/// a kline stream is open (Binance), or `market_trades` is subscribed
+/// (Coinbase: the trades that announce a candle's close).
+pub async fn wait_feed_subscribed(kind: Kind, sim: &ExchangeSim) {
+    let deadline = std::time::Instant::now() + super::TIMEOUT;
+    let subscribed = || match kind {
+        Kind::Binance => sim.stream_connections() > 0,
+        Kind::Coinbase => sim
+            .requests()
+            .iter()
+            .any(|r| r.method == "SUBSCRIBE" && r.query == "market_trades"),
+    };
+    while !subscribed() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the engine's feed never subscribed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

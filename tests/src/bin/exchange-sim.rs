@@ -3,7 +3,13 @@
 //!
 //! It speaks Binance's spot wire format (`botfleet_tests::exchange_sim`: signed
 //! trading endpoints, klines over REST and WebSocket) for one account whose key
-//! pair comes from `SIM_API_KEY` / `SIM_SECRET`, and makes its own prices: a
+//! pair comes from `SIM_API_KEY` / `SIM_SECRET`. With `SIM_COINBASE_KEY_NAME`
+//! and `SIM_COINBASE_KEY` (the API key's EC key, PEM: the private key a bot's
+//! Secret holds, or its public key) it also speaks Coinbase Advanced Trade
+//! for the same account: ES256 JWTs checked with that key, product
+//! `--coinbase-product` (USD quote) at the same prices, its candles over REST
+//! and the market-data WebSocket at path `/` of the WebSocket port. It makes
+//! its own prices: a
 //! wave around a level, one closed candle per `--candle-every` of wall time
 //! (each a full `--interval` of market time), after `--history` candles fed at
 //! start for the engines' warm-up. Orders fill against those candles.
@@ -23,7 +29,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use botfleet_tests::exchange_sim::{ExchangeSim, SimConfig, SimSide};
+use botfleet_tests::exchange_sim::{ExchangeSim, SimConfig, SimSide, coinbase_verifying_key};
 use clap::Parser;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
@@ -32,7 +38,7 @@ use serde_json::{Value, json};
 #[derive(Parser)]
 #[command(
     name = "exchange-sim",
-    about = "A Binance spot simulator for end-to-end runs"
+    about = "A Binance spot (and Coinbase Advanced Trade) simulator for end-to-end runs"
 )]
 struct Args {
     /// REST API (trading and klines).
@@ -65,6 +71,31 @@ struct Args {
     /// USDT of the account.
     #[arg(long, default_value = "100000")]
     usdt: Decimal,
+    /// The Coinbase product traded when a Coinbase key is given (BTC base,
+    /// USD quote), at the same prices as `--symbol`.
+    #[arg(long, default_value = "BTC-USD")]
+    coinbase_product: String,
+    /// USD of the account (Coinbase's quote currency).
+    #[arg(long, default_value = "100000")]
+    usd: Decimal,
+}
+
+/// The Coinbase API key from `SIM_COINBASE_KEY_NAME` and `SIM_COINBASE_KEY`
+/// (PEM: an EC private key, SEC1 or PKCS#8, or a public key), or `None`
+/// when neither is set.
+fn coinbase_key() -> anyhow::Result<Option<(String, p256::ecdsa::VerifyingKey)>> {
+    let name = std::env::var("SIM_COINBASE_KEY_NAME").ok();
+    let pem = std::env::var("SIM_COINBASE_KEY").ok();
+    let (name, pem) = match (name, pem) {
+        (None, None) => return Ok(None),
+        (Some(name), Some(pem)) if !name.trim().is_empty() => (name, pem),
+        _ => anyhow::bail!(
+            "set both SIM_COINBASE_KEY_NAME (organizations/.../apiKeys/...) and \
+             SIM_COINBASE_KEY (its EC key, PEM), or neither"
+        ),
+    };
+    let key = coinbase_verifying_key(&pem).map_err(|e| anyhow::anyhow!("SIM_COINBASE_KEY: {e}"))?;
+    Ok(Some((name.trim().to_string(), key)))
 }
 
 struct Prices {
@@ -88,7 +119,8 @@ impl Prices {
 struct App {
     sim: ExchangeSim,
     prices: Prices,
-    symbol: String,
+    /// Every symbol fed (Binance's, and Coinbase's product when served).
+    symbols: Vec<String>,
     last_close: std::sync::Mutex<Decimal>,
 }
 
@@ -103,8 +135,10 @@ impl App {
             .round_dp(2)
             .max(tick);
         let high = (prev.max(close) * Decimal::new(1001, 3)).round_dp(2);
-        if let Err(e) = self.sim.try_candle(&self.symbol, low, high, close) {
-            eprintln!("exchange-sim: candle {k} refused: {e:?}");
+        for symbol in &self.symbols {
+            if let Err(e) = self.sim.try_candle(symbol, low, high, close) {
+                eprintln!("exchange-sim: {symbol} candle {k} refused: {e:?}");
+            }
         }
         *last = close;
     }
@@ -115,9 +149,26 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let key = std::env::var("SIM_API_KEY").map_err(|_| anyhow::anyhow!("set SIM_API_KEY"))?;
     let secret = std::env::var("SIM_SECRET").map_err(|_| anyhow::anyhow!("set SIM_SECRET"))?;
+    let coinbase = coinbase_key()?;
     let mut config = SimConfig::btcusdt(&key, &secret);
+    config.symbols[0].symbol = args.symbol.clone();
     config.balances = vec![("USDT".into(), args.usdt), ("BTC".into(), Decimal::ZERO)];
+    let mut symbols = vec![args.symbol.clone()];
+    if coinbase.is_some() {
+        let mut product = SimConfig::btc_usd().symbols.remove(0);
+        product.symbol = args.coinbase_product.clone();
+        config.symbols.push(product);
+        config.balances.push(("USD".into(), args.usd));
+        symbols.push(args.coinbase_product.clone());
+    }
     let sim = ExchangeSim::start_on(config, args.listen, args.ws_listen).await;
+    if let Some((name, public)) = &coinbase {
+        sim.set_coinbase_key(name, *public);
+        eprintln!(
+            "exchange-sim: Coinbase Advanced Trade for {}",
+            args.coinbase_product
+        );
+    }
     let level_cents = (args.level * Decimal::from(100))
         .to_u64()
         .ok_or_else(|| anyhow::anyhow!("--level must be positive"))?;
@@ -131,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
                 .to_f64()
                 .unwrap_or(0.03),
         },
-        symbol: args.symbol.clone(),
+        symbols,
         last_close: std::sync::Mutex::new(Decimal::ZERO),
     });
     for _ in 0..args.history {

@@ -471,6 +471,26 @@ fn create_order(st: &mut SimState, body: &[u8], now: i64) -> (StatusCode, Value)
     }
 }
 
+/// The public key of a P-256 key in PEM (private SEC1 or PKCS#8, or public).
+pub fn coinbase_verifying_key(pem: &str) -> Result<p256::ecdsa::VerifyingKey, String> {
+    use p256::pkcs8::{DecodePrivateKey, DecodePublicKey};
+    let pem = pem.replace("\\n", "\n");
+    let public = if let Ok(secret) = p256::SecretKey::from_sec1_pem(&pem) {
+        secret.public_key()
+    } else if let Ok(secret) = p256::SecretKey::from_pkcs8_pem(&pem) {
+        secret.public_key()
+    } else if let Ok(public) = p256::PublicKey::from_public_key_pem(&pem) {
+        public
+    } else {
+        return Err(
+            "the Coinbase key is not a P-256 EC key in PEM (-----BEGIN EC PRIVATE KEY-----, \
+                    -----BEGIN PRIVATE KEY----- or -----BEGIN PUBLIC KEY-----)"
+                .into(),
+        );
+    };
+    Ok(p256::ecdsa::VerifyingKey::from(public))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -481,5 +501,28 @@ mod tests {
             "2021-05-31T09:59:59.000Z"
         );
         assert_eq!(super::rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+    }
+
+    #[test]
+    fn a_coinbase_key_is_read_from_any_pem_form_of_it() {
+        use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        let secret = p256::SecretKey::from_slice(&[7; 32]).unwrap();
+        let want = p256::ecdsa::VerifyingKey::from(secret.public_key());
+        let sec1 = secret.to_sec1_pem(LineEnding::LF).unwrap().to_string();
+        let pkcs8 = secret.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+        let public = secret
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        // A PEM in one line with `\n` escapes, as env files often hold it.
+        let escaped = sec1.replace('\n', "\\n");
+        for pem in [&sec1, &pkcs8, &public, &escaped] {
+            assert_eq!(super::coinbase_verifying_key(pem).unwrap(), want, "{pem}");
+        }
+        // Cut short: not a key; the error shows none of it.
+        let broken: String = sec1.lines().take(2).collect::<Vec<_>>().join("\n");
+        let err = super::coinbase_verifying_key(&broken).unwrap_err();
+        assert!(err.contains("is not a P-256 EC key"), "{err}");
+        assert!(!err.contains(broken.lines().nth(1).unwrap()), "{err}");
     }
 }

@@ -36,7 +36,7 @@ mod stream;
 pub use book::{
     Book, SimBalance, SimOrder, SimReject, SimSide, SimStatus, SimSymbol, SimTrade, check_price,
 };
-pub use coinbase_trade::CoinbaseKey;
+pub use coinbase_trade::{CoinbaseKey, coinbase_verifying_key};
 pub use market::SimKline;
 
 use rust_decimal::Decimal;
@@ -402,6 +402,15 @@ impl ExchangeSim {
             name: name.to_string(),
             public_key,
         });
+    }
+
+    /// [`Self::set_coinbase_key`] with the key as PEM: the EC private key a
+    /// bot's Secret holds (SEC1 or PKCS#8), or its public key; `\n` escapes
+    /// (a PEM in one line of an env file) are read as line breaks. The
+    /// error shows none of the key.
+    pub fn set_coinbase_key_pem(&self, name: &str, pem: &str) -> Result<(), String> {
+        self.set_coinbase_key(name, coinbase_verifying_key(pem)?);
+        Ok(())
     }
 
     /// Changes the faults injected into the next requests.
