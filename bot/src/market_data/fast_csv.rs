@@ -12,7 +12,9 @@ use super::format::CsvFormat;
 use super::time::TimeUnit;
 use crate::domain::{Candle, Price, Quantity};
 
-/// The candles of `bytes`, or `None` to leave the file to the full parser.
+/// The candles of `bytes`, or `None` to leave the file to the full parser
+/// (the tests' reference for [`stream`]).
+#[cfg(test)]
 pub(super) fn parse(bytes: &[u8]) -> Option<(CsvFormat, Vec<Candle>)> {
     let mut candles = Vec::with_capacity(bytes.len() / 60);
     let mut parser = LineParser::default();
