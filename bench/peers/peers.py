@@ -1,5 +1,6 @@
 """Botfleet `backtest --data` against backtesting.py on the same candles,
-whole process each (start-up, CSV loading, the run, writing results), runs
+whole process each (start-up, CSV loading or the candle cache, the run,
+writing report.json and report.html), runs
 interleaved so machine load hits both alike. Prints a table: wall median
 and min–max, candles/s at the median, max RSS, trade counts (which must
 agree: the semantics are aligned, see backtesting_py_sma.py and
@@ -9,6 +10,7 @@ Started by run.sh (which makes the venv and builds the release binary).
 """
 import argparse
 import json
+import shutil
 import os
 import statistics
 import subprocess
@@ -83,29 +85,41 @@ def main():
             dst.write("Timestamp,Open,High,Low,Close,Volume\n")
             for line in src:
                 dst.write(line)
+    # Botfleet rows: the candle cache warm (a second backtest on the same
+    # file: the usual research loop), cold (deleted before each run: parse +
+    # write the cache + stream from it), off (parse into memory every run),
+    # and off with the full csv-crate parser (before the fast path).
     tools = {
-        "Botfleet backtest --data": [],
-        "Botfleet, full CSV parser (before)": [],
-        "backtesting.py 0.6.6": [],
+        "Botfleet backtest --data (candle cache warm)": ["--candle-cache", "{cache}"],
+        "Botfleet, candle cache cold (parse + write cache)": ["--candle-cache", "{cold}"],
+        "Botfleet, no candle cache (parse into memory)": ["--no-candle-cache"],
+        "Botfleet, full CSV parser, no cache (before)": ["--no-candle-cache"],
+        "backtesting.py 0.6.6": None,
     }
     if args.botfleet_only:
         del tools["backtesting.py 0.6.6"]
+    runs = {name: [] for name in tools}
     trades = {}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
+        cache, cold = Path(tmp) / "cache", Path(tmp) / "cold"
+        # Build the warm cache once, untimed.
+        timed(botfleet_cmd(args.bin, csv, Path(tmp), ["--candle-cache", str(cache)]))
         for run in range(args.runs):
-            for name in tools:
-                if name.startswith("Botfleet"):
-                    out = Path(tmp) / f"bf{run}-{list(tools).index(name)}"
+            for i, (name, flags) in enumerate(tools.items()):
+                if flags is not None:
+                    out = Path(tmp) / f"bf{run}-{i}"
                     out.mkdir()
+                    shutil.rmtree(cold, ignore_errors=True)
                     data = full_csv if "full CSV" in name else csv
-                    wall, rss = timed(botfleet_cmd(args.bin, data, out, args.botfleet_arg))
+                    extra = [f.format(cache=cache, cold=cold) for f in flags] + args.botfleet_arg
+                    wall, rss = timed(botfleet_cmd(args.bin, data, out, extra))
                     trades.setdefault(name, set()).add(botfleet_trades(out))
                 else:
                     out = Path(tmp) / f"bt{run}.json"
                     wall, rss = timed([sys.executable, str(HERE / "backtesting_py_sma.py"), str(csv), str(out)])
                     trades.setdefault(name, set()).add(backtesting_py_trades(out))
-                tools[name].append((wall, rss))
+                runs[name].append((wall, rss))
                 print(f"run {run + 1}/{args.runs} {name}: {wall:.2f} s, {rss:.0f} MB", file=sys.stderr)
     load_after = os.getloadavg()
 
@@ -116,16 +130,18 @@ def main():
     print("| | wall s median (min–max) | candles/s at median | max RSS MB median (min–max) | trades |")
     print("|---|---|---|---|---|")
     medians = {}
-    for name, runs in tools.items():
-        walls = [w for w, _ in runs]
-        rss = [r for _, r in runs]
+    for name, measured in runs.items():
+        walls = [w for w, _ in measured]
+        rss = [r for _, r in measured]
         medians[name] = statistics.median(walls)
         rate = args.candles / medians[name]
         count = ", ".join(str(t) for t in sorted(trades[name]))
         print(f"| {name} | {fmt_range(walls)} | {rate / 1e6:.2f} M | {fmt_range(rss)} | {count} |")
     if "backtesting.py 0.6.6" in tools:
-        bf, bt = medians["Botfleet backtest --data"], medians["backtesting.py 0.6.6"]
-        print(f"\nratio (backtesting.py wall / Botfleet wall, medians): {bt / bf:.1f}× (goal ≥ 100×)")
+        bt = medians["backtesting.py 0.6.6"]
+        for name in tools:
+            if name.startswith("Botfleet"):
+                print(f"ratio backtesting.py / {name} (medians): {bt / medians[name]:.1f}× (goal ≥ 100×)")
         counts = [trades[n] for n in tools]
         agree = all(len(c) == 1 for c in counts) and all(c == counts[0] for c in counts)
         print(f"trade counts {'agree' if agree else 'DISAGREE'}")

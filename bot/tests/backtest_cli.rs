@@ -14,6 +14,11 @@ fn backtest(args: &[&str], out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_botfleet-bot"))
         .current_dir(repo())
         .arg("backtest")
+        // The candle cache in the test's target dir, not the user's ~/.cache.
+        .env(
+            "BOTFLEET_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("candle-cache"),
+        )
         .args(args)
         .arg("--out")
         .arg(out)

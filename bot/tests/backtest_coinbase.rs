@@ -19,6 +19,11 @@ const SAMPLE: &str = "manifests/examples/data/btcusdt-1h-synthetic.csv";
 fn backtest(data: &Path, out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_botfleet-bot"))
         .current_dir(repo())
+        // The candle cache in the test's target dir, not the user's ~/.cache.
+        .env(
+            "BOTFLEET_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("candle-cache"),
+        )
         .args([
             "backtest",
             "-f",

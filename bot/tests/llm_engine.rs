@@ -467,6 +467,9 @@ fn a_committee_backtest_replays_recorded_replies_deterministically_and_offline()
             no_volume_cap: false,
             llm,
             llm_cache: cache.clone(),
+            candle_cache: Some(dir.path().join("candle-cache")),
+            no_candle_cache: false,
+            timings: false,
         };
         std::fs::create_dir_all(dir.path().join(out)).unwrap();
         args.execute(false).unwrap().report

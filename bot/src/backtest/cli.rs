@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use rust_decimal::Decimal;
 
-use super::{BacktestOptions, DataArg, DataSelection, load_series, run};
+use super::{BacktestOptions, DataArg, DataSelection, load_inputs, run_inputs};
 use crate::config::EngineConfig;
 use crate::execution::PaperConfig;
 use crate::market_data::parse_time_flag;
@@ -67,6 +67,18 @@ pub struct BacktestArgs {
     /// The recorded replies (JSON lines, keyed by model + prompt hash).
     #[arg(long, default_value = "llm-replies.jsonl")]
     pub llm_cache: PathBuf,
+    /// Where parsed candles of `--data` files are cached (a binary copy,
+    /// valid while the file's SHA-256 is unchanged), so a second backtest on
+    /// the same file skips parsing. Default: $BOTFLEET_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/botfleet/candles, else ~/.cache/botfleet/candles.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_candle_cache")]
+    pub candle_cache: Option<PathBuf>,
+    /// Parse the `--data` files on every run, holding their candles in memory.
+    #[arg(long)]
+    pub no_candle_cache: bool,
+    /// Print how long each phase took (load, run, report.json, report.html) on stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// `--llm`.
@@ -87,11 +99,13 @@ impl BacktestArgs {
     /// Loads the manifests and candles, runs the backtest, writes
     /// `report.json` and `report.html` (nothing is written on an error).
     pub fn execute(self, progress: bool) -> anyhow::Result<BacktestOutcome> {
+        let mut timings = Timings::new(self.timings);
         let mut cfg = EngineConfig::load(&self.file, self.bot.as_deref())?;
         cfg.llm = match self.llm {
             LlmFlag::Replay => LlmBackend::replay(&self.llm_cache)?,
             LlmFlag::Record => LlmBackend::record(&self.llm_cache)?,
         };
+        timings.mark("manifests");
         let selection = DataSelection {
             data: self.data,
             seed: self.seed,
@@ -99,7 +113,19 @@ impl BacktestArgs {
             from: self.from,
             to: self.to,
         };
-        let series = load_series(&cfg, &selection).map_err(anyhow::Error::msg)?;
+        let cache_dir = match (self.no_candle_cache, self.candle_cache) {
+            (true, _) => None,
+            (false, Some(dir)) => Some(dir),
+            (false, None) => crate::market_data::default_cache_dir(),
+        };
+        let inputs =
+            load_inputs(&cfg, &selection, cache_dir.as_deref()).map_err(anyhow::Error::msg)?;
+        let cache = match inputs.iter().find_map(|(_, i)| i.cache_hit()) {
+            Some(true) => "load (candle cache hit)",
+            Some(false) => "load (parse, candle cache written)",
+            None => "load (parse into memory)",
+        };
+        timings.mark(cache);
         let paper = PaperConfig {
             taker_fee_bps: self.taker_fee_bps,
             maker_fee_bps: self.maker_fee_bps,
@@ -113,14 +139,60 @@ impl BacktestArgs {
             progress,
             input_files: vec![self.file.clone()],
         };
-        let report = run(&cfg, series, &options)?;
-        let (json_path, html_path) = report
-            .write_files(&self.out)
-            .with_context(|| format!("cannot write the report into {}", self.out.display()))?;
+        let report = run_inputs(&cfg, inputs, &options)?;
+        timings.mark("run (engine + report build)");
+        let context = || format!("cannot write the report into {}", self.out.display());
+        std::fs::create_dir_all(&self.out).with_context(context)?;
+        let json_path = report.write_json(&self.out).with_context(context)?;
+        timings.mark("report.json");
+        let html_path = report.write_html(&self.out).with_context(context)?;
+        timings.mark("report.html");
+        timings.print();
         Ok(BacktestOutcome {
             report,
             json_path,
             html_path,
         })
+    }
+}
+
+/// `--timings`: wall time per phase, on stderr.
+struct Timings {
+    enabled: bool,
+    start: std::time::Instant,
+    last: std::time::Instant,
+    phases: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Timings {
+    fn new(enabled: bool) -> Self {
+        let now = std::time::Instant::now();
+        Self {
+            enabled,
+            start: now,
+            last: now,
+            phases: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, phase: &'static str) {
+        if self.enabled {
+            let now = std::time::Instant::now();
+            self.phases.push((phase, now - self.last));
+            self.last = now;
+        }
+    }
+
+    fn print(&self) {
+        if !self.enabled {
+            return;
+        }
+        for (phase, d) in &self.phases {
+            eprintln!("timing: {:>8.3} s  {phase}", d.as_secs_f64());
+        }
+        eprintln!(
+            "timing: {:>8.3} s  total (from the start of the command)",
+            self.start.elapsed().as_secs_f64()
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! Which candles a backtest replays: CSV files given with `--data`, or the
 //! seeded synthetic generator (labelled synthetic everywhere it shows).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::EngineConfig;
-use crate::domain::Symbol;
-use crate::market_data::{self, CandleSeries, SyntheticConfig};
+use crate::domain::{Symbol, Timeframe};
+use crate::market_data::{
+    self, CacheError, CachedSeries, CandleFile, CandleSeries, MarketDataError, SyntheticConfig,
+};
 
 /// `--data` as given: `FILE` (the bot's only symbol) or `SYMBOL=FILE`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,11 +44,99 @@ pub struct DataSelection {
     pub to: Option<i64>,
 }
 
-/// One series per traded symbol, in the bot's symbol order.
+/// The candles of one symbol: in memory, or streamed from the candle cache.
+#[derive(Clone, Debug)]
+pub enum SeriesInput {
+    Memory(CandleSeries),
+    Cached(CachedSeries),
+}
+
+impl SeriesInput {
+    pub fn len(&self) -> usize {
+        match self {
+            SeriesInput::Memory(s) => s.len(),
+            SeriesInput::Cached(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            SeriesInput::Memory(s) => s.label(),
+            SeriesInput::Cached(s) => s.label(),
+        }
+    }
+
+    pub fn is_synthetic(&self) -> bool {
+        matches!(self, SeriesInput::Memory(s) if s.is_synthetic())
+    }
+
+    pub fn first_time(&self) -> Option<i64> {
+        match self {
+            SeriesInput::Memory(s) => s.candles.first().map(|c| c.open_time),
+            SeriesInput::Cached(s) => s.first_time(),
+        }
+    }
+
+    /// Whether the candles came from a valid cache (`None`: not cached).
+    pub fn cache_hit(&self) -> Option<bool> {
+        match self {
+            SeriesInput::Memory(_) => None,
+            SeriesInput::Cached(s) => Some(s.file().hit),
+        }
+    }
+
+    /// Every candle in memory.
+    pub fn into_memory(self) -> Result<CandleSeries, MarketDataError> {
+        match self {
+            SeriesInput::Memory(s) => Ok(s),
+            SeriesInput::Cached(s) => s.load(),
+        }
+    }
+
+    fn timeframe(&self) -> Option<Timeframe> {
+        match self {
+            SeriesInput::Memory(s) => s.timeframe(),
+            SeriesInput::Cached(s) => s.file().timeframe(),
+        }
+    }
+
+    fn restrict(self, sel: &DataSelection) -> Result<Self, String> {
+        let restricted = match self {
+            SeriesInput::Memory(s) => s.restrict(sel.from, sel.to).map(SeriesInput::Memory),
+            SeriesInput::Cached(s) => s.restrict(sel.from, sel.to).map(SeriesInput::Cached),
+        };
+        restricted.map_err(|e| format!("--from/--to: {e}"))
+    }
+}
+
+/// One series per traded symbol, in the bot's symbol order, in memory.
 pub fn load_series(
     cfg: &EngineConfig,
     sel: &DataSelection,
 ) -> Result<Vec<(Symbol, CandleSeries)>, String> {
+    load_inputs(cfg, sel, None)?
+        .into_iter()
+        .map(|(s, input)| {
+            input
+                .into_memory()
+                .map(|c| (s, c))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// One series per traded symbol, in the bot's symbol order; with
+/// `cache_dir`, CSV files go through the candle cache (built on first use)
+/// and are streamed, else (or when the cache cannot be written) loaded.
+pub fn load_inputs(
+    cfg: &EngineConfig,
+    sel: &DataSelection,
+    cache_dir: Option<&Path>,
+) -> Result<Vec<(Symbol, SeriesInput)>, String> {
     let mut out = Vec::with_capacity(cfg.symbols.len());
     if sel.data.is_empty() {
         for (i, symbol) in cfg.symbols.iter().enumerate() {
@@ -58,7 +148,7 @@ pub fn load_series(
             );
             let series =
                 market_data::generate(&synth).map_err(|e| format!("synthetic data: {e}"))?;
-            out.push((symbol.clone(), restrict(series, sel)?));
+            out.push((symbol.clone(), SeriesInput::Memory(series).restrict(sel)?));
         }
         return Ok(out);
     }
@@ -92,7 +182,7 @@ pub fn load_series(
                 "--data: {symbol} is given twice; give one file per symbol"
             ));
         }
-        let series = market_data::load_csv(&arg.path).map_err(|e| e.to_string())?;
+        let series = load_file(&arg.path, cache_dir).map_err(|e| e.to_string())?;
         if let Some(tf) = series.timeframe()
             && tf != cfg.timeframe
         {
@@ -105,7 +195,7 @@ pub fn load_series(
                 cfg.timeframe.as_str()
             ));
         }
-        out.push((symbol, restrict(series, sel)?));
+        out.push((symbol, series.restrict(sel)?));
     }
     let missing: Vec<&Symbol> = cfg
         .symbols
@@ -123,10 +213,17 @@ pub fn load_series(
     Ok(out)
 }
 
-fn restrict(series: CandleSeries, sel: &DataSelection) -> Result<CandleSeries, String> {
-    series
-        .restrict(sel.from, sel.to)
-        .map_err(|e| format!("--from/--to: {e}"))
+fn load_file(path: &Path, cache_dir: Option<&Path>) -> Result<SeriesInput, MarketDataError> {
+    if let Some(dir) = cache_dir {
+        match CandleFile::open_or_build(path, dir) {
+            Ok(file) => return Ok(SeriesInput::Cached(CachedSeries::new(file))),
+            Err(CacheError::Data(e)) => return Err(e),
+            Err(CacheError::Cache(e)) => {
+                tracing::debug!("candle cache in {} not used: {e}", dir.display());
+            }
+        }
+    }
+    market_data::load_csv(path).map(SeriesInput::Memory)
 }
 
 fn join(symbols: &[Symbol]) -> String {

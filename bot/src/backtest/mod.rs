@@ -6,9 +6,11 @@
 
 mod cli;
 mod inputs;
+#[cfg(test)]
+mod stream_tests;
 
 pub use cli::{BacktestArgs, BacktestOutcome, LlmFlag};
-pub use inputs::{DataArg, DataSelection, load_series};
+pub use inputs::{DataArg, DataSelection, SeriesInput, load_inputs, load_series};
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -19,11 +21,11 @@ use crate::config::{EngineConfig, hex};
 use crate::domain::{Candle, Symbol};
 use crate::engine::{Engine, EngineError, EventMode};
 use crate::execution::PaperConfig;
-use crate::market_data::CandleSeries;
-use crate::performance::EquityCurve;
+use crate::market_data::{CandleSeries, MarketDataError};
+use crate::performance::{CurvePoint, EquityCurve};
 use crate::report::{
-    BacktestReport, CHART_POINTS, HaltRecord, LimitCount, REPORT_API_VERSION, RiskSummary,
-    downsample,
+    BacktestReport, CHART_POINTS, EquityCharts, HaltRecord, LimitCount, PriceChart,
+    REPORT_API_VERSION, RiskSummary,
 };
 
 /// How to run a backtest.
@@ -36,61 +38,115 @@ pub struct BacktestOptions {
     pub input_files: Vec<PathBuf>,
 }
 
+/// Why a backtest stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Reading streamed candles (the candle cache) failed mid-run.
+    #[error(transparent)]
+    Data(#[from] MarketDataError),
+}
+
 /// Runs the bot over `series` (one per symbol, from [`load_series`]).
 pub fn run(
     cfg: &EngineConfig,
     series: Vec<(Symbol, CandleSeries)>,
     options: &BacktestOptions,
 ) -> Result<BacktestReport, EngineError> {
-    let data_label = series
+    let inputs = series
+        .into_iter()
+        .map(|(s, c)| (s, SeriesInput::Memory(c)))
+        .collect();
+    run_inputs(cfg, inputs, options).map_err(|e| match e {
+        BacktestError::Engine(e) => e,
+        BacktestError::Data(e) => unreachable!("candles in memory cannot fail to read: {e}"),
+    })
+}
+
+/// Runs the bot over `inputs` (from [`load_inputs`]). One symbol is
+/// streamed: no full-length candle list, equity curve or drawdown series is
+/// held (the charts are sampled as the run goes, see
+/// [`crate::report::EquityCharts`]); several symbols are merged in memory.
+pub fn run_inputs(
+    cfg: &EngineConfig,
+    inputs: Vec<(Symbol, SeriesInput)>,
+    options: &BacktestOptions,
+) -> Result<BacktestReport, BacktestError> {
+    let data_label = inputs
         .iter()
         .map(|(s, c)| format!("{s}: {}", c.label()))
         .collect::<Vec<_>>()
         .join("; ");
-    let synthetic = series.iter().any(|(_, c)| c.is_synthetic());
-    let input_hash = input_hash(cfg, &series, options);
-    let start = series
+    let synthetic = inputs.iter().any(|(_, c)| c.is_synthetic());
+    let start = inputs
         .iter()
-        .filter_map(|(_, c)| c.candles.first())
-        .map(|c| c.open_time)
+        .filter_map(|(_, c)| c.first_time())
         .min()
         .unwrap_or(0);
+    // The equity curve keeps only its last point; the charts take each one.
     let mut engine = Engine::new(
         cfg.clone(),
         options.paper.clone(),
-        EquityCurve::full(),
+        EquityCurve::bounded(0),
         start,
         EventMode::CountOnly,
     )?;
-    let indexed: Vec<(usize, Vec<Candle>)> = series
-        .into_iter()
-        .map(|(s, c)| {
-            (
-                engine
-                    .symbol_index(&s)
-                    .ok_or_else(|| EngineError::UnknownSymbol(s.clone())),
-                c.candles,
-            )
-        })
-        .map(|(i, c)| i.map(|i| (i, c)))
-        .collect::<Result<_, _>>()?;
-    let total: usize = indexed.iter().map(|(_, c)| c.len()).sum();
-    let (price_curve, price_decimals) = indexed
-        .first()
-        .map(|(_, c)| price_chart(c))
-        .unwrap_or_default();
+    let total: usize = inputs.iter().map(|(_, c)| c.len()).sum();
+    let mut charts = EquityCharts::new(total, CHART_POINTS);
+    let mut price = PriceChart::new(inputs.first().map_or(0, |(_, c)| c.len()), CHART_POINTS);
     let mut progress = Progress::new(options.progress && total >= 200_000, total);
     let (mut first, mut last) = (i64::MAX, i64::MIN);
-    if let [(index, candles)] = indexed.as_slice() {
-        // One symbol: the hot path, no merging.
-        for (n, candle) in candles.iter().enumerate() {
-            engine.on_candle(*index, candle)?;
+    let mut hasher = input_hasher(cfg, options);
+    let index_of = |engine: &Engine, s: &Symbol| {
+        engine
+            .symbol_index(s)
+            .ok_or_else(|| EngineError::UnknownSymbol(s.clone()))
+    };
+    if inputs.len() == 1 {
+        // One symbol: the hot path, streamed, hashed as it goes.
+        let (symbol, input) = inputs.into_iter().next().expect("one input");
+        let index = index_of(&engine, &symbol)?;
+        hasher.update(symbol.as_str().as_bytes());
+        let mut n = 0;
+        let mut step = |candle: &Candle| -> Result<(), BacktestError> {
+            hash_candle(&mut hasher, candle);
+            price.push(candle);
+            engine.on_candle(index, candle)?;
+            charts.push(last_point(&engine));
+            // Orders that left the book are in the ledger already; a big
+            // order's hundreds of partial fills are not kept past it.
+            engine.forget_closed_orders();
             progress.tick(n);
-        }
-        if let (Some(f), Some(l)) = (candles.first(), candles.last()) {
-            (first, last) = (f.open_time, l.open_time);
+            n += 1;
+            if n == 1 {
+                first = candle.open_time;
+            }
+            last = candle.open_time;
+            Ok(())
+        };
+        match input {
+            SeriesInput::Memory(series) => series.candles.iter().try_for_each(&mut step)?,
+            SeriesInput::Cached(series) => {
+                for candle in series.reader() {
+                    step(&candle?)?;
+                }
+            }
         }
     } else {
+        let mut indexed: Vec<(usize, Vec<Candle>)> = Vec::with_capacity(inputs.len());
+        for (symbol, input) in inputs {
+            let series = input.into_memory()?;
+            hasher.update(symbol.as_str().as_bytes());
+            series
+                .candles
+                .iter()
+                .for_each(|c| hash_candle(&mut hasher, c));
+            if indexed.is_empty() {
+                series.candles.iter().for_each(|c| price.push(c));
+            }
+            indexed.push((index_of(&engine, &symbol)?, series.candles));
+        }
         let mut cursors = vec![0usize; indexed.len()];
         for n in 0..total {
             // The next candle in time; ties go to the earlier symbol of the bot.
@@ -106,47 +162,44 @@ pub fn run(
             first = first.min(candle.open_time);
             last = last.max(candle.open_time);
             engine.on_candle(*index, candle)?;
+            charts.push(last_point(&engine));
+            engine.forget_closed_orders();
             progress.tick(n);
         }
     }
     progress.finish();
+    let (price_curve, price_decimals) = price.finish();
     let mut report = build_report(
         cfg,
         &engine,
+        &charts,
         data_label,
         synthetic,
         total as u64,
         first,
         last,
-        input_hash,
+        hex(&hasher.finalize()),
     );
     report.price_curve = price_curve;
     report.price_decimals = price_decimals;
     Ok(report)
 }
 
-/// The downsampled closes of a series and the decimals of its prices (the
-/// most any close has, at most 8: the data's tick).
-fn price_chart(candles: &[Candle]) -> (Vec<(i64, crate::domain::Price)>, u32) {
-    let step = (candles.len() / CHART_POINTS).max(1);
-    let decimals = candles
-        .iter()
-        .step_by(step)
-        .map(|c| c.close.value().normalize().scale())
-        .max()
-        .unwrap_or(2)
-        .min(8);
-    let closes: Vec<(i64, crate::domain::Price)> = downsample(candles, CHART_POINTS)
-        .iter()
-        .map(|c| (c.open_time, c.close))
-        .collect();
-    (closes, decimals)
+/// The point the engine's curve took for the candle just stepped.
+#[inline]
+fn last_point(engine: &Engine) -> CurvePoint {
+    engine
+        .performance()
+        .curve()
+        .last()
+        .expect("every candle pushes a curve point")
 }
 
 #[allow(clippy::too_many_arguments)]
 fn build_report(
     cfg: &EngineConfig,
     engine: &Engine,
+    charts: &EquityCharts,
     data: String,
     synthetic_data: bool,
     candles: u64,
@@ -155,13 +208,10 @@ fn build_report(
     input_hash: String,
 ) -> BacktestReport {
     let perf = engine.performance();
-    let points = perf.curve().points();
-    let sampled = downsample(points, CHART_POINTS);
-    let monthly_returns = crate::report::monthly_returns(cfg.capital, points);
-    let equity_curve: Vec<_> = sampled.iter().map(|p| (p.time, p.equity)).collect();
+    let monthly_returns = charts.monthly_returns(cfg.capital);
+    let equity_curve = charts.equity.clone();
     // Drawdown from the running peak over the *full* curve, sampled at the same times.
-    let full_drawdown = perf.curve().drawdown_series();
-    let drawdown_curve = downsample(&full_drawdown, CHART_POINTS);
+    let drawdown_curve = charts.drawdown.clone();
     let counts = |m: &std::collections::BTreeMap<&'static str, u64>| {
         m.iter()
             .map(|(k, v)| LimitCount {
@@ -229,24 +279,20 @@ fn strategy_kind(cfg: &EngineConfig) -> &'static str {
 }
 
 /// SHA-256 over the manifests, the simulation settings and the candles
-/// (time and close of each: enough to tell two data sets apart, and cheap
-/// enough not to dominate a million-candle run).
-fn input_hash(
-    cfg: &EngineConfig,
-    series: &[(Symbol, CandleSeries)],
-    options: &BacktestOptions,
-) -> String {
+/// (each symbol, then the time and close of each of its candles: enough to
+/// tell two data sets apart, and cheap enough not to dominate a
+/// million-candle run). This starts it; [`hash_candle`] feeds it.
+fn input_hasher(cfg: &EngineConfig, options: &BacktestOptions) -> Sha256 {
     let mut h = Sha256::new();
     h.update(cfg.config_hash.as_bytes());
     h.update(serde_json::to_vec(&options.paper).unwrap_or_default());
-    for (symbol, s) in series {
-        h.update(symbol.as_str().as_bytes());
-        for c in &s.candles {
-            h.update(c.open_time.to_le_bytes());
-            h.update(c.close.value().serialize());
-        }
-    }
-    hex(&h.finalize())
+    h
+}
+
+#[inline]
+fn hash_candle(h: &mut Sha256, c: &Candle) {
+    h.update(c.open_time.to_le_bytes());
+    h.update(c.close.value().serialize());
 }
 
 /// A `\r`-rewritten progress line, only on a terminal.

@@ -12,34 +12,112 @@ use super::format::CsvFormat;
 use super::time::TimeUnit;
 use crate::domain::{Candle, Price, Quantity};
 
-/// The candles of `bytes`, or `None` to leave the file to the full parser.
+/// The candles of `bytes`, or `None` to leave the file to the full parser
+/// (the tests' reference for [`stream`]).
+#[cfg(test)]
 pub(super) fn parse(bytes: &[u8]) -> Option<(CsvFormat, Vec<Candle>)> {
-    let mut lines = bytes.split(|b| *b == b'\n').peekable();
-    let first = trim_cr(lines.peek()?);
-    let columns = first.iter().filter(|b| **b == b',').count() + 1;
-    let format = match columns {
-        6 => CsvFormat::Plain,
-        12 => CsvFormat::BinanceKline,
-        _ => return None,
-    };
-    if first.first().is_some_and(|b| !b.is_ascii_digit()) {
-        // A header: only the exact lower-case names are taken here.
-        let expected: &[u8] = match format {
-            CsvFormat::Plain => b"timestamp,open,high,low,close,volume",
-            _ => return None,
-        };
-        if first != expected {
-            return None;
-        }
-        lines.next();
-    }
     let mut candles = Vec::with_capacity(bytes.len() / 60);
-    let mut prev_time = i64::MIN;
-    for line in lines {
-        let line = trim_cr(line);
-        if line.is_empty() {
-            continue;
+    let mut parser = LineParser::default();
+    for line in bytes.split(|b| *b == b'\n') {
+        if let Some(candle) = parser.line(line)? {
+            candles.push(candle);
         }
+    }
+    let format = parser.format?;
+    (!candles.is_empty()).then_some((format, candles))
+}
+
+/// Reads `reader` in blocks and hands each candle to `sink`, without holding
+/// the file: `Ok(None)` when the fast path leaves the file to the full
+/// parser (nothing is known about what `sink` got so far then).
+pub(super) fn stream(
+    mut reader: impl std::io::Read,
+    mut sink: impl FnMut(&Candle) -> std::io::Result<()>,
+) -> std::io::Result<Option<CsvFormat>> {
+    const BLOCK: usize = 1 << 20;
+    let mut parser = LineParser::default();
+    let mut buf = vec![0u8; BLOCK];
+    let mut filled = 0;
+    let mut count = 0u64;
+    loop {
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0); // a line longer than the block
+        }
+        let n = reader.read(&mut buf[filled..])?;
+        let eof = n == 0;
+        filled += n;
+        let end = if eof {
+            filled
+        } else {
+            match buf[..filled].iter().rposition(|b| *b == b'\n') {
+                Some(i) => i + 1,
+                None => continue,
+            }
+        };
+        for line in buf[..end].split(|b| *b == b'\n') {
+            match parser.line(line) {
+                None => return Ok(None),
+                Some(Some(candle)) => {
+                    sink(&candle)?;
+                    count += 1;
+                }
+                Some(None) => {}
+            }
+        }
+        if eof {
+            return Ok(parser.format.filter(|_| count > 0));
+        }
+        buf.copy_within(end..filled, 0);
+        filled -= end;
+    }
+}
+
+/// The fast path's state between lines: the layout (from the first line)
+/// and the previous row's time.
+struct LineParser {
+    format: Option<CsvFormat>,
+    first: bool,
+    prev_time: i64,
+}
+
+impl Default for LineParser {
+    fn default() -> Self {
+        Self {
+            format: None,
+            first: true,
+            prev_time: i64::MIN,
+        }
+    }
+}
+
+impl LineParser {
+    /// `Some(Some(candle))`, `Some(None)` for a line without one (blank, the
+    /// header), `None` to leave the file to the full parser.
+    #[inline]
+    fn line(&mut self, line: &[u8]) -> Option<Option<Candle>> {
+        let line = trim_cr(line);
+        if self.first {
+            self.first = false;
+            let columns = line.iter().filter(|b| **b == b',').count() + 1;
+            let format = match columns {
+                6 => CsvFormat::Plain,
+                12 => CsvFormat::BinanceKline,
+                _ => return None,
+            };
+            self.format = Some(format);
+            if line.first().is_some_and(|b| !b.is_ascii_digit()) {
+                // A header: only the exact lower-case names are taken here.
+                let expected: &[u8] = match format {
+                    CsvFormat::Plain => b"timestamp,open,high,low,close,volume",
+                    _ => return None,
+                };
+                return (line == expected).then_some(None);
+            }
+        }
+        if line.is_empty() {
+            return Some(None);
+        }
+        let format = self.format?;
         let mut fields = line.split(|b| *b == b',');
         let open_time = time(fields.next()?)?;
         let open = price(fields.next()?)?;
@@ -55,20 +133,19 @@ pub(super) fn parse(bytes: &[u8]) -> Option<(CsvFormat, Vec<Candle>)> {
         } else if fields.next().is_some() {
             return None;
         }
-        if open_time <= prev_time || high < open.max(close) || low > open.min(close) {
+        if open_time <= self.prev_time || high < open.max(close) || low > open.min(close) {
             return None;
         }
-        prev_time = open_time;
-        candles.push(Candle {
+        self.prev_time = open_time;
+        Some(Some(Candle {
             open_time,
             open,
             high,
             low,
             close,
             volume,
-        });
+        }))
     }
-    (!candles.is_empty()).then_some((format, candles))
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {
@@ -140,6 +217,15 @@ mod tests {
             let fast = parse(text.as_bytes()).expect("the fast path takes it");
             let full = parse_csv(text.as_bytes(), "t.csv").unwrap();
             assert_eq!(fast, full, "{text}");
+            // Streamed in blocks, the same candles.
+            let mut streamed = Vec::new();
+            let format = stream(text.as_bytes(), |c| {
+                streamed.push(*c);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(format, Some(fast.0), "{text}");
+            assert_eq!(streamed, fast.1, "{text}");
             // Same decimals, same scale: the input hash and every report agree.
             for (a, b) in fast.1.iter().zip(&full.1) {
                 assert_eq!(a.close.value().scale(), b.close.value().scale());
@@ -165,6 +251,11 @@ mod tests {
             "",
         ] {
             assert_eq!(parse(text.as_bytes()), None, "{text:?}");
+            assert_eq!(
+                stream(text.as_bytes(), |_| Ok(())).unwrap(),
+                None,
+                "{text:?}"
+            );
         }
     }
 }

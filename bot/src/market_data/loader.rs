@@ -38,19 +38,30 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<CandleSeries, MarketDataError>
         path: path.to_path_buf(),
         source,
     };
-    let bytes = std::fs::read(path).map_err(io_error)?;
     let name = path.display().to_string();
-    let json = bytes.iter().find(|b| {
-        !b.is_ascii_whitespace() && !matches!(**b, 0xEF | 0xBB | 0xBF) // a UTF-8 BOM
-    }) == Some(&b'{');
+    let open = || std::fs::File::open(path).map_err(io_error);
+    let json = is_json(open()?).map_err(io_error)?;
     let (format, candles) = if json {
+        let bytes = std::fs::read(path).map_err(io_error)?;
         let text = String::from_utf8_lossy(&bytes);
         let candles = super::coinbase_json::parse_coinbase_json(&text, &name)?;
         (CsvFormat::CoinbaseJson, candles)
     } else {
-        match super::fast_csv::parse(&bytes) {
-            Some(parsed) => parsed,
-            None => parse_csv(bytes.as_slice(), &name)?,
+        // Streamed in blocks: the file's bytes are never all in memory.
+        let len = open()?.metadata().map_or(0, |m| m.len());
+        let mut candles = Vec::with_capacity((len / 60) as usize);
+        let fast = super::fast_csv::stream(open()?, |c| {
+            candles.push(*c);
+            Ok(())
+        })
+        .map_err(io_error)?;
+        match fast {
+            Some(format) => (format, candles),
+            None => {
+                drop(candles);
+                let reader = std::io::BufReader::with_capacity(1 << 20, open()?);
+                parse_csv(reader, &name)?
+            }
         }
     };
     Ok(CandleSeries::new(
@@ -62,11 +73,46 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<CandleSeries, MarketDataError>
     ))
 }
 
+/// Whether the file's first byte that is not white space or a UTF-8 BOM is `{`.
+pub(super) fn is_json(file: std::fs::File) -> std::io::Result<bool> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(4096, file);
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        if let Some(b) = buf
+            .iter()
+            .find(|b| !b.is_ascii_whitespace() && !matches!(**b, 0xEF | 0xBB | 0xBF))
+        {
+            return Ok(*b == b'{');
+        }
+        let n = buf.len();
+        reader.consume(n);
+    }
+}
+
 /// Parses candle CSV text from any reader; `name` is used in error messages.
 pub fn parse_csv<R: Read>(
     reader: R,
     name: &str,
 ) -> Result<(CsvFormat, Vec<Candle>), MarketDataError> {
+    let mut candles = Vec::new();
+    let format = parse_csv_with(reader, name, |c| {
+        candles.push(c);
+        Ok(())
+    })?;
+    Ok((format, candles))
+}
+
+/// [`parse_csv`] handing each candle to `sink` instead of collecting them
+/// (the candle cache writes them out as they come).
+pub(super) fn parse_csv_with<R: Read>(
+    reader: R,
+    name: &str,
+    mut sink: impl FnMut(Candle) -> Result<(), MarketDataError>,
+) -> Result<CsvFormat, MarketDataError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -76,7 +122,7 @@ pub fn parse_csv<R: Read>(
     let mut format: Option<CsvFormat> = None;
     let mut header: Option<csv::StringRecord> = None;
     let mut prev: Option<(i64, u64)> = None;
-    let mut candles = Vec::new();
+    let mut count = 0u64;
     loop {
         match rdr.read_record(&mut record) {
             Ok(true) => {}
@@ -133,10 +179,11 @@ pub fn parse_csv<R: Read>(
             ));
         }
         prev = Some((candle.open_time, line));
-        candles.push(candle);
+        sink(candle)?;
+        count += 1;
     }
     match format {
-        Some(fmt) if !candles.is_empty() => Ok((fmt, candles)),
+        Some(fmt) if count > 0 => Ok(fmt),
         _ => Err(MarketDataError::Empty {
             file: name.to_string(),
         }),

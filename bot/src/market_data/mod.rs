@@ -37,6 +37,7 @@
 //! }
 //! ```
 
+mod cache;
 mod coinbase_json;
 mod error;
 mod fast_csv;
@@ -47,6 +48,7 @@ mod synthetic;
 mod time;
 mod writer;
 
+pub use cache::{CacheError, CachedReader, CachedSeries, CandleFile, default_cache_dir};
 pub use error::{MarketDataError, RowError};
 pub use format::CsvFormat;
 pub use loader::{load_csv, parse_csv};
@@ -55,6 +57,8 @@ pub use synthetic::{Regime, RegimeSpan, SyntheticConfig, SyntheticSource, genera
 pub use time::{TimeUnit, format_millis, parse_time_arg, parse_time_flag, unix_to_millis};
 pub use writer::{write_binance_csv, write_binance_csv_file};
 
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod loader_tests;
 #[cfg(test)]

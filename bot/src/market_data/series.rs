@@ -88,48 +88,21 @@ impl CandleSeries {
     /// The data's timeframe when its interval is one the engine supports, so a
     /// backtest can refuse 1m data for a 1h strategy.
     pub fn timeframe(&self) -> Option<Timeframe> {
-        let interval = self.interval_ms()?;
-        [
-            Timeframe::M1,
-            Timeframe::M5,
-            Timeframe::M15,
-            Timeframe::H1,
-            Timeframe::H4,
-            Timeframe::D1,
-        ]
-        .into_iter()
-        .find(|tf| tf.millis() == interval)
+        timeframe_of(self.interval_ms()?)
     }
 
     /// Keeps the candles with `from <= open_time < to` (each bound optional,
     /// Unix ms). Errors, naming the data's span, when the range is reversed or
     /// selects nothing, so `--from/--to` typos do not produce an empty report.
     pub fn restrict(mut self, from: Option<i64>, to: Option<i64>) -> Result<Self, MarketDataError> {
-        if let (Some(f), Some(t)) = (from, to)
-            && f >= t
-        {
-            return Err(MarketDataError::Range(format!(
-                "--from {} is not before --to {} (fix: swap them or widen the range)",
-                format_millis(f),
-                format_millis(t)
-            )));
-        }
         let range = time_range(&self.candles, from, to);
-        if range.is_empty() {
-            let span = match (self.candles.first(), self.candles.last()) {
-                (Some(a), Some(b)) => format!(
-                    "the data covers {} → {}",
-                    format_millis(a.open_time),
-                    format_millis(b.open_time)
-                ),
-                _ => "the data has no candles".to_string(),
-            };
-            let bound = |b: Option<i64>| b.map(format_millis).unwrap_or_else(|| "…".to_string());
-            return Err(MarketDataError::Range(format!(
-                "no candles between {} and {}; {span} (fix: choose --from/--to inside that span)",
-                bound(from),
-                bound(to)
-            )));
+        if from.zip(to).is_some_and(|(f, t)| f >= t) || range.is_empty() {
+            let span = self
+                .candles
+                .first()
+                .zip(self.candles.last())
+                .map(|(a, b)| (a.open_time, b.open_time));
+            return Err(range_error(from, to, span));
         }
         let (start, end) = (range.start, range.end);
         self.candles.truncate(end);
@@ -144,6 +117,52 @@ impl CandleSeries {
             pos: 0,
         }
     }
+}
+
+/// The supported timeframe whose length is `interval` ms.
+pub(super) fn timeframe_of(interval: i64) -> Option<Timeframe> {
+    [
+        Timeframe::M1,
+        Timeframe::M5,
+        Timeframe::M15,
+        Timeframe::H1,
+        Timeframe::H4,
+        Timeframe::D1,
+    ]
+    .into_iter()
+    .find(|tf| tf.millis() == interval)
+}
+
+/// Why `--from/--to` selects nothing, naming the data's span (first and
+/// last open time), so typos do not produce an empty report.
+pub(super) fn range_error(
+    from: Option<i64>,
+    to: Option<i64>,
+    span: Option<(i64, i64)>,
+) -> MarketDataError {
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        return MarketDataError::Range(format!(
+            "--from {} is not before --to {} (fix: swap them or widen the range)",
+            format_millis(f),
+            format_millis(t)
+        ));
+    }
+    let span = match span {
+        Some((a, b)) => format!(
+            "the data covers {} → {}",
+            format_millis(a),
+            format_millis(b)
+        ),
+        None => "the data has no candles".to_string(),
+    };
+    let bound = |b: Option<i64>| b.map(format_millis).unwrap_or_else(|| "…".to_string());
+    MarketDataError::Range(format!(
+        "no candles between {} and {}; {span} (fix: choose --from/--to inside that span)",
+        bound(from),
+        bound(to)
+    ))
 }
 
 /// Index range of the candles with `from <= open_time < to` in a sorted slice,

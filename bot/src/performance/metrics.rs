@@ -420,7 +420,7 @@ const POW10: [f64; 29] = [
 /// of the exact value; comparisons that matter (new peak or not) are done on
 /// the exact `Money`, and the drawdown is clamped at 0.
 #[inline]
-pub(super) fn approx_f64(m: Money) -> f64 {
+pub(crate) fn approx_f64(m: Money) -> f64 {
     let d = m.value();
     let mantissa = d.mantissa();
     // i64 → f64 is one instruction; i128 → f64 is a library routine.

@@ -35,5 +35,6 @@ mod window;
 mod tests;
 
 pub use curve::{CurvePoint, EquityCurve};
+pub(crate) use metrics::approx_f64;
 pub use metrics::{DAY_MS, WindowStats, WindowSummary};
 pub use window::{OVERALL, Performance, PerformanceSummary};

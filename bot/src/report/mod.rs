@@ -8,6 +8,7 @@
 mod charts;
 mod html;
 mod monthly;
+mod sampler;
 mod table;
 
 use std::io::Write;
@@ -21,6 +22,7 @@ use crate::performance::PerformanceSummary;
 
 pub use html::render_html;
 pub use monthly::{MonthlyReturn, monthly_returns};
+pub use sampler::{EquityCharts, Picks, PriceChart};
 pub use table::{render_summary_table, summary_rows};
 
 /// Points kept for charts; the full curve can hold millions.
@@ -132,12 +134,22 @@ impl BacktestReport {
         dir: &Path,
     ) -> std::io::Result<(std::path::PathBuf, std::path::PathBuf)> {
         std::fs::create_dir_all(dir)?;
-        let json_path = dir.join("report.json");
-        let html_path = dir.join("report.html");
+        Ok((self.write_json(dir)?, self.write_html(dir)?))
+    }
+
+    /// Writes `report.json` into the existing `dir`.
+    pub fn write_json(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {
+        let path = dir.join("report.json");
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        write_atomically(&json_path, &json)?;
-        write_atomically(&html_path, render_html(self).as_bytes())?;
-        Ok((json_path, html_path))
+        write_atomically(&path, &json)?;
+        Ok(path)
+    }
+
+    /// Writes `report.html` into the existing `dir`.
+    pub fn write_html(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {
+        let path = dir.join("report.html");
+        write_atomically(&path, render_html(self).as_bytes())?;
+        Ok(path)
     }
 }
 

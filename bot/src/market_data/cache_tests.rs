@@ -1,0 +1,135 @@
+//! Tests of the candle cache: what it streams is what the loader loads, and
+//! a changed file is never read from a stale cache.
+
+use super::*;
+use crate::domain::Timeframe;
+
+fn cache_of(csv: &std::path::Path, dir: &std::path::Path) -> CandleFile {
+    match CandleFile::open_or_build(csv, dir) {
+        Ok(f) => f,
+        Err(CacheError::Data(e)) => panic!("{e}"),
+        Err(CacheError::Cache(e)) => panic!("{e}"),
+    }
+}
+
+fn streamed(file: CandleFile) -> Vec<crate::domain::Candle> {
+    CachedSeries::new(file)
+        .reader()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// The fast path (plain, klines) and the full parser (another header
+/// spelling) each build a cache that streams exactly the loaded candles,
+/// scale of every decimal included, and the second open is a hit.
+#[test]
+fn the_cache_streams_exactly_what_the_loader_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let series = generate(&SyntheticConfig::new(5, 20_000)).unwrap();
+    let klines = dir.path().join("klines.csv");
+    write_binance_csv_file(&klines, &series.candles, Timeframe::H1, TimeUnit::Millis).unwrap();
+    let plain = dir.path().join("plain.csv");
+    std::fs::write(
+        &plain,
+        "timestamp,open,high,low,close,volume\n1704067200000,100.50,101,99.25,100.00,12.5\n\
+         1704067260000,100.00,100.10,99.90,100.05,0\n",
+    )
+    .unwrap();
+    let full = dir.path().join("full.csv");
+    std::fs::write(
+        &full,
+        "Timestamp,Open,High,Low,Close,Volume\n2024-01-01T00:00:00Z,1.50,2,1,1.75,3\n\
+         2024-01-01T00:01:00Z,1.75,1.8,1.7,1.7,5\n",
+    )
+    .unwrap();
+    for csv in [&klines, &plain, &full] {
+        let loaded = load_csv(csv).unwrap();
+        let file = cache_of(csv, &cache);
+        assert!(!file.hit, "built on first use");
+        assert_eq!(file.timeframe(), loaded.timeframe());
+        let got = streamed(file);
+        assert_eq!(got, loaded.candles, "{}", csv.display());
+        for (a, b) in got.iter().zip(&loaded.candles) {
+            assert_eq!(a.open.value().scale(), b.open.value().scale());
+            assert_eq!(a.volume.value().scale(), b.volume.value().scale());
+        }
+        let again = cache_of(csv, &cache);
+        assert!(again.hit, "a second open reads the cache");
+        let cached = CachedSeries::new(again);
+        assert_eq!(cached.label(), loaded.label());
+        assert_eq!(cached.load().unwrap(), loaded);
+    }
+}
+
+/// An edit that keeps the file's size (and could keep its mtime) rebuilds
+/// the cache: it is keyed by the content's SHA-256.
+#[test]
+fn a_changed_file_rebuilds_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("c.csv");
+    std::fs::write(
+        &csv,
+        "1704067200000,1.5,2,1,1.75,3\n1704067260000,1.75,1.8,1.7,1.7,5\n",
+    )
+    .unwrap();
+    assert_eq!(
+        streamed(cache_of(&csv, dir.path()))[1].volume.to_string(),
+        "5"
+    );
+    std::fs::write(
+        &csv,
+        "1704067200000,1.5,2,1,1.75,3\n1704067260000,1.75,1.8,1.7,1.7,6\n",
+    )
+    .unwrap();
+    let file = cache_of(&csv, dir.path());
+    assert!(!file.hit);
+    assert_eq!(streamed(file)[1].volume.to_string(), "6");
+}
+
+/// A bad row fails as loading fails (file, line, column, fix), and nothing
+/// is left in the cache directory; `--from/--to` errors are the loader's too.
+#[test]
+fn errors_are_the_loaders() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, "1704067200000,1,1,1,1,1\n1704067260000,1,0.5,1,1,1\n").unwrap();
+    let want = load_csv(&csv).unwrap_err().to_string();
+    match CandleFile::open_or_build(&csv, &cache) {
+        Err(CacheError::Data(e)) => assert_eq!(e.to_string(), want),
+        other => panic!("expected the row error, got {other:?}"),
+    }
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+
+    std::fs::write(&csv, "1704067200000,1,1,1,1,1\n1704067260000,1,1,1,1,1\n").unwrap();
+    let loaded = load_csv(&csv).unwrap();
+    let cached = CachedSeries::new(cache_of(&csv, &cache));
+    for (from, to) in [
+        (Some(1_704_067_260_000), Some(1_704_067_200_000)),
+        (Some(1_704_067_300_000), None),
+        (None, Some(1_704_067_200_000)),
+    ] {
+        let want = loaded.clone().restrict(from, to).unwrap_err().to_string();
+        let got = cached.clone().restrict(from, to).unwrap_err().to_string();
+        assert_eq!(got, want);
+    }
+    let one = cached.restrict(Some(1_704_067_260_000), None).unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one.load().unwrap().candles, loaded.candles[1..]);
+}
+
+/// A cache directory that cannot be written is the cache's problem, not
+/// the data's: the caller loads the CSV instead.
+#[test]
+fn an_unwritable_cache_is_reported_apart_from_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("c.csv");
+    std::fs::write(&csv, "1704067200000,1,1,1,1,1\n").unwrap();
+    let blocked = dir.path().join("file");
+    std::fs::write(&blocked, b"x").unwrap();
+    assert!(matches!(
+        CandleFile::open_or_build(&csv, &blocked),
+        Err(CacheError::Cache(_))
+    ));
+}
