@@ -2,7 +2,8 @@
 //!
 //! 1. Backtest throughput: 1M one-minute synthetic candles through the full
 //!    engine (SMA crossover, paper fills with fees and slippage, every risk
-//!    check on), candles per second on one core.
+//!    check on), candles per second on one core, median (min–max) of
+//!    `BOTFLEET_BENCH_RUNS` (default 5) runs; then the engine loop alone.
 //! 2. Candle-to-order latency: the time of each `Engine::on_candle` call,
 //!    p50/p99 over every candle, and over the candles that sent an order.
 //! 3. Idle paper bot RSS: `botfleet-bot run` on a slow synthetic feed, read
@@ -64,6 +65,27 @@ fn data() -> CandleSeries {
     generate(&SyntheticConfig::for_timeframe(7, CANDLES, Timeframe::M1)).expect("synthetic data")
 }
 
+/// Runs per throughput figure: `BOTFLEET_BENCH_RUNS`, default 5.
+fn runs() -> usize {
+    std::env::var("BOTFLEET_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(5)
+}
+
+/// `median (min–max)` of rates, in millions.
+fn spread(rates: &mut [f64]) -> String {
+    rates.sort_by(f64::total_cmp);
+    let m = |v: f64| v / 1e6;
+    format!(
+        "{:.2} M ({:.2}–{:.2})",
+        m(rates[rates.len() / 2]),
+        m(rates[0]),
+        m(rates[rates.len() - 1])
+    )
+}
+
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -80,22 +102,22 @@ fn main() {
     );
     println!("{:<44} {:>16}", "measure", "value");
 
-    // 1. Throughput: best of 5 full backtests (report building excluded).
-    let mut best = Duration::MAX;
+    // 1. Throughput: RUNS full backtests (report building included).
+    let runs = runs();
+    let mut rates = Vec::new();
     let mut trades = 0;
-    for _ in 0..5 {
+    for _ in 0..runs {
         let input = vec![(Symbol::new("BTCUSDT"), series.clone())];
         let t = Instant::now();
         let report =
             backtest::run(&cfg, input, &BacktestOptions::default()).expect("backtest runs");
-        best = best.min(t.elapsed());
+        rates.push(CANDLES as f64 / t.elapsed().as_secs_f64());
         trades = report.performance.overall.trades;
     }
-    let rate = CANDLES as f64 / best.as_secs_f64();
     println!(
         "{:<44} {:>16}",
-        "backtest throughput (candles/s, best of 5)",
-        format!("{:.2} M", rate / 1e6)
+        format!("backtest throughput (candles/s, {runs} runs)"),
+        spread(&mut rates)
     );
     println!(
         "{:<44} {:>16}",
@@ -103,24 +125,27 @@ fn main() {
         format!("{trades} trades")
     );
 
-    // 1b. The engine loop alone, no report.
-    let mut engine = Engine::new(
-        cfg.clone(),
-        Default::default(),
-        EquityCurve::bounded(2_000),
-        0,
-        EventMode::CountOnly,
-    )
-    .expect("engine builds");
-    let t = Instant::now();
-    for c in &series.candles {
-        engine.on_candle(0, c).expect("step");
+    // 1b. The engine loop alone, no report: RUNS fresh engines.
+    let mut rates = Vec::new();
+    for _ in 0..runs {
+        let mut engine = Engine::new(
+            cfg.clone(),
+            Default::default(),
+            EquityCurve::bounded(2_000),
+            0,
+            EventMode::CountOnly,
+        )
+        .expect("engine builds");
+        let t = Instant::now();
+        for c in &series.candles {
+            engine.on_candle(0, c).expect("step");
+        }
+        rates.push(CANDLES as f64 / t.elapsed().as_secs_f64());
     }
-    let loop_rate = CANDLES as f64 / t.elapsed().as_secs_f64();
     println!(
         "{:<44} {:>16}",
-        "engine loop only (candles/s)",
-        format!("{:.2} M", loop_rate / 1e6)
+        format!("engine loop only (candles/s, {runs} runs)"),
+        spread(&mut rates)
     );
 
     // 2. Latency per candle.

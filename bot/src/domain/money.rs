@@ -52,6 +52,12 @@ macro_rules! decimal_newtype {
                 self.0.is_zero()
             }
 
+            /// `> 0`, by the sign bit and the mantissa (no comparison call).
+            #[inline]
+            pub fn is_positive(self) -> bool {
+                !self.0.is_zero() && !self.0.is_sign_negative()
+            }
+
             pub fn is_sign_negative(self) -> bool {
                 self.0.is_sign_negative() && !self.0.is_zero()
             }

@@ -74,6 +74,11 @@ impl EventLog {
     /// Keeps the event in [`EventMode::Record`]. It is built only then, so a
     /// backtest pays no allocation for events it would drop.
     #[inline]
+    /// Whether events are kept (words built only for the log can be skipped otherwise).
+    pub(crate) fn keeps(&self) -> bool {
+        self.mode == EventMode::Record
+    }
+
     pub(crate) fn record(&mut self, event: impl FnOnce() -> EngineEvent) {
         if self.mode == EventMode::Record {
             self.events.push(event());

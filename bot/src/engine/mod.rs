@@ -19,6 +19,9 @@ mod snapshot;
 mod step;
 mod venue_routing;
 
+#[cfg(test)]
+mod exact_money_tests;
+
 pub use events::{AuditRecord, EngineEvent, EventMode, RiskCounters};
 pub use snapshot::{CounterSnapshot, EngineSnapshot, SNAPSHOT_VERSION};
 pub use venue_routing::{VenueCommand, VenueOrders};
@@ -160,7 +163,9 @@ impl Engine {
     ) -> Result<Self, EngineError> {
         let capital = config.capital;
         let (blueprint, risk_config) = resolve(&config)?;
-        let risk = RiskEngine::new(risk_config, start_time, capital)?;
+        let mut risk = RiskEngine::new(risk_config, start_time, capital)?;
+        // Without a log nobody reads the sizing explanations.
+        risk.set_explain(mode == EventMode::Record);
         let atr_period = risk.atr_period();
         let markets: Vec<Market> = config
             .symbols
@@ -235,6 +240,13 @@ impl Engine {
 
     pub fn equity(&self) -> Money {
         self.ledger.equity()
+    }
+
+    /// Gives the symbol at `index` another instance of its strategy, before
+    /// the first candle: a sweep's sets read indicator series computed once
+    /// (`SmaCrossoverStrategy::over_shared`).
+    pub fn set_strategy(&mut self, index: usize, strategy: Box<dyn Strategy>) {
+        self.markets[index].strategy = strategy;
     }
 
     /// Index of `symbol` for [`Engine::on_candle`].

@@ -185,7 +185,8 @@ impl Engine {
             .check_entry(now, &symbol, candle.close, &self.ledger, atr);
         match &verdict {
             Verdict::Approve(a) => {
-                let reason = format!("{} ({})", advice.reason, a.sizing.explanation);
+                let reason =
+                    self.order_reason(|| format!("{} ({})", advice.reason, a.sizing.explanation));
                 self.submit(symbol.clone(), Side::Buy, a.quantity, now, reason);
             }
             Verdict::Refuse(r) => {
@@ -205,13 +206,8 @@ impl Engine {
         if quantity.is_zero() || self.has_open_sell(symbol) {
             return;
         }
-        self.submit(
-            symbol.clone(),
-            Side::Sell,
-            quantity,
-            now,
-            advice.reason.to_string(),
-        );
+        let reason = self.order_reason(|| advice.reason.to_string());
+        self.submit(symbol.clone(), Side::Sell, quantity, now, reason);
         self.log.record(|| {
             EngineEvent::Audit(AuditRecord {
                 at: now,
@@ -221,6 +217,16 @@ impl Engine {
                 reason: serde_json::json!({ "strategy": advice.reason.to_string() }),
             })
         });
+    }
+
+    /// An order's reason: only a log or a venue reads it, so a backtest on
+    /// paper without a log skips the formatting.
+    fn order_reason(&self, words: impl FnOnce() -> String) -> String {
+        if self.log.keeps() || !matches!(self.execution, Execution::Paper(_)) {
+            words()
+        } else {
+            String::new()
+        }
     }
 
     fn has_open_sell(&self, symbol: &Symbol) -> bool {

@@ -1,5 +1,6 @@
 //! The account: cash, positions, P&L, fees, equity.
 
+use super::fixed;
 use super::position::{ClosedTrade, Position};
 use super::{LedgerError, LedgerState, Transfer};
 use crate::domain::{Fill, Money, Price, Side, Symbol};
@@ -43,8 +44,9 @@ impl FillOutcome {
 /// a partial sell (see [`Position`]).
 ///
 /// Per-candle cost: [`Ledger::mark`] is a linear scan of a small `Vec` (one
-/// entry per symbol ever traded), one multiplication and two additions, no
-/// allocation; [`Ledger::equity`] is a cached field.
+/// entry per symbol ever traded), one multiplication and one addition on
+/// scaled integers (`fixed.rs`), no allocation; [`Ledger::equity`] is a
+/// cached field.
 #[derive(Clone, Debug)]
 pub struct Ledger {
     pub(super) starting_cash: Money,
@@ -184,15 +186,17 @@ impl Ledger {
         if pos.quantity.is_zero() {
             return;
         }
-        let value = pos.quantity * price;
+        // Scaled integers, exact (see `fixed.rs`).
+        let value = Money::new(fixed::mul(pos.quantity.value(), price.value()));
         if self.open_positions == 1 {
             // The only open position: no delta arithmetic needed.
             self.positions_value = value;
         } else {
-            self.positions_value += value - pos.market_value;
+            let delta = fixed::sub(value.value(), pos.market_value.value());
+            self.positions_value = Money::new(fixed::add(self.positions_value.value(), delta));
         }
         pos.market_value = value;
-        self.equity = self.cash + self.positions_value;
+        self.equity = Money::new(fixed::add(self.cash.value(), self.positions_value.value()));
     }
 
     /// Whether this `(symbol, trade_id)` was applied.

@@ -23,6 +23,7 @@
 //! never profit or loss, never below zero cash.
 
 mod account;
+mod fixed;
 mod position;
 mod snapshot;
 mod transfer;
@@ -31,6 +32,8 @@ mod transfer;
 mod tests;
 
 pub use account::{AppliedFill, FillOutcome, Ledger};
+#[cfg(test)]
+pub(crate) use fixed::force_decimal;
 pub use position::{ClosedTrade, Position};
 pub use snapshot::{BalancesSnapshot, LedgerState, PositionSnapshot};
 pub use transfer::Transfer;

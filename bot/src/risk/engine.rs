@@ -20,6 +20,9 @@ pub struct RiskEngine {
     pub(super) floors: Floors,
     /// Entries held from outside (see `control.rs`); not persisted.
     pub(super) hold: Option<super::records::EntryHold>,
+    /// Whether approvals carry their sizing explanation (see
+    /// [`RiskEngine::set_explain`]).
+    pub(super) explain: bool,
 }
 
 /// Equity levels that trip a limit, rebuilt when their base changes so a
@@ -85,9 +88,18 @@ impl RiskEngine {
                 day_limit: unset,
             },
             hold: None,
+            explain: true,
         };
         engine.refresh_floors();
         Ok(engine)
+    }
+
+    /// With `false`, an approval's [`super::SizingNote::explanation`] (and
+    /// the sizing words of a refusal) stay empty: for a backtest that keeps
+    /// no log, where formatting them costs more than deciding. Decisions
+    /// and numbers are the same either way.
+    pub fn set_explain(&mut self, explain: bool) {
+        self.explain = explain;
     }
 
     /// A snapshot of the state to persist.

@@ -128,8 +128,16 @@ impl RiskEngine {
         }
         let rule = state.rule.clone().expect("symbol() sets the rule");
         let equity = ledger.equity();
-        let proposal = target(&self.config.sizing, equity, price, atr, &self.state.kelly)
-            .map_err(|m| (Limit::Sizing, m))?;
+        let explain = self.explain;
+        let proposal = target(
+            &self.config.sizing,
+            equity,
+            price,
+            atr,
+            &self.state.kelly,
+            explain,
+        )
+        .map_err(|m| (Limit::Sizing, m))?;
 
         let (cap, cap_limit) = rule.position_cap;
         let held_value = held * price;
@@ -158,7 +166,7 @@ impl RiskEngine {
                 capped_by = Some(limit);
             }
         }
-        if let Some(limit) = capped_by {
+        if let Some(limit) = capped_by.filter(|_| explain) {
             cap_note = match limit {
                 Limit::Cash => format!(
                     "; capped by free cash {} less {} % reserve = {free}",
@@ -195,10 +203,14 @@ impl RiskEngine {
                 method: proposal.method,
                 target: proposal.notional,
                 capped_by,
-                explanation: format!(
-                    "{}{cap_note} → {quantity} at {price} = {notional}",
-                    proposal.explanation
-                ),
+                explanation: if explain {
+                    format!(
+                        "{}{cap_note} → {quantity} at {price} = {notional}",
+                        proposal.explanation
+                    )
+                } else {
+                    String::new()
+                },
             },
         })
     }

@@ -97,13 +97,18 @@ pub(super) fn decimal_from_f64(value: f64) -> Option<Decimal> {
 
 /// The notional `sizing` proposes for an entry at `price`; `Err` carries
 /// the message of a `sizing` refusal.
+///
+/// `explain: false` leaves the approval's explanation empty (a backtest that
+/// keeps no log): formatting it costs more than the rest of the entry.
 pub(super) fn target(
     sizing: &Sizing,
     equity: Money,
     price: Price,
     atr: Option<f64>,
     kelly: &KellyStats,
+    explain: bool,
 ) -> Result<Target, String> {
+    let words = |text: &dyn Fn() -> String| if explain { text() } else { String::new() };
     if equity <= Money::ZERO {
         return Err(format!("equity is {equity}; nothing to size from"));
     }
@@ -113,7 +118,9 @@ pub(super) fn target(
         return Ok(Target {
             method: "fixedFraction",
             notional,
-            explanation: format!("fixedFraction {pct} % of equity {equity} = {notional}"),
+            explanation: words(&|| {
+                format!("fixedFraction {pct} % of equity {equity} = {notional}")
+            }),
         });
     }
     if let Some(a) = &sizing.atr {
@@ -132,13 +139,15 @@ pub(super) fn target(
         return Ok(Target {
             method: "atr",
             notional,
-            explanation: format!(
-                "atr: risk {} % of equity {equity} = {risk} over a stop {k} × ATR {} = {} away → {} units = {notional} at {price}",
-                a.risk_pct,
-                fmt_dec(atr),
-                fmt_dec(distance),
-                quantity.round_dp(8).normalize()
-            ),
+            explanation: words(&|| {
+                format!(
+                    "atr: risk {} % of equity {equity} = {risk} over a stop {k} × ATR {} = {} away → {} units = {notional} at {price}",
+                    a.risk_pct,
+                    fmt_dec(atr),
+                    fmt_dec(distance),
+                    quantity.round_dp(8).normalize()
+                )
+            }),
         });
     }
     let Some(k) = &sizing.kelly else {
@@ -150,10 +159,12 @@ pub(super) fn target(
         return Ok(Target {
             method: "kellyFallback",
             notional,
-            explanation: format!(
-                "kelly fallback: {} of {} closed trades needed → {pct} % of equity {equity} = {notional}",
-                kelly.trades, k.min_trades
-            ),
+            explanation: words(&|| {
+                format!(
+                    "kelly fallback: {} of {} closed trades needed → {pct} % of equity {equity} = {notional}",
+                    kelly.trades, k.min_trades
+                )
+            }),
         });
     }
     let full = kelly.kelly().unwrap_or(Decimal::ZERO);
@@ -177,12 +188,14 @@ pub(super) fn target(
     Ok(Target {
         method: "kelly",
         notional,
-        explanation: format!(
-            "kelly: {stats} × {fraction} = {} %, cap {} % → {} % of equity {equity} = {notional}",
-            fmt_dec(wanted),
-            k.cap_pct,
-            fmt_dec(pct)
-        ),
+        explanation: words(&|| {
+            format!(
+                "kelly: {stats} × {fraction} = {} %, cap {} % → {} % of equity {equity} = {notional}",
+                fmt_dec(wanted),
+                k.cap_pct,
+                fmt_dec(pct)
+            )
+        }),
     })
 }
 

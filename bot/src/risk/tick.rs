@@ -28,9 +28,9 @@ impl RiskEngine {
     /// percentage is computed from it.
     pub fn on_candle(&mut self, symbol: &Symbol, candle: &Candle, ledger: &Ledger) -> RiskActions {
         let mut actions = RiskActions::default();
-        if [candle.open, candle.high, candle.low, candle.close]
+        if ![candle.open, candle.high, candle.low, candle.close]
             .iter()
-            .any(|p| *p <= Price::ZERO)
+            .all(|p| p.is_positive())
         {
             return actions;
         }

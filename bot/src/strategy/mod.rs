@@ -102,7 +102,7 @@ pub use committee::CommitteeStrategy;
 pub use context::DecisionContext;
 pub use reason::{CommitteeReason, IndicatorReason, MemberVote, Reason, Trigger, Vote};
 pub use reversion::{BollingerReversionStrategy, RsiReversionStrategy};
-pub use trend::{MacdTrendStrategy, SmaCrossoverStrategy};
+pub use trend::{MacdTrendStrategy, SharedSma, SmaCrossoverStrategy};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,7 @@
 //! Trend-following kinds: SMA crossover and MACD, both "line A crosses line B".
 
+use std::sync::Arc;
+
 use botfleet_crds::{MacdTrend, SmaCrossover, StrategySpec};
 
 use super::build::{check_single, indicator_error};
@@ -97,13 +99,57 @@ fn crossing_signal(trigger: Trigger) -> Signal {
     }
 }
 
+/// An SMA of a whole candle series computed once, read by position: the
+/// parameter sets of a sweep that use the same period share one (see
+/// [`SmaCrossoverStrategy::over_shared`]). The values are those [`Sma`]
+/// gives fed the same closes, bit for bit (it is computed by one).
+#[derive(Clone, Debug)]
+pub struct SharedSma {
+    /// `NaN` while warming up (an SMA of finite prices is never `NaN`).
+    values: Arc<[f64]>,
+}
+
+impl SharedSma {
+    /// The SMA(`period`) of `closes` (as [`price_to_f64`] gives them).
+    pub fn compute(period: u32, closes: &[f64]) -> Result<Self, StrategyError> {
+        let mut sma = Sma::new(period as usize).map_err(|e| indicator_error("smaCrossover", e))?;
+        let values = closes
+            .iter()
+            .map(|c| sma.update(*c).unwrap_or(f64::NAN))
+            .collect();
+        Ok(Self { values })
+    }
+
+    /// The value after the candle at `index`.
+    #[inline]
+    fn at(&self, index: usize) -> Option<f64> {
+        let v = *self
+            .values
+            .get(index)
+            .expect("a shared SMA is fed only the candles it was computed from");
+        (!v.is_nan()).then_some(v)
+    }
+}
+
+/// Where the averages come from.
+#[derive(Clone, Debug)]
+enum SmaSource {
+    /// Computed here, candle by candle.
+    Live { fast: Sma, slow: Sma },
+    /// Read from series computed once; `next` is the candle's position.
+    Shared {
+        fast: SharedSma,
+        slow: SharedSma,
+        next: usize,
+    },
+}
+
 /// `smaCrossover {fast, slow}`: Buy on the candle SMA(fast) crosses above
 /// SMA(slow), Sell on the candle it crosses below, Hold otherwise. Warm-up:
 /// `slow` candles (the first candle with both averages only sets the side).
 #[derive(Clone, Debug)]
 pub struct SmaCrossoverStrategy {
-    fast: Sma,
-    slow: Sma,
+    source: SmaSource,
     periods: (u32, u32),
     cross: CrossTracker,
     warmup: WarmupCounter,
@@ -118,20 +164,49 @@ impl SmaCrossoverStrategy {
         })?;
         let err = |e| indicator_error("smaCrossover", e);
         Ok(Self {
-            fast: Sma::new(params.fast as usize).map_err(err)?,
-            slow: Sma::new(params.slow as usize).map_err(err)?,
+            source: SmaSource::Live {
+                fast: Sma::new(params.fast as usize).map_err(err)?,
+                slow: Sma::new(params.slow as usize).map_err(err)?,
+            },
             periods: (params.fast, params.slow),
             cross: CrossTracker::default(),
             warmup: WarmupCounter::new(params.slow as usize),
         })
     }
 
+    /// The same strategy reading its averages from series computed once
+    /// over the candles it will be fed, from the first: `fast` and `slow`
+    /// must be [`SharedSma::compute`]d with `params.fast` and `params.slow`.
+    /// Signals are identical to [`Self::new`]'s on those candles.
+    pub fn over_shared(
+        params: &SmaCrossover,
+        fast: SharedSma,
+        slow: SharedSma,
+    ) -> Result<Self, StrategyError> {
+        let mut s = Self::new(params)?;
+        s.source = SmaSource::Shared {
+            fast,
+            slow,
+            next: 0,
+        };
+        Ok(s)
+    }
+
     /// The signal and its reason for the next candle.
     #[inline]
     pub(crate) fn step(&mut self, candle: &Candle) -> (Signal, IndicatorReason) {
-        let close = price_to_f64(candle.close);
-        let fast = self.fast.update(close);
-        let (Some(slow), Some(fast)) = (self.slow.update(close), fast) else {
+        let (fast, slow) = match &mut self.source {
+            SmaSource::Live { fast, slow } => {
+                let close = price_to_f64(candle.close);
+                (fast.update(close), slow.update(close))
+            }
+            SmaSource::Shared { fast, slow, next } => {
+                let i = *next;
+                *next += 1;
+                (fast.at(i), slow.at(i))
+            }
+        };
+        let (Some(slow), Some(fast)) = (slow, fast) else {
             self.warmup.tick();
             return self.warmup.hold();
         };

@@ -6,11 +6,14 @@
 //! step the set with the best train-window return is the winner, scored on
 //! the test window right after (out of sample). The table ranks every set by
 //! its out-of-sample score: its compounded return over all test windows.
-//! Sets run in parallel on every core (rayon).
+//! Sets run in parallel on every core (rayon), over one read-only copy of
+//! the candles; indicator series that several sets use are computed once
+//! and shared (`shared.rs`).
 
 mod cli;
 mod grid;
 mod heatmap;
+mod shared;
 mod windows;
 
 pub use cli::SweepArgs;
@@ -26,6 +29,7 @@ use crate::domain::{Candle, Money};
 use crate::engine::{Engine, EventMode};
 use crate::execution::PaperConfig;
 use crate::performance::EquityCurve;
+use shared::SharedSeries;
 
 /// One parameter set's results.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -101,8 +105,10 @@ fn equity_at_edges(
     paper: &PaperConfig,
     candles: &[Candle],
     edges: &[i64],
+    shared: &SharedSeries,
 ) -> Result<(Vec<Money>, u64), String> {
     let start = candles.first().map_or(0, |c| c.open_time);
+    let strategy = shared.strategy(&cfg)?;
     let mut engine = Engine::new(
         cfg,
         paper.clone(),
@@ -112,6 +118,9 @@ fn equity_at_edges(
     )
     .map_err(|e| e.to_string())?;
     let index = 0;
+    if let Some(strategy) = strategy {
+        engine.set_strategy(index, strategy);
+    }
     let mut out = Vec::with_capacity(edges.len());
     let mut next = 0;
     for candle in candles {
@@ -164,10 +173,11 @@ pub fn run(
             Err(e) => invalid.push((label(&set), e)),
         }
     }
+    let shared = SharedSeries::new(&valid, candles);
     let runs: Vec<Result<SetResult, String>> = valid
         .into_par_iter()
         .map(|(params, cfg)| {
-            let (equity, trades) = equity_at_edges(cfg, paper, candles, &edges)?;
+            let (equity, trades) = equity_at_edges(cfg, paper, candles, &edges, &shared)?;
             on_done();
             let train_returns: Vec<f64> = windows
                 .iter()

@@ -358,3 +358,31 @@ fn single_reasons_are_plain_numbers() {
     copy::<IndicatorReason>();
     assert!(std::mem::size_of::<Advice>() <= 96);
 }
+
+#[test]
+fn an_sma_crossover_over_shared_series_decides_as_the_live_one() {
+    // A wavy walk with crossings every few dozen candles.
+    let closes: Vec<f64> = (0..3_000)
+        .map(|i| {
+            let t = i as f64;
+            100.0 + 5.0 * (t / 37.0).sin() + 2.0 * (t / 11.0).cos() + 0.001 * t
+        })
+        .collect();
+    let views: Vec<f64> = closes
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| crate::indicators::price_to_f64(candle(i, c).close))
+        .collect();
+    let params = SmaCrossover { fast: 7, slow: 25 };
+    let mut live = SmaCrossoverStrategy::new(&params).unwrap();
+    let mut shared = SmaCrossoverStrategy::over_shared(
+        &params,
+        SharedSma::compute(7, &views).unwrap(),
+        SharedSma::compute(25, &views).unwrap(),
+    )
+    .unwrap();
+    let (a, b) = (run(&mut live, &closes), run(&mut shared, &closes));
+    assert!(signals(&a).len() > 20, "the series must cross often");
+    // The whole advice, reasons and indicator values included.
+    assert_eq!(a, b);
+}

@@ -1,0 +1,134 @@
+//! Exact money at integer speed for the per-candle mark.
+//!
+//! Marking a position costs one multiplication (`quantity × close`) and one
+//! addition (`cash + value`) per candle. Done on the decimals' integer
+//! mantissas in `i128` they are a few instructions instead of
+//! `rust_decimal`'s limb arithmetic. The answer is the same value
+//! `rust_decimal` gives: a product's mantissa is the product of the
+//! mantissas at the sum of the scales, a sum's is the sum at the larger
+//! scale, and both are exact while they fit 96 bits and 28 places — the only
+//! case this path takes. Anything larger goes to `rust_decimal` (which would
+//! round there), so the result never differs.
+//!
+//! Tests can force the decimal path ([`force_decimal`]) to prove the two
+//! agree on a whole backtest.
+
+use rust_decimal::Decimal;
+
+/// The largest mantissa a `Decimal` holds (2^96 − 1).
+const MAX_MANTISSA: u128 = (1 << 96) - 1;
+
+const POW10: [i128; 29] = {
+    let mut t = [1i128; 29];
+    let mut i = 1;
+    while i < 29 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+#[cfg(test)]
+thread_local! {
+    static FORCE_DECIMAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Test only: route every operation here through `rust_decimal` on this
+/// thread while `on` (the reference the fast path is compared against).
+#[cfg(test)]
+pub(crate) fn force_decimal(on: bool) {
+    FORCE_DECIMAL.with(|f| f.set(on));
+}
+
+#[inline(always)]
+fn forced() -> bool {
+    #[cfg(test)]
+    {
+        FORCE_DECIMAL.with(|f| f.get())
+    }
+    #[cfg(not(test))]
+    {
+        false
+    }
+}
+
+#[inline(always)]
+fn build(m: i128, scale: u32) -> Option<Decimal> {
+    (m.unsigned_abs() <= MAX_MANTISSA && scale <= Decimal::MAX_SCALE)
+        .then(|| Decimal::from_i128_with_scale(m, scale))
+}
+
+/// `a × b`, exact.
+#[inline]
+pub(crate) fn mul(a: Decimal, b: Decimal) -> Decimal {
+    if !forced()
+        && let (Ok(x), Ok(y)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa()))
+        && let Some(d) = build(i128::from(x) * i128::from(y), a.scale() + b.scale())
+    {
+        return d;
+    }
+    a * b
+}
+
+/// `a + b`, exact.
+#[inline]
+pub(crate) fn add(a: Decimal, b: Decimal) -> Decimal {
+    if !forced() {
+        let (sa, sb) = (a.scale(), b.scale());
+        let s = sa.max(sb);
+        let sum = a
+            .mantissa()
+            .checked_mul(POW10[(s - sa) as usize])
+            .zip(b.mantissa().checked_mul(POW10[(s - sb) as usize]))
+            .and_then(|(x, y)| x.checked_add(y));
+        if let Some(d) = sum.and_then(|m| build(m, s)) {
+            return d;
+        }
+    }
+    a + b
+}
+
+/// `a − b`, exact.
+#[inline]
+pub(crate) fn sub(a: Decimal, b: Decimal) -> Decimal {
+    add(a, -b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn dec(mantissa: i128, scale: u32) -> Decimal {
+        Decimal::from_i128_with_scale(mantissa, scale)
+    }
+
+    proptest! {
+        /// Every product and sum equals rust_decimal's, from small prices to
+        /// mantissas past 64 bits and scales up to 28 (where the fallback
+        /// takes over).
+        #[test]
+        fn agrees_with_rust_decimal(
+            ma in prop_oneof![-1_000_000_000i128..1_000_000_000, -(1i128 << 95)..(1i128 << 95)],
+            sa in 0u32..=28,
+            mb in prop_oneof![-1_000_000_000i128..1_000_000_000, -(1i128 << 95)..(1i128 << 95)],
+            sb in 0u32..=28,
+        ) {
+            let (a, b) = (dec(ma, sa), dec(mb, sb));
+            prop_assert_eq!(add(a, b), a + b);
+            prop_assert_eq!(sub(a, b), a - b);
+            if let Some(p) = a.checked_mul(b) {
+                prop_assert_eq!(mul(a, b), p);
+            }
+        }
+    }
+
+    #[test]
+    fn a_sum_past_96_bits_falls_back_to_rust_decimal() {
+        let big = dec((1i128 << 96) - 1, 0);
+        let tenth = dec(1, 1);
+        // Not representable at scale 1: rust_decimal rounds, and so does this.
+        assert_eq!(add(big, tenth), big + tenth);
+        assert_eq!(mul(dec(3, 20), dec(7, 20)), dec(3, 20) * dec(7, 20));
+    }
+}
