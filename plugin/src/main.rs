@@ -103,14 +103,14 @@ enum Command {
         yes: bool,
     },
     /// Backtest the manifests locally with the engine (no cluster needed).
-    Backtest(botfleet_bot::backtest::BacktestArgs),
+    Backtest(Box<botfleet_bot::backtest::BacktestArgs>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let output = cli.output;
     let result = match cli.command {
-        Command::Backtest(args) => backtest::run(args, output),
+        Command::Backtest(args) => backtest::run(*args, output),
         command => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(run_cluster(command, cli.namespace, cli.kubeconfig, output)),
             Err(e) => Err(PluginError::Other(e.into())),
