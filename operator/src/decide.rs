@@ -6,7 +6,7 @@
 use botfleet_crds::PhaseApproval;
 use botfleet_crds::engine_api::HaltRequest;
 use botfleet_crds::labels::RESUME_ANNOTATION;
-use botfleet_crds::phase_approval::{self, ApprovalTarget};
+use botfleet_crds::phase_approval::{self, ApprovalTarget, ApproverRefusal};
 use botfleet_crds::{
     ApprovalRecord, HaltAction, HaltStatus, Phase, PhaseTransition, TradingBot, TradingBotStatus,
 };
@@ -273,31 +273,45 @@ fn approval_gate(o: &Observed<'_>, base: Option<Phase>) -> ApprovalGate {
     let Some(phase) = base.and_then(Phase::next).filter(|p| p.is_real_money()) else {
         return ApprovalGate::NotNeeded;
     };
+    with_approval_target(
+        o,
+        phase,
+        o.approver_refusals,
+        |target| match phase_approval::find_valid(o.approvals.iter().map(|a| a.as_ref()), target) {
+            Ok(a) => ApprovalGate::Granted(ApprovalRecord {
+                name: a.name_any(),
+                uid: a.uid().unwrap_or_default(),
+                phase,
+                approved_by: a.spec.approved_by.clone(),
+                trading_hash: a.spec.trading_hash.clone(),
+                used_at: Time(o.now),
+            }),
+            Err(e) => ApprovalGate::Refused(Blocked {
+                reason: e.reason(),
+                message: e.message(target),
+            }),
+        },
+    )
+}
+
+/// What an approval into `phase` must match for this bot now.
+fn with_approval_target<T>(
+    o: &Observed<'_>,
+    phase: Phase,
+    approver_refusals: &[ApproverRefusal],
+    f: impl FnOnce(&ApprovalTarget<'_>) -> T,
+) -> T {
     let (name, uid) = (o.bot.name_any(), o.bot.uid().unwrap_or_default());
     let used = o.old.used_approval_uids();
-    let target = ApprovalTarget {
+    f(&ApprovalTarget {
         bot_name: &name,
         bot_uid: &uid,
         phase,
         trading_hash: o.trading_hash,
         used: &used,
         now: o.now,
-        approver_refusals: o.approver_refusals,
-    };
-    match phase_approval::find_valid(o.approvals.iter().map(|a| a.as_ref()), &target) {
-        Ok(a) => ApprovalGate::Granted(ApprovalRecord {
-            name: a.name_any(),
-            uid: a.uid().unwrap_or_default(),
-            phase,
-            approved_by: a.spec.approved_by.clone(),
-            trading_hash: a.spec.trading_hash.clone(),
-            used_at: Time(o.now),
-        }),
-        Err(e) => ApprovalGate::Refused(Blocked {
-            reason: e.reason(),
-            message: e.message(&target),
-        }),
-    }
+        approver_refusals,
+    })
 }
 
 /// The approvals that would let the bot into its next, real-money phase,
@@ -313,22 +327,14 @@ pub fn approvals_to_recheck<'a>(o: &Observed<'a>) -> Vec<&'a PhaseApproval> {
     else {
         return Vec::new();
     };
-    let (name, uid) = (o.bot.name_any(), o.bot.uid().unwrap_or_default());
-    let used = o.old.used_approval_uids();
-    let target = ApprovalTarget {
-        bot_name: &name,
-        bot_uid: &uid,
-        phase,
-        trading_hash: o.trading_hash,
-        used: &used,
-        now: o.now,
-        approver_refusals: &[],
-    };
-    o.approvals
-        .iter()
-        .map(|a| a.as_ref())
-        .filter(|a| phase_approval::check(a, &target).is_ok())
-        .collect()
+    let approvals = o.approvals;
+    with_approval_target(o, phase, &[], |target| {
+        approvals
+            .iter()
+            .map(|a| a.as_ref())
+            .filter(|a| phase_approval::check(a, target).is_ok())
+            .collect()
+    })
 }
 
 /// The phase a resume returns to: the policy's resume phase, never higher

@@ -121,16 +121,9 @@ impl CandleSeries {
 
 /// The supported timeframe whose length is `interval` ms.
 pub(super) fn timeframe_of(interval: i64) -> Option<Timeframe> {
-    [
-        Timeframe::M1,
-        Timeframe::M5,
-        Timeframe::M15,
-        Timeframe::H1,
-        Timeframe::H4,
-        Timeframe::D1,
-    ]
-    .into_iter()
-    .find(|tf| tf.millis() == interval)
+    Timeframe::ALL
+        .into_iter()
+        .find(|tf| tf.millis() == interval)
 }
 
 /// Why `--from/--to` selects nothing, naming the data's span (first and
