@@ -5,11 +5,9 @@
 //! id, so the orders come first; the check's cost grows with the number of
 //! orders the bot placed on the product.
 
-use super::{CoinbaseClient, Repeat, invalid};
-use crate::coinbase::trade::parse;
+use super::CoinbaseClient;
 use crate::domain::{Fill, OrderId, Quantity, Symbol};
 use crate::execution::VenueError;
-use reqwest::Method;
 
 impl CoinbaseClient {
     /// Every trade of this bot's orders on `symbol` at or after `since`
@@ -22,25 +20,8 @@ impl CoinbaseClient {
         let mut filled: Vec<(OrderId, String)> = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut query = vec![
-                ("product_ids", symbol.as_str().to_string()),
-                ("limit", "250".to_string()),
-            ];
-            if let Some(c) = &cursor {
-                query.push(("cursor", c.clone()));
-            }
-            let body = self
-                .call(
-                    Method::GET,
-                    "/orders/historical/batch",
-                    query,
-                    None,
-                    Repeat::Idempotent,
-                )
-                .await?;
-            let (orders, next) = parse::parse_list_orders(&body, &self.ids).map_err(invalid)?;
+            let (orders, next) = self.list_orders_page(symbol, cursor.as_deref()).await?;
             for (state, venue_id) in orders {
-                self.venue_ids.entry(state.id).or_insert(venue_id.clone());
                 if state.filled_quantity > Quantity::ZERO {
                     filled.push((state.id, venue_id));
                 }

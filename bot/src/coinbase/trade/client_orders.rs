@@ -119,6 +119,38 @@ impl CoinbaseClient {
         }))
     }
 
+    /// One page of List Orders on `symbol` (this bot's orders, by client
+    /// order id), each venue id remembered, and the next page's cursor.
+    pub(super) async fn list_orders_page(
+        &mut self,
+        symbol: &Symbol,
+        cursor: Option<&str>,
+    ) -> Result<parse::Page<(OrderState, String)>, VenueError> {
+        let mut query = vec![
+            ("product_ids", symbol.as_str().to_string()),
+            ("limit", "250".to_string()),
+        ];
+        if let Some(c) = cursor {
+            query.push(("cursor", c.to_string()));
+        }
+        let body = self
+            .call(
+                Method::GET,
+                "/orders/historical/batch",
+                query,
+                None,
+                Repeat::Idempotent,
+            )
+            .await?;
+        let (orders, next) = parse::parse_list_orders(&body, &self.ids).map_err(invalid)?;
+        for (state, venue_id) in &orders {
+            self.venue_ids
+                .entry(state.id)
+                .or_insert_with(|| venue_id.clone());
+        }
+        Ok((orders, next))
+    }
+
     /// The venue id of `id`, reading List Orders when it is not known yet.
     async fn venue_id(
         &mut self,
@@ -130,26 +162,7 @@ impl CoinbaseClient {
         }
         let mut cursor: Option<String> = None;
         for _ in 0..self.opts.max_lookup_pages {
-            let mut query = vec![
-                ("product_ids", symbol.as_str().to_string()),
-                ("limit", "250".to_string()),
-            ];
-            if let Some(c) = &cursor {
-                query.push(("cursor", c.clone()));
-            }
-            let body = self
-                .call(
-                    Method::GET,
-                    "/orders/historical/batch",
-                    query,
-                    None,
-                    Repeat::Idempotent,
-                )
-                .await?;
-            let (orders, next) = parse::parse_list_orders(&body, &self.ids).map_err(invalid)?;
-            for (state, venue_id) in orders {
-                self.venue_ids.entry(state.id).or_insert(venue_id);
-            }
+            let (_, next) = self.list_orders_page(symbol, cursor.as_deref()).await?;
             if let Some(v) = self.venue_ids.get(&id) {
                 return Ok(Some(v.clone()));
             }
