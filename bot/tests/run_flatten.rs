@@ -2,7 +2,8 @@
 //! close the venue position (the venue refused the exit, then was down, and
 //! the engine was killed) is stored with the halt, shown in `/status`, and
 //! retried after the restart until the position is closed; at the end the
-//! engine's books equal the venue's.
+//! engine's books equal the venue's. Each scenario runs on Binance spot and
+//! on Coinbase Advanced Trade.
 
 mod run_support;
 
@@ -70,14 +71,23 @@ fn refusing() -> Faults {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_flatten_survives_a_sigkill_and_ends_flat() {
+    pending_flatten_survives_a_sigkill_and_ends_flat(Kind::Binance).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_flatten_survives_a_sigkill_and_ends_flat_on_coinbase() {
+    pending_flatten_survives_a_sigkill_and_ends_flat(Kind::Coinbase).await;
+}
+
+async fn pending_flatten_survives_a_sigkill_and_ends_flat(kind: Kind) {
     let candles = candles_ending_long();
     let bottom = candles[candles.len() - 7].close.value();
-    let sim = simulator_holding(Kind::Binance, Decimal::from(CAPITAL), bottom).await;
+    let sim = simulator_holding(kind, Decimal::from(CAPITAL), bottom).await;
     let ws = Workspace::new("Sandbox");
-    std::fs::write(ws.config(), sandbox_manifests()).unwrap();
+    std::fs::write(ws.config(), kind.manifests(sandbox_manifests())).unwrap();
     let data = ws.write_data(&candles);
     let mut args = ws.replay_args(&data, "max");
-    args.extend(venue_args(Kind::Binance, &ws, &sim));
+    args.extend(venue_args(kind, &ws, &sim));
 
     let engine = Engine::start(&ws, &args, &[]);
     engine.wait_stored(candles.last().unwrap().open_time).await;
@@ -178,7 +188,7 @@ async fn a_pending_flatten_survives_a_sigkill_and_ends_flat() {
     let exit = &after_halt[0];
     assert_eq!((exit.side, exit.status), (SimSide::Sell, SimStatus::Filled));
     assert_eq!(Some(exit.executed_qty), held(&long).first().map(|p| p.1));
-    assert_books_equal(Kind::Binance, &ws, &sim).await;
+    assert_books_equal(kind, &ws, &sim).await;
 
     // The refused exits are stored with the venue's code and message.
     let store = Store::open(&ws.sqlite()).await.unwrap();
@@ -214,6 +224,18 @@ async fn a_pending_flatten_survives_a_sigkill_and_ends_flat() {
 /// for ever (a resume timed out) — first seen on the real cluster (scripts/e2e).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_answering() {
+    halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_answering(Kind::Binance)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_answering_on_coinbase()
+ {
+    halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_answering(Kind::Coinbase)
+        .await;
+}
+
+async fn halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_answering(kind: Kind) {
     // Flat, then a climb (the fast SMA crosses up: the bot buys near the
     // top, where the simulator's price sits), then a 40 % crash.
     let template = synthetic(1, 7)[0];
@@ -242,16 +264,16 @@ async fn a_halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_an
     }
     let bottom = close;
     push((close * Decimal::new(6, 1)).round_dp(2), close, time);
-    let sim = simulator_holding(Kind::Binance, Decimal::from(CAPITAL), bottom).await;
+    let sim = simulator_holding(kind, Decimal::from(CAPITAL), bottom).await;
     let ws = Workspace::new("Sandbox");
     // A 40 % crash on a 25 % position is a 10 % drawdown: over this 5 % limit.
     let manifests =
         sandbox_manifests().replacen("      maxDrawdownPct: 90\n", "      maxDrawdownPct: 5\n", 1);
     assert!(manifests.contains("maxDrawdownPct: 5"));
-    std::fs::write(ws.config(), manifests).unwrap();
+    std::fs::write(ws.config(), kind.manifests(manifests)).unwrap();
     let data = ws.write_data(&candles);
     let mut args = ws.replay_args(&data, "max");
-    args.extend(venue_args(Kind::Binance, &ws, &sim));
+    args.extend(venue_args(kind, &ws, &sim));
 
     let engine = Engine::start(&ws, &args, &[]);
     engine.wait_stored(candles.last().unwrap().open_time).await;
@@ -274,5 +296,5 @@ async fn a_halt_cancelling_an_exit_the_venue_already_filled_leaves_the_engine_an
     assert!(!log.contains("the store refused a step"), "{log}");
     assert!(!log.contains("found at the venue"), "{log}");
     assert!(engine.terminate().success(), "{log}");
-    assert_books_equal(Kind::Binance, &ws, &sim).await;
+    assert_books_equal(kind, &ws, &sim).await;
 }

@@ -1,5 +1,6 @@
 //! The periodic ledger check of the real engine in Sandbox against the
-//! Binance spot simulator: with books that agree `/status` reports a check
+//! simulator, on Binance spot and on Coinbase Advanced Trade: with books
+//! that agree `/status` reports a check
 //! with every trade matched; when the venue's trade history then disagrees
 //! (a phantom trade, a fee off by a cent) the next check names the
 //! difference, and once the venue agrees again so does the check.
@@ -8,7 +9,7 @@ mod run_support;
 
 use botfleet_bot::domain::Candle;
 use botfleet_crds::engine_api::{EngineStatus, LedgerCheck};
-use botfleet_tests::exchange_sim::Faults;
+use botfleet_tests::exchange_sim::{Faults, SimTrade};
 use run_support::venue::{Kind, simulator_holding, venue_args};
 use run_support::{CAPITAL, Engine, Workspace, synthetic};
 use rust_decimal::Decimal;
@@ -43,14 +44,23 @@ fn check(s: &EngineStatus) -> Option<&LedgerCheck> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_checks_its_ledger_against_the_venue_on_a_schedule() {
+    checks_its_ledger_against_the_venue_on_a_schedule(Kind::Binance).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_checks_its_ledger_against_the_venue_on_a_schedule_on_coinbase() {
+    checks_its_ledger_against_the_venue_on_a_schedule(Kind::Coinbase).await;
+}
+
+async fn checks_its_ledger_against_the_venue_on_a_schedule(kind: Kind) {
     let candles: Vec<Candle> = synthetic(200, 7);
     let last = candles.last().unwrap();
-    let sim = simulator_holding(Kind::Binance, Decimal::from(CAPITAL), last.close.value()).await;
+    let sim = simulator_holding(kind, Decimal::from(CAPITAL), last.close.value()).await;
     let ws = Workspace::new("Sandbox");
-    std::fs::write(ws.config(), sandbox_manifests()).unwrap();
+    std::fs::write(ws.config(), kind.manifests(sandbox_manifests())).unwrap();
     let data = ws.write_data(&candles);
     let mut args = ws.replay_args(&data, "max");
-    args.extend(venue_args(Kind::Binance, &ws, &sim));
+    args.extend(venue_args(kind, &ws, &sim));
     args.extend(["--ledger-check-secs".to_string(), "1".to_string()]);
 
     let engine = Engine::start(&ws, &args, &[]);
@@ -80,7 +90,10 @@ async fn the_engine_checks_its_ledger_against_the_venue_on_a_schedule() {
     // The venue reports a trade that never happened.
     let trades = sim.trades();
     let copied = trades.last().unwrap().clone();
-    let phantom = trades.iter().map(|t| t.id).max().unwrap() + 1;
+    let phantom = kind.trade_id(&SimTrade {
+        id: trades.iter().map(|t| t.id).max().unwrap() + 1,
+        ..copied.clone()
+    });
     sim.set_faults(Faults {
         phantom_trade: true,
         ..Faults::default()
@@ -92,14 +105,14 @@ async fn the_engine_checks_its_ledger_against_the_venue_on_a_schedule() {
         .await;
     let c = check(&differs).unwrap();
     assert_eq!(c.missing_in_ledger.len(), 1, "{}", c.summary());
-    assert_eq!(c.missing_in_ledger[0].trade_id, phantom.to_string());
+    assert_eq!(c.missing_in_ledger[0].trade_id, phantom);
     assert_eq!(c.missing_in_ledger[0].quantity, copied.qty);
     assert_eq!(c.fee_difference, copied.commission);
     assert!(c.missing_at_venue.is_empty() && c.mismatched.is_empty());
     assert_eq!(c.assets.len(), 1, "{}", c.summary());
     let summary = c.summary();
     assert!(
-        summary.contains(&format!("BTCUSDT trade {phantom}")),
+        summary.contains(&format!("{} trade {phantom}", kind.symbol())),
         "{summary}"
     );
     let (metrics, _) = engine.metrics().await;

@@ -1,6 +1,6 @@
 //! The real-engine tier on a live market: every engine, Paper included,
 //! reads the exchange simulator's kline REST and WebSocket feed
-//! (`--feed binance` pointed at it), and from Sandbox up trades on the
+//! (`--feed live` pointed at it), and from Sandbox up trades on the
 //! simulator, whose matching engine fills at the same candles. Candles
 //! arrive one at a time (a fraction of a second each), the operator's
 //! "days" last a second, gates and Scaling intervals are small. Every wait
@@ -12,115 +12,13 @@ use std::time::{Duration, Instant};
 
 use botfleet_crds::condition_types as ct;
 use botfleet_crds::{Phase, TradingBot};
+use botfleet_tests::venue_kind::VenueKind;
+use common::climb::*;
 use common::live_market::*;
 use common::real_engine::*;
 use common::*;
 use rust_decimal::Decimal;
 use serde_json::json;
-
-const API_KEY: &str = "liveEngKey8Rq2WmZ5xHc";
-const API_SECRET: &str = "liveEngSecret3Jd7Lp1Vb9Nf";
-/// The bot's capital (the default of `RealWorld::bot`).
-const CAPITAL: i64 = 1000;
-/// A climb through four phases on a loaded machine.
-const CLIMB: Duration = Duration::from_secs(300);
-
-/// Limits opened wide: the scenarios test the seam, not the risk rules.
-fn wide_limits() -> serde_json::Value {
-    json!({
-        "maxPositionPct": 20,
-        "stopLossPct": 5,
-        "maxTradesPerDay": 100000,
-        "dailyLossLimitPct": 90,
-        "maxDrawdownPct": 90,
-        "maxTotalLossPct": 90,
-        "maxLosingDaysInRow": 100000,
-        "symbolCooldownMinutes": 0,
-        "flashCrash": {"movePct": 90},
-    })
-}
-
-/// A gate any bot that traded a little meets (one-second days: 0 days).
-fn low_gate() -> serde_json::Value {
-    json!({
-        "minDays": 0,
-        "minTrades": 2,
-        "minWinRatePct": 0,
-        "minSharpe": -1000,
-        "maxDrawdownPct": 100,
-        "minReturnPct": -99,
-        "maxErrorRatePct": 100,
-    })
-}
-
-fn every_phase(limits: serde_json::Value) -> serde_json::Value {
-    json!({
-        "paper": limits.clone(), "sandbox": limits.clone(),
-        "limitedReal": limits.clone(), "scaling": limits,
-    })
-}
-
-fn phase(b: &TradingBot) -> Option<Phase> {
-    b.status.as_ref().and_then(|s| s.phase)
-}
-
-fn took(name: &str, started: Instant) {
-    eprintln!(
-        "SCENARIO {name}: {:.1?} (after the control plane and the engine binary were ready)",
-        started.elapsed()
-    );
-}
-
-/// The world of one scenario: the real engine, the operator, secrets, the
-/// fast SMA strategy and policy `policy`.
-async fn world(prefix: &str, policy: serde_json::Value) -> (RealWorld, Operator) {
-    let rw = RealWorld::new(prefix).await.unwrap();
-    let op = rw.start_operator(rw.config());
-    rw.credentials("keys", API_KEY, API_SECRET).await.unwrap();
-    rw.sma("fast-sma", 2, 5).await.unwrap();
-    rw.policy("policy", policy).await.unwrap();
-    (rw, op)
-}
-
-/// Waits (up to `timeout`) until `check` holds for bot `name`.
-async fn wait_long(
-    rw: &RealWorld,
-    name: &str,
-    what: &str,
-    timeout: Duration,
-    check: impl Fn(&TradingBot) -> bool,
-) -> TradingBot {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let last = rw.get(name).await;
-        if let Ok(bot) = &last
-            && check(bot)
-        {
-            return last.unwrap();
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "{what}: not true after {timeout:?}; last status: {:#?}\n{}",
-                last.map(|b| b.status),
-                rw.kubelet.journal()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits (on the live climb's clock) until `name`'s gate to `to` is measured,
-/// then approves it as the risk manager would.
-async fn approve_when_measured(rw: &RealWorld, name: &str, to: Phase) {
-    wait_long(rw, name, &format!("a measured gate to {to}"), CLIMB, |b| {
-        b.status
-            .as_ref()
-            .and_then(|s| s.gate.as_ref())
-            .is_some_and(|g| g.target_phase == to && g.trading_hash.is_some())
-    })
-    .await;
-    rw.approve(name, to).await.unwrap();
-}
 
 /// (h) The full climb on real trading: a bot asking for Scaling with
 /// automatic promotion earns Paper → Sandbox → LimitedReal → Scaling, each
@@ -129,42 +27,10 @@ async fn approve_when_measured(rw: &RealWorld, name: &str, to: Phase) {
 /// flat book. Entering Scaling allocates the schedule's first step: one
 /// ledger transfer, reported in `/status`. At the end the engine's books
 /// equal the venue's.
-/// USDT on the venue account of the climbing bots.
-const VENUE_USDT: i64 = 10_000;
-
-/// A live market (30 000 ± 3 % on a 16-candle wave: SMA(2, 5) trades every
-/// half wave and is flat for a few candles of each) the engines trade on,
-/// and bot `name` climbing to Scaling on its own; real money needs a
-/// person, so each real-money step is approved once its gate is measured.
-async fn climbing_bot(rw: &RealWorld, name: &str) -> LiveMarket {
-    let market = LiveMarket::start(
-        API_KEY,
-        API_SECRET,
-        Decimal::from(VENUE_USDT),
-        40,
-        Duration::from_millis(150),
-        wave_price(Decimal::from(30_000), 3.0, 16.0),
-    )
-    .await;
-    rw.kubelet.set_venue(&market.sim.url);
-    let feed_args = live_feed(&market.sim);
-    rw.bot(
-        name,
-        "fast-sma",
-        "policy",
-        json!({"phase": "Scaling", "promotion": "Automatic"}),
-        move |_| feed_args.clone(),
-    )
-    .await
-    .unwrap();
-    approve_when_measured(rw, name, Phase::LimitedReal).await;
-    approve_when_measured(rw, name, Phase::Scaling).await;
-    market
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
     let (rw, op) = world(
+        VenueKind::Binance,
         "live-climb",
         json!({
             "limits": every_phase(wide_limits()),
@@ -178,8 +44,8 @@ async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
     )
     .await;
     let started = Instant::now();
-    let usdt = Decimal::from(VENUE_USDT);
-    let market = climbing_bot(&rw, "climber").await;
+    let usdt = Decimal::from(VENUE_QUOTE);
+    let market = climbing_bot(&rw, VenueKind::Binance, "climber", Phase::Scaling).await;
     let sim = market.sim.clone();
     let bot = wait_long(&rw, "climber", "Scaling reached", CLIMB, |b| {
         phase(b) == Some(Phase::Scaling)
@@ -358,6 +224,7 @@ async fn i_scaling_steps_up_and_down_without_a_halt_and_the_allocations_follow()
     limits["maxTotalLossPct"] = json!(20);
     limits["dailyLossLimitPct"] = json!(20);
     let (rw, op) = world(
+        VenueKind::Binance,
         "live-scaling",
         json!({
             "limits": every_phase(limits),
@@ -376,8 +243,8 @@ async fn i_scaling_steps_up_and_down_without_a_halt_and_the_allocations_follow()
     )
     .await;
     let started = Instant::now();
-    let usdt = Decimal::from(VENUE_USDT);
-    let market = climbing_bot(&rw, "scaler").await;
+    let usdt = Decimal::from(VENUE_QUOTE);
+    let market = climbing_bot(&rw, VenueKind::Binance, "scaler", Phase::Scaling).await;
     let sim = market.sim.clone();
     let mut steps = Steps::default();
     wait_step(&rw, "scaler", &mut steps, 0).await;
@@ -435,6 +302,7 @@ async fn i_scaling_steps_up_and_down_without_a_halt_and_the_allocations_follow()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn j_a_resume_while_holding_a_venue_position_flattens_first() {
     let (rw, op) = world(
+        VenueKind::Binance,
         "live-resume",
         json!({
             "limits": every_phase(wide_limits()),
@@ -444,9 +312,8 @@ async fn j_a_resume_while_holding_a_venue_position_flattens_first() {
     .await;
     let started = Instant::now();
     let usdt = Decimal::from(10_000);
-    let market = LiveMarket::start(
-        API_KEY,
-        API_SECRET,
+    let market = LiveMarket::start_on(
+        VenueKind::Binance,
         usdt,
         40,
         Duration::from_millis(150),
@@ -455,7 +322,7 @@ async fn j_a_resume_while_holding_a_venue_position_flattens_first() {
     .await;
     let sim = market.sim.clone();
     rw.kubelet.set_venue(&sim.url);
-    let feed_args = live_feed(&sim);
+    let feed_args = live_feed_on(VenueKind::Binance, &sim);
     rw.bot(
         "resumer",
         "fast-sma",

@@ -3,7 +3,8 @@
 that a killed engine lost or duplicated nothing).
 
 Reads the engine's SQLite store read-only (the engine keeps running) and the
-simulator's `GET /sim/books` (every order and trade the venue holds), and fails
+simulator's `GET /sim/books` (every order and trade the venue holds; with
+--symbol, those of that symbol: another bot may share the account), and fails
 unless:
   - every venue order is stored exactly once, with the venue's status and filled
     quantity (the venue never got an order twice: client order ids are unique there);
@@ -30,9 +31,15 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--store", required=True, help="path of the engine's bot.db")
     p.add_argument("--sim", required=True, help="base URL of the simulator")
+    p.add_argument("--symbol", help="only the venue's orders and trades of this symbol")
+    p.add_argument("--trade-id-prefix", default="",
+                   help="what the engine puts before a venue trade id (Coinbase: trade-)")
     a = p.parse_args()
     with urllib.request.urlopen(a.sim + "/sim/books", timeout=10) as r:
         venue = json.load(r)
+    if a.symbol:
+        for k in ("orders", "trades"):
+            venue[k] = [x for x in venue[k] if x["symbol"] == a.symbol]
     db = sqlite3.connect(f"file:{a.store}?mode=ro", uri=True)
     db.row_factory = sqlite3.Row
     orders = {r["client_order_id"]: r for r in db.execute("SELECT * FROM orders")}
@@ -67,7 +74,7 @@ def main():
         stored[key] = f
     venue_trades = set()
     for t in venue["trades"]:
-        key = (t["symbol"], str(t["id"]))
+        key = (t["symbol"], a.trade_id_prefix + str(t["id"]))
         venue_trades.add(key)
         f = stored.get(key)
         if f is None:

@@ -21,6 +21,9 @@ SIM_ADMIN_URL="http://$SIM_IP:$SIM_ADMIN_PORT"
 # The test-network key pair the simulator accepts (a test fixture, not a secret).
 SIM_API_KEY=e2eTestnetKey7Hq2
 SIM_SECRET=e2eTestnetSecret4Vz9
+# The Coinbase API key name the simulator accepts; its EC key is made per run
+# (coinbase_key_pem).
+SIM_COINBASE_KEY_NAME=organizations/e2eOrg/apiKeys/e2eKey3Rt8
 PROM_PORT=19090
 ALERTMANAGER_PORT=19093
 PROM_URL="http://127.0.0.1:$PROM_PORT"

@@ -111,6 +111,7 @@ step "promote to Sandbox by spec.phase: the engine trades on the simulator" scen
 step "price crash → halt → BotfleetBotHalted in Prometheus and Alertmanager → resume" scenario_crash_halt_resume
 step "engine pod deleted mid-order-flow: books equal" scenario_pod_delete
 step "engine process SIGKILLed mid-order-flow: books equal" scenario_process_kill
+step "a Coinbase bot earns Sandbox and trades on the simulator's Coinbase API: books equal" scenario_coinbase
 step "operator leader pod killed: the other replica takes the Lease" scenario_operator_failover
 step "every dashboard expression returns data" scenario_dashboard
 step "restricted Pod Security Standard on every pod" scenario_pod_security

@@ -19,17 +19,22 @@ build_images() {
   "$CLUSTER_SCRIPTS/build-images.sh" --no-cargo engine operator sim
 }
 
+# A P-256 key for the run's Coinbase API key (made once per run; the bot's Secret
+# holds it, the simulator checks the JWTs signed with it).
+coinbase_key_pem() {
+  local pem="$E2E_DIR/coinbase-key.pem"
+  [[ -s "$pem" ]] || (umask 077 && openssl ecparam -name prime256v1 -genkey -noout -out "$pem")
+  echo "$pem"
+}
+
 deploy_simulator() {
+  kc create namespace "$SIM_NS" --dry-run=client -o yaml | kc apply -f -
+  kc -n "$SIM_NS" create secret generic exchange-sim-keys --dry-run=client -o yaml \
+      --from-literal=apiKey="$SIM_API_KEY" --from-literal=secretKey="$SIM_SECRET" \
+      --from-literal=coinbaseKeyName="$SIM_COINBASE_KEY_NAME" \
+      --from-file=coinbaseKey="$(coinbase_key_pem)" \
+    | kc apply -f -
   kc apply -f - <<EOT
-apiVersion: v1
-kind: Namespace
-metadata: {name: $SIM_NS}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: exchange-sim-keys, namespace: $SIM_NS}
-stringData: {apiKey: $SIM_API_KEY, secretKey: $SIM_SECRET}
----
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: exchange-sim, namespace: $SIM_NS}
@@ -54,6 +59,8 @@ spec:
           env:
             - {name: SIM_API_KEY, valueFrom: {secretKeyRef: {name: exchange-sim-keys, key: apiKey}}}
             - {name: SIM_SECRET, valueFrom: {secretKeyRef: {name: exchange-sim-keys, key: secretKey}}}
+            - {name: SIM_COINBASE_KEY_NAME, valueFrom: {secretKeyRef: {name: exchange-sim-keys, key: coinbaseKeyName}}}
+            - {name: SIM_COINBASE_KEY, valueFrom: {secretKeyRef: {name: exchange-sim-keys, key: coinbaseKey}}}
           ports:
             - {name: http, containerPort: $SIM_PORT}
             - {name: ws, containerPort: $SIM_WS_PORT}
@@ -320,12 +327,15 @@ spec:
 EOT
 }
 
-engine_json() { # python-expression over the engine's /status as `s`
-  engine_status "$BOT_NS" "$TRADER" | "$PY" -c "import json,sys; s=json.load(sys.stdin); print($1)"
+engine_json() { # python-expression over the trader's /status as `s`
+  engine_field "$TRADER" "$1"
 }
-# Every order the simulator's account holds (the trader is the run's only venue bot).
+engine_field() { # bot python-expression over its /status as `s`
+  engine_status "$BOT_NS" "$1" | "$PY" -c "import json,sys; s=json.load(sys.stdin); print($2)"
+}
+# Every order of the trader's symbol the simulator's account holds.
 sim_order_count() {
-  sim_admin GET /sim/books | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["orders"]))'
+  sim_admin GET /sim/books | "$PY" -c 'import json,sys; print(sum(o["symbol"] == "BTCUSDT" for o in json.load(sys.stdin)["orders"]))'
 }
 
 scenario_promote() {
@@ -342,15 +352,17 @@ scenario_promote() {
   books_equal
 }
 
-# The engine's store (SQLite on its volume, read from the host) against the simulator's
-# orders and trades: every venue trade stored once with its price, quantity and fee,
-# every venue order stored once.
-books_equal() {
-  local pv dir
-  pv="$(kc -n "$BOT_NS" get pvc "data-$TRADER-0" -o 'jsonpath={.spec.volumeName}')"
+# A bot's store (SQLite on its volume, read from the host) against the simulator's
+# orders and trades of its symbol: every venue trade stored once with its price,
+# quantity and fee, every venue order stored once.
+books_equal() { # [bot [books.py options]] (default: the trader on BTCUSDT)
+  local bot=${1:-$TRADER} pv dir
+  (($#)) && shift
+  (($#)) || set -- --symbol BTCUSDT
+  pv="$(kc -n "$BOT_NS" get pvc "data-$bot-0" -o 'jsonpath={.spec.volumeName}')"
   dir="$(kc get pv "$pv" -o 'jsonpath={.spec.hostPath.path}')"
   until_ok "no order in flight at the simulator" 120 sim_quiet
-  "$PY" "$E2E_SCRIPTS/books.py" --store "$dir/bot.db" --sim "$SIM_ADMIN_URL"
+  "$PY" "$E2E_SCRIPTS/books.py" --store "$dir/bot.db" --sim "$SIM_ADMIN_URL" "$@"
 }
 sim_quiet() {
   [[ "$(sim_admin GET /sim/books | "$PY" -c 'import json,sys; print(sum(o["status"] in ("NEW","PARTIALLY_FILLED") for o in json.load(sys.stdin)["orders"]))')" == 0 ]]
@@ -414,6 +426,47 @@ scenario_process_kill() {
   restarts="$(kc -n "$BOT_NS" get pod "$TRADER-0" -o 'jsonpath={.status.containerStatuses[0].restartCount}')"
   kill_mid_order_flow process
   test "$(kc -n "$BOT_NS" get pod "$TRADER-0" -o 'jsonpath={.status.containerStatuses[0].restartCount}')" -gt "$restarts"
+}
+
+# A Coinbase bot beside the Binance trader, on the same simulator account: it earns
+# Sandbox by its Paper trades on the simulator's Coinbase candles, then trades on the
+# simulator's Coinbase Advanced Trade API (an ES256 JWT per request), and its books
+# equal the venue's for its product.
+COINBASE_BOT=e2e-coinbase
+coinbase_manifests() {
+  kc -n "$BOT_NS" create secret generic "$COINBASE_BOT-keys" --dry-run=client -o yaml \
+    --from-literal=apiKey="$SIM_COINBASE_KEY_NAME" --from-file=apiSecret="$(coinbase_key_pem)"
+  cat <<EOT
+---
+apiVersion: botfleet.dev/v1alpha1
+kind: TradingBot
+metadata: {name: $COINBASE_BOT, namespace: $BOT_NS}
+spec:
+  strategyRef: {name: $TRADER}
+  riskPolicyRef: {name: $TRADER}
+  exchange:
+    venue: coinbase
+    symbols: [BTC-USD]
+    sandboxCredentialsSecretRef: {name: $COINBASE_BOT-keys}
+  phase: Sandbox
+  capital: 1000
+EOT
+}
+coinbase_order_count() {
+  sim_admin GET /sim/books | "$PY" -c 'import json,sys; print(sum(o["symbol"] == "BTC-USD" for o in json.load(sys.stdin)["orders"]))'
+}
+scenario_coinbase() {
+  coinbase_manifests | kc apply -f -
+  kc -n "$BOT_NS" rollout status "statefulset/$COINBASE_BOT" --timeout=300s
+  until_ok "$COINBASE_BOT trades in Paper on Coinbase candles" 300 \
+    is -ge 2 bot_field "$BOT_NS" "$COINBASE_BOT" '{.status.metrics.trades}'
+  until_ok "$COINBASE_BOT promoted (status.phase Sandbox)" 300 \
+    is = Sandbox bot_field "$BOT_NS" "$COINBASE_BOT" '{.status.phase}'
+  until_ok "the Sandbox engine runs" 300 \
+    is = Sandbox engine_field "$COINBASE_BOT" 's["phase"]'
+  until_ok "its orders reach the simulator's Coinbase API" 300 is -ge 2 coinbase_order_count
+  kc -n "$BOT_NS" get tbot "$COINBASE_BOT"
+  books_equal "$COINBASE_BOT" --symbol BTC-USD --trade-id-prefix trade-
 }
 
 scenario_operator_failover() {

@@ -7,3 +7,4 @@ pub mod control_plane;
 pub mod exchange_sim;
 pub mod llm_sim;
 pub mod tools;
+pub mod venue_kind;

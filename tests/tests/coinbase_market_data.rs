@@ -303,3 +303,33 @@ async fn lost_trade_message_is_seen_as_a_sequence_gap_and_backfilled() {
     assert_eq!(stats.connections, 1, "no reconnect was needed: {stats:?}");
     handle.shutdown().await.unwrap();
 }
+
+/// Closes arriving faster than `close_settle` are fetched while the stream
+/// is read on: a burst of ten closes costs about one settle in all. Waiting
+/// out the settle once per close, one close after another, would need ten
+/// (30 s here) and keep a live bot further behind with every candle.
+#[tokio::test]
+async fn a_burst_of_closes_waits_out_the_settle_once_not_once_per_candle() {
+    const SETTLE: Duration = Duration::from_secs(3);
+    let sim = ExchangeSim::start(coinbase_sim_config(false)).await;
+    feed_from(&sim, "BTC-USD", now_hour() - 100 * H, 0, 3);
+    let mut config = live_config(&sim, &["BTC-USD"], 200);
+    config.close_settle = SETTLE;
+    let (mut rx, handle) = spawn_coinbase_feed(config, CancellationToken::new()).unwrap();
+    receive(&mut rx, 3).await;
+    wait_for("a heartbeat", || handle.stats().pings >= 1).await;
+
+    let started = Instant::now();
+    feed(&sim, "BTC-USD", 3, 10);
+    let got = receive(&mut rx, 10).await;
+    let took = started.elapsed();
+    let fed = sim.klines("BTC-USD");
+    assert!(fed[3..].iter().zip(&got).all(|(k, c)| same(k, &c.candle)));
+    assert!(took >= SETTLE, "fetched before the settle: {took:?}");
+    assert!(
+        took < SETTLE * 10 / 2,
+        "ten closes took {took:?}: the settle was waited out per candle"
+    );
+    assert_eq!(handle.stats().duplicates_skipped, 0);
+    handle.shutdown().await.unwrap();
+}

@@ -9,123 +9,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use botfleet_bot::domain::{Candle, OrderStatus, Side};
 use botfleet_bot::ledger::Ledger;
 use botfleet_bot::store::Store;
-use botfleet_tests::exchange_sim::{ExchangeSim, SimConfig, SimSide, SimStatus, SimTrade};
+use botfleet_tests::exchange_sim::{ExchangeSim, SimSide, SimStatus};
 use rust_decimal::Decimal;
 
 use super::{CAPITAL, Workspace};
 
-pub const SIM_API_KEY: &str = "simKey7Hq2RkT9vLx4NcPz";
-pub const SIM_API_SECRET: &str = "simSecret3Wm8YdJf6QsBnKe1UoA5";
-pub const COINBASE_KEY_NAME: &str = "organizations/simOrg4Tz/apiKeys/simKey8Rw";
-/// The simulator's Coinbase key (the byte the test key is made of).
-pub const COINBASE_KEY: u8 = 7;
-
-/// Which venue a shared scenario runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Binance,
-    Coinbase,
-}
-
-impl Kind {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Kind::Binance => "BTCUSDT",
-            Kind::Coinbase => "BTC-USD",
-        }
-    }
-
-    pub fn quote(self) -> &'static str {
-        match self {
-            Kind::Binance => "USDT",
-            Kind::Coinbase => "USD",
-        }
-    }
-
-    /// The venue's trade id of a simulator trade, as the engine stores it.
-    pub fn trade_id(self, t: &SimTrade) -> String {
-        match self {
-            Kind::Binance => t.id.to_string(),
-            Kind::Coinbase => format!("trade-{}", t.id),
-        }
-    }
-
-    /// The manifests (written for Binance) with this venue and its product id.
-    pub fn manifests(self, yaml: String) -> String {
-        match self {
-            Kind::Binance => yaml,
-            Kind::Coinbase => {
-                let out = yaml
-                    .replace("venue: binance", "venue: coinbase")
-                    .replace("symbols: [BTCUSDT]", "symbols: [BTC-USD]");
-                assert!(out.contains("[BTC-USD]"), "the manifests name BTCUSDT");
-                out
-            }
-        }
-    }
-
-    /// The credentials files' contents: Binance's key and secret, or
-    /// Coinbase's key name and EC private key (`key_byte` picks the key).
-    pub fn credentials(self, key_byte: u8) -> (String, String) {
-        match self {
-            Kind::Binance => (format!("{SIM_API_KEY}\n"), format!("{SIM_API_SECRET}\n")),
-            Kind::Coinbase => (format!("{COINBASE_KEY_NAME}\n"), coinbase_pem(key_byte)),
-        }
-    }
-
-    /// The venue's code for a refusal for want of funds.
-    pub fn refusal_code(self) -> &'static str {
-        match self {
-            Kind::Binance => "-2010",
-            Kind::Coinbase => "INSUFFICIENT_FUND",
-        }
-    }
-
-    /// What must appear in no output.
-    pub fn secrets(self) -> Vec<String> {
-        match self {
-            Kind::Binance => vec![SIM_API_KEY.into(), SIM_API_SECRET.into()],
-            Kind::Coinbase => {
-                let mut s = vec![COINBASE_KEY_NAME.to_string(), "simOrg4Tz".to_string()];
-                s.extend(
-                    coinbase_pem(COINBASE_KEY)
-                        .lines()
-                        .filter(|l| !l.starts_with("-----"))
-                        .map(str::to_string),
-                );
-                s
-            }
-        }
-    }
-}
-
-pub fn coinbase_secret(byte: u8) -> p256::SecretKey {
-    p256::SecretKey::from_slice(&[byte; 32]).unwrap()
-}
-
-pub fn coinbase_pem(byte: u8) -> String {
-    coinbase_secret(byte)
-        .to_sec1_pem(p256::pkcs8::LineEnding::LF)
-        .unwrap()
-        .to_string()
-}
+// Each `run_*` test binary uses some of these.
+#[allow(unused_imports)]
+pub use botfleet_tests::venue_kind::{COINBASE_KEY, VenueKind as Kind, coinbase_pem};
 
 /// The simulator of `kind` holding `usdt` of the quote currency and nothing
 /// else, with no candle yet (its Coinbase side accepts the test key).
 pub async fn empty_simulator(kind: Kind, usdt: Decimal) -> ExchangeSim {
-    let mut config = match kind {
-        Kind::Binance => SimConfig::btcusdt(SIM_API_KEY, SIM_API_SECRET),
-        Kind::Coinbase => SimConfig::btc_usd(),
-    };
-    config.balances = vec![(kind.quote().into(), usdt)];
-    let sim = ExchangeSim::start(config).await;
-    if kind == Kind::Coinbase {
-        sim.set_coinbase_key(
-            COINBASE_KEY_NAME,
-            p256::ecdsa::VerifyingKey::from(coinbase_secret(COINBASE_KEY).public_key()),
-        );
-    }
-    sim
+    kind.simulator(usdt).await
 }
 
 /// The simulator holding `usdt` and no BTC, its price fixed at `price`.
@@ -167,10 +63,7 @@ pub fn feed(kind: Kind, sim: &ExchangeSim, c: &Candle) -> i64 {
 /// `run` arguments of the live feed from the simulator's own market data
 /// (Binance klines, or Coinbase candles and its market-data WebSocket).
 pub fn market_args(kind: Kind, ws: &Workspace, sim: &ExchangeSim) -> Vec<String> {
-    let ws_url = match kind {
-        Kind::Binance => sim.ws_url.clone(),
-        Kind::Coinbase => sim.coinbase_ws_url(),
-    };
+    let ws_url = kind.market_ws_url(sim);
     [
         "--feed",
         "live",

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod climb;
 pub mod engine;
 pub mod live_market;
 pub mod operator_process;

@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use botfleet_crds::engine_api::EngineStatus;
 use botfleet_crds::{BotMetrics, Phase, SignedAmount};
+use botfleet_tests::venue_kind::VenueKind;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar, Pod, Secret};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions};
 use kube::{Api, Client, ResourceExt};
@@ -1511,6 +1512,27 @@ pub async fn assert_books_equal(
     capital: i64,
     last: &EngineStatus,
 ) {
+    assert_books_equal_on(
+        VenueKind::Binance,
+        store_url,
+        sim,
+        sim_usdt_at_start,
+        capital,
+        last,
+    )
+    .await
+}
+
+/// [`assert_books_equal`] on a venue of `kind` (its product id, its quote
+/// currency in place of USDT, its trade ids).
+pub async fn assert_books_equal_on(
+    kind: VenueKind,
+    store_url: &str,
+    sim: &botfleet_tests::exchange_sim::ExchangeSim,
+    sim_quote_at_start: Decimal,
+    capital: i64,
+    last: &EngineStatus,
+) {
     use botfleet_bot::domain::{OrderStatus, Side};
     use botfleet_bot::ledger::Ledger;
     use botfleet_bot::store::{Store, StoreConfig};
@@ -1526,7 +1548,7 @@ pub async fn assert_books_equal(
         .filter(|f| !f.trade_id.starts_with("paper-"))
         .map(|f| (f.trade_id.clone(), f))
         .collect();
-    let ids: BTreeSet<String> = trades.iter().map(|t| t.id.to_string()).collect();
+    let ids: BTreeSet<String> = trades.iter().map(|t| kind.trade_id(t)).collect();
     assert_eq!(
         venue_fills.keys().cloned().collect::<BTreeSet<_>>(),
         ids,
@@ -1534,11 +1556,11 @@ pub async fn assert_books_equal(
     );
     let mut cash_flow = Decimal::ZERO;
     for t in &trades {
-        let f = venue_fills[&t.id.to_string()];
+        let f = venue_fills[&kind.trade_id(t)];
         assert_eq!(f.quantity.value(), t.qty, "trade {}", t.id);
         assert_eq!(f.price.value(), t.price, "trade {}", t.id);
         assert_eq!(f.fee.value(), t.commission, "trade {}", t.id);
-        assert_eq!(t.commission_asset, "USDT", "trade {}", t.id);
+        assert_eq!(t.commission_asset, kind.quote(), "trade {}", t.id);
         let side = match t.side {
             SimSide::Buy => Side::Buy,
             SimSide::Sell => Side::Sell,
@@ -1580,12 +1602,18 @@ pub async fn assert_books_equal(
     assert!(open.is_empty(), "open in the store: {open:?}");
     assert_eq!(last.open_orders, 0, "open orders in the last /status");
 
-    let usdt = sim.balance("USDT");
-    assert_eq!(usdt.locked, Decimal::ZERO, "USDT locked at the venue");
+    let quote = sim.balance(kind.quote());
     assert_eq!(
-        usdt.free - sim_usdt_at_start,
+        quote.locked,
+        Decimal::ZERO,
+        "{} locked at the venue",
+        kind.quote()
+    );
+    assert_eq!(
+        quote.free - sim_quote_at_start,
         cash_flow,
-        "the venue's USDT change vs the stored venue fills"
+        "the venue's {} change vs the stored venue fills",
+        kind.quote()
     );
 
     // The engine's own snapshot of the step it stored last holds its cash
@@ -1623,7 +1651,7 @@ pub async fn assert_books_equal(
         .collect();
     let btc = sim.balance("BTC");
     assert_eq!(
-        held.get("BTCUSDT").copied().unwrap_or_default(),
+        held.get(kind.symbol()).copied().unwrap_or_default(),
         btc.free + btc.locked,
         "the ledger's position vs the venue's BTC"
     );

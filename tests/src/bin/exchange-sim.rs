@@ -121,6 +121,11 @@ struct App {
     prices: Prices,
     /// Every symbol fed (Binance's, and Coinbase's product when served).
     symbols: Vec<String>,
+    /// The Coinbase product and the open time of its first candle: its
+    /// history ends at the current interval, because a Coinbase feed warms
+    /// up from the candles just before the wall clock and takes its clock
+    /// from trade times (Binance's klines may lie anywhere in the past).
+    coinbase_start: Option<(String, i64)>,
     last_close: std::sync::Mutex<Decimal>,
 }
 
@@ -136,7 +141,13 @@ impl App {
             .max(tick);
         let high = (prev.max(close) * Decimal::new(1001, 3)).round_dp(2);
         for symbol in &self.symbols {
-            if let Err(e) = self.sim.try_candle(symbol, low, high, close) {
+            let fed = match &self.coinbase_start {
+                Some((product, first)) if k == 0 && product == symbol => {
+                    self.sim.try_candle_at(symbol, *first, low, high, close)
+                }
+                _ => self.sim.try_candle(symbol, low, high, close),
+            };
+            if let Err(e) = fed {
                 eprintln!("exchange-sim: {symbol} candle {k} refused: {e:?}");
             }
         }
@@ -154,7 +165,12 @@ async fn main() -> anyhow::Result<()> {
     config.symbols[0].symbol = args.symbol.clone();
     config.balances = vec![("USDT".into(), args.usdt), ("BTC".into(), Decimal::ZERO)];
     let mut symbols = vec![args.symbol.clone()];
+    let mut coinbase_start = None;
     if coinbase.is_some() {
+        let interval = config.kline_interval_ms;
+        let now = chrono::Utc::now().timestamp_millis();
+        let first = now - now.rem_euclid(interval) - args.history as i64 * interval;
+        coinbase_start = Some((args.coinbase_product.clone(), first));
         let mut product = SimConfig::btc_usd().symbols.remove(0);
         product.symbol = args.coinbase_product.clone();
         config.symbols.push(product);
@@ -183,6 +199,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or(0.03),
         },
         symbols,
+        coinbase_start,
         last_close: std::sync::Mutex::new(Decimal::ZERO),
     });
     for _ in 0..args.history {

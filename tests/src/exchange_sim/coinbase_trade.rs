@@ -9,7 +9,7 @@
 //! as the look-up.
 
 use super::SimState;
-use super::book::{NewOrder, SimOrder, SimSide, SimStatus};
+use super::book::{NewOrder, SimOrder, SimSide, SimStatus, SimTrade};
 use axum::http::{Method, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -333,10 +333,27 @@ pub(crate) fn route(
         }
         ("GET", "/orders/historical/fills") => {
             let orders = all("order_ids");
-            let fills: Vec<Value> = st
-                .book
-                .trades
+            let products = all("product_ids");
+            let since = get("start_sequence_timestamp").and_then(|t| {
+                chrono::DateTime::parse_from_rfc3339(&t)
+                    .ok()
+                    .map(|t| t.timestamp_millis())
+            });
+            // A product's fills are the account's trade report: the ledger
+            // disagreement faults apply to it, as to Binance's myTrades; an
+            // order's fills (how an engine follows its order) stay true.
+            let trades: Vec<SimTrade> = if orders.is_empty() && !products.is_empty() {
+                products
+                    .iter()
+                    .flat_map(|p| super::server::history(st, p, true))
+                    .collect()
+            } else {
+                st.book.trades.clone()
+            };
+            let fills: Vec<Value> = trades
                 .iter()
+                .filter(|t| products.is_empty() || products.contains(&t.symbol))
+                .filter(|t| since.is_none_or(|s| t.time >= s))
                 .filter_map(|t| {
                     let o = st.book.orders.iter().find(|o| o.order_id == t.order_id)?;
                     let id = venue_order_id(o);

@@ -464,10 +464,11 @@ fn page_limit(limit: Option<String>) -> usize {
         .clamp(1, 1000)
 }
 
-/// The trade history `myTrades` reports: the book's trades of `symbol`,
-/// oldest first, with the disagreement faults applied when `faults` (a fee skew on every
-/// trade, a phantom copy of the last trade under the next id).
-fn history(st: &SimState, symbol: &str, faults: bool) -> Vec<SimTrade> {
+/// The trade history `myTrades` (and Coinbase's List Fills of a product)
+/// reports: the book's trades of `symbol`, oldest first, with the
+/// disagreement faults applied when `faults` (a fee skew on every trade, a
+/// phantom copy of the last trade under the next id).
+pub(crate) fn history(st: &SimState, symbol: &str, faults: bool) -> Vec<SimTrade> {
     let mut trades: Vec<SimTrade> = st
         .book
         .trades

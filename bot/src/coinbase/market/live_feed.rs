@@ -9,8 +9,11 @@
 //!   matching engine per product, trades in time order);
 //! - the closed candle is then fetched from
 //!   `/market/products/{id}/candles` at the bot's granularity, the same
-//!   candles a backtest export holds, after `close_settle` so the last
-//!   trades have reached them;
+//!   candles a backtest export holds, `close_settle` after its closing
+//!   trade was seen so the last trades have reached it; the stream is read
+//!   meanwhile, so candles closing faster than that are each fetched one
+//!   settle after their own close (the feed never falls behind by one
+//!   settle per candle);
 //! - on start a warm-up history; after every (re)connect and after a jump
 //!   in `sequence_num` (lost messages), every candle closed by the wall
 //!   clock since the last one emitted;
@@ -28,10 +31,11 @@ use crate::binance::feed_config::Counters;
 use crate::binance::market_client::RetryPolicy;
 use crate::binance::{CandleSource, FeedError, LiveCandle, LiveFeedHandle, ReconnectPolicy};
 use crate::domain::{Candle, Symbol, Timeframe};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// What the feed subscribes to, where, and how it behaves on failure.
@@ -175,6 +179,7 @@ pub fn spawn_coinbase_feed(
         cancel: cancel.clone(),
         counters: counters.clone(),
         last_sequence: None,
+        settling: VecDeque::new(),
     };
     let task = tokio::spawn(worker.run());
     Ok((rx, LiveFeedHandle::new(cancel, counters, task)))
@@ -206,6 +211,16 @@ struct Worker {
     interval_ms: i64,
     /// The last `sequence_num` of this connection.
     last_sequence: Option<u64>,
+    /// Closes seen on the stream and waiting out `close_settle`, oldest
+    /// first.
+    settling: VecDeque<Settling>,
+}
+
+/// A trade clock that proved a candle closed, to be acted on at `at`.
+struct Settling {
+    at: Instant,
+    product: Symbol,
+    clock: i64,
 }
 
 impl Worker {
@@ -350,17 +365,29 @@ impl Worker {
         })
     }
 
-    /// Reads the stream until the connection ends; never returns Ok.
+    /// Reads the stream until the connection ends, fetching each proved
+    /// close once it has settled; never returns Ok.
     async fn read(&mut self, conn: &mut MarketDataConnection, delay: &mut Duration) -> Stop {
+        let mut heard = Instant::now();
         loop {
+            let settled = self.settling.front().map(|s| s.at);
             let item = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Stop::Done,
-                r = tokio::time::timeout(self.config.stale_after, conn.next_item()) => match r {
-                    Ok(item) => item,
+                _ = sleep_until(settled), if settled.is_some() => None,
+                // `next_item` is cancel-safe: a frame is either read whole or left queued.
+                r = tokio::time::timeout_at(heard + self.config.stale_after, conn.next_item()) => match r {
+                    Ok(item) => Some(item),
                     Err(_) => return reconnect(format!("no message for {:?}", self.config.stale_after)),
                 },
             };
+            let Some(item) = item else {
+                match self.fetch_settled().await {
+                    Ok(()) => continue,
+                    Err(stop) => return stop,
+                }
+            };
+            heard = Instant::now();
             let message = match item {
                 WsItem::Closed { reason } => return reconnect(reason),
                 WsItem::Ping => continue,
@@ -417,33 +444,49 @@ impl Worker {
             tracing::warn!("Coinbase messages were lost (sequence_num jumped); backfilling");
             return self.catch_up().await;
         }
-        self.emit_closed().await
+        self.note_closes();
+        Ok(())
     }
 
-    /// Fetches every candle the trade clocks prove closed.
-    async fn emit_closed(&mut self) -> Result<(), Stop> {
-        let due: Vec<(Symbol, i64, i64)> = self
-            .clocks
-            .iter()
-            .filter_map(|(s, clock)| match (self.delivery.next_open[s], *clock) {
-                (Some(next), Some(clock)) if clock >= next + self.interval_ms => {
-                    Some((s.clone(), next, clock))
-                }
-                _ => None,
-            })
-            .collect();
-        if due.is_empty() {
-            return Ok(());
-        }
-        if !self.config.close_settle.is_zero() {
-            tokio::select! {
-                biased;
-                _ = self.cancel.cancelled() => return Err(Stop::Done),
-                _ = tokio::time::sleep(self.config.close_settle) => {}
+    /// Queues, per product, the newest clock that proves a candle closed
+    /// and is not queued yet; it is fetched `close_settle` from now.
+    fn note_closes(&mut self) {
+        let at = Instant::now() + self.config.close_settle;
+        for (symbol, clock) in &self.clocks {
+            let (Some(next), Some(clock)) = (self.delivery.next_open[symbol], *clock) else {
+                continue;
+            };
+            let queued = self
+                .settling
+                .iter()
+                .rev()
+                .find(|s| &s.product == symbol)
+                .map(|s| s.clock);
+            if clock >= next + self.interval_ms && queued.is_none_or(|q| clock > q) {
+                self.settling.push_back(Settling {
+                    at,
+                    product: symbol.clone(),
+                    clock,
+                });
             }
         }
-        for (symbol, next, clock) in due {
-            self.backfill(&symbol, next, clock).await?;
+    }
+
+    /// Fetches the candles proved closed by every clock that has settled.
+    async fn fetch_settled(&mut self) -> Result<(), Stop> {
+        let now = Instant::now();
+        let mut due: BTreeMap<Symbol, i64> = BTreeMap::new();
+        while let Some(s) = self.settling.front()
+            && s.at <= now
+        {
+            let s = self.settling.pop_front().expect("front exists");
+            let clock = due.entry(s.product).or_insert(s.clock);
+            *clock = (*clock).max(s.clock);
+        }
+        for (symbol, clock) in due {
+            if let Some(next) = self.delivery.next_open[&symbol] {
+                self.backfill(&symbol, next, clock).await?;
+            }
         }
         Ok(())
     }
@@ -463,6 +506,14 @@ impl Worker {
 
     fn settle_ms(&self) -> i64 {
         self.config.close_settle.as_millis() as i64
+    }
+}
+
+/// Waits until `at`; never, when there is nothing to wait for.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

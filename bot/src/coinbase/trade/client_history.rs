@@ -1,13 +1,20 @@
 //! This bot's trade history at Coinbase, for the periodic ledger check:
 //! List Orders (`/orders/historical/batch`, every page) says which orders
-//! are this bot's (by client order id), List Fills (`order_ids`) reads the
-//! trades of each one that filled. Coinbase's fills carry no client order
-//! id, so the orders come first; the check's cost grows with the number of
-//! orders the bot placed on the product.
+//! are this bot's (by client order id); List Fills of the product since the
+//! check's start (`product_ids`, `start_sequence_timestamp`, every page)
+//! reads the account's trades, and those of this bot's orders are kept.
+//! Coinbase's fills carry no client order id, so the orders come first.
+//! Reading the product's fills (not each order's) keeps the check at a few
+//! requests however many orders the bot placed, and is the account's own
+//! report of its trades, as Binance's `myTrades` is.
 
-use super::CoinbaseClient;
-use crate::domain::{Fill, OrderId, Quantity, Symbol};
+use std::collections::HashMap;
+
+use super::{CoinbaseClient, Repeat, invalid};
+use crate::coinbase::trade::parse;
+use crate::domain::{Fill, OrderId, Symbol};
 use crate::execution::VenueError;
+use reqwest::Method;
 
 impl CoinbaseClient {
     /// Every trade of this bot's orders on `symbol` at or after `since`
@@ -17,24 +24,52 @@ impl CoinbaseClient {
         symbol: &Symbol,
         since: i64,
     ) -> Result<Vec<Fill>, VenueError> {
-        let mut filled: Vec<(OrderId, String)> = Vec::new();
+        let mut own: HashMap<String, OrderId> = HashMap::new();
         let mut cursor: Option<String> = None;
         loop {
             let (orders, next) = self.list_orders_page(symbol, cursor.as_deref()).await?;
-            for (state, venue_id) in orders {
-                if state.filled_quantity > Quantity::ZERO {
-                    filled.push((state.id, venue_id));
-                }
-            }
+            own.extend(
+                orders
+                    .into_iter()
+                    .map(|(state, venue_id)| (venue_id, state.id)),
+            );
             match next {
                 Some(c) => cursor = Some(c),
                 None => break,
             }
         }
+        let start = chrono::DateTime::from_timestamp_millis(since)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut fills = Vec::new();
-        for (id, venue_id) in filled {
-            let trades = self.read_fills(id, &venue_id).await?;
-            fills.extend(trades.into_iter().filter(|f| f.time >= since));
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("product_ids", symbol.as_str().to_string()),
+                ("start_sequence_timestamp", start.clone()),
+                ("limit", "100".to_string()),
+            ];
+            if let Some(c) = &cursor {
+                query.push(("cursor", c.clone()));
+            }
+            let body = self
+                .call(
+                    Method::GET,
+                    "/orders/historical/fills",
+                    query,
+                    None,
+                    Repeat::Idempotent,
+                )
+                .await?;
+            let (page, next) =
+                parse::parse_fills(&body, |v| own.get(v).copied()).map_err(invalid)?;
+            // A page may hold only other orders' fills: only an empty
+            // cursor ends the history.
+            fills.extend(page.into_iter().filter(|f| f.time >= since));
+            match next {
+                Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
+                _ => break,
+            }
         }
         fills.sort_by(|a, b| {
             a.time

@@ -226,7 +226,8 @@ impl CoinbaseClient {
                     Repeat::Idempotent,
                 )
                 .await?;
-            let (fills, next) = parse::parse_fills(&body, id, venue_id).map_err(invalid)?;
+            let (fills, next) =
+                parse::parse_fills(&body, |v| (v == venue_id).then_some(id)).map_err(invalid)?;
             let empty = fills.is_empty();
             all.extend(fills);
             match next {

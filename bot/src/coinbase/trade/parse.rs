@@ -319,9 +319,13 @@ fn next_cursor(f: &Fields<'_>) -> Option<String> {
     }
 }
 
-/// One page of List Fills for the order `id` (venue order id `venue_id`):
-/// the fills, oldest first, and the next page's cursor.
-pub fn parse_fills(body: &str, id: OrderId, venue_id: &str) -> Result<Page<Fill>, WireError> {
+/// One page of List Fills: the fills of the orders `own` knows (it maps a
+/// venue order id to the engine's order id; others are skipped), oldest
+/// first, and the next page's cursor.
+pub fn parse_fills(
+    body: &str,
+    own: impl Fn(&str) -> Option<OrderId>,
+) -> Result<Page<Fill>, WireError> {
     let v = parse_json(body, "list fills response")?;
     let root = Fields {
         map: object(&v, "list fills response")?,
@@ -333,9 +337,9 @@ pub fn parse_fills(body: &str, id: OrderId, venue_id: &str) -> Result<Page<Fill>
             map: object(raw, "fill")?,
             context: "fill",
         };
-        if f.string("order_id", "order id")? != venue_id {
+        let Some(order_id) = own(f.string("order_id", "order id")?) else {
             continue;
-        }
+        };
         if f.map.get("size_in_quote").and_then(Value::as_bool) == Some(true) {
             return Err(WireError::new(
                 f.at("size_in_quote", "size unit"),
@@ -354,7 +358,7 @@ pub fn parse_fills(body: &str, id: OrderId, venue_id: &str) -> Result<Page<Fill>
         };
         fills.push(Fill {
             trade_id: f.string("trade_id", "trade id")?.to_string(),
-            order_id: id,
+            order_id,
             symbol: Symbol::new(f.string("product_id", "product id")?),
             side,
             price: f.decimal("price", "price")?,

@@ -85,11 +85,9 @@ fn create_order_success_and_failure() {
 
 #[test]
 fn fills_are_exact_and_belong_to_the_order() {
-    let (fills, cursor) = parse_fills(
-        fixture!("list_fills.json"),
-        OrderId(3),
-        "0000-000000-000000",
-    )
+    let (fills, cursor) = parse_fills(fixture!("list_fills.json"), |v| {
+        (v == "0000-000000-000000").then_some(OrderId(3))
+    })
     .unwrap();
     assert_eq!(fills.len(), 1);
     let f = &fills[0];
@@ -101,7 +99,10 @@ fn fills_are_exact_and_belong_to_the_order() {
     assert_eq!(f.liquidity, Liquidity::Taker);
     assert_eq!(cursor.as_deref(), Some("789100"));
     // Another order's fills are not this order's.
-    let (none, _) = parse_fills(fixture!("list_fills.json"), OrderId(3), "other").unwrap();
+    let (none, _) = parse_fills(fixture!("list_fills.json"), |v| {
+        (v == "other").then_some(OrderId(3))
+    })
+    .unwrap();
     assert!(none.is_empty());
 }
 
@@ -159,7 +160,7 @@ fn malformed_input_names_the_field_and_never_panics() {
     let err = parse_get_order(&broken, &ids()).unwrap_err();
     assert!(err.to_string().contains("filled_size"), "{err}");
     for garbage in ["", "null", "[]", "{", r#"{"fills": 3}"#] {
-        let _ = parse_fills(garbage, OrderId(1), "x");
+        let _ = parse_fills(garbage, |_| Some(OrderId(1)));
         let _ = parse_list_orders(garbage, &ids());
         let _ = parse_cancel(garbage);
         let _ = parse_accounts(garbage);
