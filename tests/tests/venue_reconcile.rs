@@ -16,6 +16,7 @@ use botfleet_bot::domain::{
 use botfleet_bot::execution::{Venue, reconcile};
 use botfleet_crds::Phase;
 use botfleet_tests::exchange_sim::{ExchangeSim, SimConfig};
+use botfleet_tests::venue_kind::{COINBASE_KEY, VenueKind, coinbase_pem, coinbase_secret};
 use rust_decimal::Decimal;
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -38,10 +39,6 @@ fn retry() -> RetryPolicy {
     }
 }
 
-fn coinbase_secret() -> p256::SecretKey {
-    p256::SecretKey::from_slice(&[7; 32]).unwrap()
-}
-
 fn binance(sim: &ExchangeSim, bot: &str) -> SpotClient {
     let endpoint = SpotEndpoint::with_url(Phase::Sandbox, &sim.url).unwrap();
     let creds = SpotCredentials::new(KEY, SECRET).unwrap();
@@ -56,10 +53,7 @@ fn binance(sim: &ExchangeSim, bot: &str) -> SpotClient {
 
 fn coinbase(sim: &ExchangeSim, bot: &str) -> CoinbaseClient {
     let endpoint = CoinbaseEndpoint::with_url(Phase::Sandbox, &sim.url).unwrap();
-    let pem = coinbase_secret()
-        .to_sec1_pem(p256::pkcs8::LineEnding::LF)
-        .unwrap();
-    let creds = CoinbaseCredentials::new(KEY_NAME, &pem).unwrap();
+    let creds = CoinbaseCredentials::new(KEY_NAME, &coinbase_pem(COINBASE_KEY)).unwrap();
     let options = CoinbaseOptions {
         timeout: Duration::from_millis(400),
         retry: retry(),
@@ -72,7 +66,8 @@ fn coinbase(sim: &ExchangeSim, bot: &str) -> CoinbaseClient {
 #[tokio::test]
 async fn restart_reconciliation_records_missed_fills_and_cancels_orphans() {
     let sim = ExchangeSim::start(SimConfig::btcusdt(KEY, SECRET)).await;
-    restart_reconciliation(&sim, "BTCUSDT", |t| t.id.to_string(), binance).await;
+    let kind = VenueKind::Binance;
+    restart_reconciliation(&sim, kind.symbol(), |t| kind.trade_id(t), binance).await;
 }
 
 #[tokio::test]
@@ -80,9 +75,10 @@ async fn restart_reconciliation_records_missed_fills_and_cancels_orphans_on_coin
     let sim = ExchangeSim::start(SimConfig::btc_usd()).await;
     sim.set_coinbase_key(
         KEY_NAME,
-        p256::ecdsa::VerifyingKey::from(coinbase_secret().public_key()),
+        p256::ecdsa::VerifyingKey::from(coinbase_secret(COINBASE_KEY).public_key()),
     );
-    restart_reconciliation(&sim, "BTC-USD", |t| format!("trade-{}", t.id), coinbase).await;
+    let kind = VenueKind::Coinbase;
+    restart_reconciliation(&sim, kind.symbol(), |t| kind.trade_id(t), coinbase).await;
 }
 
 /// `trade_id` names a simulator trade as the venue reports it; `client`
