@@ -169,3 +169,35 @@ pub async fn climbing_bot(rw: &RealWorld, kind: VenueKind, name: &str, to: Phase
     }
     market
 }
+
+/// Waits (on the climb's clock) until bot `name` is in `to`, and checks it
+/// got there one gate at a time: Paper, then each phase after it up to `to`.
+pub async fn wait_climbed(rw: &RealWorld, name: &str, to: Phase) -> TradingBot {
+    let bot = wait_long(rw, name, &format!("{to} reached"), CLIMB, |b| {
+        phase(b) == Some(to)
+    })
+    .await;
+    let moves: Vec<(Option<Phase>, Phase)> = bot
+        .status
+        .as_ref()
+        .unwrap()
+        .phase_history
+        .iter()
+        .map(|t| (t.from, t.to))
+        .collect();
+    let ladder = [
+        Phase::Paper,
+        Phase::Sandbox,
+        Phase::LimitedReal,
+        Phase::Scaling,
+    ];
+    let mut want = vec![(None, Phase::Paper)];
+    want.extend(
+        ladder
+            .windows(2)
+            .take_while(|w| w[0] < to)
+            .map(|w| (Some(w[0]), w[1])),
+    );
+    assert_eq!(moves, want, "one gate at a time");
+    bot
+}

@@ -10,11 +10,9 @@
 
 use std::collections::HashMap;
 
-use super::{CoinbaseClient, Repeat, invalid};
-use crate::coinbase::trade::parse;
+use super::CoinbaseClient;
 use crate::domain::{Fill, OrderId, Symbol};
 use crate::execution::VenueError;
-use reqwest::Method;
 
 impl CoinbaseClient {
     /// Every trade of this bot's orders on `symbol` at or after `since`
@@ -41,42 +39,12 @@ impl CoinbaseClient {
         let start = chrono::DateTime::from_timestamp_millis(since)
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut fills = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut query = vec![
-                ("product_ids", symbol.as_str().to_string()),
-                ("start_sequence_timestamp", start.clone()),
-                ("limit", "100".to_string()),
-            ];
-            if let Some(c) = &cursor {
-                query.push(("cursor", c.clone()));
-            }
-            let body = self
-                .call(
-                    Method::GET,
-                    "/orders/historical/fills",
-                    query,
-                    None,
-                    Repeat::Idempotent,
-                )
-                .await?;
-            let (page, next) =
-                parse::parse_fills(&body, |v| own.get(v).copied()).map_err(invalid)?;
-            // A page may hold only other orders' fills: only an empty
-            // cursor ends the history.
-            fills.extend(page.into_iter().filter(|f| f.time >= since));
-            match next {
-                Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
-                _ => break,
-            }
-        }
-        fills.sort_by(|a, b| {
-            a.time
-                .cmp(&b.time)
-                .then_with(|| a.trade_id.cmp(&b.trade_id))
-        });
-        fills.dedup_by(|a, b| a.trade_id == b.trade_id);
+        let query = vec![
+            ("product_ids", symbol.as_str().to_string()),
+            ("start_sequence_timestamp", start),
+        ];
+        let mut fills = self.list_fills(query, |v| own.get(v).copied()).await?;
+        fills.retain(|f| f.time >= since);
         Ok(fills)
     }
 }

@@ -207,31 +207,44 @@ impl CoinbaseClient {
         id: OrderId,
         venue_id: &str,
     ) -> Result<Vec<Fill>, VenueError> {
+        let query = vec![("order_ids", venue_id.to_string())];
+        let all = self
+            .list_fills(query, |v| (v == venue_id).then_some(id))
+            .await?;
+        self.last_fills = Some((id, all.clone()));
+        Ok(all)
+    }
+
+    /// Every page of List Fills for `query`: the fills of the orders `own`
+    /// knows (venue order id → the engine's), oldest first, each trade once.
+    pub(super) async fn list_fills(
+        &mut self,
+        query: Vec<(&'static str, String)>,
+        own: impl Fn(&str) -> Option<OrderId>,
+    ) -> Result<Vec<Fill>, VenueError> {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut query = vec![
-                ("order_ids", venue_id.to_string()),
-                ("limit", "100".to_string()),
-            ];
+            let mut page_query = query.clone();
+            page_query.push(("limit", "100".to_string()));
             if let Some(c) = &cursor {
-                query.push(("cursor", c.clone()));
+                page_query.push(("cursor", c.clone()));
             }
             let body = self
                 .call(
                     Method::GET,
                     "/orders/historical/fills",
-                    query,
+                    page_query,
                     None,
                     Repeat::Idempotent,
                 )
                 .await?;
-            let (fills, next) =
-                parse::parse_fills(&body, |v| (v == venue_id).then_some(id)).map_err(invalid)?;
-            let empty = fills.is_empty();
+            let (fills, next) = parse::parse_fills(&body, &own).map_err(invalid)?;
             all.extend(fills);
+            // A page may hold only other orders' fills: an empty page or
+            // no new cursor ends the list.
             match next {
-                Some(c) if !empty => cursor = Some(c),
+                Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
                 _ => break,
             }
         }
@@ -241,7 +254,6 @@ impl CoinbaseClient {
                 .then_with(|| a.trade_id.cmp(&b.trade_id))
         });
         all.dedup_by(|a, b| a.trade_id == b.trade_id);
-        self.last_fills = Some((id, all.clone()));
         Ok(all)
     }
 

@@ -321,7 +321,7 @@ fn next_cursor(f: &Fields<'_>) -> Option<String> {
 
 /// One page of List Fills: the fills of the orders `own` knows (it maps a
 /// venue order id to the engine's order id; others are skipped), oldest
-/// first, and the next page's cursor.
+/// first, and the next page's cursor (none after an empty page).
 pub fn parse_fills(
     body: &str,
     own: impl Fn(&str) -> Option<OrderId>,
@@ -332,7 +332,8 @@ pub fn parse_fills(
         context: "list fills response",
     };
     let mut fills = Vec::new();
-    for raw in array(root.get("fills", "fills")?, "list fills `fills`")? {
+    let page = array(root.get("fills", "fills")?, "list fills `fills`")?;
+    for raw in page {
         let f = Fields {
             map: object(raw, "fill")?,
             context: "fill",
@@ -376,7 +377,12 @@ pub fn parse_fills(
             .cmp(&b.time)
             .then_with(|| a.trade_id.cmp(&b.trade_id))
     });
-    Ok((fills, next_cursor(&root)))
+    let next = if page.is_empty() {
+        None
+    } else {
+        next_cursor(&root)
+    };
+    Ok((fills, next))
 }
 
 /// One result of Cancel Orders.
