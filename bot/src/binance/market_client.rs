@@ -75,29 +75,9 @@ impl RestError {
     }
 }
 
-/// When and how long to retry a failed request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in total, the first included (1 = never retry).
-    pub max_attempts: u32,
-    /// First backoff for 5xx/transport errors and 429s without `Retry-After`; doubles each time.
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-    /// A `Retry-After` longer than this is returned as [`RestError::RateLimited`]
-    /// instead of waited out (418 bans last minutes to days).
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 4,
-            initial_backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(5),
-            max_retry_after: Duration::from_secs(120),
-        }
-    }
-}
+/// When and how long to retry a failed request (shared with the venue
+/// clients: `crate::execution::retry`).
+pub use crate::execution::RetryPolicy;
 
 /// The `Retry-After` header as a duration (Binance sends whole seconds).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {

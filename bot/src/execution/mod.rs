@@ -20,6 +20,7 @@ mod matching;
 mod paper;
 mod reconcile;
 mod rejection;
+pub mod retry;
 mod venue;
 
 #[cfg(test)]
@@ -33,4 +34,5 @@ pub use matching::{fee, is_marketable, limit_price, market_price};
 pub use paper::{ExecutionReport, PaperBroker, QUANTITY_DP};
 pub use reconcile::{Reconciliation, reconcile};
 pub use rejection::Rejection;
+pub use retry::{Attempts, Repeat, RetryPolicy};
 pub use venue::{CashBalance, Holding, OrderState, SymbolRules, Venue, VenueBalances, VenueError};

@@ -27,7 +27,8 @@ use crate::binance::RetryPolicy;
 use crate::binance::market_client::retry_after;
 use crate::binance::wire::{ApiErrorBody, WireError, excerpt};
 use crate::domain::{Fill, OrderId, Price, Symbol};
-use crate::execution::{SymbolRules, VenueError};
+use crate::execution::Repeat;
+use crate::execution::{Attempts, SymbolRules, VenueError};
 use botfleet_crds::Phase;
 use reqwest::{Method, StatusCode, Url};
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,15 +105,6 @@ impl std::fmt::Debug for SpotClient {
             .field("prefix", &self.ids.prefix())
             .finish_non_exhaustive()
     }
-}
-
-/// Which calls may be repeated blindly after an unknown outcome.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Repeat {
-    /// Reads and cancels: repeating changes nothing.
-    Idempotent,
-    /// Submits: the caller looks the order up first.
-    LookUpFirst,
 }
 
 fn now_ms() -> i64 {
@@ -239,41 +231,30 @@ impl SpotClient {
         repeat: Repeat,
     ) -> Result<String, VenueError> {
         let policy = self.opts.retry.clone();
-        let mut backoff = policy.initial_backoff;
+        let mut attempts = Attempts::new(&policy, repeat);
         let mut resynced = false;
-        let mut attempt = 1;
         loop {
             self.respect_weight_limit(&policy).await?;
             if signed && self.time_offset_ms.is_none() {
                 self.sync_time_once().await?;
             }
-            let result = self.send_once(method.clone(), path, &params, signed).await;
-            let last = attempt >= policy.max_attempts;
-            let wait = match result {
+            let error = match self.send_once(method.clone(), path, &params, signed).await {
                 Ok(body) => return Ok(body),
-                Err(VenueError::Exchange { code, .. })
-                    if code == codes::TIMESTAMP_OUTSIDE_RECV_WINDOW && signed && !resynced =>
-                {
-                    resynced = true;
-                    self.sync_time_once().await?;
-                    continue;
-                }
-                Err(VenueError::RateLimited { retry_after }) => match retry_after {
-                    Some(a) if a > policy.max_retry_after => {
-                        return Err(VenueError::RateLimited { retry_after });
-                    }
-                    _ if last => return Err(VenueError::RateLimited { retry_after }),
-                    Some(a) => a,
-                    None => backoff,
-                },
-                Err(e @ VenueError::Unavailable { .. }) => {
-                    if repeat == Repeat::LookUpFirst || last {
-                        return Err(e);
-                    }
-                    backoff
-                }
-                Err(e) => return Err(e),
+                Err(e) => e,
             };
+            // A clock drifted out of recvWindow: resync once and resend (the
+            // venue refused the request, so it was not executed).
+            if let VenueError::Exchange { code, .. } = &error
+                && *code == codes::TIMESTAMP_OUTSIDE_RECV_WINDOW
+                && signed
+                && !resynced
+            {
+                resynced = true;
+                self.sync_time_once().await?;
+                continue;
+            }
+            let attempt = attempts.made();
+            let wait = attempts.after(error)?;
             tracing::warn!(
                 path,
                 attempt,
@@ -281,8 +262,6 @@ impl SpotClient {
                 "Binance request failed; retrying"
             );
             tokio::time::sleep(wait).await;
-            backoff = (backoff * 2).min(policy.max_backoff);
-            attempt += 1;
         }
     }
 

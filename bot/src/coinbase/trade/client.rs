@@ -26,7 +26,8 @@ use crate::binance::market_client::retry_after;
 use crate::binance::spot::ClientOrderIds;
 use crate::binance::wire::{WireError, excerpt};
 use crate::domain::{Fill, OrderId, Price, Symbol};
-use crate::execution::VenueError;
+use crate::execution::Repeat;
+use crate::execution::{Attempts, VenueError};
 use botfleet_crds::Phase;
 use reqwest::{Method, StatusCode, Url};
 use std::collections::{BTreeMap, BTreeSet};
@@ -97,15 +98,6 @@ impl std::fmt::Debug for CoinbaseClient {
             .field("prefix", &self.ids.prefix())
             .finish_non_exhaustive()
     }
-}
-
-/// Which calls may be repeated blindly after an unknown outcome.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Repeat {
-    /// Reads and cancels: repeating changes nothing.
-    Idempotent,
-    /// Creates: the caller looks the order up first.
-    LookUpFirst,
 }
 
 pub(super) fn invalid(e: WireError) -> VenueError {
@@ -262,32 +254,17 @@ impl CoinbaseClient {
         body: Option<serde_json::Value>,
         repeat: Repeat,
     ) -> Result<String, VenueError> {
-        let policy = self.opts.retry.clone();
-        let mut backoff = policy.initial_backoff;
-        let mut attempt = 1;
+        let mut attempts = Attempts::new(&self.opts.retry, repeat);
         loop {
-            let result = self
+            let error = match self
                 .send_once(method.clone(), path, &query, body.as_ref())
-                .await;
-            let last = attempt >= policy.max_attempts;
-            let wait = match result {
+                .await
+            {
                 Ok(body) => return Ok(body),
-                Err(VenueError::RateLimited { retry_after }) => match retry_after {
-                    Some(a) if a > policy.max_retry_after => {
-                        return Err(VenueError::RateLimited { retry_after });
-                    }
-                    _ if last => return Err(VenueError::RateLimited { retry_after }),
-                    Some(a) => a,
-                    None => backoff,
-                },
-                Err(e @ VenueError::Unavailable { .. }) => {
-                    if repeat == Repeat::LookUpFirst || last {
-                        return Err(e);
-                    }
-                    backoff
-                }
-                Err(e) => return Err(e),
+                Err(e) => e,
             };
+            let attempt = attempts.made();
+            let wait = attempts.after(error)?;
             tracing::warn!(
                 path,
                 attempt,
@@ -295,8 +272,6 @@ impl CoinbaseClient {
                 "Coinbase request failed; retrying"
             );
             tokio::time::sleep(wait).await;
-            backoff = (backoff * 2).min(policy.max_backoff);
-            attempt += 1;
         }
     }
 
