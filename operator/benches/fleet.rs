@@ -22,6 +22,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
+#[path = "fleet/requests.rs"]
 mod requests;
 
 const TOKEN: &str = "bench-operator-token";
@@ -101,21 +102,29 @@ async fn progress(
 ) -> Result<Progress> {
     let (mut with_status, mut with_children) = (HashSet::new(), HashSet::new());
     let (mut status, mut children, mut peak_rss_kib) = (None, None, 0);
-    let bot_events = watcher(bots, watcher::Config::default()).applied_objects();
-    let set_events = watcher(sets, watcher::Config::default()).applied_objects();
+    let bot_events = watcher(bots, watcher::Config::default())
+        .default_backoff()
+        .applied_objects();
+    let set_events = watcher(sets, watcher::Config::default())
+        .default_backoff()
+        .applied_objects();
     futures::pin_mut!(bot_events, set_events);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let limit = Duration::from_secs(600) + Duration::from_millis(200) * n as u32;
     loop {
         tokio::select! {
             Some(bot) = bot_events.next() => {
-                let bot = bot?;
+                // A watch error (410 Expired under load) is recovered by the
+                // watcher listing again; it is not the operator's failure.
+                let Ok(bot) = bot else { continue };
                 if bot.status.as_ref().is_some_and(|s| s.phase.is_some() && s.observed_generation.is_some()) {
                     with_status.insert(bot.name_any());
                 }
             }
             Some(set) = set_events.next() => {
-                with_children.insert(set?.name_any());
+                if let Ok(set) = set {
+                    with_children.insert(set.name_any());
+                }
             }
             _ = tick.tick() => {
                 peak_rss_kib = peak_rss_kib.max(rss_kib(pid, "VmRSS:"));

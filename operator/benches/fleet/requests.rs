@@ -6,7 +6,8 @@
 //! requests are picked by verb and resource: those it makes and neither the
 //! benchmark (POST and LIST of TradingBots) nor kube-controller-manager
 //! (POST/PUT/GET of pods, PVCs, endpoints, secrets, StatefulSet status,
-//! core/v1 Events) makes.
+//! core/v1 Events) makes. Server-side applies are counted under their own
+//! verb, `APPLY`; `PATCH` is every other patch (JSON and merge patches).
 
 use std::collections::BTreeMap;
 
@@ -72,9 +73,9 @@ pub fn delta(before: &Counts, after: &Counts) -> Counts {
 /// made the requests of `key`.
 pub fn by_operator((verb, group, resource, _): &Key) -> bool {
     match (verb.as_str(), group.as_str(), resource.as_str()) {
-        ("GET" | "PATCH", "botfleet.dev", "tradingbots") => true,
+        ("GET" | "PATCH" | "APPLY", "botfleet.dev", "tradingbots") => true,
         (
-            "PATCH",
+            "PATCH" | "APPLY",
             "" | "apps" | "networking.k8s.io",
             "configmaps" | "serviceaccounts" | "services" | "statefulsets" | "networkpolicies",
         ) => true,
