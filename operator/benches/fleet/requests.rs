@@ -72,16 +72,16 @@ pub fn delta(before: &Counts, after: &Counts) -> Counts {
 /// Whether the operator (and not the benchmark or kube-controller-manager)
 /// made the requests of `key`.
 pub fn by_operator((verb, group, resource, _): &Key) -> bool {
-    match (verb.as_str(), group.as_str(), resource.as_str()) {
-        ("GET" | "PATCH" | "APPLY", "botfleet.dev", "tradingbots") => true,
-        (
-            "PATCH" | "APPLY",
-            "" | "apps" | "networking.k8s.io",
-            "configmaps" | "serviceaccounts" | "services" | "statefulsets" | "networkpolicies",
-        ) => true,
-        ("POST" | "PATCH", "events.k8s.io", "events") => true,
-        _ => false,
-    }
+    matches!(
+        (verb.as_str(), group.as_str(), resource.as_str()),
+        ("GET" | "PATCH" | "APPLY", "botfleet.dev", "tradingbots")
+            | (
+                "PATCH" | "APPLY",
+                "" | "apps" | "networking.k8s.io",
+                "configmaps" | "serviceaccounts" | "services" | "statefulsets" | "networkpolicies",
+            )
+            | ("POST" | "PATCH", "events.k8s.io", "events")
+    )
 }
 
 /// Prints the operator's requests of `delta` per bot, by verb and resource.
