@@ -6,6 +6,7 @@
 //!
 //! `cargo bench -p botfleet-operator --bench fleet`
 
+use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,10 +14,16 @@ use anyhow::{Context, Result, bail};
 use botfleet_crds::TradingBot;
 use botfleet_tests::control_plane::ControlPlane;
 use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
 use serde_json::json;
+
+#[path = "fleet/requests.rs"]
+mod requests;
 
 const TOKEN: &str = "bench-operator-token";
 const USER: &str = "system:serviceaccount:botfleet-system:botfleet-operator";
@@ -74,6 +81,75 @@ fn metric(metrics: &str, name: &str) -> f64 {
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
         .unwrap_or(0.0)
+}
+
+/// When every bot had a status and when every bot's StatefulSet existed
+/// (since the first create), and the operator's peak RSS sampled meanwhile.
+struct Progress {
+    status: Duration,
+    children: Duration,
+    peak_rss_kib: u64,
+}
+
+/// Follows the bots and StatefulSets with watches (a LIST of every bot
+/// each poll would load the apiserver more than the operator does).
+async fn progress(
+    bots: Api<TradingBot>,
+    sets: Api<PartialObjectMeta<StatefulSet>>,
+    n: usize,
+    start: Instant,
+    pid: u32,
+) -> Result<Progress> {
+    let (mut with_status, mut with_children) = (HashSet::new(), HashSet::new());
+    let (mut status, mut children, mut peak_rss_kib) = (None, None, 0);
+    let bot_events = watcher(bots, watcher::Config::default())
+        .default_backoff()
+        .applied_objects();
+    let set_events = watcher(sets, watcher::Config::default())
+        .default_backoff()
+        .applied_objects();
+    futures::pin_mut!(bot_events, set_events);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let limit = Duration::from_secs(600) + Duration::from_millis(200) * n as u32;
+    loop {
+        tokio::select! {
+            Some(bot) = bot_events.next() => {
+                // A watch error (410 Expired under load) is recovered by the
+                // watcher listing again; it is not the operator's failure.
+                let Ok(bot) = bot else { continue };
+                if bot.status.as_ref().is_some_and(|s| s.phase.is_some() && s.observed_generation.is_some()) {
+                    with_status.insert(bot.name_any());
+                }
+            }
+            Some(set) = set_events.next() => {
+                if let Ok(set) = set {
+                    with_children.insert(set.name_any());
+                }
+            }
+            _ = tick.tick() => {
+                peak_rss_kib = peak_rss_kib.max(rss_kib(pid, "VmRSS:"));
+                if start.elapsed() > limit {
+                    bail!(
+                        "after {} s only {} of {n} bots have a status and {} a StatefulSet",
+                        limit.as_secs(), with_status.len(), with_children.len()
+                    );
+                }
+            }
+        }
+        if status.is_none() && with_status.len() == n {
+            status = Some(start.elapsed());
+        }
+        if children.is_none() && with_children.len() == n {
+            children = Some(start.elapsed());
+        }
+        if let (Some(status), Some(children)) = (status, children) {
+            return Ok(Progress {
+                status,
+                children,
+                peak_rss_kib,
+            });
+        }
+    }
 }
 
 #[tokio::main]
@@ -165,7 +241,15 @@ async fn main() -> Result<()> {
     let idle_rss = rss_kib(pid, "VmRSS:");
 
     let bots: Api<TradingBot> = Api::namespaced(admin.clone(), &ns);
+    let before = requests::scrape(&cp).await?;
     let start = Instant::now();
+    let watching = tokio::spawn(progress(
+        bots.clone(),
+        Api::namespaced(admin.clone(), &ns),
+        n,
+        start,
+        pid,
+    ));
     futures::stream::iter(0..n)
         .map(|i| {
             let bots = bots.clone();
@@ -185,29 +269,15 @@ async fn main() -> Result<()> {
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
     let created = start.elapsed();
-    let mut peak_rss = 0;
-    let converged = loop {
-        peak_rss = peak_rss.max(rss_kib(pid, "VmRSS:"));
-        let list = bots.list(&ListParams::default()).await?;
-        let done = list
-            .items
-            .iter()
-            .filter(|b| {
-                b.status
-                    .as_ref()
-                    .is_some_and(|s| s.phase.is_some() && s.observed_generation.is_some())
-            })
-            .count();
-        if done == n {
-            break start.elapsed();
-        }
-        if start.elapsed() > Duration::from_secs(600) {
-            bail!("only {done} of {n} bots converged in 600 s");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let Progress {
+        status: converged,
+        children,
+        peak_rss_kib: mut peak_rss,
+    } = watching.await??;
+    let at_converged = requests::scrape(&cp).await?;
     // One more poll round at rest (10 s poll interval) for steady-state numbers.
     tokio::time::sleep(Duration::from_secs(12)).await;
+    let at_rest = requests::scrape(&cp).await?;
     let text = scrape().await?;
     peak_rss = peak_rss.max(rss_kib(pid, "VmRSS:"));
     let hwm = rss_kib(pid, "VmHWM:");
@@ -222,6 +292,10 @@ async fn main() -> Result<()> {
     println!(
         "| all bots reconciled with status | {:.1} s |",
         converged.as_secs_f64()
+    );
+    println!(
+        "| all bots' StatefulSets applied (the last child) | {:.1} s |",
+        children.as_secs_f64()
     );
     println!(
         "| reconciles | {} |",
@@ -240,6 +314,22 @@ async fn main() -> Result<()> {
         idle_rss as f64 / 1024.0,
         peak_rss as f64 / 1024.0,
         hwm as f64 / 1024.0
+    );
+    let errors: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("botfleet_operator_reconcile_errors_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    println!("| failed reconciles (all kinds, e.g. 409 conflicts) | {errors} |");
+    requests::print(
+        "until every bot has a status",
+        &requests::delta(&before, &at_converged),
+        n,
+    );
+    requests::print(
+        "from the first create to 12 s after the last status (every child applied, one poll)",
+        &requests::delta(&before, &at_rest),
+        n,
     );
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Server-side apply of a bot's children with the operator's one field
 //! manager. Applies are skipped while nothing changed (a fingerprint per
-//! bot), except after a restart, when the engine pod is gone, or once per
-//! resync interval — so 1000 idle bots cost no writes.
+//! bot), except after a restart, when the bot's StatefulSet is gone (from
+//! the operator's metadata cache), or once per resync interval — so 1000
+//! idle bots cost no writes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -91,7 +92,7 @@ pub async fn ensure(
     config: &RenderedConfig,
     settings: &WorkloadSettings<'_>,
     public_keys: &str,
-    pod_exists: bool,
+    workload_exists: bool,
     resync: Duration,
 ) -> Result<bool> {
     let bot: &TradingBot = inputs.bot;
@@ -116,7 +117,7 @@ pub async fn ensure(
         hasher.update(&part);
     }
     let fingerprint = hex::encode(hasher.finalize());
-    if pod_exists && !cache.needs(&uid, &fingerprint, resync) {
+    if workload_exists && !cache.needs(&uid, &fingerprint, resync) {
         return Ok(false);
     }
     // The config first, so a new pod finds it.

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use botfleet_crds::engine_api::EngineStatus;
 use botfleet_crds::{PhaseApproval, RiskPolicy, Strategy, TradingBot};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
+use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
@@ -17,6 +19,7 @@ use crate::children::AppliedCache;
 use crate::config::OperatorConfig;
 use crate::decisions::EngineView;
 use crate::engine_client::{EngineAddress, EngineClient};
+use crate::fresh::KnownVersions;
 use crate::metrics::Metrics;
 use crate::render::ENGINE_CONTAINER;
 use botfleet_crds::labels::BOT_LABEL;
@@ -47,6 +50,10 @@ pub struct Context {
     pub applied: AppliedCache,
     /// Children found taken by foreign objects, per bot UID.
     pub conflicts: crate::child_conflict::Conflicts,
+    /// Engine StatefulSets, metadata only (to know the children exist).
+    pub statefulsets: Store<PartialObjectMeta<StatefulSet>>,
+    /// The bot versions this operator last wrote or read.
+    pub known: KnownVersions,
 }
 
 impl Context {
@@ -99,6 +106,18 @@ impl Context {
         self.pods
             .get(&ObjectRef::new(&format!("{}-0", bot.name_any())).within(&ns))
             .is_some()
+    }
+
+    /// True when `bot`'s StatefulSet exists and is owned by it: its children
+    /// were applied (a deleted StatefulSet makes the next reconcile apply
+    /// them again; its pods are the StatefulSet controller's to recreate).
+    pub fn workload_exists(&self, bot: &TradingBot) -> bool {
+        let (Some(ns), Some(uid)) = (bot.namespace(), bot.uid()) else {
+            return false;
+        };
+        self.statefulsets
+            .get(&ObjectRef::new(&bot.name_any()).within(&ns))
+            .is_some_and(|sts| crate::child_conflict::owned_by(&sts.metadata, &uid))
     }
 
     /// Publishes an Event about `bot` (failures are logged, not fatal).

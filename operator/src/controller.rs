@@ -8,6 +8,7 @@ use std::sync::Arc;
 use botfleet_crds::{PhaseApproval, RiskPolicy, Strategy, TradingBot};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
+use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
@@ -16,7 +17,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, predicates, watcher};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 use tracing::{debug, info};
@@ -102,19 +103,64 @@ fn slim_pod(pod: &mut Pod) {
 }
 
 /// What re-triggers a bot: a spec change (generation), annotations (the
-/// resume annotation), finalizers and deletion. Not its status: the
-/// operator's own status writes must not re-trigger it.
+/// resume annotation) and deletion. Not its status nor its finalizers: the
+/// operator's own writes must not re-trigger it (the reconcile that adds
+/// the finalizer goes on with the bot as written; one removed by hand is
+/// added back at the next poll).
 fn bot_trigger(bot: &TradingBot) -> Option<u64> {
     let mut h = DefaultHasher::new();
     bot.metadata.generation.hash(&mut h);
     bot.metadata.annotations.hash(&mut h);
-    bot.metadata.finalizers.hash(&mut h);
     bot.metadata
         .deletion_timestamp
         .as_ref()
         .map(|t| t.0.as_second())
         .hash(&mut h);
     Some(h.finish())
+}
+
+/// Whether a StatefulSet watch event re-triggers its bot, given the
+/// generation last seen for it (`None`: first sight): a spec change by
+/// someone else, or a deletion. Not the first sight: that is the operator's
+/// own create, or the initial list after a restart (every bot is reconciled
+/// then anyway).
+fn workload_trigger(last_seen: Option<Option<i64>>, now: Option<Option<i64>>) -> bool {
+    match (last_seen, now) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(before), Some(now)) => before != now,
+    }
+}
+
+/// The engine StatefulSets (metadata only) into `writer`, and the changes
+/// that re-trigger their bots (see [`workload_trigger`]).
+fn workload_changes(
+    api: Api<PartialObjectMeta<StatefulSet>>,
+    writer: reflector::store::Writer<PartialObjectMeta<StatefulSet>>,
+) -> impl futures::Stream<Item = std::result::Result<PartialObjectMeta<StatefulSet>, watcher::Error>>
+{
+    let mut seen: HashMap<String, Option<i64>> = HashMap::new();
+    let events = watcher(api, watcher::Config::default().labels(MANAGED))
+        .default_backoff()
+        .modify(|s| s.metadata.managed_fields = None);
+    reflector::reflector(writer, events).filter_map(move |event| {
+        let mut check = |obj: PartialObjectMeta<StatefulSet>, deleted: bool| {
+            let uid = obj.metadata.uid.clone().unwrap_or_default();
+            let last = if deleted {
+                seen.remove(&uid)
+            } else {
+                seen.insert(uid, obj.metadata.generation)
+            };
+            let now = (!deleted).then_some(obj.metadata.generation);
+            workload_trigger(last, now).then_some(Ok(obj))
+        };
+        futures::future::ready(match event {
+            Err(e) => Some(Err(e)),
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => check(o, false),
+            Ok(watcher::Event::Delete(o)) => check(o, true),
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+        })
+    })
 }
 
 /// Runs the controller until `stop` turns true: one for every namespace,
@@ -160,6 +206,8 @@ async fn run_namespace(
         cache::<RiskPolicy>(api(&client, &ns), watcher::Config::default(), slim);
     let (approvals, approvals_task) =
         cache::<PhaseApproval>(api(&client, &ns), watcher::Config::default(), slim);
+    let (statefulsets, sts_writer) = reflector::store();
+    let workloads = workload_changes(api(&client, &ns), sts_writer);
     let tasks = [pods_task, strategies_task, policies_task, approvals_task];
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -198,6 +246,8 @@ async fn run_namespace(
         failures: Default::default(),
         applied: AppliedCache::default(),
         conflicts: Default::default(),
+        statefulsets,
+        known: Default::default(),
     });
     let (bots, bot_writer) = reflector::store();
     let bot_stream = reflector::reflector(
@@ -210,19 +260,10 @@ async fn run_namespace(
     .predicate_filter(bot_trigger, Default::default());
     let controller = Controller::for_stream(bot_stream, bots.clone())
         .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency));
-    // Children trigger their bot only when their spec changes (generation),
-    // read as metadata only.
-    let statefulsets = watcher(
-        api::<PartialObjectMeta<StatefulSet>>(&client, &ns),
-        watcher::Config::default().labels(MANAGED),
-    )
-    .default_backoff()
-    .touched_objects()
-    .predicate_filter(predicates::generation, Default::default());
     let bots2 = bots.clone();
     info!(namespace = ?ns, "controller starting");
     controller
-        .owns_stream(statefulsets)
+        .owns_stream(workloads)
         .watches(
             api::<Strategy>(&client, &ns),
             watcher::Config::default(),
@@ -269,4 +310,24 @@ async fn run_namespace(
     tasks.iter().for_each(|t| t.abort());
     info!("controller stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::workload_trigger;
+
+    #[test]
+    fn a_statefulset_triggers_its_bot_on_spec_change_or_deletion_only() {
+        assert!(!workload_trigger(None, Some(Some(1))), "our own create");
+        assert!(
+            !workload_trigger(Some(Some(1)), Some(Some(1))),
+            "status only"
+        );
+        assert!(
+            workload_trigger(Some(Some(1)), Some(Some(2))),
+            "spec edited"
+        );
+        assert!(workload_trigger(Some(Some(1)), None), "deleted");
+        assert!(workload_trigger(None, None), "deleted, never seen");
+    }
 }

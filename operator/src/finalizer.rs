@@ -3,22 +3,71 @@
 //! and cancels its open orders. It waits at most the finalizer timeout
 //! (counted from the deletion request) for the engine to confirm, then
 //! releases the bot either way, with an Event saying what happened.
+//! Adding the finalizer returns the bot as written, so the first reconcile
+//! goes on with it at once instead of waiting for its own watch event.
 
 use std::sync::Arc;
 
 use botfleet_crds::engine_api::HaltRequest;
 use botfleet_crds::{HaltAction, TradingBot};
 use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use tracing::info;
 
 use crate::context::Context;
 use crate::engine_client::Signer;
 use crate::error::{Error, Result};
 use crate::halt::new_halt_id;
+use botfleet_crds::labels::FINALIZER;
+
+/// Adds the operator's finalizer to `bot` and returns the bot as written.
+/// The JSON patch tests the finalizers it read, so a concurrent change fails
+/// (409/422) and is retried rather than duplicated or lost.
+pub async fn add(api: &Api<TradingBot>, bot: &TradingBot) -> Result<TradingBot> {
+    let ops = match bot.meta().finalizers.as_deref() {
+        None | Some([]) => serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]},
+        ]),
+        Some(existing) => serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": existing},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER},
+        ]),
+    };
+    let patch: json_patch::Patch = serde_json::from_value(ops)?;
+    Ok(api
+        .patch(
+            &bot.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
+        .await?)
+}
+
+/// Removes the operator's finalizer from `bot` (tested by position, so
+/// another controller's finalizer is never removed instead).
+pub async fn release(api: &Api<TradingBot>, bot: &TradingBot) -> Result<()> {
+    let Some(i) = bot.finalizers().iter().position(|f| f == FINALIZER) else {
+        return Ok(());
+    };
+    let path = format!("/metadata/finalizers/{i}");
+    let ops = serde_json::json!([
+        {"op": "test", "path": path, "value": FINALIZER},
+        {"op": "remove", "path": path},
+    ]);
+    let patch: json_patch::Patch = serde_json::from_value(ops)?;
+    api.patch(
+        &bot.name_any(),
+        &PatchParams::default(),
+        &Patch::<()>::Json(patch),
+    )
+    .await?;
+    Ok(())
+}
 
 /// Stops the engine of a deleted bot, then lets the bot go.
 pub async fn cleanup(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
@@ -95,6 +144,7 @@ pub async fn cleanup(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
     }
     ctx.metrics.remove_bot(&ns, &name);
     ctx.applied.forget(&uid);
+    ctx.known.forget(&uid);
     ctx.conflicts.clear(&uid);
     ctx.failures.lock().expect("failures lock").remove(&uid);
     Ok(Action::await_change())

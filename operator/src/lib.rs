@@ -35,6 +35,7 @@ pub mod engine_client;
 pub mod engine_peers;
 pub mod error;
 pub mod finalizer;
+pub mod fresh;
 pub mod gate;
 pub mod halt;
 pub mod http;

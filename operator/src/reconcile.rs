@@ -14,7 +14,6 @@ use botfleet_crds::{ConditionStatus, Strategy, TradingBot, condition_types as ct
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
 use tracing::warn;
 
@@ -26,9 +25,10 @@ use crate::engine_client::Signer;
 use crate::error::{Error, Result};
 use crate::render::{self, EngineInputs, WorkloadSettings};
 use crate::resolve::{self, Problem, Resolved};
-use crate::{announce, children, status};
+use crate::{announce, children, fresh, status};
 
-/// Entry point of the controller: the finalizer wraps apply and cleanup.
+/// Entry point of the controller: the finalizer first (added, then the
+/// same reconcile goes on with the bot as written), apply or cleanup.
 pub async fn reconcile(bot: Arc<TradingBot>, ctx: Arc<Context>) -> Result<Action> {
     let span =
         tracing::info_span!("reconcile", bot = %bot.name_any(), namespace = ?bot.namespace());
@@ -37,25 +37,32 @@ pub async fn reconcile(bot: Arc<TradingBot>, ctx: Arc<Context>) -> Result<Action
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<TradingBot> = Api::namespaced(ctx.client.clone(), &ns);
-    let work = finalizer(&api, FINALIZER, bot, |event| async {
-        match event {
-            FinalizerEvent::Apply(bot) => apply(bot, &ctx).await,
-            FinalizerEvent::Cleanup(bot) => crate::finalizer::cleanup(bot, &ctx).await,
+    let work = async {
+        let has_finalizer = bot.finalizers().iter().any(|f| f == FINALIZER);
+        match (has_finalizer, bot.meta().deletion_timestamp.is_some()) {
+            (true, true) => {
+                let action = crate::finalizer::cleanup(bot.clone(), &ctx).await?;
+                crate::finalizer::release(&api, &bot).await?;
+                Ok(action)
+            }
+            (false, true) => Ok(Action::await_change()),
+            (true, false) => {
+                let fresh = fresh::read(&api, &bot, &ctx.known).await?;
+                apply(fresh, &ns, &api, &ctx).await
+            }
+            (false, false) => {
+                let written = crate::finalizer::add(&api, &bot).await?;
+                ctx.known.record(&written);
+                apply(written, &ns, &api, &ctx).await
+            }
         }
-    });
+    };
     // A panic while handling one bot (a bug, or numbers no one foresaw) fails
     // that reconcile only: it is counted and retried, and every other bot
     // stays supervised.
-    let result = tracing::Instrument::instrument(AssertUnwindSafe(work).catch_unwind(), span)
+    tracing::Instrument::instrument(AssertUnwindSafe(work).catch_unwind(), span)
         .await
-        .map_err(|panic| Error::Panic(panic_message(&panic)))?;
-    result.map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        kube::runtime::finalizer::Error::AddFinalizer(e)
-        | kube::runtime::finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
-        other => Error::Finalizer(other.to_string()),
-    })
+        .map_err(|panic| Error::Panic(panic_message(&panic)))?
 }
 
 /// Requeue policy after an error: log, count, retry soon.
@@ -65,14 +72,9 @@ pub fn error_policy(bot: Arc<TradingBot>, error: &Error, ctx: Arc<Context>) -> A
     Action::requeue(ctx.config.error_requeue)
 }
 
-async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
-    let ns = bot
-        .namespace()
-        .ok_or(Error::MissingField("metadata.namespace"))?;
-    let api: Api<TradingBot> = Api::namespaced(ctx.client.clone(), &ns);
-    // Read the bot fresh: the cache may not hold this operator's last status
-    // write yet, and deciding on a stale status would repeat a transition.
-    let bot = api.get(&bot.name_any()).await?;
+/// Decides and acts on `bot`, read fresh (see [`fresh`]): deciding on a
+/// status without this operator's last write would repeat a transition.
+async fn apply(bot: TradingBot, ns: &str, api: &Api<TradingBot>, ctx: &Context) -> Result<Action> {
     if bot.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -82,11 +84,11 @@ async fn apply(bot: Arc<TradingBot>, ctx: &Context) -> Result<Action> {
         &ctx.config.trusted_engine_images,
     );
     let resolved = trusted.and_then(|_| resolve::resolve(&bot, &ctx.strategies, &ctx.policies));
-    match (resolved, child_conflict(&bot, &ns, ctx).await?) {
+    match (resolved, child_conflict(&bot, ns, ctx).await?) {
         (Err(problem), _) | (Ok(_), Some(problem)) => {
-            apply_unresolved(&bot, &problem, &api, ctx).await
+            apply_unresolved(&bot, &problem, api, ctx).await
         }
-        (Ok(resolved), None) => apply_resolved(&bot, &resolved, &api, ctx).await,
+        (Ok(resolved), None) => apply_resolved(&bot, &resolved, api, ctx).await,
     }
 }
 
@@ -156,7 +158,7 @@ async fn apply_resolved(
     observed.approver_refusals = &refusals;
     let d = decide(&observed);
     tell_engine(bot, ctx, &engine, &d.engine_commands).await?;
-    status::write(api, bot, &d.status).await?;
+    status::write(api, bot, &d.status, &ctx.known).await?;
     // Events and counters, now that the transitions are committed — before
     // the children: the next reconcile reads the transition as done, so a
     // failed config write (or a kill there) must not lose its announcement.
@@ -196,7 +198,7 @@ async fn apply_unresolved(
         tell_engine(bot, ctx, &engine, &[command]).await?;
     }
     let was_reported = old.condition_is(ct::READY, ConditionStatus::False, problem.reason);
-    if status::write(api, bot, &new).await? && !was_reported {
+    if status::write(api, bot, &new, &ctx.known).await? && !was_reported {
         ctx.event(
             bot,
             EventType::Warning,
@@ -268,7 +270,7 @@ async fn apply_children(bot: &TradingBot, ctx: &Context, inputs: &EngineInputs<'
         &rendered,
         &settings,
         &public_keys,
-        ctx.pod_exists(bot),
+        ctx.workload_exists(bot),
         ctx.config.resync_interval,
     )
     .await?;

@@ -12,6 +12,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use crate::error::Result;
+use crate::fresh::KnownVersions;
 use botfleet_crds::labels::MANAGED_BY as FIELD_MANAGER;
 
 /// One condition to set.
@@ -81,10 +82,13 @@ pub fn bot_metrics(engine: &EngineStatus) -> BotMetrics {
 /// decided from, so if anything wrote the bot since (a newer leader's halt,
 /// a user's edit) the apiserver refuses it with 409 and the reconcile runs
 /// again on fresh data. A deposed leader can never overwrite a newer latch.
+/// The version written is remembered in `known` (a refused write forgets
+/// the bot, so the retry reads it again).
 pub async fn write(
     api: &Api<TradingBot>,
     bot: &TradingBot,
     new: &TradingBotStatus,
+    known: &KnownVersions,
 ) -> Result<bool> {
     let old = bot.status.clone().unwrap_or_default();
     if old == *new {
@@ -97,13 +101,23 @@ pub async fn write(
         "metadata": {"name": name, "resourceVersion": bot.metadata.resource_version},
         "status": new,
     });
-    api.patch_status(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await?;
-    Ok(true)
+    let written = api
+        .patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await;
+    match written {
+        Ok(written) => {
+            known.record(&written);
+            Ok(true)
+        }
+        Err(e) => {
+            known.forget(&bot.uid().unwrap_or_default());
+            Err(e.into())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -132,6 +132,7 @@ async fn of_two_operators_only_the_lease_holder_acts() {
 #[tokio::test]
 async fn a_status_write_decided_on_a_stale_read_is_refused() {
     use botfleet_crds::{HaltStatus, TradingBotStatus};
+    use botfleet_operator::fresh::KnownVersions;
     use botfleet_operator::status;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use k8s_openapi::jiff::Timestamp;
@@ -150,10 +151,16 @@ async fn a_status_write_decided_on_a_stale_read_is_refused() {
         }),
         ..Default::default()
     };
+    // Each leader remembers only its own reads and writes.
+    let (newer, deposed) = (KnownVersions::default(), KnownVersions::default());
     // The newer leader writes first, from the same read.
-    assert!(status::write(&api, &read, &latch("newer")).await.unwrap());
+    assert!(
+        status::write(&api, &read, &latch("newer"), &newer)
+            .await
+            .unwrap()
+    );
     // The deposed one, still holding that read, is refused.
-    let stale = status::write(&api, &read, &latch("stale")).await;
+    let stale = status::write(&api, &read, &latch("stale"), &deposed).await;
     assert!(
         matches!(&stale, Err(botfleet_operator::Error::Kube(kube::Error::Api(e))) if e.code == 409),
         "{stale:?}"
