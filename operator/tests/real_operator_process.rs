@@ -269,6 +269,10 @@ async fn a_sigkill_while_a_demotion_waits_for_a_flat_book_strands_no_position() 
         })
         .await
         .unwrap();
+    // Announced right after the status write, before the (held) config
+    // write: killed there, not between the status write and its Event (an
+    // Event is best effort; the status history is the record).
+    rw.wait_events("demoted", "Halted").await.unwrap();
     first.kill();
     let latch = status(&latched).halt.unwrap();
     let at_kill = rw.get("demoted").await.unwrap();
