@@ -58,18 +58,7 @@ async fn a_coinbase_bot_climbs_to_limited_real_on_coinbase_data_and_its_books_eq
         })
         .await
         .unwrap();
-    let runs = rw.kubelet.runs("cbbot");
-    for p in [Phase::Paper, Phase::Sandbox, Phase::LimitedReal] {
-        let run = runs
-            .iter()
-            .find(|r| r.phase == Some(p))
-            .unwrap_or_else(|| panic!("no engine ran in {p}"));
-        assert!(
-            run.args.iter().any(|a| a == &sim.coinbase_ws_url()),
-            "{p} reads Coinbase market data: {:?}",
-            run.args
-        );
-    }
+    assert_every_phase_ran_on(&rw, "cbbot", &market, Phase::LimitedReal);
     let requests = sim.requests();
     assert!(
         requests

@@ -59,24 +59,7 @@ async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
         );
     }
     // Every phase ran the real engine on the simulator's live feed.
-    let runs = rw.kubelet.runs("climber");
-    for p in [Phase::Paper, Phase::Sandbox, Phase::LimitedReal] {
-        let run = runs
-            .iter()
-            .find(|r| r.phase == Some(p))
-            .unwrap_or_else(|| panic!("no engine ran in {p}"));
-        assert!(
-            run.args.iter().any(|a| a == &sim.ws_url),
-            "{p}: {:?}",
-            run.args
-        );
-        assert_eq!(
-            run.args.iter().any(|a| a == "--venue-url"),
-            p != Phase::Paper,
-            "{p}: {:?}",
-            run.args
-        );
-    }
+    assert_every_phase_ran_on(&rw, "climber", &market, Phase::LimitedReal);
     assert!(
         sim.requests()
             .iter()

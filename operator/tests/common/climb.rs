@@ -201,3 +201,35 @@ pub async fn wait_climbed(rw: &RealWorld, name: &str, to: Phase) -> TradingBot {
     assert_eq!(moves, want, "one gate at a time");
     bot
 }
+
+/// An engine of bot `name` ran in each phase from Paper up to `to`, every
+/// one reading `market`'s data, and from Sandbox up trading on its venue.
+pub fn assert_every_phase_ran_on(rw: &RealWorld, name: &str, market: &LiveMarket, to: Phase) {
+    let ws_url = market.kind.market_ws_url(&market.sim);
+    let runs = rw.kubelet.runs(name);
+    for p in [
+        Phase::Paper,
+        Phase::Sandbox,
+        Phase::LimitedReal,
+        Phase::Scaling,
+    ] {
+        if p > to {
+            break;
+        }
+        let run = runs
+            .iter()
+            .find(|r| r.phase == Some(p))
+            .unwrap_or_else(|| panic!("no engine ran in {p}"));
+        assert!(
+            run.args.iter().any(|a| a == &ws_url),
+            "{p} reads the simulator's market data: {:?}",
+            run.args
+        );
+        assert_eq!(
+            run.args.iter().any(|a| a == "--venue-url"),
+            p != Phase::Paper,
+            "{p} trades on the venue from Sandbox up: {:?}",
+            run.args
+        );
+    }
+}
