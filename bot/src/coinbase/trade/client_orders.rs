@@ -126,10 +126,19 @@ impl CoinbaseClient {
         symbol: &Symbol,
         cursor: Option<&str>,
     ) -> Result<parse::Page<(OrderState, String)>, VenueError> {
-        let mut query = vec![
-            ("product_ids", symbol.as_str().to_string()),
-            ("limit", "250".to_string()),
-        ];
+        let filters = vec![("product_ids", symbol.as_str().to_string())];
+        self.list_orders_page_where(filters, cursor).await
+    }
+
+    /// One page of List Orders matching `filters` (query parameters), as
+    /// [`Self::list_orders_page`].
+    async fn list_orders_page_where(
+        &mut self,
+        filters: Vec<(&'static str, String)>,
+        cursor: Option<&str>,
+    ) -> Result<parse::Page<(OrderState, String)>, VenueError> {
+        let mut query = filters;
+        query.push(("limit", "250".to_string()));
         if let Some(c) = cursor {
             query.push(("cursor", c.to_string()));
         }
@@ -345,32 +354,19 @@ impl Venue for CoinbaseClient {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut query = vec![
-                ("order_status", "OPEN".to_string()),
-                ("limit", "250".to_string()),
-            ];
+            let mut filters = vec![("order_status", "OPEN".to_string())];
             if let Some(s) = symbol {
-                query.push(("product_ids", s.as_str().to_string()));
+                filters.push(("product_ids", s.as_str().to_string()));
             }
-            if let Some(c) = &cursor {
-                query.push(("cursor", c.clone()));
-            }
-            let body = self
-                .call(
-                    Method::GET,
-                    "/orders/historical/batch",
-                    query,
-                    None,
-                    Repeat::Idempotent,
-                )
+            let (orders, next) = self
+                .list_orders_page_where(filters, cursor.as_deref())
                 .await?;
-            let (orders, next) = parse::parse_list_orders(&body, &self.ids).map_err(invalid)?;
-            for (state, venue_id) in orders {
-                self.venue_ids.entry(state.id).or_insert(venue_id);
-                if state.is_open() {
-                    out.push(state);
-                }
-            }
+            out.extend(
+                orders
+                    .into_iter()
+                    .map(|(state, _)| state)
+                    .filter(OrderState::is_open),
+            );
             match next {
                 Some(c) => cursor = Some(c),
                 None => break,
