@@ -125,17 +125,22 @@ fn main() {
         format!("{trades} trades")
     );
 
-    // 1b. The engine loop alone, no report: RUNS fresh engines.
-    let mut rates = Vec::new();
-    for _ in 0..runs {
-        let mut engine = Engine::new(
+    // An engine that only counts its events, as the loop and latency
+    // measurements below use.
+    let counting_engine = || {
+        Engine::new(
             cfg.clone(),
             Default::default(),
             EquityCurve::bounded(2_000),
             0,
             EventMode::CountOnly,
         )
-        .expect("engine builds");
+        .expect("engine builds")
+    };
+    // 1b. The engine loop alone, no report: RUNS fresh engines.
+    let mut rates = Vec::new();
+    for _ in 0..runs {
+        let mut engine = counting_engine();
         let t = Instant::now();
         for c in &series.candles {
             engine.on_candle(0, c).expect("step");
@@ -149,14 +154,7 @@ fn main() {
     );
 
     // 2. Latency per candle.
-    let mut engine = Engine::new(
-        cfg.clone(),
-        Default::default(),
-        EquityCurve::bounded(2_000),
-        0,
-        EventMode::CountOnly,
-    )
-    .expect("engine builds");
+    let mut engine = counting_engine();
     let mut all = Vec::with_capacity(CANDLES);
     let mut with_order = Vec::new();
     for c in &series.candles {
