@@ -14,9 +14,7 @@ use botfleet_crds::Phase;
 use botfleet_crds::condition_types as ct;
 use botfleet_tests::venue_kind::VenueKind;
 use common::climb::*;
-use common::real_engine::*;
 use common::*;
-use rust_decimal::Decimal;
 use serde_json::json;
 
 /// A Coinbase bot asking for LimitedReal with automatic promotion earns
@@ -81,19 +79,6 @@ async fn a_coinbase_bot_climbs_to_limited_real_on_coinbase_data_and_its_books_eq
     assert!(condition_is(&bot, ct::HALTED, "False"));
     assert_eq!(rw.kubelet.restarts("cbbot"), 0, "{}", rw.kubelet.journal());
 
-    op.stop().await;
-    market.stop();
-    let run = rw.kubelet.current("cbbot").unwrap();
-    let last = rw.kubelet.status("cbbot").await.unwrap();
-    rw.kubelet.park("cbbot").await.unwrap();
-    assert_books_equal_on(
-        kind,
-        &store_url(&run),
-        &sim,
-        Decimal::from(VENUE_QUOTE),
-        CAPITAL,
-        &last,
-    )
-    .await;
+    stop_and_assert_books_equal(&rw, op, &market, "cbbot").await;
     took("Coinbase climb to LimitedReal", started);
 }

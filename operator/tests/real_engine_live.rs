@@ -44,7 +44,6 @@ async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
     )
     .await;
     let started = Instant::now();
-    let usdt = Decimal::from(VENUE_QUOTE);
     let market = climbing_bot(&rw, VenueKind::Binance, "climber", Phase::Scaling).await;
     let sim = market.sim.clone();
     let bot = wait_climbed(&rw, "climber", Phase::Scaling).await;
@@ -97,12 +96,7 @@ async fn h_the_full_climb_to_scaling_on_gates_met_by_real_trading() {
         rw.kubelet.journal()
     );
 
-    op.stop().await;
-    market.stop();
-    let run = rw.kubelet.current("climber").unwrap();
-    let last = rw.kubelet.status("climber").await.unwrap();
-    rw.kubelet.park("climber").await.unwrap();
-    assert_books_equal(&store_url(&run), &sim, usdt, CAPITAL, &last).await;
+    stop_and_assert_books_equal(&rw, op, &market, "climber").await;
     took("h (full climb on the live feed)", started);
 }
 
@@ -205,9 +199,7 @@ async fn i_scaling_steps_up_and_down_without_a_halt_and_the_allocations_follow()
     )
     .await;
     let started = Instant::now();
-    let usdt = Decimal::from(VENUE_QUOTE);
     let market = climbing_bot(&rw, VenueKind::Binance, "scaler", Phase::Scaling).await;
-    let sim = market.sim.clone();
     let mut steps = Steps::default();
     wait_step(&rw, "scaler", &mut steps, 0).await;
     let climbed = started.elapsed();
@@ -244,12 +236,7 @@ async fn i_scaling_steps_up_and_down_without_a_halt_and_the_allocations_follow()
     assert!(engine.halt.is_none(), "{:?}", engine.halt);
     assert_eq!(rw.kubelet.restarts("scaler"), 0, "{}", rw.kubelet.journal());
 
-    op.stop().await;
-    market.stop();
-    let run = rw.kubelet.current("scaler").unwrap();
-    let last = rw.kubelet.status("scaler").await.unwrap();
-    rw.kubelet.park("scaler").await.unwrap();
-    assert_books_equal(&store_url(&run), &sim, usdt, CAPITAL, &last).await;
+    stop_and_assert_books_equal(&rw, op, &market, "scaler").await;
     eprintln!("climb to Scaling: {climbed:.1?}");
     took("i (scaling up and down)", started);
 }

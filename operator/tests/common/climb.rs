@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::Operator;
 use super::live_market::{LiveMarket, live_feed_on, wave_price};
-use super::real_engine::RealWorld;
+use super::real_engine::{RealWorld, assert_books_equal_on, store_url};
 
 /// The bot's capital (the default of `RealWorld::bot`).
 pub const CAPITAL: i64 = 1000;
@@ -232,4 +232,29 @@ pub fn assert_every_phase_ran_on(rw: &RealWorld, name: &str, market: &LiveMarket
             run.args
         );
     }
+}
+
+/// The end of a climb: stops the operator and the market, parks bot
+/// `name`'s engine, and checks its books (the current run's store) equal
+/// the venue's, which held [`VENUE_QUOTE`] at the start.
+pub async fn stop_and_assert_books_equal(
+    rw: &RealWorld,
+    op: Operator,
+    market: &LiveMarket,
+    name: &str,
+) {
+    op.stop().await;
+    market.stop();
+    let run = rw.kubelet.current(name).unwrap();
+    let last = rw.kubelet.status(name).await.unwrap();
+    rw.kubelet.park(name).await.unwrap();
+    assert_books_equal_on(
+        market.kind,
+        &store_url(&run),
+        &market.sim,
+        Decimal::from(VENUE_QUOTE),
+        CAPITAL,
+        &last,
+    )
+    .await;
 }
