@@ -6,9 +6,11 @@
 //! statistics, not balances) and take `Price::to_f64()` explicitly.
 
 mod candle;
+mod float_view;
 mod money;
 mod order;
 
 pub use candle::{Candle, Timeframe};
+pub use float_view::float_view;
 pub use money::{Money, Price, Quantity};
 pub use order::{Fill, Liquidity, OrderId, OrderKind, OrderRequest, OrderStatus, Side, Symbol};

@@ -410,23 +410,11 @@ fn pct(d: rust_decimal::Decimal) -> f64 {
     ratio(d * rust_decimal::Decimal::ONE_HUNDRED)
 }
 
-const POW10: [f64; 29] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28,
-];
-
-/// Money as f64 for statistics: mantissa / 10^scale, a few ns (the library's
-/// exact conversion costs ~40 ns, too much per candle). Within an ulp or two
-/// of the exact value; comparisons that matter (new peak or not) are done on
-/// the exact `Money`, and the drawdown is clamped at 0.
+/// Money as f64 for statistics: the float view (within a few ulp of the
+/// exact value; an `i128 → f64` cast is a library call, too slow per
+/// candle). Comparisons that matter (new peak or not) are done on the
+/// exact `Money`, and the drawdown is clamped at 0.
 #[inline]
 pub(crate) fn approx_f64(m: Money) -> f64 {
-    let d = m.value();
-    let mantissa = d.mantissa();
-    // i64 → f64 is one instruction; i128 → f64 is a library routine.
-    let mantissa = match i64::try_from(mantissa) {
-        Ok(small) => small as f64,
-        Err(_) => mantissa as f64,
-    };
-    mantissa / POW10[d.scale() as usize]
+    crate::domain::float_view(m.value())
 }
