@@ -130,8 +130,12 @@ impl Engine {
         };
         // The symbol is borrowed field by field: cloning it per candle costs
         // an allocation.
+        broker.on_candle(&self.markets[index].symbol, candle, &mut self.report);
+        if self.report.is_empty() {
+            // Most candles: no order was open.
+            return Ok(());
+        }
         let mut report = std::mem::take(&mut self.report);
-        broker.on_candle(&self.markets[index].symbol, candle, &mut report);
         for fill in report.fills.drain(..) {
             self.apply_fill(fill)?;
         }
