@@ -29,8 +29,10 @@ impl Engine {
         if !actions.is_empty() {
             self.apply_risk_actions(actions);
         }
-        self.perf
-            .on_candle(now, self.ledger.equity(), self.ledger.has_position());
+        if self.candle_statistics {
+            self.perf
+                .on_candle(now, self.ledger.equity(), self.ledger.has_position());
+        }
         if self.owes_capital {
             // A cut of the allocation not yet moved out: what has freed up goes.
             self.apply_allocation(now)?;

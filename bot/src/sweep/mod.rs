@@ -117,6 +117,8 @@ fn equity_at_edges(
         EventMode::CountOnly,
     )
     .map_err(|e| e.to_string())?;
+    // Scored by the ledger's equity at the edges and the trade count only.
+    engine.skip_candle_statistics();
     let index = 0;
     if let Some(strategy) = strategy {
         engine.set_strategy(index, strategy);
