@@ -23,6 +23,9 @@ pub struct RiskEngine {
     /// Whether approvals carry their sizing explanation (see
     /// [`RiskEngine::set_explain`]).
     pub(super) explain: bool,
+    /// The last equity seen and its float view: a flat account's equity
+    /// does not move, so most candles reuse the view.
+    pub(super) equity_view: (Decimal, f64),
 }
 
 /// Equity levels that trip a limit, rebuilt when their base changes so a
@@ -89,6 +92,7 @@ impl RiskEngine {
             },
             hold: None,
             explain: true,
+            equity_view: (Decimal::ZERO, 0.0),
         };
         engine.refresh_floors();
         Ok(engine)

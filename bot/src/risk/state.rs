@@ -270,12 +270,13 @@ impl FlashWindow {
     /// the window ending at it, if any (a candle's own range counts).
     /// `down`/`up` are `1 ∓ movePct/100`: the move trips when the low is
     /// below `highest × down` or the high above `lowest × up`.
+    #[inline]
     pub fn update(
         &mut self,
         candle: &Candle,
-        cf: CandleF,
+        cf: &CandleF,
         window_ms: i64,
-        (down, up): (Factor, Factor),
+        (down, up): &(Factor, Factor),
     ) -> Option<FlashMove> {
         let t = candle.open_time;
         let oldest = t - window_ms;
@@ -307,7 +308,7 @@ impl FlashWindow {
             approx: cf.low,
         });
         let top = self.highs.front()?;
-        let floor = Level::new(top.price.value(), top.approx, down);
+        let floor = Level::new(top.price.value(), top.approx, *down);
         if floor.cmp(low, cf.low).is_lt() {
             return Some(FlashMove {
                 from: top.price,
@@ -316,7 +317,7 @@ impl FlashWindow {
             });
         }
         let bottom = self.lows.front()?;
-        let ceiling = Level::new(bottom.price.value(), bottom.approx, up);
+        let ceiling = Level::new(bottom.price.value(), bottom.approx, *up);
         ceiling.cmp(high, cf.high).is_gt().then_some(FlashMove {
             from: bottom.price,
             to: candle.high,

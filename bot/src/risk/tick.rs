@@ -43,7 +43,7 @@ impl RiskEngine {
         }
         let flash = state
             .flash
-            .update(candle, cf, r.flash_window_ms, r.flash_factors);
+            .update(candle, &cf, r.flash_window_ms, &r.flash_factors);
         let exit = match ledger.position(symbol).filter(|p| !p.is_flat()) {
             Some(pos) => track(state, pos, candle, cf, r),
             None => {
@@ -75,7 +75,15 @@ impl RiskEngine {
         if now >= self.state.next_day_start {
             self.roll_day(now, actions);
         }
-        let (e, ef) = (equity.value(), approx(equity.value()));
+        let e = equity.value();
+        // Same representation, same view (a bitwise test, cheaper than the view).
+        let ef = if e.serialize() == self.equity_view.0.serialize() {
+            self.equity_view.1
+        } else {
+            let ef = approx(e);
+            self.equity_view = (e, ef);
+            ef
+        };
         let s = &mut self.state;
         s.last_equity = equity;
         s.last_update = now;
