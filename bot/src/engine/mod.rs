@@ -21,12 +21,15 @@ mod venue_routing;
 
 #[cfg(test)]
 mod exact_money_tests;
+#[cfg(test)]
+mod shared_reads_tests;
 
 pub use events::{AuditRecord, EngineEvent, EventMode, RiskCounters};
 pub use snapshot::{CounterSnapshot, EngineSnapshot, SNAPSHOT_VERSION};
 pub use venue_routing::{VenueCommand, VenueOrders};
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::config::EngineConfig;
 use crate::domain::{Money, OrderId, Symbol};
@@ -34,7 +37,7 @@ use crate::execution::{ExecutionReport, PaperBroker, PaperConfig, PaperConfigErr
 use crate::indicators::Atr;
 use crate::ledger::Ledger;
 use crate::performance::{EquityCurve, Performance};
-use crate::risk::{RiskConfig, RiskConfigError, RiskEngine};
+use crate::risk::{CandleReads, RiskConfig, RiskConfigError, RiskEngine};
 use crate::strategy::{Strategy, StrategyBlueprint, StrategyError};
 use events::EventLog;
 
@@ -61,6 +64,8 @@ pub enum EngineError {
     Restore(String),
     #[error("capital transfer: {0}")]
     Transfer(String),
+    #[error("shared candle reads: made with other flash-crash settings than this bot's policy")]
+    SharedReads,
 }
 
 /// One traded symbol: its own strategy instance and ATR.
@@ -72,6 +77,9 @@ pub(crate) struct Market {
     /// The strategy has a model member: it is given the bot's context and
     /// its exchanges are audited (indicator-only bots skip both).
     pub uses_llm: bool,
+    /// Candle reads shared with other engines, and the index of the next
+    /// candle's read (see [`Engine::share_candle_reads`]).
+    pub reads: Option<(Arc<CandleReads>, usize)>,
 }
 
 /// Where the engine's orders go.
@@ -178,6 +186,7 @@ impl Engine {
                 atr: atr_period.and_then(|p| Atr::new(p).ok()),
                 atr_value: None,
                 uses_llm: blueprint.has_llm(),
+                reads: None,
             })
             .collect();
         let index = markets
@@ -259,6 +268,25 @@ impl Engine {
     /// [`Engine::performance`] stay where they were.
     pub fn skip_candle_statistics(&mut self) {
         self.candle_statistics = false;
+    }
+
+    /// Has the symbol at `index` follow `reads` (made by
+    /// [`RiskEngine::read_candles`] over the candles this engine will be
+    /// given, from the first) instead of reading each candle itself: a
+    /// sweep's sets read the candles once. Refused when the reads were made
+    /// with other flash settings. A candle that is not the next read's is
+    /// read by the engine itself from then on (its own flash window missed
+    /// the candles before).
+    pub fn share_candle_reads(
+        &mut self,
+        index: usize,
+        reads: Arc<CandleReads>,
+    ) -> Result<(), EngineError> {
+        if !self.risk.can_follow(&reads) {
+            return Err(EngineError::SharedReads);
+        }
+        self.markets[index].reads = Some((reads, 0));
+        Ok(())
     }
 
     /// Index of `symbol` for [`Engine::on_candle`].

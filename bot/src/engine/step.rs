@@ -23,9 +23,26 @@ impl Engine {
         }
 
         // 2-4. Mark, risk, equity.
-        let symbol = &self.markets[index].symbol;
-        self.ledger.mark(symbol, candle.close);
-        let actions = self.risk.on_candle(symbol, candle, &self.ledger);
+        let market = &mut self.markets[index];
+        self.ledger.mark(&market.symbol, candle.close);
+        let read = match market.reads.as_mut() {
+            Some((reads, next)) => {
+                let read = reads.get(*next, candle.open_time);
+                *next += 1;
+                read
+            }
+            None => None,
+        };
+        let actions = match read {
+            Some(read) => self
+                .risk
+                .on_read_candle(&market.symbol, candle, read, &self.ledger),
+            None => {
+                // Off the shared reads (or never on them): read it here.
+                market.reads = None;
+                self.risk.on_candle(&market.symbol, candle, &self.ledger)
+            }
+        };
         if !actions.is_empty() {
             self.apply_risk_actions(actions);
         }

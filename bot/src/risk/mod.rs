@@ -46,6 +46,7 @@
 //! clears it. Every decision is a structured record (limit, numbers, reason)
 //! for the audit log and `/status`.
 
+mod candle_read;
 mod config;
 mod control;
 mod engine;
@@ -61,6 +62,7 @@ mod transfer;
 #[cfg(test)]
 mod tests;
 
+pub use candle_read::{CandleRead, CandleReads};
 pub use config::{HardCaps, RiskConfig, RiskConfigError};
 pub use engine::RiskEngine;
 pub use records::{

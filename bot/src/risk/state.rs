@@ -259,6 +259,7 @@ pub(super) struct FlashWindow {
 }
 
 /// A move that trips the breaker: from `from` to `to` within the window.
+#[derive(Clone, Debug)]
 pub(super) struct FlashMove {
     pub from: Price,
     pub to: Price,

@@ -8,6 +8,7 @@
 //! the conservative reading — then the new high raises the trailing stop,
 //! which the close is checked against.
 
+use super::candle_read::CandleRead;
 use super::config::{Resolved, SymbolRule};
 use super::engine::RiskEngine;
 use super::level::{Factor, Level, approx, cmp_approx};
@@ -27,23 +28,51 @@ impl RiskEngine {
     /// is defence in depth): it is ignored, so no stop, breaker or
     /// percentage is computed from it.
     pub fn on_candle(&mut self, symbol: &Symbol, candle: &Candle, ledger: &Ledger) -> RiskActions {
+        self.tick(symbol, candle, None, ledger)
+    }
+
+    /// [`Self::on_candle`] with the candle already read by
+    /// [`Self::read_candles`] for an engine with these flash settings
+    /// ([`Self::can_follow`]): the same actions, without this engine's own
+    /// flash window (which stays as it was).
+    pub fn on_read_candle(
+        &mut self,
+        symbol: &Symbol,
+        candle: &Candle,
+        read: &CandleRead,
+        ledger: &Ledger,
+    ) -> RiskActions {
+        self.tick(symbol, candle, Some(read), ledger)
+    }
+
+    #[inline]
+    fn tick(
+        &mut self,
+        symbol: &Symbol,
+        candle: &Candle,
+        read: Option<&CandleRead>,
+        ledger: &Ledger,
+    ) -> RiskActions {
         let mut actions = RiskActions::default();
-        if ![candle.open, candle.high, candle.low, candle.close]
-            .iter()
-            .all(|p| p.is_positive())
-        {
+        if !prices_positive(candle) {
             return actions;
         }
         let now = candle.open_time;
-        let cf = CandleF::new(candle);
         let r = &self.resolved;
         let state = self.state.symbols.entry(symbol);
         if state.rule.is_none() {
             state.rule = Some(SymbolRule::new(&self.config, r, symbol));
         }
-        let flash = state
-            .flash
-            .update(candle, &cf, r.flash_window_ms, &r.flash_factors);
+        let (cf, flash) = match read {
+            Some(read) => (read.cf, read.flash.clone()),
+            None => {
+                let cf = CandleF::new(candle);
+                let flash = state
+                    .flash
+                    .update(candle, &cf, r.flash_window_ms, &r.flash_factors);
+                (cf, flash)
+            }
+        };
         let exit = match ledger.position(symbol).filter(|p| !p.is_flat()) {
             Some(pos) => track(state, pos, candle, cf, r),
             None => {
@@ -216,6 +245,15 @@ impl RiskEngine {
         self.state.flash_pause = Some(pause.clone());
         actions.push(RiskAction::Pause(pause));
     }
+}
+
+/// Whether every price of `candle` is above zero (a tick ignores one that
+/// is not: bad data, refused by every input; this is defence in depth).
+#[inline]
+pub(super) fn prices_positive(candle: &Candle) -> bool {
+    [candle.open, candle.high, candle.low, candle.close]
+        .iter()
+        .all(|p| p.is_positive())
 }
 
 /// Follows the open position of a symbol through one candle; an exit when a

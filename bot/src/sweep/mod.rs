@@ -123,6 +123,7 @@ fn equity_at_edges(
     if let Some(strategy) = strategy {
         engine.set_strategy(index, strategy);
     }
+    shared.share_reads(&mut engine, candles);
     let mut out = Vec::with_capacity(edges.len());
     let mut next = 0;
     for candle in candles {

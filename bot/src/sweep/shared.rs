@@ -2,14 +2,18 @@
 //! series is computed once, on first use, and read by every set that uses
 //! it. Today that is the SMA of an `smaCrossover` strategy (a grid of 40
 //! fast × 26 slow periods needs 66 series, not 2,080); other kinds compute
-//! their indicators per set as in a backtest.
+//! their indicators per set as in a backtest. The risk engine's reading of
+//! each candle (float views, the flash-crash window) is shared the same way:
+//! every set has the same risk policy.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::config::EngineConfig;
 use crate::domain::Candle;
+use crate::engine::Engine;
 use crate::indicators::price_to_f64;
+use crate::risk::CandleReads;
 use crate::strategy::{SharedSma, SmaCrossoverStrategy, Strategy};
 
 /// The series of one sweep, keyed by SMA period; filled lazily so a period
@@ -17,6 +21,7 @@ use crate::strategy::{SharedSma, SmaCrossoverStrategy, Strategy};
 pub(super) struct SharedSeries {
     closes: Vec<f64>,
     sma: BTreeMap<u32, OnceLock<Result<SharedSma, String>>>,
+    reads: OnceLock<Arc<CandleReads>>,
 }
 
 /// The plain `smaCrossover` of a config (not inside a committee).
@@ -37,7 +42,22 @@ impl SharedSeries {
         } else {
             candles.iter().map(|c| price_to_f64(c.close)).collect()
         };
-        Self { closes, sma }
+        Self {
+            closes,
+            sma,
+            reads: OnceLock::new(),
+        }
+    }
+
+    /// Has `engine` (symbol 0) follow the candle reads of the first set's
+    /// risk engine, made once. An engine with other flash settings (not
+    /// possible while a sweep varies only the Strategy) reads its own.
+    pub(super) fn share_reads(&self, engine: &mut Engine, candles: &[Candle]) {
+        let reads = self
+            .reads
+            .get_or_init(|| Arc::new(engine.risk().read_candles(candles)));
+        // Refused only for other flash settings; then the engine reads itself.
+        let _ = engine.share_candle_reads(0, reads.clone());
     }
 
     fn sma(&self, period: u32) -> Result<SharedSma, String> {

@@ -1,0 +1,82 @@
+//! What a tick reads from a candle before it looks at the account: the
+//! float views of the prices and the flash-crash window's verdict. Both
+//! depend only on the symbol's candles and the flash settings, so bots that
+//! share both — a sweep's parameter sets — read the candles once
+//! ([`RiskEngine::read_candles`]) and each follows the same reads
+//! (`Engine::share_candle_reads`) instead of every set keeping its own
+//! window: the window is about a tenth of a sweep's time per candle.
+
+use super::engine::RiskEngine;
+use super::level::Factor;
+use super::state::{CandleF, FlashMove, FlashWindow};
+use crate::domain::Candle;
+
+/// One candle as a tick reads it.
+#[derive(Clone, Debug)]
+pub struct CandleRead {
+    /// The candle this read belongs to (a follower checks it).
+    pub(super) open_time: i64,
+    pub(super) cf: CandleF,
+    pub(super) flash: Option<FlashMove>,
+}
+
+/// The reads of one symbol's candles, in order, made with one set of flash
+/// settings.
+#[derive(Clone, Debug)]
+pub struct CandleReads {
+    window_ms: i64,
+    factors: (Factor, Factor),
+    reads: Vec<CandleRead>,
+}
+
+impl CandleReads {
+    /// The read of the `i`-th candle, if it is the candle opening at `open_time`.
+    #[inline]
+    pub fn get(&self, i: usize, open_time: i64) -> Option<&CandleRead> {
+        self.reads.get(i).filter(|r| r.open_time == open_time)
+    }
+
+    pub fn len(&self) -> usize {
+        self.reads.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reads.is_empty()
+    }
+}
+
+impl RiskEngine {
+    /// Reads `candles` (one symbol, in time order) the way this engine's
+    /// ticks would from a fresh start: the same views and the same flash
+    /// verdicts. A candle with a price ≤ 0 is skipped by a tick, so it
+    /// leaves the window alone here too.
+    pub fn read_candles(&self, candles: &[Candle]) -> CandleReads {
+        let r = &self.resolved;
+        let mut window = FlashWindow::default();
+        let reads = candles
+            .iter()
+            .map(|c| {
+                let cf = CandleF::new(c);
+                let flash = super::tick::prices_positive(c)
+                    .then(|| window.update(c, &cf, r.flash_window_ms, &r.flash_factors))
+                    .flatten();
+                CandleRead {
+                    open_time: c.open_time,
+                    cf,
+                    flash,
+                }
+            })
+            .collect();
+        CandleReads {
+            window_ms: r.flash_window_ms,
+            factors: r.flash_factors,
+            reads,
+        }
+    }
+
+    /// Whether `reads` were made with this engine's flash settings, so its
+    /// ticks may follow them.
+    pub fn can_follow(&self, reads: &CandleReads) -> bool {
+        reads.window_ms == self.resolved.flash_window_ms && reads.factors == self.resolved.flash_factors
+    }
+}
