@@ -90,7 +90,11 @@ fn an_engine_on_shared_candle_reads_acts_as_one_reading_each_candle_itself() {
     let mut own = engine("0.5", start);
     let expected = run(&mut own, &data);
     // The comparison means something only if the breaker and the stops acted.
-    assert!(expected.0.pauses.get("flashCrash").copied().unwrap_or(0) > 10, "{:?}", expected.0);
+    assert!(
+        expected.0.pauses.get("flashCrash").copied().unwrap_or(0) > 10,
+        "{:?}",
+        expected.0
+    );
     assert!(!expected.0.forced_exits.is_empty(), "{:?}", expected.0);
     assert!(expected.1.len() > 20);
 

@@ -77,6 +77,7 @@ impl RiskEngine {
     /// Whether `reads` were made with this engine's flash settings, so its
     /// ticks may follow them.
     pub fn can_follow(&self, reads: &CandleReads) -> bool {
-        reads.window_ms == self.resolved.flash_window_ms && reads.factors == self.resolved.flash_factors
+        reads.window_ms == self.resolved.flash_window_ms
+            && reads.factors == self.resolved.flash_factors
     }
 }

@@ -106,7 +106,9 @@ impl RiskEngine {
         }
         let e = equity.value();
         // Same representation, same view (a bitwise test, cheaper than the view).
-        let ef = if e.serialize() == self.equity_view.0.serialize() {
+        let ef = if u128::from_ne_bytes(e.serialize())
+            == u128::from_ne_bytes(self.equity_view.0.serialize())
+        {
             self.equity_view.1
         } else {
             let ef = approx(e);
