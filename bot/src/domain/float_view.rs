@@ -1,8 +1,10 @@
 //! The float view of an exact decimal, for comparisons decided by floats
 //! when the values are clearly apart (`risk::level`) and for statistics
-//! (`performance`). Never for money itself.
+//! (`performance`), and the exact compare for when they are not. Never for
+//! money itself.
 
 use rust_decimal::Decimal;
+use std::cmp::Ordering;
 
 /// Fast float view of a decimal: `mantissa × 10^-scale`, within a few
 /// ulp of the exact value. Built from the 32-bit limbs with float
@@ -28,9 +30,21 @@ pub fn float_view(d: Decimal) -> f64 {
     if u.negative { -v } else { v }
 }
 
+/// Exact `a.cmp(b)`; two prices of one market share a scale, and then the
+/// mantissas decide (an integer compare instead of `rust_decimal`'s
+/// rescaling one, which ties in the flash window and at the peak hit often).
+#[inline]
+pub fn cmp_exact(a: Decimal, b: Decimal) -> Ordering {
+    if a.scale() == b.scale() {
+        a.mantissa().cmp(&b.mantissa())
+    } else {
+        a.cmp(&b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::float_view;
+    use super::{cmp_exact, float_view};
     use rust_decimal::Decimal;
     use std::str::FromStr;
 
@@ -50,6 +64,31 @@ mod tests {
             let exact: f64 = s.parse().unwrap();
             let got = float_view(d(s));
             assert!((got - exact).abs() <= exact.abs() * 1e-15, "{s}: {got}");
+        }
+    }
+
+    #[test]
+    fn the_exact_compare_agrees_with_rust_decimal_at_any_scale_and_sign() {
+        let values = [
+            "0",
+            "-0",
+            "0.00",
+            "1",
+            "1.0",
+            "1.00",
+            "-1.00",
+            "97.05",
+            "97.06",
+            "-97.05",
+            "97.050",
+            "123456789012345678901234.5678",
+            "-123456789012345678901234.5678",
+            "0.0000000001",
+        ];
+        for a in values {
+            for b in values {
+                assert_eq!(cmp_exact(d(a), d(b)), d(a).cmp(&d(b)), "{a} vs {b}");
+            }
         }
     }
 }

@@ -135,7 +135,8 @@ impl WindowStats {
         self.candles_in_position += u64::from(in_position);
         // The exact comparison costs ~6 ns; skip it when the float view says
         // the equity is clearly (by far more than its rounding) below the peak.
-        let below_peak = equity_f64 < self.peak_f64 * (1.0 - 1e-9) || equity < self.peak;
+        let below_peak = equity_f64 < self.peak_f64 * (1.0 - 1e-9)
+            || crate::domain::cmp_exact(equity.value(), self.peak.value()).is_lt();
         if !below_peak {
             self.peak = equity;
             self.peak_f64 = equity_f64;

@@ -12,6 +12,7 @@
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 
+use crate::domain::cmp_exact;
 pub(super) use crate::domain::float_view as approx;
 
 /// Exact `a.cmp(b)`, decided by the float views `af`, `bf` when the values
@@ -24,7 +25,7 @@ pub(super) fn cmp_approx(a: Decimal, af: f64, b: Decimal, bf: f64) -> Ordering {
     } else if af > bf + tol {
         Ordering::Greater
     } else {
-        a.cmp(&b)
+        cmp_exact(a, b)
     }
 }
 
@@ -91,7 +92,7 @@ impl Level {
         } else if xf > self.approx + tol {
             Ordering::Greater
         } else {
-            x.cmp(&self.exact())
+            cmp_exact(x, self.exact())
         }
     }
 }
