@@ -57,7 +57,7 @@ impl RiskEngine {
             .iter()
             .map(|c| {
                 let cf = CandleF::new(c);
-                let flash = super::tick::prices_positive(c)
+                let flash = prices_positive(c)
                     .then(|| window.update(c, &cf, r.flash_window_ms, &r.flash_factors))
                     .flatten();
                 CandleRead {
@@ -80,4 +80,13 @@ impl RiskEngine {
         reads.window_ms == self.resolved.flash_window_ms
             && reads.factors == self.resolved.flash_factors
     }
+}
+
+/// Whether every price of `candle` is above zero (a tick ignores one that
+/// is not: bad data, refused by every input; this is defence in depth).
+#[inline]
+pub(super) fn prices_positive(candle: &Candle) -> bool {
+    [candle.open, candle.high, candle.low, candle.close]
+        .iter()
+        .all(|p| p.is_positive())
 }

@@ -8,7 +8,7 @@
 //! the conservative reading — then the new high raises the trailing stop,
 //! which the close is checked against.
 
-use super::candle_read::CandleRead;
+use super::candle_read::{CandleRead, prices_positive};
 use super::config::{Resolved, SymbolRule};
 use super::engine::RiskEngine;
 use super::level::{Factor, Level, approx, cmp_approx};
@@ -247,15 +247,6 @@ impl RiskEngine {
         self.state.flash_pause = Some(pause.clone());
         actions.push(RiskAction::Pause(pause));
     }
-}
-
-/// Whether every price of `candle` is above zero (a tick ignores one that
-/// is not: bad data, refused by every input; this is defence in depth).
-#[inline]
-pub(super) fn prices_positive(candle: &Candle) -> bool {
-    [candle.open, candle.high, candle.low, candle.close]
-        .iter()
-        .all(|p| p.is_positive())
 }
 
 /// Follows the open position of a symbol through one candle; an exit when a
