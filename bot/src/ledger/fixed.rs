@@ -52,17 +52,6 @@ fn forced() -> bool {
     }
 }
 
-/// 10^0 ..= 10^18, the powers that fit an `i64`.
-const POW10_64: [i64; 19] = {
-    let mut t = [1i64; 19];
-    let mut i = 1;
-    while i < 19 {
-        t[i] = t[i - 1] * 10;
-        i += 1;
-    }
-    t
-};
-
 /// The decimal of mantissa `m` at `scale`, if it has one (the same value
 /// and representation `Decimal::from_i128_with_scale` gives, built in line).
 #[inline(always)]
@@ -95,8 +84,9 @@ pub(crate) fn add(a: Decimal, b: Decimal) -> Decimal {
         if let (Ok(x), Ok(y)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa()))
             && s - sa.min(sb) <= 18
         {
-            let sum = i128::from(x) * i128::from(POW10_64[(s - sa) as usize])
-                + i128::from(y) * i128::from(POW10_64[(s - sb) as usize]);
+            // Powers up to 10^18 fit an i64: as i64 × i64 each product is one multiply.
+            let pow = |k: u32| i128::from(POW10[k as usize] as i64);
+            let sum = i128::from(x) * pow(s - sa) + i128::from(y) * pow(s - sb);
             if let Some(d) = build(sum, s) {
                 return d;
             }
