@@ -35,14 +35,6 @@ impl CandleReads {
     pub fn get(&self, i: usize, open_time: i64) -> Option<&CandleRead> {
         self.reads.get(i).filter(|r| r.open_time == open_time)
     }
-
-    pub fn len(&self) -> usize {
-        self.reads.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.reads.is_empty()
-    }
 }
 
 impl RiskEngine {
