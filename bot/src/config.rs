@@ -158,6 +158,17 @@ fn what_trades_hash(
     })
 }
 
+#[cfg(test)]
+impl EngineConfig {
+    /// Test only: the one bot of a manifests text, checked as `kubectl
+    /// apply` would check it (a bad fixture panics, naming the step).
+    pub(crate) fn from_test_yaml(text: &str) -> Self {
+        let m = Manifests::from_yaml(text).expect("test manifests parse");
+        m.validate().expect("test manifests are valid");
+        Self::from_manifests(&m, None, text.as_bytes()).expect("test bot resolves")
+    }
+}
+
 /// Lower-case hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -28,9 +28,7 @@ fn yaml() -> String {
 }
 
 fn load(yaml: &str) -> EngineConfig {
-    let m = Manifests::from_yaml(yaml).unwrap();
-    m.validate().unwrap();
-    EngineConfig::from_manifests(&m, None, yaml.as_bytes()).unwrap()
+    EngineConfig::from_test_yaml(yaml)
 }
 
 #[test]

@@ -10,8 +10,7 @@ fn quickstart(capital: Option<&str>) -> EngineConfig {
     if let Some(c) = capital {
         text = text.replace("capital: 10000", &format!("capital: {c}"));
     }
-    let manifests = botfleet_crds::Manifests::from_yaml(&text).unwrap();
-    EngineConfig::from_manifests(&manifests, None, text.as_bytes()).unwrap()
+    EngineConfig::from_test_yaml(&text)
 }
 
 fn json(r: &BacktestReport) -> String {

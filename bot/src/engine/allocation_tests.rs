@@ -8,9 +8,8 @@ use crate::performance::EquityCurve;
 use crate::risk::Limit;
 
 fn config(capital: i64) -> EngineConfig {
-    let text = include_str!("../../../manifests/examples/quickstart.yaml");
-    let manifests = botfleet_crds::Manifests::from_yaml(text).unwrap();
-    let mut c = EngineConfig::from_manifests(&manifests, None, text.as_bytes()).unwrap();
+    let mut c =
+        EngineConfig::from_test_yaml(include_str!("../../../manifests/examples/quickstart.yaml"));
     c.capital = Money::from(capital);
     c
 }

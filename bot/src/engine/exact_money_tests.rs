@@ -69,9 +69,7 @@ fn candles(seed: u64, n: usize) -> Vec<Candle> {
 /// Two symbols interleaved, so marks also take the several-positions path.
 fn run(capital: &str, decimal: bool) -> Outcome {
     let text = MANIFESTS.replace("CAPITAL", capital);
-    let m = botfleet_crds::Manifests::from_yaml(&text).unwrap();
-    m.validate().unwrap();
-    let config = EngineConfig::from_manifests(&m, None, text.as_bytes()).unwrap();
+    let config = EngineConfig::from_test_yaml(&text);
     let (btc, eth) = (candles(7, 60_000), candles(11, 60_000));
     let mut engine = Engine::new(
         config,

@@ -51,9 +51,7 @@ spec:
 
 fn engine(flash_move_pct: &str, start: i64) -> Engine {
     let text = MANIFESTS.replace("MOVE", flash_move_pct);
-    let m = botfleet_crds::Manifests::from_yaml(&text).unwrap();
-    m.validate().unwrap();
-    let config = EngineConfig::from_manifests(&m, None, text.as_bytes()).unwrap();
+    let config = EngineConfig::from_test_yaml(&text);
     Engine::new(
         config,
         PaperConfig::default(),

@@ -5,10 +5,7 @@ use crate::execution::PaperConfig;
 use crate::market_data::{SyntheticConfig, generate};
 
 fn config() -> EngineConfig {
-    let text = include_str!("../../../manifests/examples/quickstart.yaml");
-    let manifests = botfleet_crds::Manifests::from_yaml(text).unwrap();
-    manifests.validate().unwrap();
-    EngineConfig::from_manifests(&manifests, None, text.as_bytes()).unwrap()
+    EngineConfig::from_test_yaml(include_str!("../../../manifests/examples/quickstart.yaml"))
 }
 
 fn candles(n: usize) -> Vec<Candle> {

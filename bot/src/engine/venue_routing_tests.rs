@@ -15,10 +15,9 @@ const TESTNET: &str = "https://testnet.binance.vision/";
 const LIVE: &str = "https://api.binance.com/";
 
 fn engine() -> Engine {
-    let text = include_str!("../../../manifests/examples/quickstart.yaml");
-    let manifests = botfleet_crds::Manifests::from_yaml(text).unwrap();
-    let config =
-        crate::config::EngineConfig::from_manifests(&manifests, None, text.as_bytes()).unwrap();
+    let config = crate::config::EngineConfig::from_test_yaml(include_str!(
+        "../../../manifests/examples/quickstart.yaml"
+    ));
     Engine::new(
         config,
         PaperConfig::default(),
