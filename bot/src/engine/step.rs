@@ -1,10 +1,10 @@
 //! [`Engine::on_candle`] and the control operations (halt, resume, cancel-all).
 
-use super::{AuditRecord, Engine, EngineError, EngineEvent, Execution};
+use super::{AuditRecord, Engine, EngineError, EngineEvent, EventLog, Execution};
 use crate::domain::{Candle, OrderKind, OrderRequest, Quantity, Side, Symbol};
 use crate::execution::OrderState;
 use crate::indicators::{Hlc, Indicator};
-use crate::risk::{ExitOrder, Halt, ResumeError, RiskAction, RiskActions, Verdict};
+use crate::risk::{ExitOrder, Halt, ResumeError, RiskAction, RiskActions, RiskEngine, Verdict};
 use crate::strategy::{Advice, DecisionContext, Signal};
 use botfleet_crds::HaltAction;
 use rust_decimal::Decimal;
@@ -159,8 +159,13 @@ impl Engine {
             self.apply_fill(fill)?;
         }
         for id in report.closed.drain(..) {
-            if let Some(order) = self.broker().and_then(|b| b.order(id)).cloned() {
-                self.order_closed(order);
+            // Read in place: a sweep closes thousands of orders per set, and
+            // a clone of each would be thrown away unless a log keeps it.
+            let Execution::Paper(broker) = &self.execution else {
+                break;
+            };
+            if let Some(order) = broker.order(id) {
+                close_order(&mut self.risk, &mut self.log, order);
             }
         }
         self.report = report;
@@ -178,16 +183,7 @@ impl Engine {
     }
 
     pub(crate) fn order_closed(&mut self, order: OrderState) {
-        if order.side == Side::Sell && order.remaining() > Quantity::ZERO {
-            // An exit that did not complete: the stops may fire again.
-            self.risk.exit_failed(&order.symbol);
-        }
-        self.log.record(|| EngineEvent::OrderClosed {
-            id: order.id,
-            symbol: order.symbol,
-            status: order.status,
-            reason: order.note.unwrap_or_default(),
-        });
+        close_order(&mut self.risk, &mut self.log, &order);
     }
 
     fn has_open_order(&self, symbol: &Symbol) -> bool {
@@ -397,6 +393,20 @@ impl Engine {
         }
         n
     }
+}
+
+/// What an order leaving the book means for the risk engine, and its log line.
+fn close_order(risk: &mut RiskEngine, log: &mut EventLog, order: &OrderState) {
+    if order.side == Side::Sell && order.remaining() > Quantity::ZERO {
+        // An exit that did not complete: the stops may fire again.
+        risk.exit_failed(&order.symbol);
+    }
+    log.record(|| EngineEvent::OrderClosed {
+        id: order.id,
+        symbol: order.symbol.clone(),
+        status: order.status,
+        reason: order.note.clone().unwrap_or_default(),
+    });
 }
 
 /// The audit entry of an entry signal: the risk engine's verdict and why.
