@@ -151,8 +151,13 @@ async fn a_skipped_kline_on_the_stream_is_fetched_before_the_next_one() {
         "/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m"
     );
     let mut got: Vec<(String, i64, CandleSource)> = Vec::new();
-    let mut record =
-        |c: LiveCandle| got.push((c.symbol.0, (c.candle.open_time - base) / 60_000, c.source));
+    let mut record = |c: LiveCandle| {
+        got.push((
+            c.symbol.to_string(),
+            (c.candle.open_time - base) / 60_000,
+            c.source,
+        ))
+    };
     record(next(&mut rx).await);
     record(next(&mut rx).await);
 

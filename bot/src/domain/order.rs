@@ -3,11 +3,13 @@
 use super::{Money, Price, Quantity};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
-/// A trading pair as the venue spells it, e.g. `BTCUSDT`.
+/// A trading pair as the venue spells it, e.g. `BTCUSDT`. Shared text: every
+/// order and fill carries its symbol, and a clone is a count, not a copy.
 #[derive(Clone, Debug, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Symbol(pub String);
+pub struct Symbol(pub Arc<str>);
 
 /// Byte equality in a few word compares, in line: the engine compares
 /// symbols several times per candle, and a `memcmp` call (or a byte loop)
@@ -46,7 +48,7 @@ impl std::hash::Hash for Symbol {
 
 impl Symbol {
     pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into().to_ascii_uppercase())
+        Self(s.into().to_ascii_uppercase().into())
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -194,7 +196,7 @@ mod symbol_tests {
         ];
         for a in names {
             for b in names {
-                let (sa, sb) = (Symbol(a.to_string()), Symbol(b.to_string()));
+                let (sa, sb) = (Symbol(a.into()), Symbol(b.into()));
                 assert_eq!(sa == sb, a == b, "{a:?} vs {b:?}");
             }
         }

@@ -208,7 +208,7 @@ pub(crate) fn order_from_row(row: OrderRow) -> Result<OrderRecord> {
     Ok(OrderRecord {
         id: order_id_from("orders", "id", id)?,
         client_order_id,
-        symbol: Symbol(symbol),
+        symbol: Symbol(symbol.into()),
         side: parse_side("orders", &side)?,
         kind,
         quantity: Quantity(quantity.0),
@@ -241,7 +241,7 @@ pub(crate) fn fill_from_row(row: FillRow) -> Result<Fill> {
     Ok(Fill {
         trade_id,
         order_id: order_id_from("fills", "order_id", order_id)?,
-        symbol: Symbol(symbol),
+        symbol: Symbol(symbol.into()),
         side: parse_side("fills", &side)?,
         price: Price(price.0),
         quantity: Quantity(quantity.0),
@@ -257,7 +257,7 @@ pub(crate) fn position_from_row(
     (symbol, quantity, average_price, realized_pnl, updated_at): PositionRow,
 ) -> PositionRecord {
     PositionRecord {
-        symbol: Symbol(symbol),
+        symbol: Symbol(symbol.into()),
         quantity: Quantity(quantity.0),
         average_price: Price(average_price.0),
         realized_pnl: crate::domain::Money(realized_pnl.0),

@@ -106,7 +106,7 @@ impl Store {
             .map(|(at, symbol, signal, verdict, reason)| {
                 Ok(AuditRecord {
                     at,
-                    symbol: Symbol(symbol),
+                    symbol: Symbol(symbol.into()),
                     signal,
                     verdict,
                     reason: json_col("decisions", "reason", &reason)?,

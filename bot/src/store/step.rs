@@ -184,7 +184,10 @@ impl Store {
             .await
             .map_err(db("reading the last candle times"))?
         });
-        Ok(rows.into_iter().map(|(s, t)| (Symbol(s), t)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(s, t)| (Symbol(s.into()), t))
+            .collect())
     }
 }
 
@@ -193,7 +196,7 @@ const SELECT_CANDLES: &str = "SELECT symbol, open_time, open, high, low, close, 
 
 fn candle_from_row((symbol, open_time, o, h, l, c, v, warmup): CandleRow) -> StoredCandle {
     StoredCandle {
-        symbol: Symbol(symbol),
+        symbol: Symbol(symbol.into()),
         candle: Candle {
             open_time,
             open: Price(o.0),
