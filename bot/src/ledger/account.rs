@@ -151,7 +151,7 @@ impl Ledger {
                 (realized, closed)
             }
         };
-        pos.applied.insert(fill.trade_id.clone());
+        pos.applied.insert(&fill.trade_id);
         pos.mark = fill.price;
         pos.market_value = pos.quantity * fill.price;
         let is_flat = pos.is_flat();

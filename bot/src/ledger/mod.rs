@@ -26,6 +26,7 @@ mod account;
 mod fixed;
 mod position;
 mod snapshot;
+mod trade_ids;
 mod transfer;
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! One spot position and the round trip it is part of.
 
+use super::trade_ids::TradeIds;
 use super::{AVG_PRICE_DP, MONEY_DP};
 use crate::domain::{Money, Price, Quantity, Symbol};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 
 /// A long-only spot position in one symbol.
 ///
@@ -27,8 +27,8 @@ pub struct Position {
     /// The current round trip (since the position was last flat).
     pub(super) trip: RoundTrip,
     /// Trade ids already applied for this symbol (venue trade ids are unique
-    /// per symbol). Ordered so a persisted state is deterministic.
-    pub(super) applied: BTreeSet<String>,
+    /// per symbol).
+    pub(super) applied: TradeIds,
 }
 
 /// Accumulators of the round trip in progress: flat → long → flat.
@@ -96,7 +96,7 @@ impl Position {
             mark: Price::ZERO,
             market_value: Money::ZERO,
             trip: RoundTrip::default(),
-            applied: BTreeSet::new(),
+            applied: TradeIds::default(),
         }
     }
 
