@@ -204,8 +204,14 @@ fn main() {
 
 /// Starts the release binary as a paper bot on a slow synthetic feed and reads VmRSS.
 fn idle_rss_kib() -> Result<u64, String> {
-    let bin =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/botfleet-bot");
+    // This bench runs from `<target>/release/deps/`; the binary is in
+    // `<target>/release/`, whatever CARGO_TARGET_DIR is.
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or("the bench binary has no parent directory")?
+        .join("botfleet-bot");
     if !bin.exists() {
         return Err("build `cargo build --release -p botfleet-bot` first".into());
     }

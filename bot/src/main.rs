@@ -11,9 +11,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use botfleet_bot::backtest::BacktestArgs;
 use botfleet_bot::domain::Timeframe;
 use botfleet_bot::report::render_summary_table;
