@@ -258,7 +258,8 @@ impl PaperBroker {
             liquidity,
             reserve_price,
             after,
-            fills: Vec::new(),
+            // Most orders fill at once (no volume cap): room for that one.
+            fills: Vec::with_capacity(1),
         };
         match order.state.side {
             Side::Buy => {
