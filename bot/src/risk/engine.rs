@@ -42,6 +42,11 @@ pub(super) struct Floors {
     /// Equity at or below which today's loss pauses entries, and the limit.
     pub day: Level,
     pub day_limit: LossLimit,
+    /// The equity (its decimal's bits) an evaluation last found clear of
+    /// every floor, no pause in force. Until the day ends or the floors
+    /// move (`refresh_floors` clears it), the same equity is clear again: a
+    /// flat account skips the comparisons.
+    pub clear_at: Option<u128>,
 }
 
 impl RiskEngine {
@@ -89,6 +94,7 @@ impl RiskEngine {
                 total_limit: unset,
                 day: Level::fixed(Decimal::ZERO),
                 day_limit: unset,
+                clear_at: None,
             },
             hold: None,
             explain: true,
@@ -185,6 +191,7 @@ impl RiskEngine {
             (s.day_start_equity, r.daily_loss_abs, Limit::DailyLossLimit),
         );
         self.floors.day = Level::fixed(self.floors.day_limit.floor.value());
+        self.floors.clear_at = None;
     }
 
     /// The per-symbol state, created on first sight (the only allocation).

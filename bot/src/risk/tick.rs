@@ -105,10 +105,15 @@ impl RiskEngine {
             self.roll_day(now, actions);
         }
         let e = equity.value();
+        let bits = u128::from_ne_bytes(e.serialize());
+        if self.floors.clear_at == Some(bits) {
+            // Same day, same floors, same equity: clear, as it was.
+            self.state.last_equity = equity;
+            self.state.last_update = now;
+            return;
+        }
         // Same representation, same view (a bitwise test, cheaper than the view).
-        let ef = if u128::from_ne_bytes(e.serialize())
-            == u128::from_ne_bytes(self.equity_view.0.serialize())
-        {
+        let ef = if bits == u128::from_ne_bytes(self.equity_view.0.serialize()) {
             self.equity_view.1
         } else {
             let ef = approx(e);
@@ -185,6 +190,8 @@ impl RiskEngine {
             };
             self.state.daily_pause = Some(pause.clone());
             actions.push(RiskAction::Pause(pause));
+        } else if !active {
+            self.floors.clear_at = Some(bits);
         }
     }
 

@@ -221,3 +221,44 @@ fn limited_real_hard_caps_hold_whatever_the_config_says() {
     assert_eq!(engine(s).limits().max_position, amount("5000"));
     assert_eq!(HardCaps::seed().daily_loss_limit, "50".parse().unwrap());
 }
+
+#[test]
+fn an_unchanged_equity_is_checked_again_once_the_floors_move() {
+    // A flat account reports the same equity candle after candle, and a
+    // clear verdict on it is reused until the floors move.
+    let mut c = plain("10000");
+    c.limits.max_drawdown_pct = "20".parse().unwrap();
+    c.limits.daily_loss_limit_pct = "50".parse().unwrap();
+    let mut e = engine(c.clone());
+    for k in 1..=3 {
+        assert!(e.on_equity(T0 + k * MIN, m("9000")).is_empty());
+    }
+    // A tighter policy: a 1000 loss limit, which 9000 is at.
+    let mut tight = c.clone();
+    tight.limits.max_total_loss = amount("1000");
+    e.reconfigure(tight).unwrap();
+    let a = e.on_equity(T0 + 4 * MIN, m("9000"));
+    assert_eq!(
+        a.halt().map(|h| h.limit),
+        Some(Limit::MaxTotalLoss),
+        "the same equity against the new floor"
+    );
+
+    // Resumed, the drawdown counts from the equity at the resume.
+    let mut e = engine(c);
+    assert!(e.on_equity(T0 + MIN, m("12000")).is_empty());
+    let a = e.on_equity(T0 + 2 * MIN, m("9000"));
+    assert_eq!(a.halt().map(|h| h.limit), Some(Limit::MaxDrawdownPct));
+    let id = e.halted().unwrap().id.clone();
+    e.resume(&id).unwrap();
+    for k in 3..=5 {
+        assert!(e.on_equity(T0 + k * MIN, m("9000")).is_empty());
+    }
+    assert_eq!(e.state().peak_equity(), m("9000"));
+    let a = e.on_equity(T0 + 6 * MIN, m("7200"));
+    assert_eq!(
+        a.halt().map(|h| h.limit),
+        Some(Limit::MaxDrawdownPct),
+        "20 % below 9000"
+    );
+}
