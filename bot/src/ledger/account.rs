@@ -63,6 +63,8 @@ pub struct Ledger {
     /// Capital moved in or out, oldest first (see `transfer.rs`).
     pub(super) transfers: Vec<Transfer>,
     pub(super) net_transfers: Money,
+    /// The cash at the positions' value scale, for the mark's sum.
+    cash_rescaled: Option<fixed::Rescaled>,
 }
 
 impl Ledger {
@@ -85,6 +87,7 @@ impl Ledger {
             open_positions: 0,
             transfers: Vec::new(),
             net_transfers: Money::ZERO,
+            cash_rescaled: None,
         })
     }
 
@@ -196,7 +199,11 @@ impl Ledger {
             self.positions_value = Money::new(fixed::add(self.positions_value.value(), delta));
         }
         pos.market_value = value;
-        self.equity = Money::new(fixed::add(self.cash.value(), self.positions_value.value()));
+        self.equity = Money::new(fixed::add_rescaled(
+            self.cash.value(),
+            self.positions_value.value(),
+            &mut self.cash_rescaled,
+        ));
     }
 
     /// Whether this `(symbol, trade_id)` was applied.
@@ -333,6 +340,7 @@ impl Ledger {
             open_positions,
             net_transfers: state.transfers.iter().map(|t| t.amount).sum(),
             transfers: state.transfers,
+            cash_rescaled: None,
         })
     }
 

@@ -103,6 +103,49 @@ pub(crate) fn add(a: Decimal, b: Decimal) -> Decimal {
     a + b
 }
 
+/// `a`'s mantissa at a larger scale, kept between calls of
+/// [`add_rescaled`] (keyed by `a`'s bits and the scale).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rescaled {
+    key: u128,
+    scale: u32,
+    mantissa: i128,
+}
+
+/// `a + b`, exact (the same value and representation as [`add`]), for an
+/// `a` that seldom changes: the mark adds the same cash to a new position
+/// value every candle until a fill moves it, so the cash's rescale is kept
+/// in `memo`.
+#[inline]
+pub(crate) fn add_rescaled(a: Decimal, b: Decimal, memo: &mut Option<Rescaled>) -> Decimal {
+    if !forced() {
+        let (key, sb) = (u128::from_ne_bytes(a.serialize()), b.scale());
+        let m = match *memo {
+            Some(m) if m.key == key && m.scale == sb => Some(m.mantissa),
+            _ => {
+                // Only `a` at the smaller scale: then the sum is at `b`'s.
+                let sa = a.scale();
+                let m = (sa <= sb)
+                    .then(|| a.mantissa().checked_mul(POW10[(sb - sa) as usize]))
+                    .flatten();
+                *memo = m.map(|mantissa| Rescaled {
+                    key,
+                    scale: sb,
+                    mantissa,
+                });
+                m
+            }
+        };
+        if let Some(d) = m
+            .and_then(|m| m.checked_add(b.mantissa()))
+            .and_then(|sum| build(sum, sb))
+        {
+            return d;
+        }
+    }
+    add(a, b)
+}
+
 /// `a − b`, exact.
 #[inline]
 pub(crate) fn sub(a: Decimal, b: Decimal) -> Decimal {
@@ -135,6 +178,28 @@ mod tests {
             prop_assert_eq!(sub(a, b).serialize(), (a - b).serialize());
             if let Some(p) = a.checked_mul(b) {
                 prop_assert_eq!(mul(a, b).serialize(), p.serialize());
+            }
+        }
+
+        /// The kept rescale gives rust_decimal's sum too: on first use, on
+        /// reuse with another `b`, and after `a` or `b`'s scale changes.
+        #[test]
+        fn a_kept_rescale_agrees_with_rust_decimal(
+            ma in prop_oneof![-1_000_000_000i128..1_000_000_000, -(1i128 << 95)..(1i128 << 95)],
+            sa in 0u32..=28,
+            bs in proptest::collection::vec(
+                (prop_oneof![-1_000_000_000i128..1_000_000_000, -(1i128 << 95)..(1i128 << 95)], 0u32..=28),
+                1..6,
+            ),
+            ma2 in -1_000_000_000i128..1_000_000_000,
+        ) {
+            let mut memo = None;
+            for a in [dec(ma, sa), dec(ma2, sa)] {
+                for &(mb, sb) in &bs {
+                    let b = dec(mb, sb);
+                    prop_assert_eq!(add_rescaled(a, b, &mut memo).serialize(), (a + b).serialize());
+                    prop_assert_eq!(add_rescaled(a, b, &mut memo).serialize(), (a + b).serialize());
+                }
             }
         }
     }
