@@ -10,6 +10,11 @@
 //! case this path takes. Anything larger goes to `rust_decimal` (which would
 //! round there), so the result never differs.
 //!
+//! The cash seldom changes between candles, so the mark keeps its mantissa
+//! rescaled to the position value's scale ([`add_rescaled`]); a large cash
+//! (past 2^63 as a mantissa) would otherwise take the checked 128-bit path
+//! on every candle.
+//!
 //! Tests can force the decimal path ([`force_decimal`]) to prove the two
 //! agree on a whole backtest.
 
