@@ -187,7 +187,8 @@ mod tests {
         }
 
         /// The kept rescale gives rust_decimal's sum too: on first use, on
-        /// reuse with another `b`, and after `a` or `b`'s scale changes.
+        /// reuse with another `b`, after `b`'s scale changes and after `a`
+        /// changes.
         #[test]
         fn a_kept_rescale_agrees_with_rust_decimal(
             ma in prop_oneof![-1_000_000_000i128..1_000_000_000, -(1i128 << 95)..(1i128 << 95)],
