@@ -23,9 +23,6 @@ pub struct RiskEngine {
     /// Whether approvals carry their sizing explanation (see
     /// [`RiskEngine::set_explain`]).
     pub(super) explain: bool,
-    /// The last equity seen and its float view: a flat account's equity
-    /// does not move, so most candles reuse the view.
-    pub(super) equity_view: (Decimal, f64),
 }
 
 /// Equity levels that trip a limit, rebuilt when their base changes so a
@@ -98,7 +95,6 @@ impl RiskEngine {
             },
             hold: None,
             explain: true,
-            equity_view: (Decimal::ZERO, 0.0),
         };
         engine.refresh_floors();
         Ok(engine)

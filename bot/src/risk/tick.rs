@@ -112,14 +112,7 @@ impl RiskEngine {
             self.state.last_update = now;
             return;
         }
-        // Same representation, same view (a bitwise test, cheaper than the view).
-        let ef = if bits == u128::from_ne_bytes(self.equity_view.0.serialize()) {
-            self.equity_view.1
-        } else {
-            let ef = approx(e);
-            self.equity_view = (e, ef);
-            ef
-        };
+        let ef = approx(e);
         let s = &mut self.state;
         s.last_equity = equity;
         s.last_update = now;
