@@ -126,6 +126,55 @@ fn from_to_restricts_the_replay() {
     assert_eq!(r.from, 1_706_745_600_000);
 }
 
+/// The candle cache of a CSV whose rows changed but not its size is read
+/// while the CSV is re-hashed; the stale verdict re-runs on the new rows,
+/// so the report is the one a run without the cache gives.
+#[test]
+fn a_csv_edited_since_its_cache_was_built_is_backtested_as_it_is_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("btc.csv");
+    let original =
+        std::fs::read_to_string(repo().join("manifests/examples/data/btcusdt-1h-synthetic.csv"))
+            .unwrap();
+    std::fs::write(&csv, &original).unwrap();
+    let cache = dir.path().join("cache");
+    let run = |extra: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "-f",
+            "manifests/examples/quickstart.yaml",
+            "--data",
+            csv.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = backtest(&args, out.path());
+        assert!(o.status.success(), "stderr: {}", stderr(&o));
+        std::fs::read(out.path().join("report.json")).unwrap()
+    };
+    let cache_flag = ["--candle-cache", cache.to_str().unwrap()];
+    let before = run(&cache_flag);
+
+    // Every price 10,000 higher (each is 2xxxx–4xxxx): same size, same order.
+    let edited: String = original
+        .lines()
+        .map(|row| {
+            let mut fields: Vec<String> = row.split(',').map(str::to_string).collect();
+            for f in &mut fields[1..5] {
+                let lead = f.as_bytes()[0] - b'0';
+                assert!((2..=4).contains(&lead) && f.split('.').next().unwrap().len() == 5);
+                f.replace_range(..1, &(lead + 1).to_string());
+            }
+            fields.join(",") + "\n"
+        })
+        .collect();
+    assert_eq!(edited.len(), original.len());
+    std::fs::write(&csv, &edited).unwrap();
+
+    let after = run(&cache_flag);
+    assert_ne!(after, before, "the new prices are backtested");
+    assert_eq!(after, run(&["--no-candle-cache"]));
+}
+
 /// Every bad input: non-zero exit, a message naming the place, no report files.
 fn assert_refused(args: &[&str], expect: &[&str]) {
     let out = tempfile::tempdir().unwrap();

@@ -7,8 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use rust_decimal::Decimal;
 
-use super::{BacktestOptions, DataArg, DataSelection, load_inputs, run_inputs};
+use super::{
+    BacktestOptions, CacheCheck, DataArg, DataSelection, SeriesInput, load_inputs, run_inputs,
+};
 use crate::config::EngineConfig;
+use crate::domain::Symbol;
 use crate::execution::PaperConfig;
 use crate::market_data::parse_time_flag;
 use crate::report::BacktestReport;
@@ -76,7 +79,7 @@ pub struct BacktestArgs {
     /// Parse the `--data` files on every run, holding their candles in memory.
     #[arg(long)]
     pub no_candle_cache: bool,
-    /// Print how long each phase took (load, run, report.json, report.html) on stderr.
+    /// Print how long each phase took (load, run, writing the report) on stderr.
     #[arg(long)]
     pub timings: bool,
 }
@@ -118,14 +121,14 @@ impl BacktestArgs {
             (false, Some(dir)) => Some(dir),
             (false, None) => crate::market_data::default_cache_dir(),
         };
-        let inputs =
-            load_inputs(&cfg, &selection, cache_dir.as_deref()).map_err(anyhow::Error::msg)?;
-        let cache = match inputs.iter().find_map(|(_, i)| i.cache_hit()) {
-            Some(true) => "load (candle cache hit)",
-            Some(false) => "load (parse, candle cache written)",
-            None => "load (parse into memory)",
+        // A cache found for a CSV is read while the CSV is re-hashed beside
+        // the run; a stale verdict (the file changed since) re-runs on a
+        // cache rebuilt from it, so no report comes from candles not in it.
+        let load = |check| {
+            load_inputs(&cfg, &selection, cache_dir.as_deref(), check).map_err(anyhow::Error::msg)
         };
-        timings.mark(cache);
+        let inputs = load(CacheCheck::InBackground)?;
+        timings.mark(load_phase(&inputs));
         let paper = PaperConfig {
             taker_fee_bps: self.taker_fee_bps,
             maker_fee_bps: self.maker_fee_bps,
@@ -139,20 +142,54 @@ impl BacktestArgs {
             progress,
             input_files: vec![self.file.clone()],
         };
-        let report = run_inputs(&cfg, inputs, &options)?;
+        let checked: Vec<SeriesInput> = inputs.iter().map(|(_, i)| i.clone()).collect();
+        let run = run_inputs(&cfg, inputs, &options);
+        let mut fresh = true;
+        for input in &checked {
+            fresh &= input.confirm()?;
+        }
+        let report = if fresh {
+            run?
+        } else {
+            tracing::info!(
+                "a CSV changed since its candle cache was built: rebuilding, running again"
+            );
+            let inputs = load(CacheCheck::BeforeUse)?;
+            timings.mark(load_phase(&inputs));
+            run_inputs(&cfg, inputs, &options)?
+        };
         timings.mark("run (engine + report build)");
         let context = || format!("cannot write the report into {}", self.out.display());
         std::fs::create_dir_all(&self.out).with_context(context)?;
-        let json_path = report.write_json(&self.out).with_context(context)?;
-        timings.mark("report.json");
-        let html_path = report.write_html(&self.out).with_context(context)?;
-        timings.mark("report.html");
+        // The two files are written side by side, one per core.
+        let (json_path, html_path) = std::thread::scope(|scope| {
+            let html = scope.spawn(|| report.write_html(&self.out));
+            let json = report.write_json(&self.out);
+            let html = html
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (json, html)
+        });
+        let (json_path, html_path) = (
+            json_path.with_context(context)?,
+            html_path.with_context(context)?,
+        );
+        timings.mark("report.json + report.html");
         timings.print();
         Ok(BacktestOutcome {
             report,
             json_path,
             html_path,
         })
+    }
+}
+
+/// The `--timings` name of loading `inputs`.
+fn load_phase(inputs: &[(Symbol, SeriesInput)]) -> &'static str {
+    match inputs.iter().find_map(|(_, i)| i.cache_hit()) {
+        Some(true) => "load (candle cache hit; the CSV is checked beside the run)",
+        Some(false) => "load (parse, candle cache written)",
+        None => "load (parse into memory)",
     }
 }
 

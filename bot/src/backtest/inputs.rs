@@ -89,6 +89,15 @@ impl SeriesInput {
         }
     }
 
+    /// Whether the candles still match their CSV: waits for a background
+    /// check ([`CacheCheck::InBackground`]); `true` for every other input.
+    pub fn confirm(&self) -> Result<bool, MarketDataError> {
+        match self {
+            SeriesInput::Memory(_) => Ok(true),
+            SeriesInput::Cached(s) => s.file().confirm(),
+        }
+    }
+
     /// Every candle in memory.
     pub fn into_memory(self) -> Result<CandleSeries, MarketDataError> {
         match self {
@@ -113,12 +122,23 @@ impl SeriesInput {
     }
 }
 
+/// When a candle cache is checked against its CSV.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheCheck {
+    /// Before its candles are read.
+    BeforeUse,
+    /// On a helper thread while the caller works; the caller asks
+    /// [`SeriesInput::confirm`] before trusting what it made, and redoes it
+    /// with [`CacheCheck::BeforeUse`] when the answer is no.
+    InBackground,
+}
+
 /// One series per traded symbol, in the bot's symbol order, in memory.
 pub fn load_series(
     cfg: &EngineConfig,
     sel: &DataSelection,
 ) -> Result<Vec<(Symbol, CandleSeries)>, String> {
-    load_inputs(cfg, sel, None)?
+    load_inputs(cfg, sel, None, CacheCheck::BeforeUse)?
         .into_iter()
         .map(|(s, input)| {
             input
@@ -136,6 +156,7 @@ pub fn load_inputs(
     cfg: &EngineConfig,
     sel: &DataSelection,
     cache_dir: Option<&Path>,
+    check: CacheCheck,
 ) -> Result<Vec<(Symbol, SeriesInput)>, String> {
     let mut out = Vec::with_capacity(cfg.symbols.len());
     if sel.data.is_empty() {
@@ -182,7 +203,7 @@ pub fn load_inputs(
                 "--data: {symbol} is given twice; give one file per symbol"
             ));
         }
-        let series = load_file(&arg.path, cache_dir).map_err(|e| e.to_string())?;
+        let series = load_file(&arg.path, cache_dir, check).map_err(|e| e.to_string())?;
         if let Some(tf) = series.timeframe()
             && tf != cfg.timeframe
         {
@@ -213,9 +234,17 @@ pub fn load_inputs(
     Ok(out)
 }
 
-fn load_file(path: &Path, cache_dir: Option<&Path>) -> Result<SeriesInput, MarketDataError> {
+fn load_file(
+    path: &Path,
+    cache_dir: Option<&Path>,
+    check: CacheCheck,
+) -> Result<SeriesInput, MarketDataError> {
     if let Some(dir) = cache_dir {
-        match CandleFile::open_or_build(path, dir) {
+        let opened = match check {
+            CacheCheck::BeforeUse => CandleFile::open_or_build(path, dir),
+            CacheCheck::InBackground => CandleFile::open_checking_in_background(path, dir),
+        };
+        match opened {
             Ok(file) => return Ok(SeriesInput::Cached(CachedSeries::new(file))),
             Err(CacheError::Data(e)) => return Err(e),
             Err(CacheError::Cache(e)) => {

@@ -5,12 +5,13 @@
 //! symbol order decides, so the replay order never depends on hashing.
 
 mod cli;
+mod feed;
 mod inputs;
 #[cfg(test)]
 mod stream_tests;
 
 pub use cli::{BacktestArgs, BacktestOutcome, LlmFlag};
-pub use inputs::{DataArg, DataSelection, SeriesInput, load_inputs, load_series};
+pub use inputs::{CacheCheck, DataArg, DataSelection, SeriesInput, load_inputs, load_series};
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -104,14 +105,13 @@ pub fn run_inputs(
             .ok_or_else(|| EngineError::UnknownSymbol(s.clone()))
     };
     if inputs.len() == 1 {
-        // One symbol: the hot path, streamed, hashed as it goes.
+        // One symbol: the hot path, streamed; the candles are read, hashed
+        // and charted on the second core (see `feed`).
         let (symbol, input) = inputs.into_iter().next().expect("one input");
         let index = index_of(&engine, &symbol)?;
         hasher.update(symbol.as_str().as_bytes());
         let mut n = 0;
-        let mut step = |candle: &Candle| -> Result<(), BacktestError> {
-            hash_candle(&mut hasher, candle);
-            price.push(candle);
+        let step = |candle: &Candle| -> Result<(), BacktestError> {
             engine.on_candle(index, candle)?;
             charts.push(last_point(&engine));
             // Orders that left the book are in the ledger already; a big
@@ -125,14 +125,8 @@ pub fn run_inputs(
             last = candle.open_time;
             Ok(())
         };
-        match input {
-            SeriesInput::Memory(series) => series.candles.iter().try_for_each(&mut step)?,
-            SeriesInput::Cached(series) => {
-                for candle in series.reader() {
-                    step(&candle?)?;
-                }
-            }
-        }
+        let side = feed::run(input, feed::CandleSide { hasher, price }, step)?;
+        (hasher, price) = (side.hasher, side.price);
     } else {
         let mut indexed: Vec<(usize, Vec<Candle>)> = Vec::with_capacity(inputs.len());
         for (symbol, input) in inputs {

@@ -87,6 +87,44 @@ fn a_changed_file_rebuilds_the_cache() {
     assert_eq!(streamed(file)[1].volume.to_string(), "6");
 }
 
+/// Opened with the check in the background, a found cache is used at once
+/// and `confirm` gives the hash's verdict: yes for the same bytes, no after
+/// an edit that keeps the size. A size change is seen before any use: the
+/// cache is rebuilt then and there.
+#[test]
+fn a_background_check_tells_a_same_size_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("c.csv");
+    let rows = |volume: &str| {
+        format!("1704067200000,1.5,2,1,1.75,3\n1704067260000,1.75,1.8,1.7,1.7,{volume}\n")
+    };
+    std::fs::write(&csv, rows("5")).unwrap();
+    assert!(!cache_of(&csv, dir.path()).hit);
+    let background =
+        |csv: &std::path::Path| CandleFile::open_checking_in_background(csv, dir.path()).unwrap();
+
+    let same = background(&csv);
+    assert!(same.hit);
+    assert!(same.confirm().unwrap());
+    assert!(same.confirm().unwrap(), "asked again: still yes");
+
+    std::fs::write(&csv, rows("6")).unwrap();
+    let edited = CachedSeries::new(background(&csv));
+    assert!(edited.file().hit, "same size: used at once");
+    let read: Vec<_> = edited.reader().collect::<Result<_, _>>().unwrap();
+    assert_eq!(read[1].volume.to_string(), "5", "the rows the cache holds");
+    assert!(!edited.file().confirm().unwrap(), "the hash tells");
+    let rebuilt = cache_of(&csv, dir.path());
+    assert!(!rebuilt.hit);
+    assert_eq!(streamed(rebuilt)[1].volume.to_string(), "6");
+
+    std::fs::write(&csv, rows("60")).unwrap();
+    let longer = background(&csv);
+    assert!(!longer.hit, "another size: rebuilt before use");
+    assert!(longer.confirm().unwrap());
+    assert_eq!(streamed(longer)[1].volume.to_string(), "60");
+}
+
 /// A bad row fails as loading fails (file, line, column, fix), and nothing
 /// is left in the cache directory; `--from/--to` errors are the loader's too.
 #[test]

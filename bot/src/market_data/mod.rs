@@ -39,6 +39,7 @@
 
 mod cache;
 mod coinbase_json;
+mod digest;
 mod error;
 mod fast_csv;
 mod format;
