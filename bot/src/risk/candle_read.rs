@@ -7,8 +7,9 @@
 //! window: the window is about a tenth of a sweep's time per candle.
 
 use super::engine::RiskEngine;
+use super::flash_window::{FlashMove, FlashWindow};
 use super::level::Factor;
-use super::state::{CandleF, FlashMove, FlashWindow};
+use super::state::CandleF;
 use crate::domain::Candle;
 
 /// One candle as a tick reads it.

@@ -51,6 +51,7 @@ mod config;
 mod control;
 mod engine;
 mod entry;
+mod flash_window;
 mod level;
 mod loss_base;
 mod records;

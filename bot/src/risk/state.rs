@@ -4,10 +4,12 @@
 //! and the Kelly statistics.
 //!
 //! Not persisted (rebuilt on the fly): the flash-crash price window (it
-//! refills within `windowMinutes`) and figures derived from the config.
+//! refills within `windowMinutes`, see `flash_window.rs`) and figures
+//! derived from the config.
 
 use super::config::SymbolRule;
-use super::level::{Factor, Level, approx, cmp_approx};
+use super::flash_window::FlashWindow;
+use super::level::{Level, approx};
 use super::loss_base::Rebased;
 use super::records::{Halt, Pause};
 use super::sizing::KellyStats;
@@ -188,141 +190,5 @@ impl CandleF {
             low: approx(c.low.value()),
             close: approx(c.close.value()),
         }
-    }
-}
-
-/// One price in the flash-crash window, with its float view.
-#[derive(Clone, Copy, Debug)]
-struct Mark {
-    time: i64,
-    price: Price,
-    approx: f64,
-}
-
-/// A queue of marks, oldest first, popped at both ends: a `Vec` plus a
-/// head index (cheaper per candle than `VecDeque`'s wrap-around). The dead
-/// prefix is dropped only when the `Vec` is full, so a warm queue neither
-/// allocates nor shifts often.
-#[derive(Clone, Debug, Default)]
-struct Marks {
-    items: Vec<Mark>,
-    head: usize,
-}
-
-impl Marks {
-    #[inline]
-    fn front(&self) -> Option<&Mark> {
-        self.items.get(self.head)
-    }
-
-    #[inline]
-    fn back(&self) -> Option<&Mark> {
-        self.items.last().filter(|_| self.items.len() > self.head)
-    }
-
-    #[inline]
-    fn pop_front(&mut self) {
-        self.head += 1;
-        if self.head >= self.items.len() {
-            self.items.clear();
-            self.head = 0;
-        }
-    }
-
-    #[inline]
-    fn pop_back(&mut self) {
-        self.items.pop();
-        if self.head >= self.items.len() {
-            self.items.clear();
-            self.head = 0;
-        }
-    }
-
-    #[inline]
-    fn push_back(&mut self, mark: Mark) {
-        if self.items.len() == self.items.capacity() && self.head > 0 {
-            self.items.drain(..self.head);
-            self.head = 0;
-        }
-        self.items.push(mark);
-    }
-}
-
-/// The highs and lows of the last `windowMinutes` as two monotonic queues:
-/// the front of `highs` is the highest high in the window, the front of
-/// `lows` the lowest low. O(1) amortized per candle, and a warm window does
-/// not allocate.
-#[derive(Clone, Debug, Default)]
-pub(super) struct FlashWindow {
-    highs: Marks,
-    lows: Marks,
-}
-
-/// A move that trips the breaker: from `from` to `to` within the window.
-#[derive(Clone, Debug)]
-pub(super) struct FlashMove {
-    pub from: Price,
-    pub to: Price,
-    pub from_time: i64,
-}
-
-impl FlashWindow {
-    /// Adds `candle` and returns the move of more than the breaker's % within
-    /// the window ending at it, if any (a candle's own range counts).
-    /// `down`/`up` are `1 ∓ movePct/100`: the move trips when the low is
-    /// below `highest × down` or the high above `lowest × up`.
-    #[inline]
-    pub fn update(
-        &mut self,
-        candle: &Candle,
-        cf: &CandleF,
-        window_ms: i64,
-        (down, up): &(Factor, Factor),
-    ) -> Option<FlashMove> {
-        let t = candle.open_time;
-        let oldest = t - window_ms;
-        while self.highs.front().is_some_and(|m| m.time <= oldest) {
-            self.highs.pop_front();
-        }
-        while self.lows.front().is_some_and(|m| m.time <= oldest) {
-            self.lows.pop_front();
-        }
-        let (high, low) = (candle.high.value(), candle.low.value());
-        while let Some(m) = self.highs.back()
-            && cmp_approx(m.price.value(), m.approx, high, cf.high).is_le()
-        {
-            self.highs.pop_back();
-        }
-        while let Some(m) = self.lows.back()
-            && cmp_approx(m.price.value(), m.approx, low, cf.low).is_ge()
-        {
-            self.lows.pop_back();
-        }
-        self.highs.push_back(Mark {
-            time: t,
-            price: candle.high,
-            approx: cf.high,
-        });
-        self.lows.push_back(Mark {
-            time: t,
-            price: candle.low,
-            approx: cf.low,
-        });
-        let top = self.highs.front()?;
-        let floor = Level::new(top.price.value(), top.approx, *down);
-        if floor.cmp(low, cf.low).is_lt() {
-            return Some(FlashMove {
-                from: top.price,
-                to: candle.low,
-                from_time: top.time,
-            });
-        }
-        let bottom = self.lows.front()?;
-        let ceiling = Level::new(bottom.price.value(), bottom.approx, *up);
-        ceiling.cmp(high, cf.high).is_gt().then_some(FlashMove {
-            from: bottom.price,
-            to: candle.high,
-            from_time: bottom.time,
-        })
     }
 }

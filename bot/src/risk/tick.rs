@@ -11,9 +11,10 @@
 use super::candle_read::{CandleRead, prices_positive};
 use super::config::{Resolved, SymbolRule};
 use super::engine::RiskEngine;
+use super::flash_window::FlashMove;
 use super::level::{Factor, Level, approx, cmp_approx};
 use super::records::{ExitOrder, ExitReason, Pause, RiskAction, RiskActions};
-use super::state::{CandleF, FlashMove, Levels, SymbolState, Trip};
+use super::state::{CandleF, Levels, SymbolState, Trip};
 use super::{Limit, fmt_dec, fmt_time, next_day_start};
 use crate::domain::{Candle, Money, Price, Symbol};
 use crate::ledger::{Ledger, Position};
