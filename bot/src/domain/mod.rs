@@ -6,6 +6,7 @@
 //! statistics, not balances) and take `Price::to_f64()` explicitly.
 
 mod candle;
+pub(crate) mod decimal_text;
 mod float_view;
 mod money;
 mod order;

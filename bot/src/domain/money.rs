@@ -25,7 +25,7 @@ macro_rules! decimal_newtype {
             Deserialize,
         )]
         #[serde(transparent)]
-        pub struct $name(#[serde(with = "rust_decimal::serde::str")] pub Decimal);
+        pub struct $name(#[serde(with = "crate::domain::decimal_text::serde_str")] pub Decimal);
 
         impl $name {
             pub const ZERO: Self = Self(Decimal::ZERO);
@@ -66,12 +66,25 @@ macro_rules! decimal_newtype {
                 Self(self.0.abs())
             }
 
+            /// The smaller (`self` when equal); compares mantissas when
+            /// the scales agree, as they mostly do.
+            #[inline]
             pub fn min(self, other: Self) -> Self {
-                if self <= other { self } else { other }
+                if crate::domain::cmp_exact(self.0, other.0).is_le() {
+                    self
+                } else {
+                    other
+                }
             }
 
+            /// The larger (`self` when equal), as [`Self::min`].
+            #[inline]
             pub fn max(self, other: Self) -> Self {
-                if self >= other { self } else { other }
+                if crate::domain::cmp_exact(self.0, other.0).is_ge() {
+                    self
+                } else {
+                    other
+                }
             }
 
             /// Rounded to `dp` decimal places, half away from zero.
