@@ -140,8 +140,12 @@ impl BacktestReport {
     /// Writes `report.json` into the existing `dir`.
     pub fn write_json(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {
         let path = dir.join("report.json");
-        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        write_atomically(&path, &json)?;
+        // Streamed to the file: a year of 1m candles' trades is megabytes.
+        write_atomically_with(&path, |file| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            serde_json::to_writer_pretty(&mut out, self).map_err(std::io::Error::other)?;
+            out.flush()
+        })?;
         Ok(path)
     }
 
@@ -155,12 +159,20 @@ impl BacktestReport {
 
 /// Writes to `<path>.tmp`, syncs, then renames over `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_with(path, |file| file.write_all(bytes))
+}
+
+/// As [`write_atomically`], with `write` filling the file.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
+        write(&mut file)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
