@@ -63,6 +63,9 @@ pub struct EquityCharts {
     picks: Picks,
     seen: usize,
     peak: Money,
+    /// `peak`'s float view: most points are clearly below the peak, and
+    /// then no exact comparison is made.
+    peak_f64: f64,
     pub equity: Vec<(i64, Money)>,
     pub drawdown: Vec<(i64, f64)>,
     month_ends: Vec<CurvePoint>,
@@ -78,6 +81,7 @@ impl EquityCharts {
             picks: Picks::new(total, max),
             seen: 0,
             peak: Money::ZERO,
+            peak_f64: 0.0,
             equity: Vec::new(),
             drawdown: Vec::new(),
             month_ends: Vec::new(),
@@ -88,7 +92,13 @@ impl EquityCharts {
 
     #[inline]
     pub fn push(&mut self, p: CurvePoint) {
-        self.peak = self.peak.max(p.equity);
+        let equity_f64 = crate::performance::approx_f64(p.equity);
+        // The float views are within ~1e-15 of the values: 1e-9 below the
+        // peak's is below the peak.
+        if equity_f64 >= self.peak_f64 - self.peak_f64.abs() * 1e-9 && p.equity > self.peak {
+            self.peak = p.equity;
+            self.peak_f64 = equity_f64;
+        }
         if self.picks.keep(self.seen) {
             self.equity.push((p.time, p.equity));
             self.drawdown
