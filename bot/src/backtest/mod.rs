@@ -105,14 +105,19 @@ pub fn run_inputs(
             .ok_or_else(|| EngineError::UnknownSymbol(s.clone()))
     };
     if inputs.len() == 1 {
-        // One symbol: the hot path, streamed; the candles are read, hashed
-        // and charted on the second core (see `feed`).
+        // One symbol: the hot path, streamed; the candles are read, hashed,
+        // charted and read ahead for the engine on the second core (see
+        // `feed`).
         let (symbol, input) = inputs.into_iter().next().expect("one input");
         let index = index_of(&engine, &symbol)?;
         hasher.update(symbol.as_str().as_bytes());
+        let ahead = engine.read_ahead(index);
         let mut n = 0;
-        let step = |candle: &Candle| -> Result<(), BacktestError> {
-            engine.on_candle(index, candle)?;
+        let step = |candle: &Candle, ahead| -> Result<(), BacktestError> {
+            match ahead {
+                Some(ahead) => engine.on_candle_ahead(index, candle, ahead)?,
+                None => engine.on_candle(index, candle)?,
+            }
             charts.push(last_point(&engine));
             // Orders that left the book are in the ledger already; a big
             // order's hundreds of partial fills are not kept past it.
@@ -125,8 +130,19 @@ pub fn run_inputs(
             last = candle.open_time;
             Ok(())
         };
-        let side = feed::run(input, feed::CandleSide { hasher, price }, step)?;
+        let side = feed::run(
+            input,
+            feed::CandleSide {
+                hasher,
+                price,
+                ahead,
+            },
+            step,
+        )?;
         (hasher, price) = (side.hasher, side.price);
+        if let Some(reader) = side.ahead {
+            engine.end_read_ahead(reader);
+        }
     } else {
         let mut indexed: Vec<(usize, Vec<Candle>)> = Vec::with_capacity(inputs.len());
         for (symbol, input) in inputs {

@@ -13,6 +13,7 @@
 //! 5. the strategy sees the candle (always, so indicators stay warm); unless
 //!    halted, a Buy asks the risk engine for a size, a Sell exits.
 
+mod ahead;
 mod allocation;
 mod events;
 mod snapshot;
@@ -24,6 +25,7 @@ mod exact_money_tests;
 #[cfg(test)]
 mod shared_reads_tests;
 
+pub use ahead::{CandleAhead, ReaderAhead};
 pub use events::{AuditRecord, EngineEvent, EventMode, RiskCounters};
 pub use snapshot::{CounterSnapshot, EngineSnapshot, SNAPSHOT_VERSION};
 pub use venue_routing::{VenueCommand, VenueOrders};
@@ -66,6 +68,10 @@ pub enum EngineError {
     Transfer(String),
     #[error("shared candle reads: made with other flash-crash settings than this bot's policy")]
     SharedReads,
+    #[error(
+        "candle for {0}, whose strategy is lent to a reader ahead: step it with on_candle_ahead"
+    )]
+    StrategyLent(Symbol),
 }
 
 /// One traded symbol: its own strategy instance and ATR.
@@ -80,6 +86,8 @@ pub(crate) struct Market {
     /// Candle reads shared with other engines, and the index of the next
     /// candle's read (see [`Engine::share_candle_reads`]).
     pub reads: Option<(Arc<CandleReads>, usize)>,
+    /// The strategy is lent to a reader ahead (see `ahead.rs`).
+    pub lent: bool,
 }
 
 /// Where the engine's orders go.
@@ -187,6 +195,7 @@ impl Engine {
                 atr_value: None,
                 uses_llm: blueprint.has_llm(),
                 reads: None,
+                lent: false,
             })
             .collect();
         let index = markets

@@ -1,6 +1,8 @@
 //! Engines following shared candle reads (`Engine::share_candle_reads`, what
-//! a sweep's sets do) against engines reading each candle themselves: the
-//! same pauses, exits, orders, trades and equity on every candle.
+//! a sweep's sets do) or stepping on candles read ahead (`ahead.rs`, what a
+//! backtest's second core does) against engines reading each candle
+//! themselves: the same pauses, exits, orders, trades and equity on every
+//! candle.
 
 use std::sync::Arc;
 
@@ -126,4 +128,35 @@ fn an_engine_given_candles_out_of_step_with_its_reads_reads_them_itself() {
     let mut follower = engine("0.5", start);
     follower.share_candle_reads(0, reads).unwrap();
     assert_eq!(run(&mut follower, &data[1..]), expected);
+}
+
+/// The strategy lent for the first 15,000 candles, then given back: the
+/// same run as an engine that read every candle itself — also after the
+/// strategy came back (it was fed every candle while lent). While lent,
+/// the symbol refuses a candle not read ahead.
+#[test]
+fn an_engine_stepping_on_candles_read_ahead_acts_as_one_reading_each_candle_itself() {
+    let data = candles();
+    let start = data[0].open_time;
+    let expected = run(&mut engine("0.5", start), &data);
+    assert!(expected.0.pauses.get("flashCrash").copied().unwrap_or(0) > 10);
+
+    let mut ahead = engine("0.5", start);
+    let mut reader = ahead.read_ahead(0).expect("an indicator strategy is lent");
+    assert!(ahead.read_ahead(0).is_none(), "lent once");
+    let refused = ahead.on_candle(0, &data[0]).unwrap_err();
+    assert!(matches!(refused, EngineError::StrategyLent(_)), "{refused}");
+    let (lent, back) = data.split_at(15_000);
+    let mut equity: Vec<Money> = lent
+        .iter()
+        .map(|c| {
+            let read = reader.read(c);
+            ahead.on_candle_ahead(0, c, read).unwrap();
+            ahead.equity()
+        })
+        .collect();
+    ahead.end_read_ahead(reader);
+    let (counters, trades, rest) = run(&mut ahead, back);
+    equity.extend(rest);
+    assert_eq!((counters, trades, equity), expected);
 }

@@ -1,6 +1,6 @@
 //! [`Engine::on_candle`] and the control operations (halt, resume, cancel-all).
 
-use super::{AuditRecord, Engine, EngineError, EngineEvent, EventLog, Execution};
+use super::{AuditRecord, CandleAhead, Engine, EngineError, EngineEvent, EventLog, Execution};
 use crate::domain::{Candle, OrderKind, OrderRequest, Quantity, Side, Symbol};
 use crate::execution::OrderState;
 use crate::indicators::{Hlc, Indicator};
@@ -13,6 +13,26 @@ impl Engine {
     /// One closed candle of the symbol at `index` ([`Engine::symbol_index`]).
     /// Candles of a symbol must come in time order.
     pub fn on_candle(&mut self, index: usize, candle: &Candle) -> Result<(), EngineError> {
+        self.step(index, candle, None)
+    }
+
+    /// [`Engine::on_candle`], with the candle's risk read and the strategy's
+    /// advice either worked out here or read ahead (see `ahead.rs`).
+    pub(super) fn step(
+        &mut self,
+        index: usize,
+        candle: &Candle,
+        ahead: Option<CandleAhead>,
+    ) -> Result<(), EngineError> {
+        if ahead.is_none() && self.markets[index].lent {
+            return Err(EngineError::StrategyLent(
+                self.markets[index].symbol.clone(),
+            ));
+        }
+        let (read_ahead, advice_ahead) = match ahead {
+            Some(a) => (Some(a.read), Some(a.advice)),
+            None => (None, None),
+        };
         let now = candle.open_time;
         self.last_time = now;
 
@@ -25,13 +45,14 @@ impl Engine {
         // 2-4. Mark, risk, equity.
         let market = &mut self.markets[index];
         self.ledger.mark(&market.symbol, candle.close);
-        let read = match market.reads.as_mut() {
-            Some((reads, next)) => {
+        let read = match (&read_ahead, market.reads.as_mut()) {
+            (Some(read), _) => Some(read),
+            (None, Some((reads, next))) => {
                 let read = reads.get(*next, candle.open_time);
                 *next += 1;
                 read
             }
-            None => None,
+            (None, None) => None,
         };
         let actions = match read {
             Some(read) => self
@@ -60,7 +81,9 @@ impl Engine {
         if let Some(atr) = market.atr.as_mut() {
             market.atr_value = atr.update(Hlc::from(candle));
         }
-        let advice = if market.uses_llm {
+        let advice = if let Some(advice) = advice_ahead {
+            advice
+        } else if market.uses_llm {
             let context = self.decision_context(index);
             let market = &mut self.markets[index];
             market.strategy.observe(&context);

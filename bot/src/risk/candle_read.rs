@@ -10,7 +10,7 @@ use super::engine::RiskEngine;
 use super::flash_window::{FlashMove, FlashWindow};
 use super::level::Factor;
 use super::state::CandleF;
-use crate::domain::Candle;
+use crate::domain::{Candle, Symbol};
 
 /// One candle as a tick reads it.
 #[derive(Clone, Debug)]
@@ -38,32 +38,61 @@ impl CandleReads {
     }
 }
 
+/// Reads one symbol's candles one at a time, as [`RiskEngine::read_candles`]
+/// reads a slice: the flash window carries over from candle to candle. A
+/// backtest reads ahead of its engine with it, on another thread.
+#[derive(Clone, Debug)]
+pub struct CandleReader {
+    window_ms: i64,
+    factors: (Factor, Factor),
+    window: FlashWindow,
+}
+
+impl CandleReader {
+    /// The next candle's read. A candle with a price ≤ 0 is skipped by a
+    /// tick, so it leaves the window alone here too.
+    #[inline]
+    pub fn read(&mut self, c: &Candle) -> CandleRead {
+        let cf = CandleF::new(c);
+        let flash = prices_positive(c)
+            .then(|| self.window.update(c, &cf, self.window_ms, &self.factors))
+            .flatten();
+        CandleRead {
+            open_time: c.open_time,
+            cf,
+            flash,
+        }
+    }
+}
+
 impl RiskEngine {
-    /// Reads `candles` (one symbol, in time order) the way this engine's
-    /// ticks would from a fresh start: the same views and the same flash
-    /// verdicts. A candle with a price ≤ 0 is skipped by a tick, so it
-    /// leaves the window alone here too.
-    pub fn read_candles(&self, candles: &[Candle]) -> CandleReads {
+    /// A reader of candles with this engine's flash settings, from a fresh
+    /// start (see [`CandleReader`]).
+    pub fn candle_reader(&self) -> CandleReader {
         let r = &self.resolved;
-        let mut window = FlashWindow::default();
-        let reads = candles
-            .iter()
-            .map(|c| {
-                let cf = CandleF::new(c);
-                let flash = prices_positive(c)
-                    .then(|| window.update(c, &cf, r.flash_window_ms, &r.flash_factors))
-                    .flatten();
-                CandleRead {
-                    open_time: c.open_time,
-                    cf,
-                    flash,
-                }
-            })
-            .collect();
-        CandleReads {
+        CandleReader {
             window_ms: r.flash_window_ms,
             factors: r.flash_factors,
-            reads,
+            window: FlashWindow::default(),
+        }
+    }
+
+    /// Takes over the flash window of `reader`, which read `symbol`'s
+    /// candles in this engine's stead: the ticks that read candles
+    /// themselves again go on from the window it reached.
+    pub fn take_window(&mut self, symbol: &Symbol, reader: CandleReader) {
+        self.state.symbols.entry(symbol).flash = reader.window;
+    }
+
+    /// Reads `candles` (one symbol, in time order) the way this engine's
+    /// ticks would from a fresh start: the same views and the same flash
+    /// verdicts.
+    pub fn read_candles(&self, candles: &[Candle]) -> CandleReads {
+        let mut reader = self.candle_reader();
+        CandleReads {
+            window_ms: reader.window_ms,
+            factors: reader.factors,
+            reads: candles.iter().map(|c| reader.read(c)).collect(),
         }
     }
 

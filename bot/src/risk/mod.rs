@@ -63,7 +63,7 @@ mod transfer;
 #[cfg(test)]
 mod tests;
 
-pub use candle_read::{CandleRead, CandleReads};
+pub use candle_read::{CandleRead, CandleReader, CandleReads};
 pub use config::{HardCaps, RiskConfig, RiskConfigError};
 pub use engine::RiskEngine;
 pub use records::{
