@@ -8,9 +8,7 @@
 
 use std::sync::mpsc;
 
-use sha2::Sha256;
-
-use super::{BacktestError, SeriesInput, hash_candle};
+use super::{BacktestError, InputHash, SeriesInput};
 use crate::domain::Candle;
 use crate::engine::{CandleAhead, ReaderAhead};
 use crate::market_data::MarketDataError;
@@ -23,7 +21,7 @@ const AHEAD: usize = 4;
 
 /// What the candle side keeps of every candle.
 pub(super) struct CandleSide {
-    pub hasher: Sha256,
+    pub hasher: InputHash,
     pub price: PriceChart,
     /// The engine's reader ahead, if it lent one.
     pub ahead: Option<ReaderAhead>,
@@ -32,7 +30,7 @@ pub(super) struct CandleSide {
 impl CandleSide {
     #[inline]
     fn take(&mut self, c: &Candle, block: &mut Block) {
-        hash_candle(&mut self.hasher, c);
+        self.hasher.candle(c);
         self.price.push(c);
         if let Some(reader) = self.ahead.as_mut() {
             block.ahead.push(reader.read(c));

@@ -6,19 +6,19 @@
 
 mod cli;
 mod feed;
+mod input_hash;
 mod inputs;
 #[cfg(test)]
 mod stream_tests;
 
 pub use cli::{BacktestArgs, BacktestOutcome, LlmFlag};
+use input_hash::InputHash;
 pub use inputs::{CacheCheck, DataArg, DataSelection, SeriesInput, load_inputs, load_series};
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
-
-use crate::config::{EngineConfig, hex};
+use crate::config::EngineConfig;
 use crate::domain::{Candle, Symbol};
 use crate::engine::{Engine, EngineError, EventMode};
 use crate::execution::PaperConfig;
@@ -98,7 +98,7 @@ pub fn run_inputs(
     let mut price = PriceChart::new(inputs.first().map_or(0, |(_, c)| c.len()), CHART_POINTS);
     let mut progress = Progress::new(options.progress && total >= 200_000, total);
     let (mut first, mut last) = (i64::MAX, i64::MIN);
-    let mut hasher = input_hasher(cfg, options);
+    let mut hasher = InputHash::new(cfg, options);
     let index_of = |engine: &Engine, s: &Symbol| {
         engine
             .symbol_index(s)
@@ -110,7 +110,7 @@ pub fn run_inputs(
         // `feed`).
         let (symbol, input) = inputs.into_iter().next().expect("one input");
         let index = index_of(&engine, &symbol)?;
-        hasher.update(symbol.as_str().as_bytes());
+        hasher.symbol(symbol.as_str());
         let ahead = engine.read_ahead(index);
         let mut n = 0;
         let step = |candle: &Candle, ahead| -> Result<(), BacktestError> {
@@ -147,11 +147,8 @@ pub fn run_inputs(
         let mut indexed: Vec<(usize, Vec<Candle>)> = Vec::with_capacity(inputs.len());
         for (symbol, input) in inputs {
             let series = input.into_memory()?;
-            hasher.update(symbol.as_str().as_bytes());
-            series
-                .candles
-                .iter()
-                .for_each(|c| hash_candle(&mut hasher, c));
+            hasher.symbol(symbol.as_str());
+            series.candles.iter().for_each(|c| hasher.candle(c));
             if indexed.is_empty() {
                 series.candles.iter().for_each(|c| price.push(c));
             }
@@ -188,7 +185,7 @@ pub fn run_inputs(
         total as u64,
         first,
         last,
-        hex(&hasher.finalize()),
+        hasher.finish(),
     );
     report.price_curve = price_curve;
     report.price_decimals = price_decimals;
@@ -286,23 +283,6 @@ fn build_report(
 
 fn strategy_kind(cfg: &EngineConfig) -> &'static str {
     cfg.strategy.kind().map_or("?", |k| k.name())
-}
-
-/// SHA-256 over the manifests, the simulation settings and the candles
-/// (each symbol, then the time and close of each of its candles: enough to
-/// tell two data sets apart, and cheap enough not to dominate a
-/// million-candle run). This starts it; [`hash_candle`] feeds it.
-fn input_hasher(cfg: &EngineConfig, options: &BacktestOptions) -> Sha256 {
-    let mut h = Sha256::new();
-    h.update(cfg.config_hash.as_bytes());
-    h.update(serde_json::to_vec(&options.paper).unwrap_or_default());
-    h
-}
-
-#[inline]
-fn hash_candle(h: &mut Sha256, c: &Candle) {
-    h.update(c.open_time.to_le_bytes());
-    h.update(c.close.value().serialize());
 }
 
 /// A `\r`-rewritten progress line, only on a terminal.
