@@ -142,7 +142,13 @@ impl BacktestArgs {
             progress,
             input_files: vec![self.file.clone()],
         };
-        let checked: Vec<SeriesInput> = inputs.iter().map(|(_, i)| i.clone()).collect();
+        // The cached inputs, to ask after the run (a clone shares the file;
+        // candles in memory need no check and are not copied).
+        let checked: Vec<SeriesInput> = inputs
+            .iter()
+            .filter(|(_, i)| i.cache_hit().is_some())
+            .map(|(_, i)| i.clone())
+            .collect();
         let run = run_inputs(&cfg, inputs, &options);
         let mut fresh = true;
         for input in &checked {

@@ -15,7 +15,7 @@ use crate::market_data::MarketDataError;
 use crate::report::PriceChart;
 
 /// Candles per block handed from the reading thread to the engine.
-const BLOCK: usize = 4096;
+const BLOCK: usize = 1024;
 /// Blocks read ahead of the engine at most.
 const AHEAD: usize = 4;
 
