@@ -8,8 +8,8 @@
 
 use super::engine::RiskEngine;
 use super::flash_window::{FlashMove, FlashWindow};
+use super::level::CandleF;
 use super::level::Factor;
-use super::state::CandleF;
 use crate::domain::{Candle, Symbol};
 
 /// One candle as a tick reads it.

@@ -9,8 +9,7 @@
 //! moves, for good, to two monotonic queues (O(1) amortized per candle,
 //! however long the window). `tests` replays random series through both.
 
-use super::level::{Factor, Level, cmp_approx};
-use super::state::CandleF;
+use super::level::{CandleF, Factor, Level, cmp_approx};
 use crate::domain::{Candle, Price, cmp_exact};
 
 /// A move that trips the breaker: from `from` to `to` within the window.

@@ -12,8 +12,8 @@
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 
-use crate::domain::cmp_exact;
 pub(super) use crate::domain::float_view as approx;
+use crate::domain::{Candle, cmp_exact};
 
 /// Exact `a.cmp(b)`, decided by the float views `af`, `bf` when the values
 /// are clearly apart.
@@ -93,6 +93,24 @@ impl Level {
             Ordering::Greater
         } else {
             cmp_exact(x, self.exact())
+        }
+    }
+}
+
+/// Float views of a candle's prices, computed once per candle read.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CandleF {
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+}
+
+impl CandleF {
+    pub fn new(c: &Candle) -> Self {
+        Self {
+            high: approx(c.high.value()),
+            low: approx(c.low.value()),
+            close: approx(c.close.value()),
         }
     }
 }

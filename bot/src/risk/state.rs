@@ -9,11 +9,11 @@
 
 use super::config::SymbolRule;
 use super::flash_window::FlashWindow;
-use super::level::{Level, approx};
+use super::level::Level;
 use super::loss_base::Rebased;
 use super::records::{Halt, Pause};
 use super::sizing::KellyStats;
-use crate::domain::{Candle, Money, Price, Quantity, Symbol};
+use crate::domain::{Money, Price, Quantity, Symbol};
 use serde::{Deserialize, Serialize};
 use serde::{Deserializer, Serializer};
 use std::collections::BTreeMap;
@@ -173,22 +173,4 @@ pub(super) struct Levels {
     pub stop: Level,
     pub take: Option<Level>,
     pub trail: Option<Level>,
-}
-
-/// Float views of a candle's prices, computed once per tick.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct CandleF {
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
-}
-
-impl CandleF {
-    pub fn new(c: &Candle) -> Self {
-        Self {
-            high: approx(c.high.value()),
-            low: approx(c.low.value()),
-            close: approx(c.close.value()),
-        }
-    }
 }
