@@ -12,6 +12,11 @@
 //! 4. performance records the equity;
 //! 5. the strategy sees the candle (always, so indicators stay warm); unless
 //!    halted, a Buy asks the risk engine for a size, a Sell exits.
+//!
+//! Step 3's read of the candle and step 5's advice depend only on the
+//! candles (for a strategy without a model member): a backtest works them
+//! out on another thread and steps with [`Engine::on_candle_ahead`]
+//! (`ahead.rs`).
 
 mod ahead;
 mod allocation;
