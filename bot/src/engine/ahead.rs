@@ -41,8 +41,10 @@ impl ReaderAhead {
 impl Engine {
     /// Lends the strategy of the symbol at `index` to a reader ahead, which
     /// feeds it from then on; [`Engine::end_read_ahead`] gives it back.
-    /// Meanwhile the symbol takes only [`Engine::on_candle_ahead`]. `None`
-    /// for a strategy with a model member (the engine reads each candle).
+    /// Meanwhile the symbol takes only [`Engine::on_candle_ahead`]
+    /// ([`Engine::on_candle`] refuses its candles, [`Engine::warm`] panics).
+    /// `None` for a strategy with a model member (the engine reads each
+    /// candle) or one already lent.
     pub fn read_ahead(&mut self, index: usize) -> Option<ReaderAhead> {
         let market = &mut self.markets[index];
         if market.uses_llm || market.lent {
@@ -83,8 +85,8 @@ impl Engine {
 }
 
 /// Holds a lent strategy's place: answers what the engine may ask of it
-/// while lent (its warm-up, its name); it is never fed, because the engine
-/// refuses a lent symbol's candles that were not read ahead.
+/// while lent (its warm-up, its name); it is never fed: the engine refuses
+/// a lent symbol's candles that were not read ahead, and warming it.
 struct Lent {
     warmup: usize,
     name: String,

@@ -251,9 +251,15 @@ impl Engine {
 
     /// Feeds a candle to the strategy and ATR of the symbol at `index` only:
     /// history before the bot trades (a live feed's warm-up), or the stored
-    /// candles on a restore. No order, no fill, no risk check.
+    /// candles on a restore. No order, no fill, no risk check. Panics while
+    /// the symbol's strategy is lent to a reader ahead ([`Engine::read_ahead`]).
     pub fn warm(&mut self, index: usize, candle: &Candle) {
         let market = &mut self.markets[index];
+        assert!(
+            !market.lent,
+            "{}: warming a strategy lent to a reader ahead",
+            market.symbol
+        );
         if let Some(atr) = market.atr.as_mut() {
             market.atr_value = atr.update(Hlc::from(candle));
         }
