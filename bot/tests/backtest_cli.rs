@@ -27,6 +27,12 @@ fn backtest(args: &[&str], out: &Path) -> Output {
         .expect("the binary runs")
 }
 
+/// The text of the example hourly CSV the tests edit copies of.
+fn example_rows() -> String {
+    std::fs::read_to_string(repo().join("manifests/examples/data/btcusdt-1h-synthetic.csv"))
+        .expect("the example CSV is in the repo")
+}
+
 fn read_report(out: &Path) -> BacktestReport {
     serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json written"))
         .expect("report.json parses")
@@ -133,9 +139,7 @@ fn from_to_restricts_the_replay() {
 fn a_csv_edited_since_its_cache_was_built_is_backtested_as_it_is_now() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("btc.csv");
-    let original =
-        std::fs::read_to_string(repo().join("manifests/examples/data/btcusdt-1h-synthetic.csv"))
-            .unwrap();
+    let original = example_rows();
     std::fs::write(&csv, &original).unwrap();
     let cache = dir.path().join("cache");
     let run = |extra: &[&str]| {
@@ -198,9 +202,7 @@ fn assert_refused(args: &[&str], expect: &[&str]) {
 fn malformed_csv_row_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("bad.csv");
-    let good =
-        std::fs::read_to_string(repo().join("manifests/examples/data/btcusdt-1h-synthetic.csv"))
-            .unwrap();
+    let good = example_rows();
     let mut lines: Vec<String> = good.lines().take(50).map(str::to_string).collect();
     let mut cols: Vec<&str> = lines[41].split(',').collect();
     cols[2] = "not-a-price";

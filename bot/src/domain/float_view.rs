@@ -42,6 +42,21 @@ pub fn cmp_exact(a: Decimal, b: Decimal) -> Ordering {
     }
 }
 
+/// Exact `a.cmp(b)`, decided by the float views `af`, `bf` when the values
+/// are clearly apart (further than 1e-9 relative; the views are within
+/// ~1e-15 of the values), by [`cmp_exact`] otherwise.
+#[inline]
+pub fn cmp_approx(a: Decimal, af: f64, b: Decimal, bf: f64) -> Ordering {
+    let tol = bf.abs() * 1e-9;
+    if af < bf - tol {
+        Ordering::Less
+    } else if af > bf + tol {
+        Ordering::Greater
+    } else {
+        cmp_exact(a, b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{cmp_exact, float_view};

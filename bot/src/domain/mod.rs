@@ -12,6 +12,6 @@ mod money;
 mod order;
 
 pub use candle::{Candle, Timeframe};
-pub use float_view::{cmp_exact, float_view};
+pub use float_view::{cmp_approx, cmp_exact, float_view};
 pub use money::{Money, Price, Quantity};
 pub use order::{Fill, Liquidity, OrderId, OrderKind, OrderRequest, OrderStatus, Side, Symbol};

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 
 use super::{MonthlyReturn, monthly_returns};
-use crate::domain::{Candle, Money, Price};
+use crate::domain::{Candle, Money, Price, cmp_approx};
 use crate::performance::CurvePoint;
 
 /// Which of `total` indices, fed in order, [`super::downsample`] keeps.
@@ -64,7 +64,7 @@ pub struct EquityCharts {
     seen: usize,
     peak: Money,
     /// `peak`'s float view: most points are clearly below the peak, and
-    /// then no exact comparison is made.
+    /// then no exact comparison is made ([`cmp_approx`]).
     peak_f64: f64,
     pub equity: Vec<(i64, Money)>,
     pub drawdown: Vec<(i64, f64)>,
@@ -93,9 +93,14 @@ impl EquityCharts {
     #[inline]
     pub fn push(&mut self, p: CurvePoint) {
         let equity_f64 = crate::performance::approx_f64(p.equity);
-        // The float views are within ~1e-15 of the values: 1e-9 below the
-        // peak's is below the peak.
-        if equity_f64 >= self.peak_f64 - self.peak_f64.abs() * 1e-9 && p.equity > self.peak {
+        let new_peak = cmp_approx(
+            p.equity.value(),
+            equity_f64,
+            self.peak.value(),
+            self.peak_f64,
+        )
+        .is_gt();
+        if new_peak {
             self.peak = p.equity;
             self.peak_f64 = equity_f64;
         }

@@ -12,22 +12,9 @@
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 
+pub(super) use crate::domain::cmp_approx;
 pub(super) use crate::domain::float_view as approx;
 use crate::domain::{Candle, cmp_exact};
-
-/// Exact `a.cmp(b)`, decided by the float views `af`, `bf` when the values
-/// are clearly apart.
-#[inline]
-pub(super) fn cmp_approx(a: Decimal, af: f64, b: Decimal, bf: f64) -> Ordering {
-    let tol = bf.abs() * 1e-9;
-    if af < bf - tol {
-        Ordering::Less
-    } else if af > bf + tol {
-        Ordering::Greater
-    } else {
-        cmp_exact(a, b)
-    }
-}
 
 /// A multiplier with its float view.
 #[derive(Clone, Copy, Debug, PartialEq)]
