@@ -8,6 +8,8 @@
 //!    p50/p99 over every candle, and over the candles that sent an order.
 //! 3. Idle paper bot RSS: `botfleet-bot run` on a slow synthetic feed, read
 //!    from /proc after it settles (needs the release binary; skipped if absent).
+//!
+//! `BOTFLEET_BENCH_ONLY=loop` runs the engine loop alone (for a profiler).
 
 use std::time::{Duration, Instant};
 
@@ -104,9 +106,10 @@ fn main() {
 
     // 1. Throughput: RUNS full backtests (report building included).
     let runs = runs();
+    let only_loop = std::env::var("BOTFLEET_BENCH_ONLY").is_ok_and(|v| v == "loop");
     let mut rates = Vec::new();
     let mut trades = 0;
-    for _ in 0..runs {
+    for _ in 0..if only_loop { 0 } else { runs } {
         let input = vec![(Symbol::new("BTCUSDT"), series.clone())];
         let t = Instant::now();
         let report =
@@ -114,16 +117,18 @@ fn main() {
         rates.push(CANDLES as f64 / t.elapsed().as_secs_f64());
         trades = report.performance.overall.trades;
     }
-    println!(
-        "{:<44} {:>16}",
-        format!("backtest throughput (candles/s, {runs} runs)"),
-        spread(&mut rates)
-    );
-    println!(
-        "{:<44} {:>16}",
-        "  (includes report: curve downsampling)",
-        format!("{trades} trades")
-    );
+    if !only_loop {
+        println!(
+            "{:<44} {:>16}",
+            format!("backtest throughput (candles/s, {runs} runs)"),
+            spread(&mut rates)
+        );
+        println!(
+            "{:<44} {:>16}",
+            "  (includes report: curve downsampling)",
+            format!("{trades} trades")
+        );
+    }
 
     // An engine that only counts its events, as the loop and latency
     // measurements below use.
@@ -152,6 +157,9 @@ fn main() {
         format!("engine loop only (candles/s, {runs} runs)"),
         spread(&mut rates)
     );
+    if only_loop {
+        return;
+    }
 
     // 2. Latency per candle.
     let mut engine = counting_engine();

@@ -17,6 +17,10 @@ pub struct Symbol(pub Arc<str>);
 impl PartialEq for Symbol {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
+        // Clones of one symbol share their text: the usual match.
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return true;
+        }
         let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
         let n = a.len();
         if n != b.len() {

@@ -10,14 +10,18 @@
 use super::{Engine, EngineError};
 use crate::domain::Candle;
 use crate::risk::{CandleRead, CandleReader};
-use crate::strategy::{Advice, Strategy};
+use crate::strategy::{Advice, Signal, Strategy};
 
-/// One candle as read ahead of the engine.
+/// One candle as read ahead of the engine. Small (48 bytes), because
+/// every one crosses from one core to the other: the advice is kept only
+/// when it is to act (a hold leaves the engine nothing to do).
 #[derive(Debug)]
 pub struct CandleAhead {
     pub(super) read: CandleRead,
-    pub(super) advice: Advice,
+    pub(super) advice: Option<Box<Advice>>,
 }
+
+const _: () = assert!(std::mem::size_of::<CandleAhead>() <= 48);
 
 /// The strategy of one symbol, lent by its engine, with a candle reader of
 /// the engine's flash settings.
@@ -31,9 +35,11 @@ impl ReaderAhead {
     /// The next candle of the symbol, read.
     #[inline]
     pub fn read(&mut self, candle: &Candle) -> CandleAhead {
+        let read = self.risk.read(candle);
+        let advice = self.strategy.on_candle(candle);
         CandleAhead {
-            read: self.risk.read(candle),
-            advice: self.strategy.on_candle(candle),
+            read,
+            advice: (advice.signal != Signal::Hold).then(|| Box::new(advice)),
         }
     }
 }

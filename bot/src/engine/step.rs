@@ -82,7 +82,11 @@ impl Engine {
             market.atr_value = atr.update(Hlc::from(candle));
         }
         let advice = if let Some(advice) = advice_ahead {
-            advice
+            // Read ahead: only advice to act was kept.
+            match advice {
+                Some(advice) => *advice,
+                None => return Ok(()),
+            }
         } else if market.uses_llm {
             let context = self.decision_context(index);
             let market = &mut self.markets[index];

@@ -18,7 +18,9 @@ pub struct CandleRead {
     /// The candle this read belongs to (a follower checks it).
     pub(super) open_time: i64,
     pub(super) cf: CandleF,
-    pub(super) flash: Option<FlashMove>,
+    /// Boxed: a flash move is rare, and a read is handed from thread to
+    /// thread (and a sweep keeps one per candle).
+    pub(super) flash: Option<Box<FlashMove>>,
 }
 
 /// The reads of one symbol's candles, in order, made with one set of flash
@@ -56,7 +58,8 @@ impl CandleReader {
         let cf = CandleF::new(c);
         let flash = prices_positive(c)
             .then(|| self.window.update(c, &cf, self.window_ms, &self.factors))
-            .flatten();
+            .flatten()
+            .map(Box::new);
         CandleRead {
             open_time: c.open_time,
             cf,

@@ -65,7 +65,7 @@ impl RiskEngine {
             state.rule = Some(SymbolRule::new(&self.config, r, symbol));
         }
         let (cf, flash) = match read {
-            Some(read) => (read.cf, read.flash.clone()),
+            Some(read) => (read.cf, read.flash.as_deref().cloned()),
             None => {
                 let cf = CandleF::new(candle);
                 let flash = state
