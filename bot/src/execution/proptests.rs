@@ -113,7 +113,7 @@ impl World {
             prop_assert_eq!(trips, l.cash() - start);
         }
         // Drawdown never negative, max drawdown monotone.
-        for w in [self.perf.overall(), self.perf.window()] {
+        for w in [self.perf.overall(), &self.perf.window()] {
             prop_assert!(w.drawdown_pct() >= 0.0);
             prop_assert!(w.max_drawdown_pct() >= w.drawdown_pct());
         }

@@ -53,6 +53,14 @@ pub struct WindowStats {
 }
 
 impl WindowStats {
+    /// These statistics under another label.
+    pub(super) fn relabelled(&self, label: &str) -> Self {
+        Self {
+            label: label.to_string(),
+            ..self.clone()
+        }
+    }
+
     pub(super) fn new(label: String, start_time: i64, start_equity: Money) -> Self {
         Self {
             label,

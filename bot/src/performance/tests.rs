@@ -313,3 +313,50 @@ fn a_mark_between_candles_moves_equity_and_drawdown_but_adds_no_candle() {
     assert!(close(p.overall().return_pct(), -1.0));
     assert_eq!(p.overall().summary(p.periods_per_year()).candles, 2);
 }
+
+#[test]
+fn the_first_window_reads_as_the_whole_run_and_is_persisted_whole() {
+    // Everything that moves a series, before any window is started.
+    let mut p = tracker("100");
+    p.on_candle(0, m("120"), true);
+    p.record_order(true);
+    p.record_order(false);
+    p.record_trade(&trade("20"));
+    p.transfer(m("30"));
+    p.on_candle(H, m("140"), false);
+    p.mark(m("135"));
+    p.on_candle(30 * H, m("90"), true);
+    let (overall, window) = (p.overall().summary(365.0), p.window().summary(365.0));
+    assert_eq!(window.label, "Paper");
+    assert_eq!(
+        WindowSummary {
+            label: OVERALL.to_string(),
+            ..window
+        },
+        overall,
+        "the first window is the whole run"
+    );
+
+    // The persisted form holds both series; one restored goes on as the
+    // original does, window and all.
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(json["window"]["label"], "Paper");
+    assert_eq!(json["window"]["candles"], json["overall"]["candles"]);
+    let mut restored: Performance = serde_json::from_value(json).unwrap();
+    for q in [&mut p, &mut restored] {
+        q.on_candle(31 * H, m("95"), true);
+        q.record_trade(&trade("-5"));
+    }
+    assert_eq!(restored.summary(), p.summary());
+    assert_eq!(
+        serde_json::to_value(&restored).unwrap(),
+        serde_json::to_value(&p).unwrap()
+    );
+
+    // A started window leaves the whole run behind.
+    p.start_window("Sandbox", 32 * H);
+    p.on_candle(32 * H, m("100"), true);
+    let s = p.summary();
+    assert_eq!((s.window.label.as_str(), s.window.candles), ("Sandbox", 1));
+    assert_eq!(s.overall.candles, 5);
+}

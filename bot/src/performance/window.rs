@@ -1,10 +1,12 @@
 //! The performance tracker: the whole run plus the current phase window.
 
+use std::borrow::Cow;
+
 use super::curve::EquityCurve;
 use super::metrics::{WindowStats, WindowSummary, approx_f64};
 use crate::domain::{Money, Timeframe};
 use crate::ledger::ClosedTrade;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Label of the window that covers the whole run.
 pub const OVERALL: &str = "overall";
@@ -14,16 +16,61 @@ pub const OVERALL: &str = "overall";
 /// [`Performance::start_window`] restarts when the phase changes. The
 /// operator's gates read the window; the report reads both.
 ///
+/// Until the first [`Performance::start_window`] the window is the whole
+/// run under another label, so only `overall` is updated (a backtest never
+/// starts one: half the statistics work per candle).
+///
 /// Serializable so a live bot persists it and resumes its statistics after a
-/// restart (enable serde_json's `float_roundtrip` so floats come back exact).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// restart (enable serde_json's `float_roundtrip` so floats come back exact);
+/// the form always holds both series.
+#[derive(Clone, Debug)]
 pub struct Performance {
     periods_per_year: f64,
     prev_equity_f64: f64,
     overall: WindowStats,
-    window: WindowStats,
+    /// `None`: the window is `overall`, labelled `first_label`.
+    window: Option<WindowStats>,
+    first_label: String,
     curve: EquityCurve,
+}
+
+/// The serialized form of [`Performance`].
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PerformanceState<'a> {
+    periods_per_year: f64,
+    prev_equity_f64: f64,
+    overall: Cow<'a, WindowStats>,
+    window: Cow<'a, WindowStats>,
+    curve: Cow<'a, EquityCurve>,
+}
+
+impl Serialize for Performance {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PerformanceState {
+            periods_per_year: self.periods_per_year,
+            prev_equity_f64: self.prev_equity_f64,
+            overall: Cow::Borrowed(&self.overall),
+            window: self.window(),
+            curve: Cow::Borrowed(&self.curve),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Performance {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = PerformanceState::deserialize(deserializer)?;
+        let window = s.window.into_owned();
+        Ok(Self {
+            periods_per_year: s.periods_per_year,
+            prev_equity_f64: s.prev_equity_f64,
+            overall: s.overall.into_owned(),
+            first_label: window.label().to_string(),
+            window: Some(window),
+            curve: s.curve.into_owned(),
+        })
+    }
 }
 
 impl Performance {
@@ -41,7 +88,8 @@ impl Performance {
             periods_per_year: timeframe.periods_per_year(),
             prev_equity_f64: approx_f64(start_equity),
             overall: WindowStats::new(OVERALL.to_string(), start_time, start_equity),
-            window: WindowStats::new(window_label.into(), start_time, start_equity),
+            window: None,
+            first_label: window_label.into(),
             curve,
         }
     }
@@ -57,8 +105,9 @@ impl Performance {
         self.prev_equity_f64 = equity_f64;
         self.overall
             .update(time, equity, equity_f64, ret, in_position);
-        self.window
-            .update(time, equity, equity_f64, ret, in_position);
+        if let Some(window) = self.window.as_mut() {
+            window.update(time, equity, equity_f64, ret, in_position);
+        }
         self.curve.push(time, equity);
     }
 
@@ -68,19 +117,25 @@ impl Performance {
     pub fn mark(&mut self, equity: Money) {
         let equity_f64 = approx_f64(equity);
         self.overall.mark(equity, equity_f64);
-        self.window.mark(equity, equity_f64);
+        if let Some(window) = self.window.as_mut() {
+            window.mark(equity, equity_f64);
+        }
     }
 
     /// A completed round trip; counted in the window where it closes.
     pub fn record_trade(&mut self, trade: &ClosedTrade) {
         self.overall.record_trade(trade.pnl);
-        self.window.record_trade(trade.pnl);
+        if let Some(window) = self.window.as_mut() {
+            window.record_trade(trade.pnl);
+        }
     }
 
     /// An order sent (`accepted`) or refused by the broker (an order error).
     pub fn record_order(&mut self, accepted: bool) {
         self.overall.record_order(accepted);
-        self.window.record_order(accepted);
+        if let Some(window) = self.window.as_mut() {
+            window.record_order(accepted);
+        }
     }
 
     /// A capital transfer of `amount` after the last candle: both series
@@ -88,22 +143,29 @@ impl Performance {
     /// return is measured from the equity after it.
     pub fn transfer(&mut self, amount: Money) {
         self.overall.transfer(amount);
-        self.window.transfer(amount);
+        if let Some(window) = self.window.as_mut() {
+            window.transfer(amount);
+        }
         self.prev_equity_f64 = approx_f64(self.overall.equity());
     }
 
     /// Starts a new window at `time` from the current equity (the phase
     /// changed). The overall series is untouched.
     pub fn start_window(&mut self, label: impl Into<String>, time: i64) {
-        self.window = WindowStats::new(label.into(), time, self.overall.equity());
+        self.window = Some(WindowStats::new(label.into(), time, self.overall.equity()));
     }
 
     pub fn overall(&self) -> &WindowStats {
         &self.overall
     }
 
-    pub fn window(&self) -> &WindowStats {
-        &self.window
+    /// The current window (a copy of `overall` under the first window's
+    /// label until a window is started).
+    pub fn window(&self) -> Cow<'_, WindowStats> {
+        match &self.window {
+            Some(window) => Cow::Borrowed(window),
+            None => Cow::Owned(self.overall.relabelled(&self.first_label)),
+        }
     }
 
     pub fn curve(&self) -> &EquityCurve {
@@ -118,7 +180,7 @@ impl Performance {
         PerformanceSummary {
             periods_per_year: self.periods_per_year,
             overall: self.overall.summary(self.periods_per_year),
-            window: self.window.summary(self.periods_per_year),
+            window: self.window().summary(self.periods_per_year),
         }
     }
 }
