@@ -354,7 +354,11 @@ scenario_promote() {
 
 # A bot's store (SQLite on its volume, read from the host) against the simulator's
 # orders and trades of its symbol: every venue trade stored once with its price,
-# quantity and fee, every venue order stored once.
+# quantity and fee, every venue order stored once. The bot keeps trading, and an
+# order the simulator filled reaches the store a moment later (the fill comes by
+# the venue's stream or poll), so the books must agree within BOOKS_SETTLE_S; a
+# lost or doubled fill never does.
+BOOKS_SETTLE_S=30
 books_equal() { # [bot [books.py options]] (default: the trader on BTCUSDT)
   local bot=${1:-$TRADER} pv dir
   (($#)) && shift
@@ -362,7 +366,22 @@ books_equal() { # [bot [books.py options]] (default: the trader on BTCUSDT)
   pv="$(kc -n "$BOT_NS" get pvc "data-$bot-0" -o 'jsonpath={.spec.volumeName}')"
   dir="$(kc get pv "$pv" -o 'jsonpath={.spec.hostPath.path}')"
   until_ok "no order in flight at the simulator" 120 sim_quiet
-  "$PY" "$E2E_SCRIPTS/books.py" --store "$dir/bot.db" --sim "$SIM_ADMIN_URL" "$@"
+  local deadline=$((SECONDS + BOOKS_SETTLE_S)) out
+  until out="$(books_agree "$dir/bot.db" "$@" 2>&1)"; do
+    if ((SECONDS > deadline)); then
+      printf '%s\n' "$out"
+      e2e_log "$bot's store and the simulator's books still differ after ${BOOKS_SETTLE_S}s"
+      return 1
+    fi
+    sleep 1
+  done
+  printf '%s\n' "$out"
+}
+books_agree() { # store [books.py options]
+  local store=$1
+  shift
+  sim_quiet || { echo "an order is in flight at the simulator"; return 1; }
+  "$PY" "$E2E_SCRIPTS/books.py" --store "$store" --sim "$SIM_ADMIN_URL" "$@"
 }
 sim_quiet() {
   [[ "$(sim_admin GET /sim/books | "$PY" -c 'import json,sys; print(sum(o["status"] in ("NEW","PARTIALLY_FILLED") for o in json.load(sys.stdin)["orders"]))')" == 0 ]]
