@@ -28,10 +28,19 @@ pub struct Performance {
     periods_per_year: f64,
     prev_equity_f64: f64,
     overall: WindowStats,
-    /// `None`: the window is `overall`, labelled `first_label`.
-    window: Option<WindowStats>,
-    first_label: String,
+    window: Window,
     curve: EquityCurve,
+}
+
+/// The current window of a [`Performance`].
+// Inline, not boxed: a started window is updated every candle, and there
+// is one per tracker.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+enum Window {
+    /// No window started yet: the window is `overall` under this label.
+    WholeRun(String),
+    Started(WindowStats),
 }
 
 /// The serialized form of [`Performance`].
@@ -61,13 +70,11 @@ impl Serialize for Performance {
 impl<'de> Deserialize<'de> for Performance {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = PerformanceState::deserialize(deserializer)?;
-        let window = s.window.into_owned();
         Ok(Self {
             periods_per_year: s.periods_per_year,
             prev_equity_f64: s.prev_equity_f64,
             overall: s.overall.into_owned(),
-            first_label: window.label().to_string(),
-            window: Some(window),
+            window: Window::Started(s.window.into_owned()),
             curve: s.curve.into_owned(),
         })
     }
@@ -88,8 +95,7 @@ impl Performance {
             periods_per_year: timeframe.periods_per_year(),
             prev_equity_f64: approx_f64(start_equity),
             overall: WindowStats::new(OVERALL.to_string(), start_time, start_equity),
-            window: None,
-            first_label: window_label.into(),
+            window: Window::WholeRun(window_label.into()),
             curve,
         }
     }
@@ -103,10 +109,8 @@ impl Performance {
         let equity_f64 = approx_f64(equity);
         let ret = (self.prev_equity_f64 > 0.0).then(|| equity_f64 / self.prev_equity_f64 - 1.0);
         self.prev_equity_f64 = equity_f64;
-        self.overall
-            .update(time, equity, equity_f64, ret, in_position);
-        if let Some(window) = self.window.as_mut() {
-            window.update(time, equity, equity_f64, ret, in_position);
+        for series in self.series_mut() {
+            series.update(time, equity, equity_f64, ret, in_position);
         }
         self.curve.push(time, equity);
     }
@@ -116,25 +120,22 @@ impl Performance {
     /// of at the next candle's mark.
     pub fn mark(&mut self, equity: Money) {
         let equity_f64 = approx_f64(equity);
-        self.overall.mark(equity, equity_f64);
-        if let Some(window) = self.window.as_mut() {
-            window.mark(equity, equity_f64);
+        for series in self.series_mut() {
+            series.mark(equity, equity_f64);
         }
     }
 
     /// A completed round trip; counted in the window where it closes.
     pub fn record_trade(&mut self, trade: &ClosedTrade) {
-        self.overall.record_trade(trade.pnl);
-        if let Some(window) = self.window.as_mut() {
-            window.record_trade(trade.pnl);
+        for series in self.series_mut() {
+            series.record_trade(trade.pnl);
         }
     }
 
     /// An order sent (`accepted`) or refused by the broker (an order error).
     pub fn record_order(&mut self, accepted: bool) {
-        self.overall.record_order(accepted);
-        if let Some(window) = self.window.as_mut() {
-            window.record_order(accepted);
+        for series in self.series_mut() {
+            series.record_order(accepted);
         }
     }
 
@@ -142,9 +143,8 @@ impl Performance {
     /// re-base on it (see `WindowStats::transfer`), and the next candle's
     /// return is measured from the equity after it.
     pub fn transfer(&mut self, amount: Money) {
-        self.overall.transfer(amount);
-        if let Some(window) = self.window.as_mut() {
-            window.transfer(amount);
+        for series in self.series_mut() {
+            series.transfer(amount);
         }
         self.prev_equity_f64 = approx_f64(self.overall.equity());
     }
@@ -152,7 +152,7 @@ impl Performance {
     /// Starts a new window at `time` from the current equity (the phase
     /// changed). The overall series is untouched.
     pub fn start_window(&mut self, label: impl Into<String>, time: i64) {
-        self.window = Some(WindowStats::new(label.into(), time, self.overall.equity()));
+        self.window = Window::Started(WindowStats::new(label.into(), time, self.overall.equity()));
     }
 
     pub fn overall(&self) -> &WindowStats {
@@ -163,9 +163,19 @@ impl Performance {
     /// label until a window is started).
     pub fn window(&self) -> Cow<'_, WindowStats> {
         match &self.window {
-            Some(window) => Cow::Borrowed(window),
-            None => Cow::Owned(self.overall.relabelled(&self.first_label)),
+            Window::Started(window) => Cow::Borrowed(window),
+            Window::WholeRun(label) => Cow::Owned(self.overall.relabelled(label)),
         }
+    }
+
+    /// The series every update goes to: the whole run, and the window once
+    /// one has started.
+    fn series_mut(&mut self) -> impl Iterator<Item = &mut WindowStats> {
+        let window = match &mut self.window {
+            Window::Started(window) => Some(window),
+            Window::WholeRun(_) => None,
+        };
+        std::iter::once(&mut self.overall).chain(window)
     }
 
     pub fn curve(&self) -> &EquityCurve {
