@@ -118,7 +118,8 @@ pub fn run_inputs(
                 Some(ahead) => engine.on_candle_ahead(index, candle, ahead)?,
                 None => engine.on_candle(index, candle)?,
             }
-            charts.push(last_point(&engine));
+            let (point, equity_f64) = last_point(&engine);
+            charts.push(point, equity_f64);
             // Orders that left the book are in the ledger already; a big
             // order's hundreds of partial fills are not kept past it.
             engine.forget_closed_orders();
@@ -169,7 +170,8 @@ pub fn run_inputs(
             first = first.min(candle.open_time);
             last = last.max(candle.open_time);
             engine.on_candle(*index, candle)?;
-            charts.push(last_point(&engine));
+            let (point, equity_f64) = last_point(&engine);
+            charts.push(point, equity_f64);
             engine.forget_closed_orders();
             progress.tick(n);
         }
@@ -192,13 +194,13 @@ pub fn run_inputs(
     Ok(report)
 }
 
-/// The point the engine's curve took for the candle just stepped.
+/// The point the engine's curve took for the candle just stepped, and its
+/// equity's float view.
 #[inline]
-fn last_point(engine: &Engine) -> CurvePoint {
+fn last_point(engine: &Engine) -> (CurvePoint, f64) {
     engine
         .performance()
-        .curve()
-        .last()
+        .last_point()
         .expect("every candle pushes a curve point")
 }
 

@@ -1,7 +1,7 @@
 //! [`Engine::on_candle`] and the control operations (halt, resume, cancel-all).
 
 use super::{AuditRecord, CandleAhead, Engine, EngineError, EngineEvent, EventLog, Execution};
-use crate::domain::{Candle, OrderKind, OrderRequest, Quantity, Side, Symbol};
+use crate::domain::{Candle, OrderKind, OrderRequest, Quantity, Side, Symbol, float_view};
 use crate::execution::OrderState;
 use crate::indicators::{Hlc, Indicator};
 use crate::risk::{ExitOrder, Halt, ResumeError, RiskAction, RiskActions, RiskEngine, Verdict};
@@ -42,9 +42,13 @@ impl Engine {
             self.paper_fills(index, candle)?;
         }
 
-        // 2-4. Mark, risk, equity.
+        // 2-4. Mark, risk, equity. The equity's float view is worked out
+        // once for the risk limits and the statistics (risk actions send or
+        // cancel orders; none moves the equity before the statistics read it).
         let market = &mut self.markets[index];
         self.ledger.mark(&market.symbol, candle.close);
+        let equity = self.ledger.equity();
+        let equity_f = float_view(equity.value());
         let read = match (&read_ahead, market.reads.as_mut()) {
             (Some(read), _) => Some(read),
             (None, Some((reads, next))) => {
@@ -55,21 +59,24 @@ impl Engine {
             (None, None) => None,
         };
         let actions = match read {
-            Some(read) => self
-                .risk
-                .on_read_candle(&market.symbol, candle, read, &self.ledger),
+            Some(read) => {
+                self.risk
+                    .tick(&market.symbol, candle, Some(read), &self.ledger, equity_f)
+            }
             None => {
                 // Off the shared reads (or never on them): read it here.
                 market.reads = None;
-                self.risk.on_candle(&market.symbol, candle, &self.ledger)
+                self.risk
+                    .tick(&market.symbol, candle, None, &self.ledger, equity_f)
             }
         };
         if !actions.is_empty() {
             self.apply_risk_actions(actions);
         }
         if self.candle_statistics {
+            debug_assert_eq!(equity, self.ledger.equity());
             self.perf
-                .on_candle(now, self.ledger.equity(), self.ledger.has_position());
+                .on_viewed_candle(now, equity, equity_f, self.ledger.has_position());
         }
         if self.owes_capital {
             // A cut of the allocation not yet moved out: what has freed up goes.

@@ -1,5 +1,6 @@
 //! The O(1) accumulators of one measurement window and its summary.
 
+use super::moments::ReturnMoments;
 use crate::domain::Money;
 use crate::ledger::MONEY_DP;
 use serde::{Deserialize, Serialize};
@@ -22,11 +23,9 @@ pub struct WindowStats {
     /// Current drawdown from the peak, as a fraction.
     drawdown: f64,
     max_drawdown: f64,
-    // Per-candle simple returns: Welford mean/variance and the downside sum.
-    returns: u64,
-    mean: f64,
-    m2: f64,
-    downside_sq: f64,
+    /// Per-candle simple returns: count, mean, variance, downside sum.
+    #[serde(flatten)]
+    returns: ReturnMoments,
     candles: u64,
     candles_in_position: u64,
     trades: u64,
@@ -72,10 +71,7 @@ impl WindowStats {
             peak_f64: approx_f64(start_equity),
             drawdown: 0.0,
             max_drawdown: 0.0,
-            returns: 0,
-            mean: 0.0,
-            m2: 0.0,
-            downside_sq: 0.0,
+            returns: ReturnMoments::default(),
             candles: 0,
             candles_in_position: 0,
             trades: 0,
@@ -158,13 +154,7 @@ impl WindowStats {
             }
         }
         if let Some(r) = ret {
-            self.returns += 1;
-            let delta = r - self.mean;
-            self.mean += delta / self.returns as f64;
-            self.m2 += delta * (r - self.mean);
-            if r < 0.0 {
-                self.downside_sq += r * r;
-            }
+            self.returns.push(r);
         }
     }
 
@@ -272,22 +262,24 @@ impl WindowStats {
     /// per-candle simple returns × √periods_per_year, risk-free rate 0.
     /// `None` with fewer than two returns or zero variance.
     pub fn sharpe(&self, periods_per_year: f64) -> Option<f64> {
-        if self.returns < 2 {
+        let n = self.returns.count();
+        if n < 2 {
             return None;
         }
-        let var = self.m2 / (self.returns - 1) as f64;
-        (var > 0.0).then(|| self.mean / var.sqrt() * periods_per_year.sqrt())
+        let var = self.returns.m2() / (n - 1) as f64;
+        (var > 0.0).then(|| self.returns.mean() / var.sqrt() * periods_per_year.sqrt())
     }
 
     /// Annualized Sortino ratio: mean / downside deviation × √periods_per_year,
     /// target 0, downside deviation = √(Σ min(r, 0)² / n) over all n returns.
     /// `None` when no return was negative (undefined, not infinite).
     pub fn sortino(&self, periods_per_year: f64) -> Option<f64> {
-        if self.returns == 0 || self.downside_sq <= 0.0 {
+        let (n, downside_sq) = (self.returns.count(), self.returns.downside_sq());
+        if n == 0 || downside_sq <= 0.0 {
             return None;
         }
-        let dd = (self.downside_sq / self.returns as f64).sqrt();
-        Some(self.mean / dd * periods_per_year.sqrt())
+        let dd = (downside_sq / n as f64).sqrt();
+        Some(self.returns.mean() / dd * periods_per_year.sqrt())
     }
 
     /// Closed round trips in the window.

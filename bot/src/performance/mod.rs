@@ -29,6 +29,7 @@
 
 mod curve;
 mod metrics;
+mod moments;
 mod window;
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::curve::EquityCurve;
+use super::curve::{CurvePoint, EquityCurve};
 use super::metrics::{WindowStats, WindowSummary, approx_f64};
 use crate::domain::{Money, Timeframe};
 use crate::ledger::ClosedTrade;
@@ -30,6 +30,9 @@ pub struct Performance {
     overall: WindowStats,
     window: Window,
     curve: EquityCurve,
+    /// The float view of the curve's latest point (not persisted: read
+    /// back from the point).
+    curve_last_f64: f64,
 }
 
 /// The current window of a [`Performance`].
@@ -70,12 +73,14 @@ impl Serialize for Performance {
 impl<'de> Deserialize<'de> for Performance {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = PerformanceState::deserialize(deserializer)?;
+        let curve = s.curve.into_owned();
         Ok(Self {
             periods_per_year: s.periods_per_year,
             prev_equity_f64: s.prev_equity_f64,
             overall: s.overall.into_owned(),
             window: Window::Started(s.window.into_owned()),
-            curve: s.curve.into_owned(),
+            curve_last_f64: curve.last().map_or(0.0, |p| approx_f64(p.equity)),
+            curve,
         })
     }
 }
@@ -96,6 +101,7 @@ impl Performance {
             prev_equity_f64: approx_f64(start_equity),
             overall: WindowStats::new(OVERALL.to_string(), start_time, start_equity),
             window: Window::WholeRun(window_label.into()),
+            curve_last_f64: curve.last().map_or(0.0, |p| approx_f64(p.equity)),
             curve,
         }
     }
@@ -106,13 +112,27 @@ impl Performance {
     /// grows its `Vec` amortized).
     #[inline]
     pub fn on_candle(&mut self, time: i64, equity: Money, in_position: bool) {
-        let equity_f64 = approx_f64(equity);
+        self.on_viewed_candle(time, equity, approx_f64(equity), in_position);
+    }
+
+    /// [`Self::on_candle`] with `equity`'s float view, worked out once per
+    /// candle by the engine for every part that reads it.
+    #[inline]
+    pub fn on_viewed_candle(
+        &mut self,
+        time: i64,
+        equity: Money,
+        equity_f64: f64,
+        in_position: bool,
+    ) {
+        debug_assert_eq!(equity_f64, approx_f64(equity));
         let ret = (self.prev_equity_f64 > 0.0).then(|| equity_f64 / self.prev_equity_f64 - 1.0);
         self.prev_equity_f64 = equity_f64;
         for series in self.series_mut() {
             series.update(time, equity, equity_f64, ret, in_position);
         }
         self.curve.push(time, equity);
+        self.curve_last_f64 = equity_f64;
     }
 
     /// The equity after a fill between candles (a venue fill, a flatten):
@@ -180,6 +200,11 @@ impl Performance {
 
     pub fn curve(&self) -> &EquityCurve {
         &self.curve
+    }
+
+    /// The curve's latest point and its equity's float view.
+    pub fn last_point(&self) -> Option<(CurvePoint, f64)> {
+        self.curve.last().map(|p| (p, self.curve_last_f64))
     }
 
     pub fn periods_per_year(&self) -> f64 {

@@ -90,9 +90,10 @@ impl EquityCharts {
         }
     }
 
+    /// The next point of the curve; `equity_f64` is its equity's float view.
     #[inline]
-    pub fn push(&mut self, p: CurvePoint) {
-        let equity_f64 = crate::performance::approx_f64(p.equity);
+    pub fn push(&mut self, p: CurvePoint, equity_f64: f64) {
+        debug_assert_eq!(equity_f64, crate::performance::approx_f64(p.equity));
         let new_peak = cmp_approx(
             p.equity.value(),
             equity_f64,
@@ -240,7 +241,7 @@ mod tests {
                 equity,
             };
             full.push(p.time, p.equity);
-            charts.push(p);
+            charts.push(p, crate::performance::approx_f64(p.equity));
         }
         let points = full.points();
         let equity: Vec<_> = downsample(points, 700)

@@ -29,31 +29,31 @@ impl RiskEngine {
     /// is defence in depth): it is ignored, so no stop, breaker or
     /// percentage is computed from it.
     pub fn on_candle(&mut self, symbol: &Symbol, candle: &Candle, ledger: &Ledger) -> RiskActions {
-        self.tick(symbol, candle, None, ledger)
+        self.tick(
+            symbol,
+            candle,
+            None,
+            ledger,
+            approx(ledger.equity().value()),
+        )
     }
 
-    /// [`Self::on_candle`] with the candle already read by
+    /// [`Self::on_candle`] as the engine calls it: `equity_f` is the float
+    /// view of `ledger`'s equity, worked out once per candle for every part
+    /// that reads it; `read` is the candle already read by
     /// [`Self::read_candles`] for an engine with these flash settings
-    /// ([`Self::can_follow`]): the same actions, without this engine's own
-    /// flash window (which stays as it was).
-    pub fn on_read_candle(
-        &mut self,
-        symbol: &Symbol,
-        candle: &Candle,
-        read: &CandleRead,
-        ledger: &Ledger,
-    ) -> RiskActions {
-        self.tick(symbol, candle, Some(read), ledger)
-    }
-
+    /// ([`Self::can_follow`]), if it was: the same actions, without this
+    /// engine's own flash window (which stays as it was).
     #[inline]
-    fn tick(
+    pub fn tick(
         &mut self,
         symbol: &Symbol,
         candle: &Candle,
         read: Option<&CandleRead>,
         ledger: &Ledger,
+        equity_f: f64,
     ) -> RiskActions {
+        debug_assert_eq!(equity_f, approx(ledger.equity().value()));
         let mut actions = RiskActions::default();
         if !prices_positive(candle) {
             return actions;
@@ -88,7 +88,7 @@ impl RiskEngine {
         if let Some(e) = exit {
             actions.push(RiskAction::Exit(e));
         }
-        self.evaluate_equity(now, ledger.equity(), &mut actions);
+        self.evaluate_equity(now, ledger.equity(), equity_f, &mut actions);
         actions
     }
 
@@ -97,11 +97,12 @@ impl RiskEngine {
     /// daily loss pause.
     pub fn on_equity(&mut self, now: i64, equity: Money) -> RiskActions {
         let mut actions = RiskActions::default();
-        self.evaluate_equity(now, equity, &mut actions);
+        self.evaluate_equity(now, equity, approx(equity.value()), &mut actions);
         actions
     }
 
-    fn evaluate_equity(&mut self, now: i64, equity: Money, actions: &mut RiskActions) {
+    /// The account limits on `equity`, whose float view is `ef`.
+    fn evaluate_equity(&mut self, now: i64, equity: Money, ef: f64, actions: &mut RiskActions) {
         if now >= self.state.next_day_start {
             self.roll_day(now, actions);
         }
@@ -113,7 +114,6 @@ impl RiskEngine {
             self.state.last_update = now;
             return;
         }
-        let ef = approx(e);
         let s = &mut self.state;
         s.last_equity = equity;
         s.last_update = now;
