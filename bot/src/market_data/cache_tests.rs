@@ -63,7 +63,7 @@ fn the_cache_streams_exactly_what_the_loader_loads() {
 }
 
 /// An edit that keeps the file's size (and could keep its mtime) rebuilds
-/// the cache: it is keyed by the content's SHA-256.
+/// the cache: it is keyed by the content's BLAKE3 digest.
 #[test]
 fn a_changed_file_rebuilds_the_cache() {
     let dir = tempfile::tempdir().unwrap();
@@ -85,6 +85,30 @@ fn a_changed_file_rebuilds_the_cache() {
     let file = cache_of(&csv, dir.path());
     assert!(!file.hit);
     assert_eq!(streamed(file)[1].volume.to_string(), "6");
+}
+
+/// A cache of the previous format (`BFCANDL1`, keyed by SHA-256) is never
+/// read: it is rebuilt, and the candles are the CSV's.
+#[test]
+fn a_cache_of_the_previous_format_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("c.csv");
+    std::fs::write(
+        &csv,
+        "1704067200000,1.5,2,1,1.75,3
+",
+    )
+    .unwrap();
+    let built = cache_of(&csv, dir.path());
+    let expected = streamed(built);
+    let path = super::cache::cache_path(&csv, dir.path()).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[..8].copy_from_slice(b"BFCANDL1");
+    std::fs::write(&path, bytes).unwrap();
+    let file = cache_of(&csv, dir.path());
+    assert!(!file.hit, "an old-format cache was trusted");
+    assert_eq!(streamed(file), expected);
+    assert_eq!(&std::fs::read(&path).unwrap()[..8], super::cache::MAGIC);
 }
 
 /// Opened with the check in the background, a found cache is used at once
