@@ -42,13 +42,14 @@ impl Engine {
             self.paper_fills(index, candle)?;
         }
 
-        // 2-4. Mark, risk, equity. The equity's float view is worked out
-        // once for the risk limits and the statistics (risk actions send or
-        // cancel orders; none moves the equity before the statistics read it).
+        // 2-4. Mark, risk, equity. With statistics kept, the equity's float
+        // view is worked out once for them and the risk limits (risk actions
+        // send or cancel orders; none moves the equity before the statistics
+        // read it); without, the risk engine works it out when it needs it.
         let market = &mut self.markets[index];
         self.ledger.mark(&market.symbol, candle.close);
         let equity = self.ledger.equity();
-        let equity_f = float_view(equity.value());
+        let equity_f = self.candle_statistics.then(|| float_view(equity.value()));
         let read = match (&read_ahead, market.reads.as_mut()) {
             (Some(read), _) => Some(read),
             (None, Some((reads, next))) => {
@@ -73,7 +74,7 @@ impl Engine {
         if !actions.is_empty() {
             self.apply_risk_actions(actions);
         }
-        if self.candle_statistics {
+        if let Some(equity_f) = equity_f {
             debug_assert_eq!(equity, self.ledger.equity());
             self.perf
                 .on_viewed_candle(now, equity, equity_f, self.ledger.has_position());

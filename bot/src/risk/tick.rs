@@ -29,18 +29,13 @@ impl RiskEngine {
     /// is defence in depth): it is ignored, so no stop, breaker or
     /// percentage is computed from it.
     pub fn on_candle(&mut self, symbol: &Symbol, candle: &Candle, ledger: &Ledger) -> RiskActions {
-        self.tick(
-            symbol,
-            candle,
-            None,
-            ledger,
-            approx(ledger.equity().value()),
-        )
+        self.tick(symbol, candle, None, ledger, None)
     }
 
     /// [`Self::on_candle`] as the engine calls it: `equity_f` is the float
-    /// view of `ledger`'s equity, worked out once per candle for every part
-    /// that reads it; `read` is the candle already read by
+    /// view of `ledger`'s equity when the engine worked it out for every
+    /// part that reads it (else it is worked out here, only if needed);
+    /// `read` is the candle already read by
     /// [`Self::read_candles`] for an engine with these flash settings
     /// ([`Self::can_follow`]), if it was: the same actions, without this
     /// engine's own flash window (which stays as it was).
@@ -51,9 +46,9 @@ impl RiskEngine {
         candle: &Candle,
         read: Option<&CandleRead>,
         ledger: &Ledger,
-        equity_f: f64,
+        equity_f: Option<f64>,
     ) -> RiskActions {
-        debug_assert_eq!(equity_f, approx(ledger.equity().value()));
+        debug_assert!(equity_f.is_none_or(|f| f == approx(ledger.equity().value())));
         let mut actions = RiskActions::default();
         if !prices_positive(candle) {
             return actions;
@@ -97,12 +92,19 @@ impl RiskEngine {
     /// daily loss pause.
     pub fn on_equity(&mut self, now: i64, equity: Money) -> RiskActions {
         let mut actions = RiskActions::default();
-        self.evaluate_equity(now, equity, approx(equity.value()), &mut actions);
+        self.evaluate_equity(now, equity, None, &mut actions);
         actions
     }
 
-    /// The account limits on `equity`, whose float view is `ef`.
-    fn evaluate_equity(&mut self, now: i64, equity: Money, ef: f64, actions: &mut RiskActions) {
+    /// The account limits on `equity`, whose float view is `ef` if the
+    /// caller has it.
+    fn evaluate_equity(
+        &mut self,
+        now: i64,
+        equity: Money,
+        ef: Option<f64>,
+        actions: &mut RiskActions,
+    ) {
         if now >= self.state.next_day_start {
             self.roll_day(now, actions);
         }
@@ -114,6 +116,7 @@ impl RiskEngine {
             self.state.last_update = now;
             return;
         }
+        let ef = ef.unwrap_or_else(|| approx(e));
         let s = &mut self.state;
         s.last_equity = equity;
         s.last_update = now;
