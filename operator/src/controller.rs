@@ -1,7 +1,7 @@
 //! The controller loop: caches (engine pods, Strategies, RiskPolicies,
-//! PhaseApprovals),
-//! watches (bots, owned StatefulSets, and the Strategies and RiskPolicies
-//! bots use), and the reconcile of each bot. Started by [`crate::start`].
+//! PhaseApprovals), triggers (bots, owned StatefulSets, and the Strategies,
+//! RiskPolicies and PhaseApprovals bots use, each from its cache's own
+//! stream), and the reconcile of each bot. Started by [`crate::start`].
 
 use std::sync::Arc;
 
@@ -61,11 +61,70 @@ where
         + Sync
         + 'static,
 {
+    cache_with(api, wc, slim, None)
+}
+
+/// The changed objects of a [`cache_triggering`], each once its store holds it.
+type Changes<K> = futures::stream::BoxStream<'static, std::result::Result<K, watcher::Error>>;
+
+/// [`cache`], also handing on every object it takes in, once its store
+/// holds it: the trigger of the bots that read `K` from that store. A
+/// watch of its own could start a reconcile that still reads the old
+/// object from the store, and the change would then wait for the next poll.
+fn cache_triggering<K>(
+    api: Api<K>,
+    wc: watcher::Config,
+    slim: fn(&mut K),
+) -> (Store<K>, tokio::task::JoinHandle<()>, Changes<K>)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    // Unbounded: the cache must not wait for the controller, which starts
+    // only once every cache has listed; policies and strategies are few.
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (store, task) = cache_with(api, wc, slim, Some(tx));
+    let changes =
+        futures::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|k| (Ok(k), rx)) },
+        );
+    (store, task, changes.boxed())
+}
+
+fn cache_with<K>(
+    api: Api<K>,
+    wc: watcher::Config,
+    slim: fn(&mut K),
+    changes: Option<tokio::sync::mpsc::UnboundedSender<K>>,
+) -> (Store<K>, tokio::task::JoinHandle<()>)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
     let (store, writer) = reflector::store();
+    // The reflector writes each event to the store before it yields it.
     let stream = reflector::reflector(writer, watcher(api, wc).default_backoff().modify(slim))
         .touched_objects();
     let task = tokio::spawn(async move {
-        stream.for_each(|_| futures::future::ready(())).await;
+        stream
+            .for_each(|touched| {
+                if let (Some(tx), Ok(k)) = (&changes, touched) {
+                    let _ = tx.send(k);
+                }
+                futures::future::ready(())
+            })
+            .await;
     });
     (store, task)
 }
@@ -200,12 +259,12 @@ async fn run_namespace(
         watcher::Config::default().labels(MANAGED),
         slim_pod,
     );
-    let (strategies, strategies_task) =
-        cache::<Strategy>(api(&client, &ns), watcher::Config::default(), slim);
-    let (policies, policies_task) =
-        cache::<RiskPolicy>(api(&client, &ns), watcher::Config::default(), slim);
-    let (approvals, approvals_task) =
-        cache::<PhaseApproval>(api(&client, &ns), watcher::Config::default(), slim);
+    let (strategies, strategies_task, strategy_changes) =
+        cache_triggering::<Strategy>(api(&client, &ns), watcher::Config::default(), slim);
+    let (policies, policies_task, policy_changes) =
+        cache_triggering::<RiskPolicy>(api(&client, &ns), watcher::Config::default(), slim);
+    let (approvals, approvals_task, approval_changes) =
+        cache_triggering::<PhaseApproval>(api(&client, &ns), watcher::Config::default(), slim);
     let (statefulsets, sts_writer) = reflector::store();
     let workloads = workload_changes(api(&client, &ns), sts_writer);
     let tasks = [pods_task, strategies_task, policies_task, approvals_task];
@@ -264,34 +323,25 @@ async fn run_namespace(
     info!(namespace = ?ns, "controller starting");
     controller
         .owns_stream(workloads)
-        .watches(
-            api::<Strategy>(&client, &ns),
-            watcher::Config::default(),
-            move |s| {
-                let (ns, name) = (s.namespace(), s.name_any());
-                bots.state()
-                    .into_iter()
-                    .filter(|b| b.namespace() == ns && uses_strategy(b, &name, &strategies))
-                    .map(|b| ObjectRef::from_obj(&*b))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .watches(
-            api::<RiskPolicy>(&client, &ns),
-            watcher::Config::default(),
-            move |p| {
-                let (ns, name) = (p.namespace(), p.name_any());
-                bots2
-                    .state()
-                    .into_iter()
-                    .filter(|b| b.namespace() == ns && b.spec.risk_policy_ref.name == name)
-                    .map(|b| ObjectRef::from_obj(&*b))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .watches(
-            api::<PhaseApproval>(&client, &ns),
-            watcher::Config::default(),
+        .watches_stream(strategy_changes, move |s| {
+            let (ns, name) = (s.namespace(), s.name_any());
+            bots.state()
+                .into_iter()
+                .filter(|b| b.namespace() == ns && uses_strategy(b, &name, &strategies))
+                .map(|b| ObjectRef::from_obj(&*b))
+                .collect::<Vec<_>>()
+        })
+        .watches_stream(policy_changes, move |p| {
+            let (ns, name) = (p.namespace(), p.name_any());
+            bots2
+                .state()
+                .into_iter()
+                .filter(|b| b.namespace() == ns && b.spec.risk_policy_ref.name == name)
+                .map(|b| ObjectRef::from_obj(&*b))
+                .collect::<Vec<_>>()
+        })
+        .watches_stream(
+            approval_changes,
             // An approval triggers the bot it names at once (a person waits for it).
             |a| {
                 a.namespace()
