@@ -47,19 +47,36 @@ where
     }
 }
 
-fn cache<K>(
-    api: Api<K>,
-    wc: watcher::Config,
-    slim: fn(&mut K),
-) -> (Store<K>, tokio::task::JoinHandle<()>)
-where
+/// What a cache holds: a kind the watcher lists, kept in a store.
+trait Cached:
+    kube::Resource<DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Cached for K where
     K: kube::Resource<DynamicType = ()>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug
         + Send
         + Sync
-        + 'static,
+        + 'static
+{
+}
+
+fn cache<K>(
+    api: Api<K>,
+    wc: watcher::Config,
+    slim: fn(&mut K),
+) -> (Store<K>, tokio::task::JoinHandle<()>)
+where
+    K: Cached,
 {
     cache_with(api, wc, slim, None)
 }
@@ -77,13 +94,7 @@ fn cache_triggering<K>(
     slim: fn(&mut K),
 ) -> (Store<K>, tokio::task::JoinHandle<()>, Changes<K>)
 where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Cached,
 {
     // Unbounded: the cache must not wait for the controller, which starts
     // only once every cache has listed; policies and strategies are few.
@@ -104,13 +115,7 @@ fn cache_with<K>(
     changes: Option<tokio::sync::mpsc::UnboundedSender<K>>,
 ) -> (Store<K>, tokio::task::JoinHandle<()>)
 where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Cached,
 {
     let (store, writer) = reflector::store();
     // The reflector writes each event to the store before it yields it.
