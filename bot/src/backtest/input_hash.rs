@@ -1,10 +1,10 @@
 //! The report's input hash: BLAKE3 over the manifests, the simulation
 //! settings and the candles (each symbol, then the time and close of each
 //! of its candles: enough to tell two data sets apart, and cheap enough not
-//! to dominate a million-candle run: ≈ 6 ms for 24 MB, against SHA-256's
-//! ≈ 14 ms on the core the run shares). The candles' bytes are gathered in
-//! blocks before hashing: two hasher calls per candle cost more than the
-//! hashing itself.
+//! to dominate a million-candle run: ≈ 10 ms for 24 MB, against SHA-256's
+//! ≈ 14 ms, by profile, on the core the run shares). The candles' bytes
+//! are gathered in blocks before hashing: two hasher calls per candle cost
+//! more than the hashing itself.
 
 use super::BacktestOptions;
 use crate::config::EngineConfig;
