@@ -1,5 +1,6 @@
 //! The candle side of a one-symbol backtest, on the second core: reading
-//! the candles (decoding the candle cache), the input hash, the price chart
+//! the candles (decoding the candle cache), their digest for the input hash
+//! (unless the cache recorded it), the price chart
 //! and — when the engine lends its strategy — each candle's risk read and
 //! strategy advice (`engine/ahead.rs`) run on a helper thread a block
 //! ahead of the engine, which steps on them. Both sides take the candles in
@@ -8,10 +9,10 @@
 
 use std::sync::mpsc;
 
-use super::{BacktestError, InputHash, SeriesInput};
+use super::{BacktestError, SeriesInput};
 use crate::domain::Candle;
 use crate::engine::{CandleAhead, ReaderAhead};
-use crate::market_data::MarketDataError;
+use crate::market_data::{CandleDigest, MarketDataError};
 use crate::report::PriceChart;
 
 /// Candles per block handed from the reading thread to the engine.
@@ -21,7 +22,8 @@ const AHEAD: usize = 4;
 
 /// What the candle side keeps of every candle.
 pub(super) struct CandleSide {
-    pub hasher: InputHash,
+    /// `None` when the digest is known already.
+    pub digest: Option<CandleDigest>,
     pub price: PriceChart,
     /// The engine's reader ahead, if it lent one.
     pub ahead: Option<ReaderAhead>,
@@ -30,7 +32,9 @@ pub(super) struct CandleSide {
 impl CandleSide {
     #[inline]
     fn take(&mut self, c: &Candle, block: &mut Block) {
-        self.hasher.candle(c);
+        if let Some(digest) = self.digest.as_mut() {
+            digest.push(c);
+        }
         self.price.push(c);
         if let Some(reader) = self.ahead.as_mut() {
             block.ahead.push(reader.read(c));

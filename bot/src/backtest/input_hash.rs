@@ -1,25 +1,15 @@
 //! The report's input hash: BLAKE3 over the manifests, the simulation
-//! settings and the candles (each symbol, then the time and close of each
-//! of its candles: enough to tell two data sets apart, and cheap enough not
-//! to dominate a million-candle run: ≈ 10 ms for 24 MB, against SHA-256's
-//! ≈ 14 ms, by profile, on the core the run shares). The candles' bytes
-//! are gathered in blocks before hashing: two hasher calls per candle cost
-//! more than the hashing itself.
+//! settings and, for each symbol, its name and the digest of its candles
+//! ([`CandleDigest`](crate::market_data::CandleDigest): the time and close of each candle). A run on a whole
+//! cached file takes the candles' digest the cache recorded when it was
+//! built; every other run works it out as it reads the candles. Either way
+//! the same candles give the same hash.
 
 use super::BacktestOptions;
 use crate::config::EngineConfig;
-use crate::domain::Candle;
-
-/// Bytes one candle adds: its open time and its close, serialized.
-const CANDLE: usize = 8 + 16;
-/// Candles gathered per hasher call (24 KiB: BLAKE3 hashes that many bytes'
-/// 1 KiB chunks side by side in its SIMD lanes).
-const GATHER: usize = 1024;
 
 pub(super) struct InputHash {
     hasher: blake3::Hasher,
-    gathered: [u8; CANDLE * GATHER],
-    len: usize,
 }
 
 impl InputHash {
@@ -28,46 +18,29 @@ impl InputHash {
         let mut hasher = blake3::Hasher::new();
         hasher.update(cfg.config_hash.as_bytes());
         hasher.update(&serde_json::to_vec(&options.paper).unwrap_or_default());
-        Self {
-            hasher,
-            gathered: [0; CANDLE * GATHER],
-            len: 0,
-        }
+        Self { hasher }
     }
 
-    /// A symbol: its candles follow.
-    pub fn symbol(&mut self, symbol: &str) {
-        self.flush();
+    /// A symbol and the digest of its candles
+    /// ([`CandleDigest`](crate::market_data::CandleDigest)).
+    pub fn series(&mut self, symbol: &str, candles: [u8; 32]) {
+        // Length first: a symbol's name never runs into the digest after it.
+        self.hasher.update(&(symbol.len() as u64).to_le_bytes());
         self.hasher.update(symbol.as_bytes());
-    }
-
-    #[inline]
-    pub fn candle(&mut self, c: &Candle) {
-        if self.len == self.gathered.len() {
-            self.flush();
-        }
-        let at = self.len;
-        self.gathered[at..at + 8].copy_from_slice(&c.open_time.to_le_bytes());
-        self.gathered[at + 8..at + CANDLE].copy_from_slice(&c.close.value().serialize());
-        self.len += CANDLE;
+        self.hasher.update(&candles);
     }
 
     /// The hash, as lowercase hex.
-    pub fn finish(mut self) -> String {
-        self.flush();
+    pub fn finish(self) -> String {
         self.hasher.finalize().to_hex().to_string()
-    }
-
-    fn flush(&mut self) {
-        self.hasher.update(&self.gathered[..self.len]);
-        self.len = 0;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market_data::{SyntheticConfig, generate};
+    use crate::domain::Candle;
+    use crate::market_data::{CandleDigest, SyntheticConfig, generate};
 
     fn hash(
         cfg: &EngineConfig,
@@ -76,8 +49,7 @@ mod tests {
     ) -> String {
         let mut h = InputHash::new(cfg, options);
         for (symbol, candles) in symbols {
-            h.symbol(symbol);
-            candles.iter().for_each(|c| h.candle(c));
+            h.series(symbol, CandleDigest::of(candles));
         }
         h.finish()
     }
@@ -85,7 +57,8 @@ mod tests {
     /// The hash tells two runs apart by what they were given: the same
     /// inputs give the same hash, and any change to a candle's time or
     /// close, to the symbol, to the settings or to the manifests gives
-    /// another. (3,000 candles: the gathered bytes are flushed several times.)
+    /// another. (3,000 candles: the digest's gathered bytes are flushed several
+    /// times.)
     #[test]
     fn the_input_hash_changes_with_every_input_and_only_with_them() {
         let cfg = EngineConfig::from_test_yaml(include_str!(

@@ -98,6 +98,16 @@ impl SeriesInput {
         }
     }
 
+    /// The [`CandleDigest`](crate::market_data::CandleDigest) of the
+    /// candles, if recorded (a whole cached file); else it is worked out as
+    /// they are read.
+    pub fn candles_digest(&self) -> Option<[u8; 32]> {
+        match self {
+            SeriesInput::Memory(_) => None,
+            SeriesInput::Cached(s) => s.candles_digest(),
+        }
+    }
+
     /// Every candle in memory.
     pub fn into_memory(self) -> Result<CandleSeries, MarketDataError> {
         match self {

@@ -22,7 +22,7 @@ use crate::config::EngineConfig;
 use crate::domain::{Candle, Symbol};
 use crate::engine::{Engine, EngineError, EventMode};
 use crate::execution::PaperConfig;
-use crate::market_data::{CandleSeries, MarketDataError};
+use crate::market_data::{CandleDigest, CandleSeries, MarketDataError};
 use crate::performance::{CurvePoint, EquityCurve};
 use crate::report::{
     BacktestReport, CHART_POINTS, EquityCharts, HaltRecord, LimitCount, PriceChart,
@@ -110,7 +110,7 @@ pub fn run_inputs(
         // `feed`).
         let (symbol, input) = inputs.into_iter().next().expect("one input");
         let index = index_of(&engine, &symbol)?;
-        hasher.symbol(symbol.as_str());
+        let recorded = input.candles_digest();
         let ahead = engine.read_ahead(index);
         let mut n = 0;
         let step = |candle: &Candle, ahead| -> Result<(), BacktestError> {
@@ -134,13 +134,15 @@ pub fn run_inputs(
         let side = feed::run(
             input,
             feed::CandleSide {
-                hasher,
+                digest: recorded.is_none().then(CandleDigest::default),
                 price,
                 ahead,
             },
             step,
         )?;
-        (hasher, price) = (side.hasher, side.price);
+        let digest = recorded.or_else(|| side.digest.map(CandleDigest::finish));
+        hasher.series(symbol.as_str(), digest.expect("recorded or worked out"));
+        price = side.price;
         if let Some(reader) = side.ahead {
             engine.end_read_ahead(reader);
         }
@@ -148,8 +150,7 @@ pub fn run_inputs(
         let mut indexed: Vec<(usize, Vec<Candle>)> = Vec::with_capacity(inputs.len());
         for (symbol, input) in inputs {
             let series = input.into_memory()?;
-            hasher.symbol(symbol.as_str());
-            series.candles.iter().for_each(|c| hasher.candle(c));
+            hasher.series(symbol.as_str(), CandleDigest::of(&series.candles));
             if indexed.is_empty() {
                 series.candles.iter().for_each(|c| price.push(c));
             }

@@ -19,8 +19,8 @@ fn json(r: &BacktestReport) -> String {
 
 /// Same CSV, same flags: loaded into memory, then through the candle cache
 /// on its first (built) and second (hit) use and with the CSV checked in
-/// the background, with `--from/--to`. The report.json files are identical,
-/// byte for byte. (6,000 candles: the streamed run hands over several blocks.)
+/// the background, with `--from/--to`, and of the whole file. The report.json
+/// files are identical, byte for byte (input hash included). (6,000 candles: the streamed run hands over several blocks.)
 #[test]
 fn a_cached_streamed_run_reports_what_the_in_memory_run_reports() {
     let cfg = quickstart(None);
@@ -57,6 +57,21 @@ fn a_cached_streamed_run_reports_what_the_in_memory_run_reports() {
         json(&memory)
     );
     assert!(input.confirm().unwrap());
+
+    // The whole file: the streamed run takes the candles' digest the cache
+    // recorded instead of working it out; the input hash is the same.
+    let whole = DataSelection {
+        from: None,
+        to: None,
+        ..selection
+    };
+    let memory = run(&cfg, load_series(&cfg, &whole).unwrap(), &options).unwrap();
+    let inputs = load_inputs(&cfg, &whole, Some(&cache), CacheCheck::BeforeUse).unwrap();
+    assert!(inputs[0].1.candles_digest().is_some());
+    assert_eq!(
+        json(&run_inputs(&cfg, inputs, &options).unwrap()),
+        json(&memory)
+    );
 }
 
 /// A big account under the volume cap: orders fill over many candles. A

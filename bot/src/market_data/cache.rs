@@ -14,7 +14,7 @@
 //! million rows.
 //!
 //! Layout: header (magic, CSV length, CSV BLAKE3, format, count, smallest
-//! interval), then `count` records of 53 bytes: open time (i64) and open,
+//! interval, the candles' [`CandleDigest`] for a backtest's input hash), then `count` records of 53 bytes: open time (i64) and open,
 //! high, low, close, volume as (i64 mantissa, u8 scale) — exactly the
 //! decimals the parser produced, scale included. A CSV with a number that
 //! does not fit (more than 18 digits) is not cached.
@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+use super::candle_digest::CandleDigest;
 use super::digest;
 use super::format::CsvFormat;
 use super::series::{DataOrigin, range_error};
@@ -35,9 +36,10 @@ use super::time::format_millis;
 use super::{CandleSeries, MarketDataError};
 use crate::domain::{Candle, Price, Quantity, Timeframe};
 
-/// `BFCANDL1` recorded the CSV's SHA-256: such a cache is rebuilt once.
-pub(super) const MAGIC: &[u8; 8] = b"BFCANDL2";
-const HEADER: u64 = 8 + 8 + 32 + 1 + 8 + 8;
+/// `BFCANDL1` recorded the CSV's SHA-256, `BFCANDL2` no candle digest: such
+/// a cache is rebuilt once.
+pub(super) const MAGIC: &[u8; 8] = b"BFCANDL3";
+const HEADER: u64 = 8 + 8 + 32 + 1 + 8 + 8 + 32;
 const RECORD: usize = 8 + 5 * 9;
 
 /// Where cache files go: `$BOTFLEET_CACHE_DIR`, else
@@ -61,6 +63,8 @@ pub struct CandleFile {
     format: CsvFormat,
     count: u64,
     interval_ms: Option<i64>,
+    /// The [`CandleDigest`] of all `count` candles.
+    candles_digest: [u8; 32],
     /// Found valid (true) or built by this open (false).
     pub hit: bool,
     /// The background hash of [`CandleFile::open_checking_in_background`],
@@ -159,6 +163,7 @@ impl CandleFile {
         };
         let count = u64::from_le_bytes(h[49..57].try_into().expect("8 bytes"));
         let interval = i64::from_le_bytes(h[57..65].try_into().expect("8 bytes"));
+        let candles_digest: [u8; 32] = h[65..97].try_into().expect("32 bytes");
         if file.metadata()?.len() != HEADER + count * RECORD as u64 {
             return Err(stale());
         }
@@ -168,6 +173,7 @@ impl CandleFile {
             format,
             count,
             interval_ms: (interval != i64::MIN).then_some(interval),
+            candles_digest,
             hit: true,
             check: Mutex::new(None),
         };
@@ -299,6 +305,12 @@ impl CachedSeries {
         Ok(self)
     }
 
+    /// The [`CandleDigest`] of these candles, recorded when the cache was
+    /// built: for the whole file only (`None` once restricted to a part).
+    pub fn candles_digest(&self) -> Option<[u8; 32]> {
+        (self.start == 0 && self.end == self.file.count).then_some(self.file.candles_digest)
+    }
+
     /// The candles, oldest first, read in blocks.
     pub fn reader(&self) -> CachedReader {
         CachedReader {
@@ -422,6 +434,7 @@ fn build(csv: &Path, path: &Path, len: u64, digest: &[u8; 32]) -> Result<(), Cac
 
 struct Writer {
     out: BufWriter<File>,
+    digest: CandleDigest,
     count: u64,
     prev_time: Option<i64>,
     interval: i64,
@@ -433,6 +446,7 @@ impl Writer {
         out.write_all(&[0u8; HEADER as usize])?;
         Ok(Self {
             out,
+            digest: CandleDigest::default(),
             count: 0,
             prev_time: None,
             interval: i64::MIN,
@@ -445,6 +459,7 @@ impl Writer {
         self.out.get_mut().set_len(HEADER)?;
         self.out.seek(SeekFrom::Start(HEADER))?;
         (self.count, self.prev_time, self.interval) = (0, None, i64::MIN);
+        self.digest = CandleDigest::default();
         Ok(())
     }
 
@@ -476,6 +491,7 @@ impl Writer {
         }
         self.prev_time = Some(c.open_time);
         self.count += 1;
+        self.digest.push(c);
         self.out.write_all(&r)
     }
 
@@ -492,6 +508,7 @@ impl Writer {
         });
         h.extend_from_slice(&self.count.to_le_bytes());
         h.extend_from_slice(&self.interval.to_le_bytes());
+        h.extend_from_slice(&std::mem::take(&mut self.digest).finish());
         self.out.seek(SeekFrom::Start(0))?;
         self.out.write_all(&h)?;
         let file = self.out.into_inner().map_err(|e| e.into_error())?;

@@ -102,13 +102,39 @@ fn a_cache_of_the_previous_format_is_rebuilt() {
     let built = cache_of(&csv, dir.path());
     let expected = streamed(built);
     let path = super::cache::cache_path(&csv, dir.path()).unwrap();
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes[..8].copy_from_slice(b"BFCANDL1");
-    std::fs::write(&path, bytes).unwrap();
-    let file = cache_of(&csv, dir.path());
-    assert!(!file.hit, "an old-format cache was trusted");
-    assert_eq!(streamed(file), expected);
-    assert_eq!(&std::fs::read(&path).unwrap()[..8], super::cache::MAGIC);
+    for old in [b"BFCANDL1", b"BFCANDL2"] {
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[..8].copy_from_slice(old);
+        std::fs::write(&path, bytes).unwrap();
+        let file = cache_of(&csv, dir.path());
+        assert!(!file.hit, "an old-format cache was trusted");
+        assert_eq!(streamed(file), expected);
+        assert_eq!(&std::fs::read(&path).unwrap()[..8], super::cache::MAGIC);
+    }
+}
+
+/// The cache records the digest of its candles when it is built (a
+/// backtest's input hash reads it instead of hashing every candle): the
+/// digest of the candles the loader loads, on the build and on a hit, and
+/// only for the whole file — a part of it has none.
+#[test]
+fn the_cache_records_the_digest_of_all_its_candles() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = generate(&SyntheticConfig::new(9, 3_000)).unwrap();
+    let csv = dir.path().join("klines.csv");
+    write_binance_csv_file(&csv, &series.candles, Timeframe::H1, TimeUnit::Millis).unwrap();
+    let loaded = load_csv(&csv).unwrap().candles;
+    let want = CandleDigest::of(&loaded);
+    assert_ne!(want, CandleDigest::of(&loaded[1..]));
+    for hit in [false, true] {
+        let file = cache_of(&csv, dir.path());
+        assert_eq!(file.hit, hit);
+        let whole = CachedSeries::new(file);
+        assert_eq!(whole.candles_digest(), Some(want));
+        let part = whole.restrict(Some(loaded[1].open_time), None).unwrap();
+        assert_eq!(part.len(), loaded.len() - 1);
+        assert_eq!(part.candles_digest(), None);
+    }
 }
 
 /// Opened with the check in the background, a found cache is used at once

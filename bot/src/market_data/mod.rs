@@ -38,6 +38,7 @@
 //! ```
 
 mod cache;
+mod candle_digest;
 mod coinbase_json;
 mod digest;
 mod error;
@@ -50,6 +51,7 @@ mod time;
 mod writer;
 
 pub use cache::{CacheError, CachedReader, CachedSeries, CandleFile, default_cache_dir};
+pub use candle_digest::CandleDigest;
 pub use error::{MarketDataError, RowError};
 pub use format::CsvFormat;
 pub use loader::{load_csv, parse_csv};
