@@ -15,10 +15,14 @@ use crate::engine::{CandleAhead, ReaderAhead};
 use crate::market_data::{CandleDigest, MarketDataError};
 use crate::report::PriceChart;
 
-/// Candles per block handed from the reading thread to the engine.
-const BLOCK: usize = 1024;
+/// Candles per block handed from the reading thread to the engine. Each
+/// hand-over costs both threads a wait (spun, then parked); 4,096 candles
+/// (≈ 0.6 MB with their reads, within a core's L2 cache) against 1,024: the
+/// 1 M-candle peer run 159.0 → 150.4 ms of wall, 284 → 268 ms of CPU, max
+/// RSS 17.7 → 16.9 MB (medians of 10 pairs).
+const BLOCK: usize = 4096;
 /// Blocks read ahead of the engine at most.
-const AHEAD: usize = 4;
+const AHEAD: usize = 2;
 
 /// What the candle side keeps of every candle.
 pub(super) struct CandleSide {

@@ -20,13 +20,14 @@ fn json(r: &BacktestReport) -> String {
 /// Same CSV, same flags: loaded into memory, then through the candle cache
 /// on its first (built) and second (hit) use and with the CSV checked in
 /// the background, with `--from/--to`, and of the whole file. The report.json
-/// files are identical, byte for byte (input hash included). (6,000 candles: the streamed run hands over several blocks.)
+/// files are identical, byte for byte (input hash included). (13,000 candles:
+/// the streamed run hands over several blocks and fills one again.)
 #[test]
 fn a_cached_streamed_run_reports_what_the_in_memory_run_reports() {
     let cfg = quickstart(None);
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("btc.csv");
-    let series = generate(&SyntheticConfig::new(11, 6_000)).unwrap();
+    let series = generate(&SyntheticConfig::new(11, 13_000)).unwrap();
     write_binance_csv_file(&csv, &series.candles, Timeframe::H1, TimeUnit::Millis).unwrap();
     let selection = DataSelection {
         data: vec![DataArg {
@@ -36,11 +37,11 @@ fn a_cached_streamed_run_reports_what_the_in_memory_run_reports() {
         seed: 0,
         synthetic_candles: 0,
         from: Some(series.candles[100].open_time),
-        to: Some(series.candles[5_900].open_time),
+        to: Some(series.candles[12_900].open_time),
     };
     let options = BacktestOptions::default();
     let memory = run(&cfg, load_series(&cfg, &selection).unwrap(), &options).unwrap();
-    assert_eq!(memory.candles, 5_800);
+    assert_eq!(memory.candles, 12_800);
     assert!(memory.trades.len() > 5, "the quickstart trades");
     let cache = dir.path().join("cache");
     for hit in [false, true] {
