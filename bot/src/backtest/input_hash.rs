@@ -1,9 +1,9 @@
 //! The report's input hash: BLAKE3 over the manifests, the simulation
 //! settings and, for each symbol, its name and the digest of its candles
-//! ([`CandleDigest`](crate::market_data::CandleDigest): the time and close of each candle). A run on a whole
-//! cached file takes the candles' digest the cache recorded when it was
-//! built; every other run works it out as it reads the candles. Either way
-//! the same candles give the same hash.
+//! ([`CandleDigest`](crate::market_data::CandleDigest): the time and close
+//! of each candle). A run on a whole cached file takes the candles' digest
+//! the cache recorded when it was built; every other run works it out as it
+//! reads the candles. Either way the same candles give the same hash.
 
 use super::BacktestOptions;
 use crate::config::EngineConfig;
@@ -57,8 +57,8 @@ mod tests {
     /// The hash tells two runs apart by what they were given: the same
     /// inputs give the same hash, and any change to a candle's time or
     /// close, to the symbol, to the settings or to the manifests gives
-    /// another. (3,000 candles: the digest's gathered bytes are flushed several
-    /// times.)
+    /// another. (3,000 candles: the digest's gathered bytes are flushed
+    /// several times.)
     #[test]
     fn the_input_hash_changes_with_every_input_and_only_with_them() {
         let cfg = EngineConfig::from_test_yaml(include_str!(

@@ -14,9 +14,10 @@
 //! million rows.
 //!
 //! Layout: header (magic, CSV length, CSV BLAKE3, format, count, smallest
-//! interval, the candles' [`CandleDigest`] for a backtest's input hash), then `count` records of 53 bytes: open time (i64) and open,
-//! high, low, close, volume as (i64 mantissa, u8 scale) — exactly the
-//! decimals the parser produced, scale included. A CSV with a number that
+//! interval, the candles' [`CandleDigest`] for a backtest's input hash),
+//! then `count` records of 53 bytes: open time (i64) and open, high, low,
+//! close, volume as (i64 mantissa, u8 scale) — exactly the decimals the
+//! parser produced, scale included. A CSV with a number that
 //! does not fit (more than 18 digits) is not cached.
 
 use std::fs::File;
