@@ -51,7 +51,7 @@ pub struct EngineConfig {
     pub timeframe: Timeframe,
     /// SHA-256 (hex) of the file's bytes: the operator compares it with what it rendered.
     pub config_hash: String,
-    /// [`botfleet_crds::trading_hash`] of what trades (strategy with its
+    /// [`botfleet_crds::trading_hash()`] of what trades (strategy with its
     /// committee members, risk limits, symbols, image): the phase window is
     /// bound to it (see `run::state`).
     pub trading_hash: String,

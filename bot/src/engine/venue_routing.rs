@@ -162,7 +162,7 @@ impl Engine {
         Ok(())
     }
 
-    /// The venue's lot step of `symbol` (see [`Engine::venue_quantity`]).
+    /// The venue's lot step of `symbol` (see `Engine::venue_quantity`).
     pub fn set_venue_lot_step(&mut self, symbol: &Symbol, step: Quantity) {
         if let Some(v) = self.execution.venue_mut() {
             v.lot_steps.insert(symbol.clone(), step);

@@ -1,4 +1,5 @@
-//! Turns what the engine did into one [`Step`] for [`Store::commit_step`]:
+//! Turns what the engine did into one [`Step`] for
+//! [`Store::commit_step`](crate::store::Store::commit_step):
 //! candles, orders, order status changes, fills, the audit log (strategy
 //! decisions, risk actions, control actions), equity points, positions, the
 //! engine state and the engine snapshot — one transaction per step.
