@@ -145,15 +145,21 @@ fn idle_priority() {
 mod tests {
     use super::*;
 
+    /// A CSV of one row in a temporary directory, and its length and digest.
+    fn one_row_csv() -> (tempfile::TempDir, PathBuf, (u64, [u8; 32])) {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("c.csv");
+        std::fs::write(&csv, "1704067200000,1.5,2,1,1.75,3\n").unwrap();
+        let want = hash_file(&csv).unwrap();
+        (dir, csv, want)
+    }
+
     /// A background hash that never gets a core (here: a thread that never
     /// answers) does not keep the caller waiting: after it stalls, the
     /// caller hashes the file itself and gives the right verdict, both ways.
     #[test]
     fn a_stalled_background_hash_is_done_by_the_caller() {
-        let dir = tempfile::tempdir().unwrap();
-        let csv = dir.path().join("c.csv");
-        std::fs::write(&csv, "1704067200000,1.5,2,1,1.75,3\n").unwrap();
-        let want = hash_file(&csv).unwrap();
+        let (_dir, csv, want) = one_row_csv();
         let stalled = |want| {
             let (send, verdict) = mpsc::sync_channel(1);
             let check = Check {
@@ -178,10 +184,7 @@ mod tests {
     /// helper is told to stop. Without the bound this test would not end.
     #[test]
     fn a_trickling_background_hash_is_taken_over_by_the_caller() {
-        let dir = tempfile::tempdir().unwrap();
-        let csv = dir.path().join("c.csv");
-        std::fs::write(&csv, "1704067200000,1.5,2,1,1.75,3\n").unwrap();
-        let want = hash_file(&csv).unwrap();
+        let (_dir, csv, want) = one_row_csv();
         let (send, verdict) = mpsc::sync_channel(1);
         let (stop, hashed) = (
             Arc::new(AtomicBool::new(false)),
