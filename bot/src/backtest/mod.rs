@@ -149,8 +149,10 @@ pub fn run_inputs(
     } else {
         let mut indexed: Vec<(usize, Vec<Candle>)> = Vec::with_capacity(inputs.len());
         for (symbol, input) in inputs {
+            let recorded = input.candles_digest();
             let series = input.into_memory()?;
-            hasher.series(symbol.as_str(), CandleDigest::of(&series.candles));
+            let digest = recorded.unwrap_or_else(|| CandleDigest::of(&series.candles));
+            hasher.series(symbol.as_str(), digest);
             if indexed.is_empty() {
                 series.candles.iter().for_each(|c| price.push(c));
             }

@@ -509,7 +509,7 @@ impl Writer {
         });
         h.extend_from_slice(&self.count.to_le_bytes());
         h.extend_from_slice(&self.interval.to_le_bytes());
-        h.extend_from_slice(&std::mem::take(&mut self.digest).finish());
+        h.extend_from_slice(&self.digest.finish());
         self.out.seek(SeekFrom::Start(0))?;
         self.out.write_all(&h)?;
         let file = self.out.into_inner().map_err(|e| e.into_error())?;
