@@ -5,7 +5,8 @@
 //!    check on), candles per second on one core, median (min–max) of
 //!    `BOTFLEET_BENCH_RUNS` (default 5) runs; then the engine loop alone.
 //! 2. Candle-to-order latency: the time of each `Engine::on_candle` call,
-//!    p50/p99 over every candle, and over the candles that sent an order.
+//!    p50/p99 over every candle, over the candles that sent an order, and
+//!    over those that filled one (the fill is applied at the next candle).
 //! 3. Idle paper bot RSS: `botfleet-bot run` on a slow synthetic feed, read
 //!    from /proc after it settles (needs the release binary; skipped if absent).
 //!
@@ -165,8 +166,10 @@ fn main() {
     let mut engine = counting_engine();
     let mut all = Vec::with_capacity(CANDLES);
     let mut with_order = Vec::new();
+    let mut with_fill = Vec::new();
     for c in &series.candles {
         let before = engine.counters().orders;
+        let cash_before = engine.ledger().cash();
         let t = Instant::now();
         engine.on_candle(0, c).expect("step");
         let ns = t.elapsed().as_nanos() as u64;
@@ -174,9 +177,14 @@ fn main() {
         if engine.counters().orders > before {
             with_order.push(ns);
         }
+        // Only a fill moves the cash in this run (no transfers).
+        if engine.ledger().cash() != cash_before {
+            with_fill.push(ns);
+        }
     }
     all.sort_unstable();
     with_order.sort_unstable();
+    with_fill.sort_unstable();
     println!(
         "{:<44} {:>16}",
         "on_candle latency p50 / p99 (all, ns)",
@@ -192,6 +200,19 @@ fn main() {
             "{} / {}",
             percentile(&with_order, 0.5),
             percentile(&with_order, 0.99)
+        )
+    );
+
+    println!(
+        "{:<44} {:>16}",
+        format!(
+            "candle with a fill p50 / p99 ({} fills, ns)",
+            with_fill.len()
+        ),
+        format!(
+            "{} / {}",
+            percentile(&with_fill, 0.5),
+            percentile(&with_fill, 0.99)
         )
     );
 

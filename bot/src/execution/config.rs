@@ -71,16 +71,59 @@ impl PaperConfig {
         }
         Ok(())
     }
+}
 
-    pub(super) fn taker_rate(&self) -> Decimal {
-        self.taker_fee_bps / dec!(10000)
+/// A paper broker's config with the rates it charges worked out once:
+/// each is a decimal division (bps / 10,000), and a fill, a reservation and
+/// every open buy's reserved cash would otherwise divide again. Persisted
+/// as the [`PaperConfig`] alone, so a saved broker reads back the same.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "PaperConfig", into = "PaperConfig")]
+pub(super) struct PaperTerms {
+    pub config: PaperConfig,
+    /// Fee rates (fractions of the notional).
+    pub taker_rate: Decimal,
+    pub maker_rate: Decimal,
+    /// `1 + rate`: the cash a buy reserves per unit of notional.
+    pub taker_reserve: Decimal,
+    pub maker_reserve: Decimal,
+    /// The open moved against a market order: `1 + slippage` for a buy,
+    /// `1 − slippage` for a sell.
+    pub buy_slippage: Decimal,
+    pub sell_slippage: Decimal,
+}
+
+impl From<PaperConfig> for PaperTerms {
+    fn from(config: PaperConfig) -> Self {
+        let rate = |bps: Decimal| bps / dec!(10000);
+        let (taker_rate, maker_rate) = (rate(config.taker_fee_bps), rate(config.maker_fee_bps));
+        let slippage = rate(config.slippage_bps);
+        Self {
+            taker_reserve: Decimal::ONE + taker_rate,
+            maker_reserve: Decimal::ONE + maker_rate,
+            buy_slippage: Decimal::ONE + slippage,
+            sell_slippage: Decimal::ONE - slippage,
+            taker_rate,
+            maker_rate,
+            config,
+        }
     }
+}
 
-    pub(super) fn maker_rate(&self) -> Decimal {
-        self.maker_fee_bps / dec!(10000)
+impl From<PaperTerms> for PaperConfig {
+    fn from(terms: PaperTerms) -> Self {
+        terms.config
     }
+}
 
-    pub(super) fn slippage_rate(&self) -> Decimal {
-        self.slippage_bps / dec!(10000)
+impl PaperTerms {
+    /// What a market order pays over (buy) or receives under (sell) the
+    /// open, as a factor: [`super::market_price`]'s rule, worked out once.
+    #[inline]
+    pub fn slippage(&self, side: crate::domain::Side) -> Decimal {
+        match side {
+            crate::domain::Side::Buy => self.buy_slippage,
+            crate::domain::Side::Sell => self.sell_slippage,
+        }
     }
 }

@@ -75,14 +75,17 @@ pub fn price_to_f64(price: Price) -> f64 {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28,
     ];
-    let d = price.value();
-    let mantissa = d.mantissa();
-    // i64 → f64 is one instruction; i128 → f64 is a library call.
-    let m = match i64::try_from(mantissa) {
-        Ok(m) => m as f64,
-        Err(_) => mantissa as f64,
+    let u = price.value().unpack();
+    // Up to 64 bits (every price here), the mantissa converts in a few
+    // instructions from its low limbs; `i128 → f64` is a library call.
+    // Both round once, to the same float.
+    let m = if u.hi == 0 {
+        ((u64::from(u.mid) << 32) | u64::from(u.lo)) as f64
+    } else {
+        price.value().mantissa().unsigned_abs() as f64
     };
-    m / POW10[d.scale() as usize]
+    let v = m / POW10[u.scale as usize];
+    if u.negative { -v } else { v }
 }
 
 /// A parameter an indicator cannot work with, named as in the Strategy

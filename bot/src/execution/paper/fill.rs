@@ -2,7 +2,7 @@
 
 use super::{ExecutionReport, Market, PaperBroker, QUANTITY_DP};
 use crate::domain::{Candle, Fill, Money, OrderKind, OrderStatus, Price, Quantity, Side, Symbol};
-use crate::execution::matching::{fee, limit_price, market_price};
+use crate::execution::matching::{fee, limit_price};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 impl PaperBroker {
@@ -32,6 +32,7 @@ impl PaperBroker {
             return;
         }
         let mut budget = self
+            .terms
             .config
             .max_volume_participation_pct
             .map(|pct| Quantity::new(candle.volume.value() * pct / Decimal::ONE_HUNDRED));
@@ -62,7 +63,7 @@ impl PaperBroker {
         }
         let side = order.state.side;
         let price = match order.state.kind {
-            OrderKind::Market => market_price(side, candle.open, self.config.slippage_rate()),
+            OrderKind::Market => candle.open * self.terms.slippage(side),
             OrderKind::Limit { price } => match limit_price(side, price, candle) {
                 Some(p) => p,
                 None => return false,
@@ -75,7 +76,7 @@ impl PaperBroker {
         if quantity.value() <= Decimal::ZERO {
             return false;
         }
-        let rate = order.fee_rate(&self.config);
+        let rate = order.fee_rate(&self.terms);
         let mut cash_short = false;
         if side == Side::Buy {
             let available = self.cash - self.locked_cash(Some(i));

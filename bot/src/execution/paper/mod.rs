@@ -2,7 +2,8 @@
 //! `fill.rs` matches orders against a candle; `venue.rs` puts the broker
 //! behind the async `Venue` trait.
 
-use super::matching::{is_marketable, market_price};
+use super::config::PaperTerms;
+use super::matching::is_marketable;
 use super::{
     CashBalance, Holding, OrderState, PaperConfig, PaperConfigError, Rejection, VenueBalances,
     VenueError,
@@ -79,7 +80,9 @@ impl ExecutionReport {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaperBroker {
-    config: PaperConfig,
+    /// Serialised as the `PaperConfig` alone.
+    #[serde(rename = "config")]
+    terms: PaperTerms,
     cash: Money,
     holdings: Vec<PaperHolding>,
     markets: Vec<Market>,
@@ -118,19 +121,23 @@ struct PaperOrder {
 }
 
 impl PaperOrder {
-    fn fee_rate(&self, config: &PaperConfig) -> Decimal {
+    fn fee_rate(&self, terms: &PaperTerms) -> Decimal {
         match self.liquidity {
-            Liquidity::Taker => config.taker_rate(),
-            Liquidity::Maker => config.maker_rate(),
+            Liquidity::Taker => terms.taker_rate,
+            Liquidity::Maker => terms.maker_rate,
         }
     }
 
     /// Cash reserved by this order's open remainder (zero for sells).
-    fn reserved_cash(&self, config: &PaperConfig) -> Money {
+    fn reserved_cash(&self, terms: &PaperTerms) -> Money {
         if self.state.side == Side::Sell {
             return Money::ZERO;
         }
-        self.reserve_price * self.state.remaining() * (Decimal::ONE + self.fee_rate(config))
+        let fee = match self.liquidity {
+            Liquidity::Taker => terms.taker_reserve,
+            Liquidity::Maker => terms.maker_reserve,
+        };
+        self.reserve_price * self.state.remaining() * fee
     }
 }
 
@@ -146,7 +153,7 @@ impl PaperBroker {
             });
         }
         Ok(Self {
-            config,
+            terms: config.into(),
             cash,
             holdings: Vec::new(),
             markets: Vec::new(),
@@ -163,7 +170,7 @@ impl PaperBroker {
     }
 
     pub fn config(&self) -> &PaperConfig {
-        &self.config
+        &self.terms.config
     }
 
     /// Total quote currency (free + reserved).
@@ -222,7 +229,7 @@ impl PaperBroker {
                         symbol: request.symbol,
                     });
                 };
-                let reserve = market_price(Side::Buy, m.last_close, self.config.slippage_rate());
+                let reserve = m.last_close * self.terms.slippage(Side::Buy);
                 (Liquidity::Taker, reserve)
             }
             OrderKind::Limit { price } => {
@@ -263,7 +270,7 @@ impl PaperBroker {
         };
         match order.state.side {
             Side::Buy => {
-                let needed = order.reserved_cash(&self.config);
+                let needed = order.reserved_cash(&self.terms);
                 let available = self.cash - self.locked_cash(None);
                 if needed > available {
                     return Err(Rejection::InsufficientCash {
@@ -394,7 +401,7 @@ impl PaperBroker {
             .iter()
             .enumerate()
             .filter(|(j, _)| Some(*j) != except)
-            .map(|(_, o)| o.reserved_cash(&self.config))
+            .map(|(_, o)| o.reserved_cash(&self.terms))
             .sum()
     }
 
