@@ -87,22 +87,18 @@ pub(super) struct PaperTerms {
     /// `1 + rate`: the cash a buy reserves per unit of notional.
     pub taker_reserve: Decimal,
     pub maker_reserve: Decimal,
-    /// The open moved against a market order: `1 + slippage` for a buy,
-    /// `1 − slippage` for a sell.
-    pub buy_slippage: Decimal,
-    pub sell_slippage: Decimal,
+    /// What [`super::market_price`] moves the open by, as a fraction.
+    pub slippage_rate: Decimal,
 }
 
 impl From<PaperConfig> for PaperTerms {
     fn from(config: PaperConfig) -> Self {
         let rate = |bps: Decimal| bps / dec!(10000);
         let (taker_rate, maker_rate) = (rate(config.taker_fee_bps), rate(config.maker_fee_bps));
-        let slippage = rate(config.slippage_bps);
         Self {
             taker_reserve: Decimal::ONE + taker_rate,
             maker_reserve: Decimal::ONE + maker_rate,
-            buy_slippage: Decimal::ONE + slippage,
-            sell_slippage: Decimal::ONE - slippage,
+            slippage_rate: rate(config.slippage_bps),
             taker_rate,
             maker_rate,
             config,
@@ -113,17 +109,5 @@ impl From<PaperConfig> for PaperTerms {
 impl From<PaperTerms> for PaperConfig {
     fn from(terms: PaperTerms) -> Self {
         terms.config
-    }
-}
-
-impl PaperTerms {
-    /// What a market order pays over (buy) or receives under (sell) the
-    /// open, as a factor: [`super::market_price`]'s rule, worked out once.
-    #[inline]
-    pub fn slippage(&self, side: crate::domain::Side) -> Decimal {
-        match side {
-            crate::domain::Side::Buy => self.buy_slippage,
-            crate::domain::Side::Sell => self.sell_slippage,
-        }
     }
 }

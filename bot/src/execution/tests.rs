@@ -480,3 +480,31 @@ fn venue_trait_drives_the_paper_broker() {
         .is_fate_unknown()
     );
 }
+
+#[test]
+fn a_saved_broker_keeps_its_config_as_written_and_charges_the_same_when_loaded() {
+    let config = PaperConfig {
+        taker_fee_bps: dec!(7.5),
+        maker_fee_bps: dec!(2),
+        slippage_bps: dec!(3),
+        max_volume_participation_pct: None,
+    };
+    let mut saved = broker(config.clone(), "10000");
+    feed(&mut saved, &candle(0, "100", "101", "99", "100", "50"));
+    saved.submit(market(1, Side::Buy, "2")).unwrap();
+    saved.submit(limit(2, Side::Buy, "90", "1")).unwrap();
+    // The rates the broker works out are not written: only the config.
+    let json = serde_json::to_value(&saved).unwrap();
+    assert_eq!(json["config"], serde_json::to_value(&config).unwrap());
+    let mut loaded: PaperBroker = serde_json::from_value(json).unwrap();
+    assert_eq!(loaded.config(), &config);
+    assert_eq!(loaded.free_cash(), saved.free_cash());
+    let next = candle(1, "100", "101", "89", "95", "50");
+    let (a, b) = (feed(&mut saved, &next), feed(&mut loaded, &next));
+    assert_eq!(a.fills.len(), 2);
+    assert_eq!(a.fills, b.fills);
+    // Taker: 100 + 3 bps; the fee is 7.5 bps of the notional.
+    assert_eq!(a.fills[0].price, p("100.03"));
+    assert_eq!(a.fills[0].fee, m("0.15004500"));
+    assert_eq!(loaded.cash(), saved.cash());
+}

@@ -2,7 +2,7 @@
 
 use super::{ExecutionReport, Market, PaperBroker, QUANTITY_DP};
 use crate::domain::{Candle, Fill, Money, OrderKind, OrderStatus, Price, Quantity, Side, Symbol};
-use crate::execution::matching::{fee, limit_price};
+use crate::execution::matching::{fee, limit_price, market_price};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 impl PaperBroker {
@@ -63,7 +63,7 @@ impl PaperBroker {
         }
         let side = order.state.side;
         let price = match order.state.kind {
-            OrderKind::Market => candle.open * self.terms.slippage(side),
+            OrderKind::Market => market_price(side, candle.open, self.terms.slippage_rate),
             OrderKind::Limit { price } => match limit_price(side, price, candle) {
                 Some(p) => p,
                 None => return false,

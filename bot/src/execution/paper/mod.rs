@@ -3,7 +3,7 @@
 //! behind the async `Venue` trait.
 
 use super::config::PaperTerms;
-use super::matching::is_marketable;
+use super::matching::{is_marketable, market_price};
 use super::{
     CashBalance, Holding, OrderState, PaperConfig, PaperConfigError, Rejection, VenueBalances,
     VenueError,
@@ -229,7 +229,7 @@ impl PaperBroker {
                         symbol: request.symbol,
                     });
                 };
-                let reserve = m.last_close * self.terms.slippage(Side::Buy);
+                let reserve = market_price(Side::Buy, m.last_close, self.terms.slippage_rate);
                 (Liquidity::Taker, reserve)
             }
             OrderKind::Limit { price } => {
