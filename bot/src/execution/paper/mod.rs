@@ -133,11 +133,12 @@ impl PaperOrder {
         if self.state.side == Side::Sell {
             return Money::ZERO;
         }
-        let fee = match self.liquidity {
+        // Per unit of notional: the notional and its fee.
+        let with_fee = match self.liquidity {
             Liquidity::Taker => terms.taker_reserve,
             Liquidity::Maker => terms.maker_reserve,
         };
-        self.reserve_price * self.state.remaining() * fee
+        self.reserve_price * self.state.remaining() * with_fee
     }
 }
 
