@@ -84,9 +84,6 @@ pub(super) struct PaperTerms {
     /// Fee rates (fractions of the notional).
     pub taker_rate: Decimal,
     pub maker_rate: Decimal,
-    /// `1 + rate`: the cash a buy reserves per unit of notional.
-    pub taker_reserve: Decimal,
-    pub maker_reserve: Decimal,
     /// What [`super::market_price`] moves the open by, as a fraction.
     pub slippage_rate: Decimal,
 }
@@ -96,8 +93,6 @@ impl From<PaperConfig> for PaperTerms {
         let rate = |bps: Decimal| bps / dec!(10000);
         let (taker_rate, maker_rate) = (rate(config.taker_fee_bps), rate(config.maker_fee_bps));
         Self {
-            taker_reserve: Decimal::ONE + taker_rate,
-            maker_reserve: Decimal::ONE + maker_rate,
             slippage_rate: rate(config.slippage_bps),
             taker_rate,
             maker_rate,

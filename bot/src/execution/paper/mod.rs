@@ -133,12 +133,7 @@ impl PaperOrder {
         if self.state.side == Side::Sell {
             return Money::ZERO;
         }
-        // Per unit of notional: the notional and its fee.
-        let with_fee = match self.liquidity {
-            Liquidity::Taker => terms.taker_reserve,
-            Liquidity::Maker => terms.maker_reserve,
-        };
-        self.reserve_price * self.state.remaining() * with_fee
+        self.reserve_price * self.state.remaining() * (Decimal::ONE + self.fee_rate(terms))
     }
 }
 
