@@ -1,4 +1,4 @@
-.PHONY: test quickstart control-plane crds cluster-up cluster-images cluster-smoke cluster-down fleet-up e2e
+.PHONY: test quickstart startup-symbols control-plane crds cluster-up cluster-images cluster-smoke cluster-down fleet-up e2e
 
 # Everything CI runs: installs what the tests need, then fmt, clippy and all tests.
 test:
@@ -7,6 +7,15 @@ test:
 # The main job: backtest the quickstart bot (no cluster needed).
 quickstart:
 	cargo run --release -p botfleet-bot -- backtest -f manifests/examples/quickstart.yaml
+
+# The functions an idle bot runs, laid out first by the release build (bot/build.rs),
+# recorded for the images' build and for `cargo bench`; re-run after a toolchain,
+# Cargo.lock or release-profile change (needs valgrind), then commit the list.
+startup-symbols:
+	cargo build --release --locked -p botfleet-bot -p botfleet-operator -p botfleet-tests --bins
+	./scripts/startup-symbols.sh record images "$${CARGO_TARGET_DIR:-target}/release/botfleet-bot"
+	cargo bench --locked -p botfleet-bot --bench engine --no-run
+	./scripts/startup-symbols.sh record bench "$${CARGO_TARGET_DIR:-target}/release/botfleet-bot"
 
 control-plane:
 	./scripts/install-control-plane.sh

@@ -179,6 +179,13 @@ for name in "${WANT[@]}"; do
       || die "$(basename "$bin") needs $lib, which the runtime base lacks: add its package to BASE_PACKAGES"
   done
 done
+# The engine's code an idle bot runs is laid out first (bot/build.rs); a list
+# gone stale with a toolchain, dependency or feature change would quietly cost
+# each bot pod ≈ 5 MB of resident code.
+if [[ " ${WANT[*]} " == *" engine "* ]]; then
+  "$REPO_ROOT/scripts/startup-symbols.sh" --check "$RELEASE_BIN/botfleet-bot" \
+    || die "the engine binary's start-up layout is stale (see above)"
+fi
 
 # ---- the runtime stages ----------------------------------------------------------------------
 # The project's Dockerfiles build the binary in a `build` stage and copy it into the
