@@ -9,11 +9,14 @@ quickstart:
 	cargo run --release -p botfleet-bot -- backtest -f manifests/examples/quickstart.yaml
 
 # The functions an idle bot runs, laid out first by the release build (bot/build.rs),
-# recorded for the images' build and for `cargo bench`; re-run after a toolchain,
-# Cargo.lock or release-profile change (needs valgrind), then commit the list.
+# recorded for the images' build, the engine's own release build and `cargo bench`;
+# re-run after a toolchain, Cargo.lock, feature or release-profile change (needs
+# valgrind), then commit the list.
 startup-symbols:
 	cargo build --release --locked -p botfleet-bot -p botfleet-operator -p botfleet-tests --bins
 	./scripts/startup-symbols.sh record images "$${CARGO_TARGET_DIR:-target}/release/botfleet-bot"
+	cargo build --release --locked -p botfleet-bot
+	./scripts/startup-symbols.sh record release "$${CARGO_TARGET_DIR:-target}/release/botfleet-bot"
 	cargo bench --locked -p botfleet-bot --bench engine --no-run
 	./scripts/startup-symbols.sh record bench "$${CARGO_TARGET_DIR:-target}/release/botfleet-bot"
 

@@ -6,16 +6,19 @@
 //!
 //! Only where the linker is LLD (Rust ≥ 1.90's default on x86_64 Linux): GNU
 //! ld has no symbol ordering. LLD skips the names a build does not have
-//! (each section of the list is one build's; see the script).
+//! (each section of the list is one build's; see the script). A build that
+//! links otherwise by choice sets `BOTFLEET_NO_SYMBOL_ORDER=1`.
 
 use std::process::Command;
 
 fn main() {
     println!("cargo::rerun-if-changed=startup-symbols.txt");
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-env-changed=BOTFLEET_NO_SYMBOL_ORDER");
     let release = std::env::var("PROFILE").as_deref() == Ok("release");
     let target = std::env::var("TARGET").unwrap_or_default();
-    if !release || target != "x86_64-unknown-linux-gnu" || !rustc_links_with_lld() {
+    let opted_out = std::env::var_os("BOTFLEET_NO_SYMBOL_ORDER").is_some();
+    if !release || opted_out || target != "x86_64-unknown-linux-gnu" || !rustc_links_with_lld() {
         return;
     }
     let list = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"))

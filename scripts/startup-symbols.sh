@@ -13,11 +13,13 @@
 # profile and the features cargo unifies for the packages built together, so
 # `-p botfleet-bot` alone, the images' build of every binary and
 # `cargo bench` each name the same functions differently. The list keeps a
-# section per build (`images`: scripts/cluster/build-images.sh, what a pod
-# runs; `bench`: `cargo bench -p botfleet-bot`, which reads the idle RSS);
-# the linker skips the names a build does not have. `make startup-symbols`
-# records both. `--check` (run by build-images.sh on the binary the images
-# ship) fails when no section has 90 % of its names in the binary.
+# section per build: `images` (scripts/cluster/build-images.sh, what a pod
+# runs here), `release` (`cargo build --release -p botfleet-bot`, as
+# bot/Dockerfile builds it) and `bench` (`cargo bench -p botfleet-bot`,
+# which reads the idle RSS); the linker skips the names a build does not
+# have. `make startup-symbols` records all three. `--check` (run by
+# build-images.sh on the binary the images ship) fails when no section has
+# 90 % of its names in the binary.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 list="$repo/bot/startup-symbols.txt"
