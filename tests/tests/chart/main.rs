@@ -10,6 +10,7 @@ mod metrics;
 mod monitoring;
 mod render;
 mod roles;
+mod startup_layout;
 mod webhook;
 
 use std::path::{Path, PathBuf};
