@@ -54,7 +54,8 @@ bin="${3:?usage: $0 record BUILD RELEASE_BINARY}"
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 [ -x "$bin" ] || { echo "no release binary at $bin: cargo build --release -p botfleet-bot" >&2; exit 1; }
 work="$(mktemp -d)"
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=""
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 mkdir "$work/data"
 cat > "$work/bot.yaml" <<'YAML'
 apiVersion: botfleet.dev/v1alpha1
@@ -90,7 +91,7 @@ spec:
   phase: Paper
   capital: 10000
 YAML
-port=18555
+port=$((20000 + RANDOM % 20000))
 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.out" \
   "$bin" run --config "$work/bot.yaml" --listen "127.0.0.1:$port" --feed synthetic --speed 120 \
   --insecure-no-auth --data-dir "$work/data" >"$work/log" 2>&1 &
@@ -122,4 +123,4 @@ comm -12 "$work/seen" "$work/defined" >"$work/names"
   done
 } >"$work/list"
 mv "$work/list" "$list"
-echo "bot/startup-symbols.txt: $build, $(wc -l <"$work/names") functions" >&2
+echo "${list#"$repo"/}: $build, $(wc -l <"$work/names") functions" >&2
