@@ -57,40 +57,7 @@ work="$(mktemp -d)"
 pid=""
 trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 mkdir "$work/data"
-cat > "$work/bot.yaml" <<'YAML'
-apiVersion: botfleet.dev/v1alpha1
-kind: Strategy
-metadata: {name: bench-sma}
-spec:
-  timeframe: 1m
-  smaCrossover: {fast: 10, slow: 30}
----
-apiVersion: botfleet.dev/v1alpha1
-kind: RiskPolicy
-metadata: {name: bench}
-spec:
-  limits:
-    paper:
-      maxPositionPct: 25
-      stopLossPct: 2
-      takeProfitPct: 4
-      trailingStopPct: 3
-      maxDrawdownPct: 100
-      maxTotalLossPct: 100
-      maxLosingDaysInRow: 1000
-      maxTradesPerDay: 1000
-      symbolCooldownMinutes: 5
----
-apiVersion: botfleet.dev/v1alpha1
-kind: TradingBot
-metadata: {name: bench}
-spec:
-  strategyRef: {name: bench-sma}
-  riskPolicyRef: {name: bench}
-  exchange: {venue: binance, symbols: [BTCUSDT]}
-  phase: Paper
-  capital: 10000
-YAML
+cp "$repo/bot/benches/bench-bot.yaml" "$work/bot.yaml"
 port=$((20000 + RANDOM % 20000))
 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.out" \
   "$bin" run --config "$work/bot.yaml" --listen "127.0.0.1:$port" --feed synthetic --speed 120 \

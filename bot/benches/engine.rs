@@ -23,40 +23,9 @@ use botfleet_bot::performance::EquityCurve;
 
 const CANDLES: usize = 1_000_000;
 
-const MANIFESTS: &str = r#"
-apiVersion: botfleet.dev/v1alpha1
-kind: Strategy
-metadata: {name: bench-sma}
-spec:
-  timeframe: 1m
-  smaCrossover: {fast: 10, slow: 30}
----
-apiVersion: botfleet.dev/v1alpha1
-kind: RiskPolicy
-metadata: {name: bench}
-spec:
-  limits:
-    paper:
-      maxPositionPct: 25
-      stopLossPct: 2
-      takeProfitPct: 4
-      trailingStopPct: 3
-      maxDrawdownPct: 100
-      maxTotalLossPct: 100
-      maxLosingDaysInRow: 1000
-      maxTradesPerDay: 1000
-      symbolCooldownMinutes: 5
----
-apiVersion: botfleet.dev/v1alpha1
-kind: TradingBot
-metadata: {name: bench}
-spec:
-  strategyRef: {name: bench-sma}
-  riskPolicyRef: {name: bench}
-  exchange: {venue: binance, symbols: [BTCUSDT]}
-  phase: Paper
-  capital: 10000
-"#;
+/// The bot of every figure here (also the idle bot `scripts/startup-symbols.sh`
+/// records the start-up layout with).
+const MANIFESTS: &str = include_str!("bench-bot.yaml");
 
 fn config() -> EngineConfig {
     let m = botfleet_crds::Manifests::from_yaml(MANIFESTS).expect("bench manifests parse");
