@@ -508,3 +508,50 @@ fn a_saved_broker_keeps_its_config_as_written_and_charges_the_same_when_loaded()
     assert_eq!(a.fills[0].fee, m("0.15004500"));
     assert_eq!(loaded.cash(), saved.cash());
 }
+
+#[test]
+fn closed_orders_are_saved_as_a_map_by_id_and_found_after_loading_and_until_forgotten() {
+    let mut b = broker(frictionless(), "10000");
+    feed(&mut b, &candle(0, "100", "100", "100", "100", "50"));
+    // Closed out of id order: 7 is canceled before 3 and 5 fill.
+    for (id, price) in [(5, "100"), (3, "100"), (7, "1")] {
+        b.submit(limit(id, Side::Buy, price, "1")).unwrap();
+    }
+    b.cancel(OrderId(7)).unwrap();
+    feed(&mut b, &candle(1, "100", "100", "100", "100", "50"));
+    let json = serde_json::to_value(&b).unwrap();
+    let ids: Vec<&String> = json["closed"].as_object().unwrap().keys().collect();
+    assert_eq!(ids, ["3", "5", "7"]);
+    assert_eq!(json["closed"]["5"]["state"]["status"], "filled");
+    let mut loaded: PaperBroker = serde_json::from_value(json).unwrap();
+    for (id, status) in [
+        (3, OrderStatus::Filled),
+        (5, OrderStatus::Filled),
+        (7, OrderStatus::Canceled),
+    ] {
+        assert_eq!(
+            loaded.order(OrderId(id)).map(|o| o.status),
+            Some(status),
+            "order {id}"
+        );
+        assert_eq!(
+            b.order(OrderId(id)).map(|o| o.status),
+            Some(status),
+            "order {id}"
+        );
+    }
+    assert_eq!(loaded.fills_of(OrderId(5)).map(<[_]>::len), Some(1));
+    assert_eq!(
+        loaded.cancel(OrderId(3)),
+        Err(VenueError::NotOpen {
+            id: OrderId(3),
+            status: OrderStatus::Filled
+        })
+    );
+    assert_eq!(loaded.forget_closed(), 3);
+    assert_eq!(loaded.order(OrderId(5)), None);
+    assert_eq!(
+        loaded.cancel(OrderId(5)),
+        Err(VenueError::UnknownOrder { id: OrderId(5) })
+    );
+}

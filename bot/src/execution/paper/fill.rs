@@ -41,7 +41,7 @@ impl PaperBroker {
             if self.match_order(i, symbol, candle, &mut budget, report) {
                 let order = self.open.remove(i);
                 report.closed.push(order.state.id);
-                self.closed.insert(order.state.id, order);
+                self.closed.insert(order);
             } else {
                 i += 1;
             }

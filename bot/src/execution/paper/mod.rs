@@ -1,6 +1,7 @@
 //! The paper broker: a simulated spot account filled against candles.
-//! `fill.rs` matches orders against a candle; `venue.rs` puts the broker
-//! behind the async `Venue` trait.
+//! `fill.rs` matches orders against a candle; `closed.rs` keeps the orders
+//! that left the book; `venue.rs` puts the broker behind the async `Venue`
+//! trait.
 
 use super::config::PaperTerms;
 use super::matching::{is_marketable, market_price};
@@ -14,8 +15,7 @@ use crate::domain::{
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-
+mod closed;
 mod fill;
 mod venue;
 
@@ -88,7 +88,7 @@ pub struct PaperBroker {
     markets: Vec<Market>,
     /// Open orders in submission order (fill priority).
     open: Vec<PaperOrder>,
-    closed: BTreeMap<OrderId, PaperOrder>,
+    closed: closed::ClosedOrders,
     /// Open time of the newest candle seen (the broker's clock).
     clock: i64,
 }
@@ -154,7 +154,7 @@ impl PaperBroker {
             holdings: Vec::new(),
             markets: Vec::new(),
             open: Vec::new(),
-            closed: BTreeMap::new(),
+            closed: closed::ClosedOrders::default(),
             clock: i64::MIN,
         })
     }
@@ -299,7 +299,7 @@ impl PaperBroker {
     /// Cancels the open remainder of an order.
     pub fn cancel(&mut self, id: OrderId) -> Result<OrderState, VenueError> {
         let Some(i) = self.open.iter().position(|o| o.state.id == id) else {
-            return Err(match self.closed.get(&id) {
+            return Err(match self.closed.get(id) {
                 Some(o) => VenueError::NotOpen {
                     id,
                     status: o.state.status,
@@ -311,7 +311,7 @@ impl PaperBroker {
         order.state.status = OrderStatus::Canceled;
         order.state.updated_at = self.clock.max(order.state.created_at);
         let state = order.state.clone();
-        self.closed.insert(id, order);
+        self.closed.insert(order);
         Ok(state)
     }
 
@@ -333,9 +333,7 @@ impl PaperBroker {
     /// persisted, so memory and the persisted broker stay bounded; afterwards
     /// [`Self::order`] of a forgotten order is `None`. Returns how many.
     pub fn forget_closed(&mut self) -> usize {
-        let n = self.closed.len();
-        self.closed.clear();
-        n
+        self.closed.clear()
     }
 
     /// The order with this id, open or not.
@@ -359,7 +357,7 @@ impl PaperBroker {
         let mut fills: Vec<Fill> = self
             .open
             .iter()
-            .chain(self.closed.values())
+            .chain(self.closed.iter())
             .flat_map(|o| o.fills.iter())
             .filter(|f| f.symbol == *symbol && f.time >= since)
             .cloned()
@@ -420,7 +418,7 @@ impl PaperBroker {
         self.open
             .iter()
             .find(|o| o.state.id == id)
-            .or_else(|| self.closed.get(&id))
+            .or_else(|| self.closed.get(id))
     }
 
     fn holding_mut(&mut self, symbol: &Symbol) -> &mut Quantity {
