@@ -21,8 +21,13 @@ fn main() {
     if !release || opted_out || target != "x86_64-unknown-linux-gnu" || !rustc_links_with_lld() {
         return;
     }
-    let list = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"))
-        .join("startup-symbols.txt");
+    // The linker reads a copy in OUT_DIR: cargo keeps this script's output
+    // while the list's time stamp is older than it, also when the same
+    // target directory builds a checkout at another path, where a path into
+    // the first checkout would no longer exist.
+    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
+    let list = out.join("startup-symbols.txt");
+    std::fs::copy("startup-symbols.txt", &list).expect("bot/startup-symbols.txt is readable");
     println!(
         "cargo::rustc-link-arg-bin=botfleet-bot=-Wl,--symbol-ordering-file={}",
         list.display()
