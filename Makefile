@@ -11,8 +11,8 @@ quickstart:
 # The functions an idle bot runs, laid out first by the release build (bot/build.rs),
 # recorded for the images' build, the engine's own release build and `cargo bench`;
 # re-run after a toolchain, Cargo.lock, feature or release-profile change, or a
-# change to code an idle bot runs (new functions land outside the laid-out block:
-# ≈ 0.5 MB more per pod), then commit the list (needs valgrind).
+# change to code an idle bot runs (new functions land outside the laid-out block),
+# then commit the list (needs valgrind).
 startup-symbols:
 	cargo build --release --locked -p botfleet-bot -p botfleet-operator -p botfleet-tests --bins
 	./scripts/startup-symbols.sh record images "$${CARGO_TARGET_DIR:-target}/release/botfleet-bot"

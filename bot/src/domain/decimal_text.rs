@@ -1,8 +1,9 @@
 //! Money, prices and quantities as JSON text: the exact string
 //! `rust_decimal` writes (sign, whole digits, `.`, exactly `scale` places),
-//! made on 64-bit integers, two digits a division. A report writes ~200,000 of them, and
-//! `rust_decimal`'s own digit-by-digit long division made them a tenth of
-//! the report's write time. Read back with `rust_decimal`'s parser.
+//! made on 64-bit integers, two digits a division. A report writes ~200,000
+//! of them, and `rust_decimal`'s own digit-by-digit long division made them
+//! a tenth of the report's write time. Read back with `rust_decimal`'s
+//! parser.
 
 use rust_decimal::Decimal;
 

@@ -15,6 +15,7 @@ use crate::domain::{
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
 mod closed;
 mod fill;
 mod venue;
