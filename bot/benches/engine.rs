@@ -119,6 +119,8 @@ fn main() {
         let t = Instant::now();
         for c in &series.candles {
             engine.on_candle(0, c).expect("step");
+            // As every caller does (backtest, sweep, a running bot).
+            engine.forget_closed_orders();
         }
         rates.push(CANDLES as f64 / t.elapsed().as_secs_f64());
     }
@@ -142,6 +144,7 @@ fn main() {
         let t = Instant::now();
         engine.on_candle(0, c).expect("step");
         let ns = t.elapsed().as_nanos() as u64;
+        engine.forget_closed_orders();
         all.push(ns);
         if engine.counters().orders > before {
             with_order.push(ns);

@@ -33,6 +33,14 @@ pub fn decimal_text(d: Decimal, buf: &mut [u8; MAX]) -> &str {
     std::str::from_utf8(&buf[at..]).expect("ASCII digits")
 }
 
+/// Appends the digits of `n` to `text`, as `write!(text, "{n}")` does, without
+/// the formatting machinery (the paper broker makes a trade id per fill).
+pub fn push_u64(text: &mut String, n: u64) {
+    let mut buf = [0u8; MAX];
+    let at = digits64(n, &mut buf, MAX);
+    text.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"));
+}
+
 /// "00" to "99": two digits per division.
 const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 2021222324252627282930313233343536373839\
@@ -142,6 +150,23 @@ mod tests {
                 Decimal::from_parts(lo, mid, hi, negative, scale)
             };
             prop_assert_eq!(text(d), d.to_string());
+        }
+
+        /// Any size, one digit to twenty, after text already there.
+        #[test]
+        fn pushed_digits_are_the_formatted_number(n in prop_oneof![0u64..1000, any::<u64>()]) {
+            let mut text = String::from("paper-");
+            push_u64(&mut text, n);
+            prop_assert_eq!(text, format!("paper-{n}"));
+        }
+    }
+
+    #[test]
+    fn pushed_digits_at_the_corners() {
+        for n in [0, 9, 10, 99, 100, 101, 999, 1000, u64::MAX] {
+            let mut text = String::new();
+            push_u64(&mut text, n);
+            assert_eq!(text, n.to_string());
         }
     }
 }

@@ -57,6 +57,26 @@ impl Symbol {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Where this symbol is in `items` (by `symbol_of`), the first match.
+    /// The ledger, the risk engine and the paper broker each look a symbol
+    /// up a few times per candle, nearly always in a bot of one symbol whose
+    /// entries share this very text: that case is one pointer compare, in
+    /// line, before the scan.
+    #[inline(always)]
+    pub fn index_in<T>(&self, items: &[T], symbol_of: impl Fn(&T) -> &Symbol) -> Option<usize> {
+        match items.first() {
+            Some(first) if Arc::ptr_eq(&symbol_of(first).0, &self.0) => Some(0),
+            _ => self.scan(items, symbol_of),
+        }
+    }
+
+    /// [`Symbol::index_in`] past its first entry's pointer: out of line, so
+    /// the common case stays a few instructions where it is called.
+    #[inline(never)]
+    fn scan<T>(&self, items: &[T], symbol_of: impl Fn(&T) -> &Symbol) -> Option<usize> {
+        items.iter().position(|item| symbol_of(item) == self)
+    }
 }
 
 impl fmt::Display for Symbol {

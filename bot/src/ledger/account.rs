@@ -154,7 +154,8 @@ impl Ledger {
                 (realized, closed)
             }
         };
-        pos.applied.insert(&fill.trade_id);
+        // Looked up at the top: absent (a new position has no ids).
+        pos.applied.insert_new(&fill.trade_id);
         pos.mark = fill.price;
         pos.market_value = pos.quantity * fill.price;
         let is_flat = pos.is_flat();
@@ -346,7 +347,7 @@ impl Ledger {
 
     #[inline]
     fn position_index(&self, symbol: &Symbol) -> Option<usize> {
-        self.positions.iter().position(|p| p.symbol == *symbol)
+        symbol.index_in(&self.positions, |p| &p.symbol)
     }
 }
 

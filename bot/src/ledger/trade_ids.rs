@@ -46,6 +46,14 @@ impl TradeIds {
         if self.contains(trade_id) {
             return false;
         }
+        self.insert_new(trade_id);
+        true
+    }
+
+    /// Adds `trade_id`, which the caller has just found absent (the ledger
+    /// looks a fill's id up before it applies the fill): no second lookup.
+    pub fn insert_new(&mut self, trade_id: &str) {
+        debug_assert!(!self.contains(trade_id), "{trade_id} was applied");
         let Self {
             text,
             ends,
@@ -56,7 +64,6 @@ impl TradeIds {
         index.insert_unique(hash, ends.len(), |&k| hasher.hash_one(id(text, ends, k)));
         text.push_str(trade_id);
         ends.push(text.len());
-        true
     }
 
     /// The ids in the order they were applied.

@@ -89,17 +89,22 @@ impl RiskState {
 pub(super) struct SymbolMap(Vec<(Symbol, SymbolState)>);
 
 impl SymbolMap {
+    #[inline]
     pub fn get(&self, symbol: &Symbol) -> Option<&SymbolState> {
-        self.0.iter().find(|(s, _)| s == symbol).map(|(_, v)| v)
+        symbol.index_in(&self.0, |(s, _)| s).map(|i| &self.0[i].1)
     }
 
+    #[inline]
     pub fn get_mut(&mut self, symbol: &Symbol) -> Option<&mut SymbolState> {
-        self.0.iter_mut().find(|(s, _)| s == symbol).map(|(_, v)| v)
+        symbol
+            .index_in(&self.0, |(s, _)| s)
+            .map(|i| &mut self.0[i].1)
     }
 
     /// The entry of `symbol`, created empty on first sight.
+    #[inline]
     pub fn entry(&mut self, symbol: &Symbol) -> &mut SymbolState {
-        let i = match self.0.iter().position(|(s, _)| s == symbol) {
+        let i = match symbol.index_in(&self.0, |(s, _)| s) {
             Some(i) => i,
             None => {
                 self.0.push((symbol.clone(), SymbolState::default()));

@@ -132,6 +132,9 @@ fn equity_at_edges(
             next += 1;
         }
         engine.on_candle(index, candle).map_err(|e| e.to_string())?;
+        // As a backtest does: the ledger has their fills, and a set closes
+        // thousands of orders that would otherwise stay (and be searched).
+        engine.forget_closed_orders();
     }
     while out.len() < edges.len() {
         out.push(engine.ledger().equity());

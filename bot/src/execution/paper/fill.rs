@@ -1,7 +1,10 @@
 //! Matching open paper orders against a closed candle.
 
 use super::{ExecutionReport, Market, PaperBroker, QUANTITY_DP};
-use crate::domain::{Candle, Fill, Money, OrderKind, OrderStatus, Price, Quantity, Side, Symbol};
+use crate::domain::decimal_text::push_u64;
+use crate::domain::{
+    Candle, Fill, Money, OrderId, OrderKind, OrderStatus, Price, Quantity, Side, Symbol,
+};
 use crate::execution::matching::{fee, limit_price, market_price};
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -11,7 +14,7 @@ impl PaperBroker {
     /// before the strategy sees the candle (so orders placed on this candle
     /// wait for the next one). No allocation when no order is open.
     pub fn on_candle(&mut self, symbol: &Symbol, candle: &Candle, report: &mut ExecutionReport) {
-        let m = match self.markets.iter().position(|m| m.symbol == *symbol) {
+        let m = match symbol.index_in(&self.markets, |m| &m.symbol) {
             Some(i) => &mut self.markets[i],
             None => {
                 self.markets.push(Market {
@@ -98,7 +101,7 @@ impl PaperBroker {
             let notional = price * quantity;
             let fill_fee = fee(notional, rate);
             let fill = Fill {
-                trade_id: format!("paper-{}-{}", order.state.id, order.fills.len() + 1),
+                trade_id: paper_trade_id(order.state.id, order.fills.len() + 1),
                 order_id: order.state.id,
                 symbol: order.state.symbol.clone(),
                 side,
@@ -145,6 +148,17 @@ impl PaperBroker {
         }
         !order.state.status.is_open()
     }
+}
+
+/// `paper-{order}-{n}`, the `n`th fill's trade id (see [`PaperBroker`]),
+/// without the formatting machinery: one is made per fill.
+fn paper_trade_id(order: OrderId, n: usize) -> String {
+    let mut id = String::with_capacity(24);
+    id.push_str("paper-");
+    push_u64(&mut id, order.0);
+    id.push('-');
+    push_u64(&mut id, n as u64);
+    id
 }
 
 /// The largest quantity (truncated to 8 dp) whose cost, fee included, fits

@@ -423,7 +423,7 @@ impl PaperBroker {
     }
 
     fn holding_mut(&mut self, symbol: &Symbol) -> &mut Quantity {
-        let i = match self.holdings.iter().position(|h| h.symbol == *symbol) {
+        let i = match symbol.index_in(&self.holdings, |h| &h.symbol) {
             Some(i) => i,
             None => {
                 self.holdings.push(PaperHolding {
