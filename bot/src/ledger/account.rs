@@ -187,9 +187,16 @@ impl Ledger {
         };
         let pos = &mut self.positions[i];
         pos.mark = price;
-        if pos.quantity.is_zero() {
-            return;
+        if !pos.quantity.is_zero() {
+            self.revalue(i, price);
         }
+    }
+
+    /// The held position `i`'s value at `price`, and the equity with it.
+    /// Out of line: a flat candle (half of a crossover's) only looks it up.
+    #[inline(never)]
+    fn revalue(&mut self, i: usize, price: Price) {
+        let pos = &mut self.positions[i];
         // Scaled integers, exact (see `fixed.rs`).
         let value = Money::new(fixed::mul(pos.quantity.value(), price.value()));
         if self.open_positions == 1 {

@@ -106,12 +106,18 @@ impl SymbolMap {
     pub fn entry(&mut self, symbol: &Symbol) -> &mut SymbolState {
         let i = match symbol.index_in(&self.0, |(s, _)| s) {
             Some(i) => i,
-            None => {
-                self.0.push((symbol.clone(), SymbolState::default()));
-                self.0.len() - 1
-            }
+            None => self.add(symbol),
         };
         &mut self.0[i].1
+    }
+
+    /// A new empty entry; its index. Out of line: the state is ~800 bytes
+    /// built on the stack, which the per-candle lookup must not carry.
+    #[cold]
+    #[inline(never)]
+    fn add(&mut self, symbol: &Symbol) -> usize {
+        self.0.push((symbol.clone(), SymbolState::default()));
+        self.0.len() - 1
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Symbol, &SymbolState)> {
