@@ -64,7 +64,11 @@ impl Symbol {
     /// entries share this very text: that case is one pointer compare, in
     /// line, before the scan.
     #[inline(always)]
-    pub fn index_in<T>(&self, items: &[T], symbol_of: impl Fn(&T) -> &Symbol) -> Option<usize> {
+    pub(crate) fn index_in<T>(
+        &self,
+        items: &[T],
+        symbol_of: impl Fn(&T) -> &Symbol,
+    ) -> Option<usize> {
         match items.first() {
             Some(first) if Arc::ptr_eq(&symbol_of(first).0, &self.0) => Some(0),
             _ => self.scan(items, symbol_of),
@@ -224,5 +228,22 @@ mod symbol_tests {
                 assert_eq!(sa == sb, a == b, "{a:?} vs {b:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_symbol_is_found_by_its_text_whether_or_not_it_shares_the_entrys() {
+        let btc = Symbol::new("BTCUSDT");
+        let entries = [btc.clone(), Symbol::new("ETHUSDT"), Symbol::new("SOLUSDT")];
+        fn name(s: &Symbol) -> &Symbol {
+            s
+        }
+        // The first entry's own text: the pointer decides.
+        assert_eq!(btc.index_in(&entries, name), Some(0));
+        // The same texts, held apart: found by the scan.
+        assert_eq!(Symbol::new("btcusdt").index_in(&entries, name), Some(0));
+        assert_eq!(Symbol::new("ETHUSDT").index_in(&entries, name), Some(1));
+        assert_eq!(entries[2].index_in(&entries, name), Some(2));
+        assert_eq!(Symbol::new("XRPUSDT").index_in(&entries, name), None);
+        assert_eq!(btc.index_in(&[] as &[Symbol], name), None);
     }
 }
