@@ -194,10 +194,9 @@ impl PaperBroker {
 
     /// Total base quantity held of `symbol` (free + reserved).
     pub fn holding(&self, symbol: &Symbol) -> Quantity {
-        self.holdings
-            .iter()
-            .find(|h| h.symbol == *symbol)
-            .map_or(Quantity::ZERO, |h| h.quantity)
+        symbol
+            .index_in(&self.holdings, |h| &h.symbol)
+            .map_or(Quantity::ZERO, |i| self.holdings[i].quantity)
     }
 
     /// Close of the last candle seen for `symbol`.
@@ -410,9 +409,11 @@ impl PaperBroker {
     }
 
     fn market(&self, symbol: &Symbol) -> Option<&Market> {
-        self.markets
-            .iter()
-            .find(|m| m.symbol == *symbol && m.last_open_time != i64::MIN)
+        // One entry per symbol: `on_candle` adds it on first sight.
+        symbol
+            .index_in(&self.markets, |m| &m.symbol)
+            .map(|i| &self.markets[i])
+            .filter(|m| m.last_open_time != i64::MIN)
     }
 
     fn find(&self, id: OrderId) -> Option<&PaperOrder> {
